@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Torus: a thread-per-core Swift async runtime on io_uring.
+//
+// Dependencies are kept short on purpose: liburing (the one system library, wrapped by
+// `CUring`) and swift-system, whose `Errno`, `FilePath` and `FilePermissions` are the
+// vocabulary types a Swift user already knows for system errors and paths.
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Torus",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Torus", targets: ["Torus"]),
+        .executable(name: "torus-demo", targets: ["torus-demo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CUring",
+            path: "CUring",
+            pkgConfig: "liburing",
+            providers: [.apt(["liburing-dev"])]
+        ),
+        // The ring layer: the only module that imports CUring. No concurrency in here.
+        .target(
+            name: "TorusRing",
+            dependencies: ["CUring", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        // Executors, runtime, timers, blocking pool, and (later) files, sockets and channels.
+        .target(
+            name: "Torus",
+            dependencies: ["TorusRing", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "torus-demo",
+            dependencies: ["Torus"],
+            swiftSettings: strict
+        ),
+        // Child-process scenarios for the tests (memlock limits, leak counts after shutdown).
+        .executableTarget(
+            name: "TorusTestHelper",
+            dependencies: ["Torus"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusRingTests",
+            dependencies: ["TorusRing"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusTests",
+            dependencies: ["Torus", "TorusRing", "TorusTestHelper"],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,202 @@
+import Glibc
+import Synchronization
+import TorusRing
+
+/// One core of a Torus runtime: a pinned thread that owns one io_uring ring and runs the tasks
+/// placed on it.
+///
+/// A `Core` is both a `TaskExecutor` (tasks spawned with it as their preference run every
+/// partial task here) and a `SerialExecutor` (an actor can use it as its executor and is then
+/// pinned to this core). Work enqueued from the core's own thread goes straight to a local run
+/// queue without atomics; work from any other thread goes through a lock-free mailbox and, if
+/// the core is asleep in the kernel, rings its doorbell: `IORING_OP_MSG_RING` from another core,
+/// a write to an eventfd from any other thread.
+///
+/// Cores are created by ``Runtime``; get one with ``Core/current`` or ``Runtime/cores``.
+public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
+    // @unchecked Sendable: the fields below the "core thread only" mark are touched only on the
+    // core's own thread (enforced by `assertOnCore()` in debug builds); the rest are immutable
+    // after start-up or atomics.
+
+    /// The position of this core in ``Runtime/cores``.
+    public let index: Int
+    /// The CPU the thread is pinned to, or `nil` when pinning is off.
+    public let cpu: Int?
+
+    let shared: RuntimeShared
+    let mailbox = Mailbox()
+    /// True while the core is (about to be) blocked in `io_uring_enter` waiting for completions.
+    let parked = Atomic<Bool>(false)
+    let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
+    /// The eventfd foreign threads write to; nil once the core is closed. The lock makes "signal"
+    /// and "close" exclusive so that a late signal never writes to a recycled fd number.
+    let doorbell = Mutex<EventFD?>(nil)
+
+    // Written once by the core thread before the runtime publishes the core.
+    private(set) var ownerThread = pthread_t()
+    private(set) var ringFD: Int32 = -1
+    private(set) var canMessageRing = false
+    private(set) var setupFlagsDescription = ""
+    private(set) var operationNames: [String] = []
+
+    // MARK: core thread only
+    var ring: Ring?
+    var local = JobQueue()
+    var operations = OperationTable()
+    var pendingCancels: [OperationID] = []
+    var stopping = false
+    var doorbellArmed = false
+    var doorbellFD: Int32 = -1
+    // SAFETY: the doorbell read writes 8 bytes here; it is freed in `close()`, after the loop
+    // has seen the read's final completion.
+    let doorbellBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// Completions handled, jobs run, parks: plain counters, readable on the core itself
+    /// (`await core.run { core.statistics }`).
+    public internal(set) var statistics = CoreStatistics()
+
+    /// SQ slots kept free so that a cancellation can always be queued.
+    static let cancelReserve: UInt32 = 8
+
+    init(index: Int, cpu: Int?, shared: RuntimeShared) {
+        self.index = index
+        self.cpu = cpu
+        self.shared = shared
+        doorbellBuffer.initialize(to: 0)
+    }
+
+    deinit { doorbellBuffer.deallocate() }
+
+    /// The core whose thread is running the caller, or `nil` off the runtime's threads.
+    public static var current: Core? {
+        guard let pointer = pthread_getspecific(CurrentCoreKey.key) else { return nil }
+        return Unmanaged<Core>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    /// Whether the caller runs on this core's thread.
+    public var isCurrent: Bool { pthread_equal(pthread_self(), ownerThread) != 0 }
+
+    @inline(__always) func assertOnCore(_ function: StaticString = #function) {
+        assert(isCurrent, "\(function) must run on core \(index)'s thread")
+    }
+
+    /// Sets up the ring and doorbell on the core thread. Called first thing on the new thread.
+    func startOnCurrentThread(entries: UInt32) throws(RuntimeError) {
+        ownerThread = pthread_self()
+        pthread_setspecific(CurrentCoreKey.key, Unmanaged.passUnretained(self).toOpaque())
+        if let cpu {
+            let result = CPUAffinity.pinCurrentThread(to: cpu)
+            if result != 0 { throw .pinningFailed(cpu: cpu, errno: result) }
+        }
+        let ring: Ring
+        do { ring = try Ring(entries: entries) } catch { throw .ringSetup(core: index, error) }
+        guard let eventFD = EventFD() else { throw .doorbellSetup(core: index, errno: errno) }
+        doorbellFD = eventFD.fd
+        doorbell.withLock { $0 = eventFD }
+        ringFD = ring.fileDescriptor
+        let opcodes = ring.probe()
+        canMessageRing = opcodes?.hasMessageRing ?? false
+        operationNames = opcodes?.names ?? []
+        setupFlagsDescription = ring.setupFlags.description
+        self.ring = ring
+        armDoorbell()
+        lifecycle.store(CoreLifecycle.running.rawValue, ordering: .releasing)
+    }
+
+    // MARK: Executor conformance
+
+    /// Enqueues a job: onto the local run queue from this core's thread, through the mailbox
+    /// from anywhere else. After the core has stopped, jobs go to Swift's global executor so
+    /// that no task is ever stranded.
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        if isCurrent {
+            local.push(job)
+        } else {
+            send(.job(job))
+        }
+    }
+
+    public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
+    }
+
+    public func checkIsolated() {
+        precondition(isCurrent, "expected to run on Torus core \(index), but running on another thread")
+    }
+
+    public func isIsolatingCurrentContext() -> Bool? { isCurrent }
+
+    // MARK: Work from other threads
+
+    /// Runs `work` on this core's thread, from any thread. The closure runs between jobs, so
+    /// it should be short; spawn a task for anything that awaits.
+    public func execute(_ work: @escaping @Sendable () -> Void) {
+        if isCurrent, !stopping {
+            work()
+        } else {
+            send(.closure(work))
+        }
+    }
+
+    /// Runs `body` on this core and returns its result to the caller's executor: the way to hand
+    /// a piece of work to another core and come back (`smp::submit_to` in seastar).
+    public func run<T: Sendable>(_ body: sending () async throws -> T) async rethrows -> T {
+        try await withTaskExecutorPreference(self) { try await body() }
+    }
+
+    /// Delivers a message to this core from any thread, waking it if it sleeps.
+    func send(_ item: MailboxItem) {
+        if mailbox.push(item) {
+            wakeIfParked()
+        } else {
+            Core.runElsewhere(item)
+        }
+    }
+
+    /// What happens to a message for a core that has stopped: jobs and closures still run (on
+    /// Swift's global executor); timers fire at once; cancels and stops have nothing left to do.
+    static func runElsewhere(_ item: MailboxItem) {
+        switch item {
+        case .job(let job), .timer(let job, _):
+            globalConcurrentExecutor.enqueue(job)
+        case .closure(let work):
+            Task.detached { work() }
+        case .cancel, .stop:
+            break
+        }
+    }
+}
+
+enum CoreLifecycle: UInt8 {
+    case starting, running, stopped
+}
+
+/// The pthread key behind ``Core/current``.
+enum CurrentCoreKey {
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let result = pthread_key_create(&key, nil)
+        precondition(result == 0, "pthread_key_create failed: \(result)")
+        return key
+    }()
+}
+
+/// Counters a core keeps about itself (``Core/statistics``, read on the core's own thread).
+public struct CoreStatistics: Sendable, CustomStringConvertible {
+    /// Jobs run.
+    public var jobsRun: UInt64 = 0
+    /// Completions reaped from the ring.
+    public var completions: UInt64 = 0
+    /// Times the core blocked in the kernel waiting for work.
+    public var parks: UInt64 = 0
+    /// Mailbox messages received from other threads.
+    public var mailboxMessages: UInt64 = 0
+
+    public var description: String {
+        "jobs=\(jobsRun) completions=\(completions) parks=\(parks) mailbox=\(mailboxMessages)"
+    }
+}

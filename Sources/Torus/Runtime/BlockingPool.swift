@@ -1,0 +1,112 @@
+/// A bounded pool of plain threads for work that blocks (``spawnBlocking(_:)``).
+///
+/// Threads are started on demand up to `maxThreads`, linger `keepAlive` when idle, then exit.
+/// A core that awaits blocking work just suspends the task; the result comes back through the
+/// core's mailbox, so the core keeps running its other tasks meanwhile.
+final class BlockingPool: Sendable {
+    private struct State {
+        var queue: [@Sendable () -> Void] = []
+        var queueHead = 0
+        var idle = 0
+        var live = 0
+        var closed = false
+        var threads: [UInt64: OSThread] = [:]
+        var exited: [OSThread] = []
+        var nextThreadID: UInt64 = 0
+
+        var pending: Int { queue.count - queueHead }
+
+        mutating func dequeue() -> (@Sendable () -> Void)? {
+            guard queueHead < queue.count else { return nil }
+            let work = queue[queueHead]
+            queueHead += 1
+            if queueHead > 64 && queueHead * 2 > queue.count {
+                queue.removeFirst(queueHead)
+                queueHead = 0
+            }
+            return work
+        }
+    }
+
+    private let state = ConditionLock(State())
+    private let maxThreads: Int
+    private let keepAliveNanoseconds: UInt64
+
+    init(maxThreads: Int, keepAlive: Duration) {
+        self.maxThreads = maxThreads
+        self.keepAliveNanoseconds = keepAlive.clampedNanoseconds
+    }
+
+    /// Queues `work`; returns false when the pool has been shut down.
+    func submit(_ work: @escaping @Sendable () -> Void) -> Bool {
+        var startThread: UInt64?
+        let accepted: Bool = state.withLockBroadcasting { state in
+            guard !state.closed else { return false }
+            state.queue.append(work)
+            if state.idle < state.pending && state.live < maxThreads {
+                state.live += 1
+                state.nextThreadID += 1
+                startThread = state.nextThreadID
+            }
+            return true
+        }
+        if let id = startThread { startWorker(id) }
+        joinExited()
+        return accepted
+    }
+
+    private func startWorker(_ id: UInt64) {
+        let thread = OSThread.start(name: "torus-blocking") { [self] in work(id) }
+        state.withLockBroadcasting { state in
+            if let thread {
+                state.threads[id] = thread
+            } else {
+                state.live -= 1
+            }
+        }
+    }
+
+    private func work(_ id: UInt64) {
+        while true {
+            let deadline = monotonicNanoseconds() + keepAliveNanoseconds
+            state.withLock { $0.idle += 1 }
+            let next: (@Sendable () -> Void)? = state.wait(deadlineNanoseconds: deadline) { state in
+                if let work = state.dequeue() { return .some(work) }
+                if state.closed { return .some(nil) }
+                return nil
+            } ?? nil
+            state.withLock { $0.idle -= 1 }
+            guard let next else { break }
+            next()
+        }
+        state.withLockBroadcasting { state in
+            state.live -= 1
+            if let me = state.threads.removeValue(forKey: id) { state.exited.append(me) }
+        }
+    }
+
+    private func joinExited() {
+        let exited = state.withLock { state -> [OSThread] in
+            defer { state.exited.removeAll() }
+            return state.exited
+        }
+        for thread in exited where !thread.isCurrent { thread.join() }
+    }
+
+    /// Stops taking work, lets queued and running work finish, and joins every thread.
+    func shutdown() {
+        state.withLockBroadcasting { $0.closed = true }
+        _ = state.wait { state in state.live == 0 ? true : nil }
+        let threads = state.withLock { state -> [OSThread] in
+            defer {
+                state.exited.removeAll()
+                state.threads.removeAll()
+            }
+            return state.exited + Array(state.threads.values)
+        }
+        for thread in threads { thread.join() }
+    }
+
+    /// Threads alive now (for tests and statistics).
+    var threadCount: Int { state.withLock { $0.live } }
+}

@@ -1,0 +1,60 @@
+/// How a ``Runtime`` is laid out.
+public struct RuntimeConfiguration: Sendable {
+    /// Which cores to start.
+    public enum Cores: Sendable, Equatable {
+        /// One core per CPU the process may run on (its affinity mask). The default.
+        case automatic
+        /// This many cores, on the first CPUs of the allowed set (wrapping if there are more
+        /// cores than CPUs).
+        case count(Int)
+        /// One core per listed CPU, in order.
+        case cpus([Int])
+    }
+
+    /// Which cores to start. Default: one per allowed CPU.
+    public var cores: Cores
+    /// Pin each core thread to its CPU. Default: true.
+    public var pinThreads: Bool
+    /// Submission queue entries per ring (1...32768; the completion queue gets 4x). Default 256.
+    public var ringEntries: UInt32
+    /// Upper bound on blocking-pool threads (``spawnBlocking(_:)``). Default 64.
+    public var maxBlockingThreads: Int
+    /// How long an idle blocking-pool thread lingers before exiting. Default 10 s.
+    public var blockingThreadKeepAlive: Duration
+
+    public init(
+        cores: Cores = .automatic,
+        pinThreads: Bool = true,
+        ringEntries: UInt32 = 256,
+        maxBlockingThreads: Int = 64,
+        blockingThreadKeepAlive: Duration = .seconds(10)
+    ) {
+        self.cores = cores
+        self.pinThreads = pinThreads
+        self.ringEntries = ringEntries
+        self.maxBlockingThreads = maxBlockingThreads
+        self.blockingThreadKeepAlive = blockingThreadKeepAlive
+    }
+
+    /// The CPU for each core (nil entries when not pinning), or an error naming the bad field.
+    func cpuAssignment(allowed: [Int]) throws(RuntimeError) -> [Int?] {
+        let cpus: [Int]
+        switch cores {
+        case .automatic:
+            cpus = allowed
+        case .count(let count):
+            guard count > 0 else { throw .invalidConfiguration("cores: .count(\(count)) must be at least 1") }
+            cpus = (0..<count).map { allowed[$0 % allowed.count] }
+        case .cpus(let list):
+            guard !list.isEmpty else { throw .invalidConfiguration("cores: .cpus([]) lists no CPU") }
+            if pinThreads, let bad = list.first(where: { !allowed.contains($0) }) {
+                throw .invalidConfiguration("cores: CPU \(bad) is not in this process's allowed set \(allowed)")
+            }
+            cpus = list
+        }
+        guard maxBlockingThreads > 0 else {
+            throw .invalidConfiguration("maxBlockingThreads must be at least 1, got \(maxBlockingThreads)")
+        }
+        return pinThreads ? cpus.map { Optional($0) } : cpus.map { _ in nil }
+    }
+}

@@ -1,0 +1,27 @@
+/// A handle to a task spawned on a Torus runtime: await its value or cancel it.
+///
+/// Dropping the handle detaches the task (it keeps running), as in tokio. Cancelling is
+/// cooperative, as everywhere in Swift; Torus ring operations the task is waiting on are
+/// cancelled in the kernel at once.
+public struct JoinHandle<Success: Sendable>: Sendable {
+    let task: Task<Success, any Error>
+
+    init(_ task: Task<Success, any Error>) { self.task = task }
+
+    /// The task's result. Throws what the task threw (`CancellationError` if it was cancelled
+    /// and honoured it, ``RuntimeError/shuttingDown`` if it was spawned during shutdown).
+    public var value: Success {
+        get async throws { try await task.value }
+    }
+
+    /// The task's result as a `Result`.
+    public var result: Result<Success, any Error> {
+        get async { await task.result }
+    }
+
+    /// Requests cancellation of the task.
+    public func cancel() { task.cancel() }
+
+    /// Whether cancellation was requested.
+    public var isCancelled: Bool { task.isCancelled }
+}

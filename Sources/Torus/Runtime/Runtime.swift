@@ -1,0 +1,180 @@
+import Synchronization
+import TorusRing
+
+/// A Torus runtime: one core per CPU, each a pinned thread that owns one io_uring ring.
+///
+/// Start it from synchronous code, run an async entry point on it and get the value back:
+///
+/// ```swift
+/// let answer = try Runtime.run {
+///     let handle = spawn { try await compute() }
+///     return try await handle.value
+/// }
+/// ```
+///
+/// or keep it around, spawn work onto it from any thread with a ``RuntimeHandle``, and stop it
+/// with ``shutdown(gracePeriod:)``.
+public final class Runtime: Sendable {
+    let shared: RuntimeShared
+    private let threads: [OSThread]
+    private let shutdownState = Mutex<ShutdownReport?>(nil)
+
+    /// The runtime's cores, in index order.
+    public var cores: [Core] { shared.cores }
+
+    /// A Sendable handle for spawning onto this runtime from any thread.
+    public var handle: RuntimeHandle { RuntimeHandle(shared: shared) }
+
+    /// Starts the cores and waits until every ring is up.
+    ///
+    /// - Throws: ``RuntimeError``; in particular ``RuntimeError/ringSetup(core:_:)`` with a
+    ///   ``RingSetupError`` that says why io_uring is unusable here (memlock limit,
+    ///   `kernel.io_uring_disabled`, a seccomp profile, an old kernel) and what to do.
+    public init(_ configuration: RuntimeConfiguration = RuntimeConfiguration()) throws(RuntimeError) {
+        let assignment = try configuration.cpuAssignment(allowed: CPUAffinity.allowedCPUs())
+        let shared = RuntimeShared(blockingPool: BlockingPool(
+            maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive))
+        let cores = assignment.enumerated().map { Core(index: $0.offset, cpu: $0.element, shared: shared) }
+        shared.install(cores: cores)
+
+        // Each ring is created on its own thread (SINGLE_ISSUER requires it); the threads report
+        // success or the setup error here before anyone can use the runtime.
+        let started = ConditionLock([Int: Result<Void, RuntimeError>]())
+        var threads: [OSThread] = []
+        var startError: RuntimeError?
+        for core in cores {
+            let entries = configuration.ringEntries
+            let thread = OSThread.start(name: "torus-core-\(core.index)") {
+                do throws(RuntimeError) {
+                    try core.startOnCurrentThread(entries: entries)
+                } catch {
+                    started.withLockBroadcasting { $0[core.index] = .failure(error) }
+                    return
+                }
+                started.withLockBroadcasting { $0[core.index] = .success(()) }
+                core.runLoop()
+            }
+            guard let thread else {
+                startError = .threadStartFailed(name: "torus-core-\(core.index)")
+                break
+            }
+            threads.append(thread)
+        }
+        let results = started.wait { $0.count == threads.count ? $0 : nil }!
+        if startError == nil {
+            for index in results.keys.sorted() {
+                if case .failure(let error) = results[index]! {
+                    startError = error
+                    break
+                }
+            }
+        }
+        self.shared = shared
+        self.threads = threads
+        if let startError {
+            for index in results.keys where (try? results[index]!.get()) != nil {
+                cores[index].send(.stop)
+            }
+            for thread in threads { thread.join() }
+            for core in cores { core.close() }
+            shared.blockingPool.shutdown()
+            shutdownState.withLock { $0 = ShutdownReport(finishedTasks: 0, cancelledTasks: 0, abandonedTasks: 0) }
+            throw startError
+        }
+    }
+
+    deinit {
+        shutdown(gracePeriod: .zero)
+    }
+
+    /// Runs `body` on core 0 and blocks the calling thread until it returns: the `block_on` of
+    /// this runtime. Call it from a plain thread (a synchronous `main`), never from a core.
+    public func block<T: Sendable>(on body: sending @escaping () async throws -> T) throws -> T {
+        try handle.block(on: body)
+    }
+
+    /// Starts a runtime, runs `body` on it, then shuts it down (cancelling tasks still running,
+    /// as tokio does when `main` returns) and returns `body`'s value. The `#[tokio::main]` of Torus.
+    public static func run<T: Sendable>(
+        _ configuration: RuntimeConfiguration = RuntimeConfiguration(),
+        _ body: sending @escaping () async throws -> T
+    ) throws -> T {
+        let runtime = try Runtime(configuration)
+        defer { runtime.shutdown(gracePeriod: .zero) }
+        return try runtime.block(on: body)
+    }
+
+    /// What each core's ring can do: setup flags in force, supported operations, kernel.
+    public var capabilities: RuntimeCapabilities {
+        RuntimeCapabilities(kernel: KernelInfo.release, cores: cores.map(\.capability))
+    }
+
+    /// Stops the runtime gracefully and waits for it.
+    ///
+    /// 1. New spawns fail with ``RuntimeError/shuttingDown``.
+    /// 2. Running tasks get `gracePeriod` to finish.
+    /// 3. The rest are cancelled (their ring operations are cancelled in the kernel) and get
+    ///    up to `cancellationWait` to unwind.
+    /// 4. Each core cancels whatever is still in flight, waits for the final completions, and
+    ///    its thread exits; threads are joined, rings and eventfds closed, the blocking pool
+    ///    drained and joined.
+    ///
+    /// Calling it again returns the first report. Must not be called from a core thread.
+    @discardableResult
+    public func shutdown(gracePeriod: Duration = .seconds(5), cancellationWait: Duration = .seconds(2)) -> ShutdownReport {
+        precondition(Core.current?.shared !== shared, "Runtime.shutdown() would deadlock on one of its own cores")
+        return shutdownState.withLock { report in
+            if let report { return report }
+            let result = performShutdown(gracePeriod: gracePeriod, cancellationWait: cancellationWait)
+            report = result
+            return result
+        }
+    }
+
+    private func performShutdown(gracePeriod: Duration, cancellationWait: Duration) -> ShutdownReport {
+        shared.phase.store(RuntimePhase.draining.rawValue, ordering: .sequentiallyConsistent)
+        let before = shared.registry.withLock { $0.count }
+        let graceDeadline = monotonicNanoseconds() + gracePeriod.clampedNanoseconds
+        _ = shared.registry.wait(deadlineNanoseconds: graceDeadline) { $0.count == 0 ? true : nil }
+        let leftAfterGrace = shared.registry.withLock { $0.count }
+
+        var abandoned = 0
+        if leftAfterGrace > 0 {
+            let cancelDeadline = monotonicNanoseconds() + cancellationWait.clampedNanoseconds
+            // Re-cancel on each pass: a task registered a moment before its canceller was
+            // attached is caught on the next one.
+            while true {
+                for cancel in shared.registry.withLock({ $0.allCancellers }) { cancel() }
+                let step = min(cancelDeadline, monotonicNanoseconds() + 10_000_000)
+                let done = shared.registry.wait(deadlineNanoseconds: step) { $0.count == 0 ? true : nil } ?? false
+                if done || monotonicNanoseconds() >= cancelDeadline { break }
+            }
+            abandoned = shared.registry.withLock { $0.count }
+        }
+
+        for core in cores { core.send(.stop) }
+        for thread in threads { thread.join() }
+        for core in cores { core.close() }
+        shared.blockingPool.shutdown()
+        shared.phase.store(RuntimePhase.stopped.rawValue, ordering: .sequentiallyConsistent)
+        return ShutdownReport(
+            finishedTasks: before - leftAfterGrace,
+            cancelledTasks: leftAfterGrace - abandoned,
+            abandonedTasks: abandoned)
+    }
+}
+
+/// What ``Runtime/shutdown(gracePeriod:cancellationWait:)`` did.
+public struct ShutdownReport: Sendable, Equatable, CustomStringConvertible {
+    /// Tasks that finished on their own within the grace period.
+    public var finishedTasks: Int
+    /// Tasks that were cancelled and then finished.
+    public var cancelledTasks: Int
+    /// Tasks still suspended after cancellation (waiting on something that never resumes);
+    /// their jobs run on Swift's global executor if they ever wake.
+    public var abandonedTasks: Int
+
+    public var description: String {
+        "finished \(finishedTasks), cancelled \(cancelledTasks), abandoned \(abandonedTasks)"
+    }
+}

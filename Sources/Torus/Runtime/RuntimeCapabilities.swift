@@ -1,0 +1,51 @@
+import TorusRing
+
+/// What io_uring offers a runtime on this machine: printable, for logs and bug reports.
+public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
+    /// One core's ring.
+    public struct CoreCapability: Sendable {
+        public var index: Int
+        public var cpu: Int?
+        /// The `IORING_SETUP_*` flags in force, e.g. `SINGLE_ISSUER|DEFER_TASKRUN|...`.
+        public var setupFlags: String
+        /// Whether cross-core wake-ups use `IORING_OP_MSG_RING` (else the eventfd).
+        public var messageRing: Bool
+        /// The `IORING_OP_*` names the kernel supports.
+        public var operations: [String]
+    }
+
+    /// `uname -r`.
+    public var kernel: String
+    public var cores: [CoreCapability]
+
+    public var description: String {
+        var lines = ["kernel \(kernel), \(cores.count) core(s)"]
+        for core in cores {
+            let cpu = core.cpu.map { "cpu \($0)" } ?? "unpinned"
+            lines.append("  core \(core.index) (\(cpu)): setup \(core.setupFlags); wake-ups by \(core.messageRing ? "MSG_RING" : "eventfd")")
+        }
+        if let first = cores.first {
+            lines.append("  operations (\(first.operations.count)): \(first.operations.joined(separator: " "))")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Creates a throw-away ring on the calling thread to see whether io_uring works here.
+    ///
+    /// - Throws: ``RingSetupError`` explaining why not, and what to do.
+    public static func probe(entries: UInt32 = 8) throws(RingSetupError) -> RuntimeCapabilities {
+        let ring = try Ring(entries: entries)
+        let ops = ring.probe()
+        return RuntimeCapabilities(kernel: KernelInfo.release, cores: [CoreCapability(
+            index: 0, cpu: nil, setupFlags: ring.setupFlags.description,
+            messageRing: ops?.hasMessageRing ?? false, operations: ops?.names ?? [])])
+    }
+}
+
+extension Core {
+    var capability: RuntimeCapabilities.CoreCapability {
+        RuntimeCapabilities.CoreCapability(
+            index: index, cpu: cpu, setupFlags: setupFlagsDescription,
+            messageRing: canMessageRing, operations: operationNames)
+    }
+}

@@ -1,0 +1,39 @@
+import Glibc
+import TorusRing
+
+/// Errors from starting, using or stopping a ``Runtime``.
+public enum RuntimeError: Error, Sendable, CustomStringConvertible {
+    /// A core could not create its io_uring; the wrapped error says why and what to do.
+    case ringSetup(core: Int, RingSetupError)
+    /// `sched_setaffinity` refused to pin a core thread to `cpu`.
+    case pinningFailed(cpu: Int, errno: Int32)
+    /// The core's eventfd could not be created.
+    case doorbellSetup(core: Int, errno: Int32)
+    /// `pthread_create` failed for a core or blocking-pool thread.
+    case threadStartFailed(name: String)
+    /// The configuration cannot work (the message says which field and why).
+    case invalidConfiguration(String)
+    /// The runtime is shutting down and takes no new work.
+    case shuttingDown
+    /// An operation that needs a Torus core ran on some other thread.
+    case notOnRuntimeThread(operation: String)
+
+    public var description: String {
+        switch self {
+        case let .ringSetup(core, error):
+            return "Torus could not start core \(core): \(error)"
+        case let .pinningFailed(cpu, code):
+            return "Torus could not pin a core thread to CPU \(cpu): \(String(cString: strerror(code))) (errno \(code)). Use Runtime.Configuration(pinThreads: false) or a CPU from the allowed set (taskset/cgroup cpuset)."
+        case let .doorbellSetup(core, code):
+            return "Torus could not create the eventfd for core \(core): \(String(cString: strerror(code))) (errno \(code))."
+        case let .threadStartFailed(name):
+            return "Torus could not start thread \(name) (pthread_create failed: check ulimit -u and memory)."
+        case let .invalidConfiguration(message):
+            return "Invalid Torus runtime configuration: \(message)"
+        case .shuttingDown:
+            return "The Torus runtime is shutting down and accepts no new work."
+        case let .notOnRuntimeThread(operation):
+            return "\(operation) must run on a Torus core (inside a task spawned on the runtime), not on another thread."
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// What an ``Interval`` does when a tick is late (the consumer took longer than a period).
+public enum MissedTickBehavior: Sendable {
+    /// Fire the missed ticks back to back until caught up (tokio's default).
+    case burst
+    /// Restart the schedule from the late tick: the next one is a full period later.
+    case delay
+    /// Drop the missed ticks and fire at the next multiple of the period.
+    case skip
+}
+
+/// Ticks every `period`, as an `AsyncSequence` of the instants the ticks were due.
+///
+/// The first tick is immediate. Each wait is an `IORING_OP_TIMEOUT` on the caller's core.
+/// Iteration ends (returns nil) when the task is cancelled.
+public struct Interval: AsyncSequence, Sendable {
+    public typealias Element = ContinuousClock.Instant
+
+    public let period: Duration
+    public let missedTickBehavior: MissedTickBehavior
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(period: period, behavior: missedTickBehavior, next: .now)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let period: Duration
+        let behavior: MissedTickBehavior
+        var next: ContinuousClock.Instant
+
+        public mutating func next() async -> ContinuousClock.Instant? {
+            let due = next
+            do { try await sleep(until: due) } catch { return nil }
+            let now = ContinuousClock.now
+            switch behavior {
+            case .burst:
+                next = due + period
+            case .delay:
+                next = now + period
+            case .skip:
+                var candidate = due + period
+                if candidate <= now {
+                    let behind = (due.duration(to: now) / period).rounded(.down)
+                    candidate = due + period * (behind + 1)
+                }
+                next = candidate
+            }
+            return due
+        }
+    }
+}
+
+/// An ``Interval`` ticking every `period`.
+/// - Precondition: `period` is positive.
+public func interval(every period: Duration, missedTickBehavior: MissedTickBehavior = .burst) -> Interval {
+    precondition(period > .zero, "interval(every:) needs a positive period, got \(period)")
+    return Interval(period: period, missedTickBehavior: missedTickBehavior)
+}
