@@ -30,7 +30,7 @@ public enum RingSetupError: Error, Sendable, CustomStringConvertible, Equatable 
                 io_uring_setup(entries: \(entries)) failed with ENOMEM: ring memory is charged to \
                 RLIMIT_MEMLOCK, which is \(limitText) for this process. Raise it (`ulimit -l unlimited` \
                 in the shell, `LimitMEMLOCK=infinity` in a systemd unit, `--ulimit memlock=-1` for \
-                docker run) or use fewer cores or fewer ring entries (Runtime.Configuration.ringEntries).
+                docker run) or use fewer cores or fewer ring entries (RuntimeConfiguration.ringEntries).
                 """
         case let .notPermitted(setting):
             let settingText = setting.map { "kernel.io_uring_disabled is \($0)" } ?? "kernel.io_uring_disabled is absent"

@@ -1,1 +1,66 @@
-print("x")
+// Child-process scenarios for Torus's tests: things a test cannot check inside its own
+// process (a lowered memlock limit, thread and fd counts that other tests would disturb).
+//
+//   TorusTestHelper probe        start a one-core runtime; exit 0, or 2 with the error on stderr
+//   TorusTestHelper leak-check   run a workload, shut down, print "threads A B fds C D"
+import Glibc
+import Torus
+
+func countEntries(_ path: String) -> Int {
+    guard let dir = opendir(path) else { return -1 }
+    defer { closedir(dir) }
+    var count = 0
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        if name != "." && name != ".." { count += 1 }
+    }
+    return count
+}
+
+func printError(_ message: String) {
+    let line = message + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+switch arguments.first {
+case "probe":
+    do {
+        let runtime = try Runtime(RuntimeConfiguration(cores: .count(1)))
+        runtime.shutdown()
+        print("ok")
+    } catch {
+        printError("\(error)")
+        exit(2)
+    }
+
+case "leak-check":
+    // The fd count is taken while opendir holds one fd in both readings, so they compare.
+    let threadsBefore = countEntries("/proc/self/task")
+    let fdsBefore = countEntries("/proc/self/fd")
+    do {
+        let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), maxBlockingThreads: 4))
+        let total = try runtime.block {
+            var sum = 0
+            for core in 0..<2 {
+                sum += try await spawn(on: .core(core)) { () -> Int in
+                    try await sleep(for: .milliseconds(1))
+                    return try await spawnBlocking { 1 }
+                }.value
+            }
+            // A task that never finishes by itself: shutdown has to cancel it.
+            _ = spawn(on: .core(1)) { try await sleep(for: .seconds(3600)) }
+            return sum
+        }
+        let report = runtime.shutdown(gracePeriod: .milliseconds(50))
+        print("sum \(total) report \(report)")
+    } catch {
+        printError("\(error)")
+        exit(2)
+    }
+    print("threads \(threadsBefore) \(countEntries("/proc/self/task")) fds \(fdsBefore) \(countEntries("/proc/self/fd"))")
+
+default:
+    printError("usage: TorusTestHelper probe|leak-check")
+    exit(64)
+}

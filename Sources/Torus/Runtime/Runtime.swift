@@ -19,6 +19,10 @@ public final class Runtime: Sendable {
     private let threads: [OSThread]
     private let shutdownState = Mutex<ShutdownReport?>(nil)
 
+    /// The CPUs this process may run on (its affinity mask), ascending: what
+    /// ``RuntimeConfiguration/Cores/automatic`` starts one core for each of.
+    public static var allowedCPUs: [Int] { CPUAffinity.allowedCPUs() }
+
     /// The runtime's cores, in index order.
     public var cores: [Core] { shared.cores }
 

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+@testable import Torus
+
+
+extension RuntimeSuite {
+    @Suite("Starting and running")
+    struct Start {
+        @Test("Runtime.run returns the entry point's value")
+        func runReturnsValue() throws {
+            let value = try Runtime.run(RuntimeConfiguration(cores: .count(2))) {
+                let a = spawn(on: .core(0)) { 40 }
+                let b = spawn(on: .core(1)) { 2 }
+                return try await a.value + b.value
+            }
+            #expect(value == 42)
+        }
+
+        @Test("Runtime.run rethrows the entry point's error")
+        func runRethrows() {
+            struct Boom: Error {}
+            #expect(throws: Boom.self) {
+                try Runtime.run(RuntimeConfiguration(cores: .count(1))) { () -> Int in throw Boom() }
+            }
+        }
+
+        @Test("the default configuration starts one core per allowed CPU, pinned")
+        func defaultCores() throws {
+            let runtime = try Runtime()
+            defer { runtime.shutdown() }
+            let allowed = Runtime.allowedCPUs
+            #expect(runtime.cores.count == allowed.count)
+            #expect(runtime.cores.map(\.cpu) == allowed.map { Optional($0) })
+            let placements = try runtime.block {
+                var seen: [Int] = []
+                for core in RuntimeHandle.current!.cores {
+                    seen.append(try await spawn(on: .core(core.index)) { Runtime.allowedCPUs == [core.cpu!] ? core.index : -1 }.value)
+                }
+                return seen
+            }
+            #expect(placements == Array(0..<allowed.count))
+        }
+
+        @Test("capabilities name the setup flags and operations")
+        func capabilities() throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let report = runtime.capabilities
+            #expect(report.cores.count == 2)
+            #expect(report.cores.allSatisfy { !$0.setupFlags.isEmpty && $0.operations.contains("TIMEOUT") })
+            #expect(report.description.contains("kernel"))
+        }
+
+        @Test("bad configurations are rejected with the field named", arguments: [
+            RuntimeConfiguration(cores: .count(0)),
+            RuntimeConfiguration(cores: .cpus([])),
+            RuntimeConfiguration(cores: .cpus([4095])),
+            RuntimeConfiguration(maxBlockingThreads: 0),
+        ])
+        func badConfiguration(configuration: RuntimeConfiguration) {
+            #expect {
+                _ = try Runtime(configuration)
+            } throws: { error in
+                guard case RuntimeError.invalidConfiguration(let message)? = error as? RuntimeError else { return false }
+                return message.contains("cores") || message.contains("maxBlockingThreads")
+            }
+        }
+
+        @Test("a memlock limit of 0 for a non-root user gives an error naming RLIMIT_MEMLOCK")
+        func memlockLimit() throws {
+            let helper = builtExecutable("TorusTestHelper")
+            let setpriv = "/usr/bin/setpriv"
+            let prlimit = "/usr/bin/prlimit"
+            let canDropPrivileges = getuid() == 0 && FileManager.default.isExecutableFile(atPath: setpriv)
+            try #require(FileManager.default.isExecutableFile(atPath: helper), "helper not built at \(helper)")
+            try #require(FileManager.default.isExecutableFile(atPath: prlimit), "prlimit (util-linux) is missing")
+            let outcome: ProcessOutcome
+            if canDropPrivileges {
+                outcome = try runProcess(setpriv, ["--reuid=65534", "--regid=65534", "--clear-groups", prlimit, "--memlock=0", helper, "probe"])
+            } else if getuid() != 0 {
+                outcome = try runProcess(prlimit, ["--memlock=0", helper, "probe"])
+            } else {
+                Issue.record("running as root without setpriv: cannot make a non-root child")
+                return
+            }
+            if outcome.status == 126 || outcome.stderr.contains("Permission denied") {
+                // The build directory is not readable by `nobody` (a private home directory).
+                withKnownIssue("the helper is not executable by uid 65534 here: \(outcome.stderr)") {
+                    #expect(outcome.status == 2)
+                }
+                return
+            }
+            #expect(outcome.status == 2, "stdout: \(outcome.stdout) stderr: \(outcome.stderr)")
+            #expect(outcome.stderr.contains("ENOMEM"))
+            #expect(outcome.stderr.contains("RLIMIT_MEMLOCK"))
+            #expect(outcome.stderr.contains("ulimit -l"))
+        }
+    }
+}

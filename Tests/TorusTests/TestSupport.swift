@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import Torus
+
+/// Whether io_uring works here; tests that need it skip (never pass vacuously) when it does not.
+let ioUringProbe: Result<RuntimeCapabilities, any Error> = Result { try RuntimeCapabilities.probe() }
+let ioUringAvailable: Bool = (try? ioUringProbe.get()) != nil
+let ioUringSkipReason: Comment = {
+    if case .failure(let error) = ioUringProbe { return "skipped: io_uring is unavailable here: \(error)" }
+    return "io_uring available"
+}()
+
+/// The top-level suite: serialized, because its tests measure time, count threads and pin
+/// threads to CPUs, and parallel neighbours would make those numbers lie.
+@Suite("Torus runtime", .serialized, .enabled(if: ioUringAvailable, ioUringSkipReason))
+struct RuntimeSuite {}
+
+/// A two-core runtime for one test.
+func makeRuntime(cores: Int = 2, maxBlockingThreads: Int = 8) throws -> Runtime {
+    try Runtime(RuntimeConfiguration(cores: .count(cores), maxBlockingThreads: maxBlockingThreads))
+}
+
+/// Milliseconds elapsed while running `body`.
+func elapsed(_ body: () async throws -> Void) async rethrows -> Duration {
+    let start = ContinuousClock.now
+    try await body()
+    return ContinuousClock.now - start
+}
+
+/// Path of an executable built next to the test bundle.
+func builtExecutable(_ name: String) -> String {
+    let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var directory = me.deletingLastPathComponent()
+    // The runner may live inside a `.xctest` bundle directory.
+    if directory.pathExtension == "xctest" { directory = directory.deletingLastPathComponent() }
+    return directory.appendingPathComponent(name).path
+}
+
+struct ProcessOutcome {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program to completion and captures its output.
+func runProcess(_ path: String, _ arguments: [String]) throws -> ProcessOutcome {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_BACKTRACE"] = "enable=no"
+    process.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return ProcessOutcome(
+        status: process.terminationStatus,
+        stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// State owned by one core and only touched on that core's thread.
+final class CoreLocal<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
+}
