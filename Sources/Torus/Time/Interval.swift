@@ -19,31 +19,36 @@ public struct Interval: AsyncSequence, Sendable {
     public let missedTickBehavior: MissedTickBehavior
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(period: period, behavior: missedTickBehavior, next: .now)
+        Iterator(period: period, behavior: missedTickBehavior, first: .now)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
         let period: Duration
         let behavior: MissedTickBehavior
-        var next: ContinuousClock.Instant
+        let first: ContinuousClock.Instant
+        var lastDue: ContinuousClock.Instant?
 
         public mutating func next() async -> ContinuousClock.Instant? {
-            let due = next
-            do { try await sleep(until: due) } catch { return nil }
-            let now = ContinuousClock.now
-            switch behavior {
-            case .burst:
-                next = due + period
-            case .delay:
-                next = now + period
-            case .skip:
-                var candidate = due + period
-                if candidate <= now {
-                    let behind = (due.duration(to: now) / period).rounded(.down)
-                    candidate = due + period * (behind + 1)
+            // Lateness is judged when the consumer asks for the next tick, i.e. after it has
+            // finished with the previous one.
+            var due = first
+            if let lastDue {
+                due = lastDue + period
+                let now = ContinuousClock.now
+                if due < now {
+                    switch behavior {
+                    case .burst:
+                        break
+                    case .delay:
+                        due = now
+                    case .skip:
+                        let periodsBehind = (lastDue.duration(to: now) / period).rounded(.up)
+                        due = lastDue + period * periodsBehind
+                    }
                 }
-                next = candidate
             }
+            do { try await sleep(until: due) } catch { return nil }
+            lastDue = due
             return due
         }
     }
