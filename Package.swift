@@ -23,11 +23,19 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
+        // liburing, found with pkg-config; SwiftPM suggests `apt install liburing-dev` if absent.
         .systemLibrary(
-            name: "CUring",
-            path: "CUring",
+            name: "CLibUring",
+            path: "CUring/System",
             pkgConfig: "liburing",
             providers: [.apt(["liburing-dev"])]
+        ),
+        // The C shim over it: the only code that includes liburing.h (see CUring/Shim/include).
+        .target(
+            name: "CUring",
+            dependencies: ["CLibUring"],
+            path: "CUring/Shim",
+            linkerSettings: [.linkedLibrary("uring")]
         ),
         // The ring layer: the only module that imports CUring. No concurrency in here.
         .target(

@@ -7,21 +7,16 @@ public struct OpcodeSupport: Sendable, CustomStringConvertible {
     /// The highest opcode the kernel knows.
     public let lastOpcode: UInt8
 
-    init(_ probe: UnsafeMutablePointer<io_uring_probe>) {
-        let last = probe.pointee.last_op
-        var set = Set<UInt8>()
-        for op in 0...Int32(last) where io_uring_opcode_supported(probe, op) != 0 {
-            set.insert(UInt8(op))
-        }
-        supported = set
-        lastOpcode = last
+    init(supported: Set<UInt8>, lastOpcode: UInt8) {
+        self.supported = supported
+        self.lastOpcode = lastOpcode
     }
 
     /// Whether `opcode` (an `IORING_OP_*` value) is supported.
     public func supports(_ opcode: UInt32) -> Bool { supported.contains(UInt8(truncatingIfNeeded: opcode)) }
 
     /// `IORING_OP_MSG_RING` (kernel 5.18): the cross-core doorbell.
-    public var hasMessageRing: Bool { supports(IORING_OP_MSG_RING.rawValue) }
+    public var hasMessageRing: Bool { supports(UInt32(TORUS_OP_MSG_RING)) }
 
     /// Names of the supported operations, in opcode order.
     public var names: [String] { supported.sorted().map { OpcodeSupport.name(of: $0) } }

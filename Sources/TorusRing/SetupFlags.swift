@@ -10,17 +10,17 @@ public struct SetupFlags: OptionSet, Sendable, Hashable, CustomStringConvertible
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// `IORING_SETUP_CQSIZE`: a completion queue larger than the submission queue.
-    public static let cqSize = SetupFlags(rawValue: IORING_SETUP_CQSIZE)
+    public static let cqSize = SetupFlags(rawValue: UInt32(TORUS_SETUP_CQSIZE))
     /// `IORING_SETUP_SUBMIT_ALL`: keep submitting the batch when one SQE fails to prepare.
-    public static let submitAll = SetupFlags(rawValue: IORING_SETUP_SUBMIT_ALL)
+    public static let submitAll = SetupFlags(rawValue: UInt32(TORUS_SETUP_SUBMIT_ALL))
     /// `IORING_SETUP_COOP_TASKRUN`: no IPI to interrupt the thread for task work.
-    public static let coopTaskrun = SetupFlags(rawValue: IORING_SETUP_COOP_TASKRUN)
+    public static let coopTaskrun = SetupFlags(rawValue: UInt32(TORUS_SETUP_COOP_TASKRUN))
     /// `IORING_SETUP_TASKRUN_FLAG`: the kernel flags pending task work in the SQ ring.
-    public static let taskrunFlag = SetupFlags(rawValue: IORING_SETUP_TASKRUN_FLAG)
+    public static let taskrunFlag = SetupFlags(rawValue: UInt32(TORUS_SETUP_TASKRUN_FLAG))
     /// `IORING_SETUP_SINGLE_ISSUER`: only the creating thread submits.
-    public static let singleIssuer = SetupFlags(rawValue: IORING_SETUP_SINGLE_ISSUER)
+    public static let singleIssuer = SetupFlags(rawValue: UInt32(TORUS_SETUP_SINGLE_ISSUER))
     /// `IORING_SETUP_DEFER_TASKRUN`: completions are processed only when the owner asks.
-    public static let deferTaskrun = SetupFlags(rawValue: IORING_SETUP_DEFER_TASKRUN)
+    public static let deferTaskrun = SetupFlags(rawValue: UInt32(TORUS_SETUP_DEFER_TASKRUN))
 
     /// The fallback ladder, best first.
     public static let ladder: [SetupFlags] = [

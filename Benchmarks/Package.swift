@@ -1,0 +1,44 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks for Torus, kept out of the library's package so that its heavy peers (SwiftNIO,
+// ordo-one/benchmark) never become dependencies of Torus itself.
+//
+// - torus-bench: comparison programs that run Torus and its peer in the same process, same run,
+//   and print ratios (`./dev.sh bench`, `--write ../docs/benchmarks.md`).
+// - RuntimeBenchmarks: ordo-one/benchmark suites for tracking Torus's own numbers over time
+//   (`swift package benchmark`).
+//
+// `Torus` is a symlink to the repository root: a path dependency's identity is the last path
+// component, and this keeps it "Torus" wherever the repository is cloned.
+let package = Package(
+    name: "TorusBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "Torus"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "torus-bench",
+            dependencies: [
+                .product(name: "Torus", package: "Torus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/torus-bench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .executableTarget(
+            name: "RuntimeBenchmarks",
+            dependencies: [
+                .product(name: "Torus", package: "Torus"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/RuntimeBenchmarks",
+            swiftSettings: [.swiftLanguageMode(.v6)],
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)

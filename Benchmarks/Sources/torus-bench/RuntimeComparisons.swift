@@ -1,0 +1,210 @@
+import Dispatch
+import Foundation
+import NIOCore
+import NIOPosix
+import Torus
+
+/// An actor whose executor is a Torus core.
+actor CoreActor {
+    let core: Core
+    init(core: Core) { self.core = core }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }
+    func ping() -> Int { 1 }
+    func pingMany(_ count: Int, target: CoreActor) async -> Int {
+        var sum = 0
+        for _ in 0..<count { sum += await target.ping() }
+        return sum
+    }
+}
+
+/// An actor whose executor is a SwiftNIO event loop.
+actor LoopActor {
+    let loop: any EventLoop
+    init(loop: any EventLoop) { self.loop = loop }
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
+    func ping() -> Int { 1 }
+    func pingMany(_ count: Int, target: LoopActor) async -> Int {
+        var sum = 0
+        for _ in 0..<count { sum += await target.ping() }
+        return sum
+    }
+    func submitMany(_ count: Int) async throws -> Int {
+        var sum = 0
+        for _ in 0..<count { sum += try await loop.submit { 1 }.get() }
+        return sum
+    }
+}
+
+/// A default actor (Swift's global executor).
+actor PlainActor {
+    func ping() -> Int { 1 }
+    func pingMany(_ count: Int, target: PlainActor) async -> Int {
+        var sum = 0
+        for _ in 0..<count { sum += await target.ping() }
+        return sum
+    }
+}
+
+/// The runtime foundation: spawning, hopping between cores, cross-thread hand-off, timers,
+/// and the cost of one awaited completion.
+struct RuntimeComparisons {
+    let runtime: Runtime
+    let loops: MultiThreadedEventLoopGroup
+    let repetitions: Int
+    let scale: Int
+
+    func run() throws -> [Comparison] {
+        [try spawnAwait(), try taskGroupFanOut(), try crossCoreHop(), try foreignHandOff(), try awaitedCompletion(), try timerLateness()]
+    }
+
+    /// Spawning a task and awaiting its value, one at a time.
+    func spawnAwait() throws -> Comparison {
+        let n = 100_000 / scale
+        let torus = try measure(operations: n, repetitions: repetitions) {
+            _ = try runtime.block {
+                var sum = 0
+                for i in 0..<n { sum &+= try await spawn { i }.value }
+                return sum
+            }
+        }
+        let global = measure(operations: n, repetitions: repetitions) {
+            _ = blockOnGlobal {
+                var sum = 0
+                for i in 0..<n { sum &+= await Task { i }.value }
+                return sum
+            }
+        }
+        return Comparison(
+            name: "spawn + await, sequential", unit: "ns/op", torus: torus.wallPerOp,
+            peers: [("Swift global executor (Task {})", global.wallPerOp)],
+            note: "wall time per task")
+    }
+
+    /// A task group of 10,000 children.
+    func taskGroupFanOut() throws -> Comparison {
+        let n = 10_000 / scale
+        let torus = try measure(operations: n, repetitions: repetitions) {
+            _ = try runtime.block {
+                await withTaskGroup(of: Int.self) { group in
+                    for i in 0..<n { group.addTask { i } }
+                    return await group.reduce(0, &+)
+                }
+            }
+        }
+        let global = measure(operations: n, repetitions: repetitions) {
+            _ = blockOnGlobal {
+                await withTaskGroup(of: Int.self) { group in
+                    for i in 0..<n { group.addTask { i } }
+                    return await group.reduce(0, &+)
+                }
+            }
+        }
+        return Comparison(
+            name: "task group, 10k children", unit: "ns/op", torus: torus.wallPerOp,
+            peers: [("Swift global executor", global.wallPerOp)],
+            note: "Torus keeps the group on one core")
+    }
+
+    /// An actor on one core/loop calling an actor on the other: a cross-thread round trip.
+    func crossCoreHop() throws -> Comparison {
+        let n = 20_000 / scale
+        let torusA = CoreActor(core: runtime.cores[0])
+        let torusB = CoreActor(core: runtime.cores[1 % runtime.cores.count])
+        let torus = try measure(operations: n, repetitions: repetitions) {
+            _ = try runtime.block { await torusA.pingMany(n, target: torusB) }
+        }
+        let nioA = LoopActor(loop: loops.next())
+        let nioB = LoopActor(loop: loops.next())
+        let nio = measure(operations: n, repetitions: repetitions) {
+            _ = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
+        }
+        let plainA = PlainActor()
+        let plainB = PlainActor()
+        let plain = measure(operations: n, repetitions: repetitions) {
+            _ = blockOnGlobal { await plainA.pingMany(n, target: plainB) }
+        }
+        return Comparison(
+            name: "actor on core 0 -> actor on core 1 round trip", unit: "ns/op", torus: torus.wallPerOp,
+            peers: [("SwiftNIO event-loop actors", nio.wallPerOp), ("default actors, global executor", plain.wallPerOp)],
+            note: "wake-ups by MSG_RING vs NIO's eventfd")
+    }
+
+    /// A plain thread handing 1M closures to an executor, timed until the last one ran.
+    func foreignHandOff() throws -> Comparison {
+        let n = 1_000_000 / scale
+        let core = runtime.cores[0]
+        let torus = measure(operations: n, repetitions: repetitions) {
+            let done = DispatchSemaphore(value: 0)
+            for i in 0..<n {
+                if i == n - 1 { core.execute { done.signal() } } else { core.execute {} }
+            }
+            done.wait()
+        }
+        let loop = loops.next()
+        let nio = measure(operations: n, repetitions: repetitions) {
+            let done = DispatchSemaphore(value: 0)
+            for i in 0..<n {
+                if i == n - 1 { loop.execute { done.signal() } } else { loop.execute {} }
+            }
+            done.wait()
+        }
+        return Comparison(
+            name: "plain thread -> executor, 1M closures", unit: "ns/op", torus: torus.wallPerOp,
+            peers: [("SwiftNIO EventLoop.execute", nio.wallPerOp)],
+            note: "lock-free mailbox vs NIO's locked queue")
+    }
+
+    /// The smallest awaited completion each runtime can make on its own thread.
+    func awaitedCompletion() throws -> Comparison {
+        let n = 100_000 / scale
+        let torus = try measure(operations: n, repetitions: repetitions) {
+            _ = try runtime.block {
+                for _ in 0..<n { await ringNop() }
+            }
+        }
+        let actor = LoopActor(loop: loops.next())
+        let nio = try measure(operations: n, repetitions: repetitions) {
+            _ = try blockOnGlobal { try await actor.submitMany(n) }
+        }
+        return Comparison(
+            name: "await one completion on the same thread", unit: "ns/op", torus: torus.wallPerOp,
+            peers: [("SwiftNIO: await loop.submit {}.get() on the loop", nio.wallPerOp)],
+            note: "Torus: an IORING_OP_NOP through the kernel")
+    }
+
+    /// How late a 1 ms sleep wakes up, on average.
+    func timerLateness() throws -> Comparison {
+        let n = max(20, 200 / scale)
+        let target = Duration.milliseconds(1)
+        func lateness(_ total: Duration) -> Double { Double((total / n - target).clampedToZeroNanoseconds) }
+        let torusTotal = try runtime.block {
+            try await elapsedTime { for _ in 0..<n { try await Torus.sleep(for: target) } }
+        }
+        let globalTotal = try blockOnGlobal {
+            try await elapsedTime { for _ in 0..<n { try await Task.sleep(for: target) } }
+        }
+        let loop = loops.next()
+        let nioTotal = try blockOnGlobal {
+            try await elapsedTime {
+                for _ in 0..<n { try await loop.scheduleTask(in: .milliseconds(1)) {}.futureResult.get() }
+            }
+        }
+        return Comparison(
+            name: "1 ms sleep: mean lateness", unit: "ns late", torus: lateness(torusTotal),
+            peers: [("Task.sleep on the global executor", lateness(globalTotal)), ("SwiftNIO scheduleTask", lateness(nioTotal))],
+            note: "IORING_OP_TIMEOUT on the core")
+    }
+}
+
+func elapsedTime(_ body: () async throws -> Void) async rethrows -> Duration {
+    let start = ContinuousClock.now
+    try await body()
+    return ContinuousClock.now - start
+}
+
+extension Duration {
+    var clampedToZeroNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return max(0, seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

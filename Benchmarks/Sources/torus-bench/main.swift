@@ -1,0 +1,49 @@
+// torus-bench: Torus against its peers, in the same process and the same run.
+//
+//   torus-bench [--repeat N] [--quick] [--write PATH]
+//
+// Every row reports a median over N repetitions (after a warm-up) and the ratio peer / Torus:
+// above 1.00x means Torus is faster (or, for lateness, more punctual).
+import Foundation
+import NIOPosix
+import Torus
+
+var repetitions = 5
+var scale = 1
+var writePath: String?
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--repeat": repetitions = Int(arguments.next() ?? "") ?? repetitions
+    case "--quick": scale = 10
+    case "--write": writePath = arguments.next()
+    default:
+        print("usage: torus-bench [--repeat N] [--quick] [--write PATH]")
+        exit(64)
+    }
+}
+
+let machine = machineDescription()
+print("machine: \(machine)")
+let runtime = try Runtime(RuntimeConfiguration(cores: .count(2)))
+let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(separator: "\n"))
+
+let runtimeRows = try RuntimeComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+printTable("Runtime foundation", runtimeRows)
+
+runtime.shutdown()
+try loops.syncShutdownGracefully()
+
+if let writePath {
+    let date = ISO8601DateFormatter().string(from: Date())
+    let body = """
+        Measured \(date) on \(machine); release build; median of \(repetitions) runs after a warm-up\
+        \(scale > 1 ? " (quick mode: 1/\(scale) of the operations)" : ""). Both cores in use, Torus and \
+        SwiftNIO each with 2 threads.
+
+        \(markdownTable(runtimeRows))
+        """
+    try writeSection("runtime", body: body, to: writePath)
+    print("\nwrote \(writePath)")
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Torus developer entry point. Installs the one system dependency (liburing-dev) when it is
+# missing, then:
+#   ./dev.sh demo    build and run torus-demo (a tour of the runtime)
+#   ./dev.sh test    run the test suite (swift test): what CI runs
+#   ./dev.sh bench   build the Benchmarks package in release mode and run the comparisons
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ensure_system_packages() {
+    local missing=()
+    [ -f /usr/include/liburing.h ] || missing+=(liburing-dev)
+    command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+    if [ ${#missing[@]} -gt 0 ]; then
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        echo "dev.sh: installing ${missing[*]}" >&2
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+command="${1:-}"
+shift || true
+case "$command" in
+    demo)
+        ensure_system_packages
+        swift build -c release --product torus-demo
+        exec .build/release/torus-demo "$@"
+        ;;
+    test)
+        ensure_system_packages
+        exec swift test "$@"
+        ;;
+    bench)
+        ensure_system_packages
+        cd Benchmarks
+        swift build -c release
+        exec .build/release/torus-bench "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo|test|bench [arguments]" >&2
+        exit 64
+        ;;
+esac
