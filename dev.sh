@@ -35,6 +35,9 @@ case "$command" in
     bench)
         ensure_system_packages
         cd Benchmarks
+        # The root package is a path dependency; drop the cached build plan so new source
+        # files in it are always picked up.
+        rm -f .build/*.yaml
         swift build -c release
         exec .build/release/torus-bench "$@"
         ;;

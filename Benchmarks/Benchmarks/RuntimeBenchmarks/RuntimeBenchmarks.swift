@@ -3,7 +3,7 @@
 import Benchmark
 import Torus
 
-nonisolated(unsafe) let runtime: Runtime = try! Runtime(RuntimeConfiguration(cores: .count(2)))
+let runtime: Runtime = try! Runtime(RuntimeConfiguration(cores: .count(2)))
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput], maxDuration: .seconds(2))

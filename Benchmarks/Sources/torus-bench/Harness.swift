@@ -14,7 +14,7 @@ struct Comparison {
 /// Process CPU time (user + system, all threads) in nanoseconds.
 func processCPUNanoseconds() -> UInt64 {
     var usage = rusage()
-    getrusage(RUSAGE_SELF, &usage)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
     func ns(_ t: timeval) -> UInt64 { UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_usec) * 1000 }
     return ns(usage.ru_utime) + ns(usage.ru_stime)
 }
@@ -49,9 +49,13 @@ func median(_ values: [Double]) -> Double {
 }
 
 /// Runs an async body on Swift's global executor and blocks the calling (plain) thread for it.
+final class ResultBox<T>: @unchecked Sendable {
+    // @unchecked: written once by the task before the semaphore is signalled, read after.
+    var result: Result<T, any Error>?
+}
+
 func blockOnGlobal<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) rethrows -> T {
-    final class Box: @unchecked Sendable { var result: Result<T, any Error>? }
-    let box = Box()
+    let box = ResultBox<T>()
     let done = DispatchSemaphore(value: 0)
     Task.detached {
         do { box.result = .success(try await body()) } catch { box.result = .failure(error) }

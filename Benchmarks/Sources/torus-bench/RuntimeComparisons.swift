@@ -9,7 +9,7 @@ actor CoreActor {
     let core: Core
     init(core: Core) { self.core = core }
     nonisolated var unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }
-    func ping() -> Int { 1 }
+    func ping() -> Int { Core.current === core ? 1 : 1_000_000 }
     func pingMany(_ count: Int, target: CoreActor) async -> Int {
         var sum = 0
         for _ in 0..<count { sum += await target.ping() }
@@ -22,15 +22,21 @@ actor LoopActor {
     let loop: any EventLoop
     init(loop: any EventLoop) { self.loop = loop }
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
-    func ping() -> Int { 1 }
+    func ping() -> Int { loop.inEventLoop ? 1 : 1_000_000 }
     func pingMany(_ count: Int, target: LoopActor) async -> Int {
         var sum = 0
         for _ in 0..<count { sum += await target.ping() }
         return sum
     }
-    func submitMany(_ count: Int) async throws -> Int {
+    /// Hands a closure to the loop and awaits its completion on the loop: the NIO analogue of
+    /// awaiting one completion.
+    func awaitLoopCompletions(_ count: Int) async -> Int {
         var sum = 0
-        for _ in 0..<count { sum += try await loop.submit { 1 }.get() }
+        for _ in 0..<count {
+            sum += await withUnsafeContinuation { (continuation: UnsafeContinuation<Int, Never>) in
+                loop.execute { continuation.resume(returning: 1) }
+            }
+        }
         return sum
     }
 }
@@ -50,6 +56,7 @@ actor PlainActor {
 struct RuntimeComparisons {
     let runtime: Runtime
     let loops: MultiThreadedEventLoopGroup
+    let unpinnedLoops: MultiThreadedEventLoopGroup
     let repetitions: Int
     let scale: Int
 
@@ -111,12 +118,20 @@ struct RuntimeComparisons {
         let torusA = CoreActor(core: runtime.cores[0])
         let torusB = CoreActor(core: runtime.cores[1 % runtime.cores.count])
         let torus = try measure(operations: n, repetitions: repetitions) {
-            _ = try runtime.block { await torusA.pingMany(n, target: torusB) }
+            let sum = try runtime.block { await torusA.pingMany(n, target: torusB) }
+            precondition(sum == n, "Torus actor calls ran off their core")
         }
         let nioA = LoopActor(loop: loops.next())
         let nioB = LoopActor(loop: loops.next())
         let nio = measure(operations: n, repetitions: repetitions) {
-            _ = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
+            let sum = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
+            precondition(sum == n, "NIO actor calls ran off their loop")
+        }
+        let looseA = LoopActor(loop: unpinnedLoops.next())
+        let looseB = LoopActor(loop: unpinnedLoops.next())
+        let loose = measure(operations: n, repetitions: repetitions) {
+            let sum = blockOnGlobal { await looseA.pingMany(n, target: looseB) }
+            precondition(sum == n, "NIO actor calls ran off their loop")
         }
         let plainA = PlainActor()
         let plainB = PlainActor()
@@ -125,8 +140,10 @@ struct RuntimeComparisons {
         }
         return Comparison(
             name: "actor on core 0 -> actor on core 1 round trip", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("SwiftNIO event-loop actors", nio.wallPerOp), ("default actors, global executor", plain.wallPerOp)],
-            note: "wake-ups by MSG_RING vs NIO's eventfd")
+            peers: [("SwiftNIO event-loop actors, pinned", nio.wallPerOp),
+                    ("SwiftNIO event-loop actors, unpinned", loose.wallPerOp),
+                    ("default actors, global executor (no thread switch: the runtime runs both inline)", plain.wallPerOp)],
+            note: "dominated by the cross-CPU wake-up (IPI) when the target sleeps")
     }
 
     /// A plain thread handing 1M closures to an executor, timed until the last one ran.
@@ -163,12 +180,12 @@ struct RuntimeComparisons {
             }
         }
         let actor = LoopActor(loop: loops.next())
-        let nio = try measure(operations: n, repetitions: repetitions) {
-            _ = try blockOnGlobal { try await actor.submitMany(n) }
+        let nio = measure(operations: n, repetitions: repetitions) {
+            _ = blockOnGlobal { await actor.awaitLoopCompletions(n) }
         }
         return Comparison(
             name: "await one completion on the same thread", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("SwiftNIO: await loop.submit {}.get() on the loop", nio.wallPerOp)],
+            peers: [("SwiftNIO: continuation resumed by loop.execute, on the loop", nio.wallPerOp)],
             note: "Torus: an IORING_OP_NOP through the kernel")
     }
 

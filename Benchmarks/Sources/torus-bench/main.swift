@@ -26,21 +26,31 @@ while let argument = arguments.next() {
 let machine = machineDescription()
 print("machine: \(machine)")
 let runtime = try Runtime(RuntimeConfiguration(cores: .count(2)))
+// SwiftNIO twice: with its threads pinned to CPUs 0 and 1 like Torus's cores (the like-for-like
+// comparison), and as it ships (unpinned: the scheduler may keep both threads on one CPU, which
+// makes cross-thread wake-ups cheaper and cross-core parallelism absent).
 let loops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+let unpinnedLoops = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+let cpus = ThreadAffinity.allowedCPUs
+for (index, loop) in loops.makeIterator().enumerated() {
+    try loop.submit { try ThreadAffinity.pinCurrentThread(to: cpus[index % cpus.count]) }.wait()
+}
 print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(separator: "\n"))
 
-let runtimeRows = try RuntimeComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let runtimeRows = try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
+try unpinnedLoops.syncShutdownGracefully()
 
 if let writePath {
     let date = ISO8601DateFormatter().string(from: Date())
     let body = """
         Measured \(date) on \(machine); release build; median of \(repetitions) runs after a warm-up\
         \(scale > 1 ? " (quick mode: 1/\(scale) of the operations)" : ""). Both cores in use, Torus and \
-        SwiftNIO each with 2 threads.
+        SwiftNIO each with 2 threads; \
+        "pinned" NIO threads were pinned to CPUs 0 and 1 as Torus pins its cores.
 
         \(markdownTable(runtimeRows))
         """

@@ -44,6 +44,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     var local = JobQueue()
     var operations = OperationTable()
     var pendingCancels: [OperationID] = []
+    /// Tasks spawned through the runtime that are running on this core.
+    var tasks = TaskSlab()
     var stopping = false
     var doorbellArmed = false
     var doorbellFD: Int32 = -1

@@ -21,7 +21,7 @@ public final class Runtime: Sendable {
 
     /// The CPUs this process may run on (its affinity mask), ascending: what
     /// ``RuntimeConfiguration/Cores/automatic`` starts one core for each of.
-    public static var allowedCPUs: [Int] { CPUAffinity.allowedCPUs() }
+    public static var allowedCPUs: [Int] { ThreadAffinity.allowedCPUs }
 
     /// The runtime's cores, in index order.
     public var cores: [Core] { shared.cores }
@@ -137,23 +137,13 @@ public final class Runtime: Sendable {
 
     private func performShutdown(gracePeriod: Duration, cancellationWait: Duration) -> ShutdownReport {
         shared.phase.store(RuntimePhase.draining.rawValue, ordering: .sequentiallyConsistent)
-        let before = shared.registry.withLock { $0.count }
-        let graceDeadline = monotonicNanoseconds() + gracePeriod.clampedNanoseconds
-        _ = shared.registry.wait(deadlineNanoseconds: graceDeadline) { $0.count == 0 ? true : nil }
-        let leftAfterGrace = shared.registry.withLock { $0.count }
+        let before = shared.liveTasks.load(ordering: .acquiring)
+        let leftAfterGrace = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + gracePeriod.clampedNanoseconds)
 
         var abandoned = 0
         if leftAfterGrace > 0 {
-            let cancelDeadline = monotonicNanoseconds() + cancellationWait.clampedNanoseconds
-            // Re-cancel on each pass: a task registered a moment before its canceller was
-            // attached is caught on the next one.
-            while true {
-                for cancel in shared.registry.withLock({ $0.allCancellers }) { cancel() }
-                let step = min(cancelDeadline, monotonicNanoseconds() + 10_000_000)
-                let done = shared.registry.wait(deadlineNanoseconds: step) { $0.count == 0 ? true : nil } ?? false
-                if done || monotonicNanoseconds() >= cancelDeadline { break }
-            }
-            abandoned = shared.registry.withLock { $0.count }
+            shared.cancelAllTasks()
+            abandoned = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + cancellationWait.clampedNanoseconds)
         }
 
         for core in cores { core.send(.stop) }

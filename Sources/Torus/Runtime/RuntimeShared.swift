@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// State shared by a runtime's cores and handles.
@@ -6,7 +7,8 @@ final class RuntimeShared: @unchecked Sendable {
     // everything else is an atomic or lock-protected.
     private(set) var cores: [Core] = []
     let phase = Atomic<UInt8>(RuntimePhase.running.rawValue)
-    let registry = ConditionLock(TaskRegistry())
+    /// Tasks spawned and not yet finished (counted from spawn, before they first run).
+    let liveTasks = Atomic<Int>(0)
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
 
@@ -40,18 +42,49 @@ final class RuntimeShared: @unchecked Sendable {
         guard isAcceptingWork else {
             return JoinHandle(Task(executorPreference: core) { throw RuntimeError.shuttingDown })
         }
-        let id = registry.withLock { $0.insert() }
+        liveTasks.wrappingAdd(1, ordering: .relaxed)
         let task = Task(executorPreference: core) { [self] in
-            defer { registry.withLockBroadcasting { $0.remove(id) } }
+            let slot = register(on: core)
+            defer { finish(on: core, slot: slot) }
             return try await body()
         }
-        registry.withLock { $0.attach(id, cancel: { task.cancel() }) }
         return JoinHandle(task)
+    }
+
+    /// Records the running task in its core's slab (no lock: we are on that core). A task that
+    /// first runs after shutdown began cancelling cancels itself.
+    private func register(on core: Core) -> Int? {
+        guard core.isCurrent else { return nil }
+        return withUnsafeCurrentTask { task -> Int? in
+            guard let task else { return nil }
+            if phase.load(ordering: .acquiring) >= RuntimePhase.cancelling.rawValue { task.cancel() }
+            return core.tasks.insert(task)
+        }
+    }
+
+    private func finish(on core: Core, slot: Int?) {
+        if let slot, core.isCurrent { core.tasks.remove(slot) }
+        liveTasks.wrappingSubtract(1, ordering: .releasing)
+    }
+
+    /// Cancels every task spawned on the runtime: each core cancels its own.
+    func cancelAllTasks() {
+        phase.store(RuntimePhase.cancelling.rawValue, ordering: .sequentiallyConsistent)
+        for core in cores { core.execute { core.tasks.cancelAll() } }
+    }
+
+    /// Waits (polling, shutdown only) until no spawned task is left or the deadline passes.
+    func waitForTasks(deadlineNanoseconds deadline: UInt64) -> Int {
+        while true {
+            let live = liveTasks.load(ordering: .acquiring)
+            if live == 0 || monotonicNanoseconds() >= deadline { return live }
+            usleep(1000)
+        }
     }
 }
 
 enum RuntimePhase: UInt8 {
-    case running, draining, stopped
+    case running, draining, cancelling, stopped
 }
 
 /// Where a spawned task runs.

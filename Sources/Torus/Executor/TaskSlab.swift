@@ -1,0 +1,27 @@
+/// The tasks running on one core, so that shutdown can cancel them. Core-thread only.
+///
+/// A task registers itself when it first runs (on its core) and leaves when its body returns
+/// (on the same core), so neither step needs a lock: a slot in an array and a free list.
+struct TaskSlab {
+    private var tasks: [UnsafeCurrentTask?] = []
+    private var free: [Int] = []
+
+    mutating func insert(_ task: UnsafeCurrentTask) -> Int {
+        if let slot = free.popLast() {
+            tasks[slot] = task
+            return slot
+        }
+        tasks.append(task)
+        return tasks.count - 1
+    }
+
+    mutating func remove(_ slot: Int) {
+        tasks[slot] = nil
+        free.append(slot)
+    }
+
+    /// Requests cancellation of every registered task.
+    func cancelAll() {
+        for task in tasks { task?.cancel() }
+    }
+}
