@@ -69,7 +69,7 @@ func format(_ value: Double, unit: String) -> String {
     if unit.hasPrefix("ns") {
         if value >= 1_000_000 { return String(format: "%.2f ms", value / 1_000_000) }
         if value >= 10_000 { return String(format: "%.1f us", value / 1_000) }
-        return String(format: "%.0f ns", value)
+        return String(format: value < 10 ? "%.1f ns" : "%.0f ns", value)
     }
     return String(format: "%.2f %@", value, unit)
 }
