@@ -1,0 +1,213 @@
+import Synchronization
+
+/// Every receiver sees every value: a bounded history that receivers read at their own pace.
+///
+/// ```swift
+/// let events = Broadcast.Sender<Event>(capacity: 16)
+/// let inbox = events.subscribe()
+/// events.send(.started)
+/// switch try await inbox.receive() { ... }
+/// ```
+///
+/// **Lag.** The sender never waits. The last `capacity` values are kept; a receiver that falls
+/// further behind gets ``BroadcastError/lagged(_:)`` with the number of values it missed, and then
+/// continues from the oldest value still kept.
+///
+/// **Disconnection.** When the sender is deinitialised (or ``Sender/close()`` is called),
+/// receivers get what they have not read yet and then ``BroadcastError/closed``.
+public enum Broadcast {
+    /// The sending side; ``subscribe()`` makes receivers.
+    public final class Sender<Value: Sendable>: Sendable {
+        let storage: BroadcastStorage<Value>
+
+        /// A channel keeping the last `capacity` values (at least 1).
+        public init(capacity: Int) {
+            precondition(capacity >= 1, "Broadcast.Sender needs a capacity of at least 1, got \(capacity)")
+            storage = BroadcastStorage(capacity: capacity)
+        }
+
+        deinit { storage.close() }
+
+        /// Sends `value` to every current receiver; returns how many there are.
+        @discardableResult
+        public func send(_ value: Value) -> Int { storage.send(value) }
+
+        /// A receiver that sees every value sent from now on.
+        public func subscribe() -> Receiver<Value> { Receiver(storage, from: storage.subscribe()) }
+
+        /// Receivers alive now.
+        public var receiverCount: Int { storage.receiverCount }
+
+        /// Ends the stream: receivers drain and then get `.closed`.
+        public func close() { storage.close() }
+    }
+
+    /// One subscriber. Its ``messages`` sequence yields values and lag notices.
+    public final class Receiver<Value: Sendable>: Sendable {
+        let storage: BroadcastStorage<Value>
+        let cursor: Mutex<UInt64>
+
+        init(_ storage: BroadcastStorage<Value>, from position: UInt64) {
+            self.storage = storage
+            cursor = Mutex(position)
+        }
+
+        deinit { storage.unsubscribe() }
+
+        /// Another receiver at this one's position.
+        public func clone() -> Receiver<Value> {
+            Receiver(storage, from: storage.subscribe(at: cursor.withLock { $0 }))
+        }
+
+        /// The next value.
+        /// - Throws: ``BroadcastError/lagged(_:)`` once after falling behind (the next call
+        ///   continues with the oldest value kept), ``BroadcastError/closed`` at the end,
+        ///   `CancellationError` if the task is cancelled while waiting.
+        public func receive() async throws(BroadcastError) -> Value {
+            while true {
+                let position = cursor.withLock { $0 }
+                switch await storage.read(at: position) {
+                case .value(let value, let next):
+                    cursor.withLock { $0 = next }
+                    return value
+                case .lagged(let missed, let oldest):
+                    cursor.withLock { $0 = oldest }
+                    throw .lagged(missed)
+                case .closed:
+                    throw .closed
+                case .cancelled:
+                    throw .cancelled
+                }
+            }
+        }
+
+        /// Values and lag notices until the channel closes (or the task is cancelled).
+        public var messages: Messages { Messages(receiver: self) }
+
+        /// An `AsyncSequence` over ``Broadcast/Message``.
+        public struct Messages: AsyncSequence, Sendable {
+            let receiver: Receiver<Value>
+            public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
+            public struct Iterator: AsyncIteratorProtocol {
+                let receiver: Receiver<Value>
+                public mutating func next() async -> Message<Value>? {
+                    do {
+                        return .value(try await receiver.receive())
+                    } catch .lagged(let missed) {
+                        return .lagged(missed: missed)
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+        }
+    }
+
+    /// What a receiver's ``Receiver/messages`` yields.
+    public enum Message<Value: Sendable>: Sendable {
+        case value(Value)
+        /// This many values were overwritten before the receiver read them.
+        case lagged(missed: Int)
+    }
+}
+
+/// Why a broadcast receive returned no value.
+public enum BroadcastError: Error, Sendable, Equatable {
+    /// The receiver fell behind by this many values; receiving again continues from the oldest.
+    case lagged(Int)
+    /// The sender is gone and every value has been read.
+    case closed
+    /// The receiving task was cancelled.
+    case cancelled
+}
+
+final class BroadcastStorage<Value: Sendable>: Sendable {
+    enum ReadResult: Sendable {
+        case value(Value, next: UInt64)
+        case lagged(Int, oldest: UInt64)
+        case closed
+        case cancelled
+    }
+
+    struct State {
+        let capacity: Int
+        /// Slot i holds the value with sequence number s where s % capacity == i.
+        var slots: [Value?]
+        /// The sequence number the next value gets.
+        var nextSequence: UInt64 = 0
+        var closed = false
+        var receivers = 0
+        var waiters = WaiterQueue<Resumable<Void>>()
+
+        var oldestKept: UInt64 { nextSequence > UInt64(capacity) ? nextSequence - UInt64(capacity) : 0 }
+
+        func read(at position: UInt64) -> ReadResult? {
+            if position < oldestKept { return .lagged(Int(oldestKept - position), oldest: oldestKept) }
+            if position < nextSequence {
+                return .value(slots[Int(position % UInt64(capacity))]!, next: position + 1)
+            }
+            return closed ? .closed : nil
+        }
+    }
+
+    let state: Mutex<State>
+
+    init(capacity: Int) {
+        state = Mutex(State(capacity: capacity, slots: Array(repeating: nil, count: capacity)))
+    }
+
+    func subscribe(at position: UInt64? = nil) -> UInt64 {
+        state.withLock { state in
+            state.receivers += 1
+            return position ?? state.nextSequence
+        }
+    }
+
+    func unsubscribe() { state.withLock { $0.receivers -= 1 } }
+
+    var receiverCount: Int { state.withLock { $0.receivers } }
+
+    func send(_ value: Value) -> Int {
+        let (count, waiters) = state.withLock { state -> (Int, [Resumable<Void>]) in
+            guard !state.closed else { return (0, []) }
+            state.slots[Int(state.nextSequence % UInt64(state.capacity))] = value
+            state.nextSequence += 1
+            return (state.receivers, state.waiters.removeAll())
+        }
+        for waiter in waiters { waiter.resume(()) }
+        return count
+    }
+
+    func close() {
+        let waiters = state.withLock { state -> [Resumable<Void>] in
+            state.closed = true
+            return state.waiters.removeAll()
+        }
+        for waiter in waiters { waiter.resume(()) }
+    }
+
+    func read(at position: UInt64) async -> ReadResult {
+        while true {
+            if let ready = state.withLock({ $0.read(at: position) }) { return ready }
+            let cancelled = Mutex(false)
+            await suspend(
+                register: { waiter, setID in
+                    state.withLock { state -> Void? in
+                        if state.read(at: position) != nil { return () }
+                        if Task.isCancelled {
+                            cancelled.withLock { $0 = true }
+                            return ()
+                        }
+                        setID(state.waiters.append(waiter))
+                        return nil
+                    }
+                },
+                cancel: { [self] id in state.withLock { $0.waiters.remove(id: id) } },
+                cancelledValue: ())
+            if cancelled.withLock({ $0 }) || Task.isCancelled {
+                if let ready = state.withLock({ $0.read(at: position) }) { return ready }
+                return .cancelled
+            }
+        }
+    }
+}

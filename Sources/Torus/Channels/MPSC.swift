@@ -1,0 +1,114 @@
+import Synchronization
+
+/// Multi-producer, single-consumer channels: the way tasks (on any core) send work to one owner.
+///
+/// ```swift
+/// let (commands, inbox) = MPSC.bounded(Command.self, capacity: 32)
+/// spawn { for await command in inbox { handle(command) } }   // the owner
+/// try await commands.send(.get("hello"))                     // any task, any core
+/// ```
+///
+/// **Backpressure.** A bounded channel holds at most `capacity` values; `send` then waits until
+/// the receiver takes one. `trySend` never waits.
+///
+/// **Disconnection.** When every ``Sender`` is gone (deinitialised), the receiver gets what is
+/// still queued and then `nil`: iteration ends. When the ``Receiver`` is gone or closed, `send`
+/// fails with ``SendError`` and hands the value back.
+///
+/// **Cancellation.** A cancelled `send` that was waiting for room throws ``SendError`` with
+/// reason `.cancelled` and the value; nothing was enqueued. A cancelled `receive` returns `nil`
+/// and consumes nothing.
+///
+/// **Cores.** Every type is `Sendable`. Waking a waiter resumes its task on its own core: a
+/// local queue push on the same core, a mailbox message across cores.
+public enum MPSC {
+    /// A channel holding at most `capacity` values (at least 1).
+    public static func bounded<Value: Sendable>(_ type: Value.Type = Value.self, capacity: Int) -> (Sender<Value>, Receiver<Value>) {
+        precondition(capacity >= 1, "MPSC.bounded needs a capacity of at least 1, got \(capacity)")
+        let storage = MPSCStorage<Value>(capacity: capacity)
+        return (Sender(storage), Receiver(storage))
+    }
+
+    /// A channel without a bound: `send` never waits. Use it only where the producer is
+    /// naturally limited, or memory grows without limit.
+    public static func unbounded<Value: Sendable>(_ type: Value.Type = Value.self) -> (Sender<Value>, Receiver<Value>) {
+        let storage = MPSCStorage<Value>(capacity: nil)
+        return (Sender(storage), Receiver(storage))
+    }
+
+    /// The sending side. Share it (it is `Sendable`) or ``clone()`` it; the channel counts
+    /// sender objects, and closes for the receiver when the last one is deinitialised.
+    public final class Sender<Value: Sendable>: Sendable {
+        let storage: MPSCStorage<Value>
+
+        init(_ storage: MPSCStorage<Value>) { self.storage = storage }
+
+        deinit { storage.senderGone() }
+
+        /// Another sender on the same channel.
+        public func clone() -> Sender<Value> {
+            storage.senderAdded()
+            return Sender(storage)
+        }
+
+        /// Sends `value`, waiting while the channel is full.
+        /// - Throws: ``SendError`` with the value when the receiver is gone or the task is
+        ///   cancelled while waiting.
+        public func send(_ value: Value) async throws(SendError<Value>) {
+            try await storage.send(value)
+        }
+
+        /// Sends `value` if there is room now.
+        /// - Throws: ``TrySendError`` (`.full` or `.closed`) with the value.
+        public func trySend(_ value: Value) throws(TrySendError<Value>) {
+            try storage.trySend(value)
+        }
+
+        /// Sends from a plain (non-runtime) thread, blocking it while the channel is full.
+        /// Must not be called on a Torus core: it would block the core.
+        public func blockingSend(_ value: Value) throws(SendError<Value>) {
+            precondition(Core.current == nil, "blockingSend on a Torus core would block it; use send")
+            try storage.blockingSend(value)
+        }
+
+        /// Whether the receiver is gone or closed.
+        public var isClosed: Bool { storage.isClosedForSenders }
+    }
+
+    /// The receiving side, an `AsyncSequence` of the values sent. Iteration ends once every
+    /// sender is gone and the queue is drained (or when the iterating task is cancelled).
+    public final class Receiver<Value: Sendable>: AsyncSequence, Sendable {
+        let storage: MPSCStorage<Value>
+
+        init(_ storage: MPSCStorage<Value>) { self.storage = storage }
+
+        deinit { storage.receiverGone() }
+
+        /// The next value, waiting for one; `nil` when the channel is closed and drained, or
+        /// when the task is cancelled (nothing is consumed then).
+        public func receive() async -> Value? { await storage.receive() }
+
+        /// The next value if one is queued now.
+        public func tryReceive() -> TryReceiveResult<Value> { storage.tryReceive() }
+
+        /// Receives on a plain (non-runtime) thread, blocking it until a value arrives or the
+        /// channel closes. Must not be called on a Torus core.
+        public func blockingReceive() -> Value? {
+            precondition(Core.current == nil, "blockingReceive on a Torus core would block it; use receive")
+            return storage.blockingReceive()
+        }
+
+        /// Stops further sends (they fail with `.closed`); what is queued can still be received.
+        public func close() { storage.close() }
+
+        /// Values queued now.
+        public var count: Int { storage.count }
+
+        public func makeAsyncIterator() -> Iterator { Iterator(receiver: self) }
+
+        public struct Iterator: AsyncIteratorProtocol {
+            let receiver: Receiver<Value>
+            public mutating func next() async -> Value? { await receiver.receive() }
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Synchronization
+
+/// The shared state of an MPSC channel: a queue and the waiters on either side, under one
+/// lock. Waiters are resumed after the lock is released.
+final class MPSCStorage<Value: Sendable>: Sendable {
+    enum SendOutcome { case sent, closed, cancelled }
+
+    struct State {
+        let capacity: Int?
+        var queue = RingBuffer<Value>()
+        var senders = 1
+        var receiverAlive = true
+        var closed = false
+        var receivers = WaiterQueue<Resumable<Value?>>()
+        var blockedSenders = WaiterQueue<(value: Value, waiter: Resumable<SendOutcome>)>()
+
+        var acceptsSends: Bool { receiverAlive && !closed }
+        var hasRoom: Bool { capacity.map { queue.count < $0 } ?? true }
+
+        /// Tries to deliver `value` without waiting: straight to a waiting receiver, or into the
+        /// queue. Returns the receiver to resume, or nil when queued; throws when full/closed.
+        mutating func deliver(_ value: Value) -> DeliverResult {
+            guard acceptsSends else { return .closed }
+            if let receiver = receivers.removeFirst() { return .handedTo(receiver) }
+            if hasRoom {
+                queue.append(value)
+                return .queued
+            }
+            return .full
+        }
+
+        /// Takes the next value, refilling the queue from the oldest blocked sender.
+        mutating func take() -> (Value, Resumable<SendOutcome>?)? {
+            if let value = queue.popFirst() {
+                if let blocked = blockedSenders.removeFirst() {
+                    queue.append(blocked.value)
+                    return (value, blocked.waiter)
+                }
+                return (value, nil)
+            }
+            return nil
+        }
+
+        var isFinished: Bool { senders == 0 || !receiverAlive }
+    }
+
+    enum DeliverResult {
+        case handedTo(Resumable<Value?>)
+        case queued
+        case full
+        case closed
+    }
+
+    let state: Mutex<State>
+
+    init(capacity: Int?) {
+        state = Mutex(State(capacity: capacity))
+    }
+
+    // MARK: senders
+
+    func senderAdded() { state.withLock { $0.senders += 1 } }
+
+    func senderGone() {
+        let receivers = state.withLock { state -> [Resumable<Value?>] in
+            state.senders -= 1
+            return state.senders == 0 ? state.receivers.removeAll() : []
+        }
+        for receiver in receivers { receiver.resume(nil) }
+    }
+
+    var isClosedForSenders: Bool { state.withLock { !$0.acceptsSends } }
+
+    func trySend(_ value: Value) throws(TrySendError<Value>) {
+        switch state.withLock({ $0.deliver(value) }) {
+        case .handedTo(let receiver): receiver.resume(value)
+        case .queued: return
+        case .full: throw .full(value)
+        case .closed: throw .closed(value)
+        }
+    }
+
+    func send(_ value: Value) async throws(SendError<Value>) {
+        switch state.withLock({ $0.deliver(value) }) {
+        case .handedTo(let receiver):
+            receiver.resume(value)
+            return
+        case .queued:
+            return
+        case .closed:
+            throw SendError(reason: .closed, value: value)
+        case .full:
+            break
+        }
+        // Full: wait in line. The id is taken under the same lock that registers the waiter,
+        // so a cancellation either finds the waiter or sees it was never registered.
+        let id = Mutex<UInt64?>(nil)
+        let outcome: SendOutcome = await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<SendOutcome, Never>) in
+                let immediate = state.withLock { state -> (SendOutcome, Resumable<Value?>?)? in
+                    if Task.isCancelled { return (.cancelled, nil) }
+                    switch state.deliver(value) {
+                    case .handedTo(let receiver): return (.sent, receiver)
+                    case .queued: return (.sent, nil)
+                    case .closed: return (.closed, nil)
+                    case .full:
+                        let waiterID = state.blockedSenders.append((value, .task(continuation)))
+                        id.withLock { $0 = waiterID }
+                        return nil
+                    }
+                }
+                if let (outcome, receiver) = immediate {
+                    receiver?.resume(value)
+                    continuation.resume(returning: outcome)
+                }
+            }
+        } onCancel: {
+            let removed = state.withLock { state -> Resumable<SendOutcome>? in
+                guard let waiterID = id.withLock({ $0 }) else { return nil }
+                return state.blockedSenders.remove(id: waiterID)?.waiter
+            }
+            removed?.resume(.cancelled)
+        }
+        switch outcome {
+        case .sent: return
+        case .closed: throw SendError(reason: .closed, value: value)
+        case .cancelled: throw SendError(reason: .cancelled, value: value)
+        }
+    }
+
+    func blockingSend(_ value: Value) throws(SendError<Value>) {
+        let parker = ThreadParker<SendOutcome>()
+        let immediate = state.withLock { state -> (SendOutcome, Resumable<Value?>?)? in
+            switch state.deliver(value) {
+            case .handedTo(let receiver): return (.sent, receiver)
+            case .queued: return (.sent, nil)
+            case .closed: return (.closed, nil)
+            case .full:
+                _ = state.blockedSenders.append((value, .thread(parker)))
+                return nil
+            }
+        }
+        let outcome: SendOutcome
+        if let (result, receiver) = immediate {
+            receiver?.resume(value)
+            outcome = result
+        } else {
+            outcome = parker.park()
+        }
+        if outcome != .sent { throw SendError(reason: outcome == .closed ? .closed : .cancelled, value: value) }
+    }
+
+    // MARK: receiver
+
+    func receiverGone() {
+        let blocked = state.withLock { state -> [(value: Value, waiter: Resumable<SendOutcome>)] in
+            state.receiverAlive = false
+            _ = state.queue.removeAll()
+            return state.blockedSenders.removeAll()
+        }
+        for sender in blocked { sender.waiter.resume(.closed) }
+    }
+
+    func close() {
+        let blocked = state.withLock { state -> [(value: Value, waiter: Resumable<SendOutcome>)] in
+            state.closed = true
+            return state.blockedSenders.removeAll()
+        }
+        for sender in blocked { sender.waiter.resume(.closed) }
+    }
+
+    var count: Int { state.withLock { $0.queue.count } }
+
+    func tryReceive() -> TryReceiveResult<Value> {
+        let (result, refilled) = state.withLock { state -> (TryReceiveResult<Value>, Resumable<SendOutcome>?) in
+            if let (value, sender) = state.take() { return (.value(value), sender) }
+            return (state.senders == 0 || state.closed ? .closed : .empty, nil)
+        }
+        refilled?.resume(.sent)
+        return result
+    }
+
+    func receive() async -> Value? {
+        // Fast path: something is queued.
+        let fast = state.withLock { state -> (Value?, Resumable<SendOutcome>?, Bool) in
+            if let (value, sender) = state.take() { return (value, sender, true) }
+            return (nil, nil, state.senders == 0 || state.closed)
+        }
+        if let value = fast.0 {
+            fast.1?.resume(.sent)
+            return value
+        }
+        if fast.2 { return nil }
+
+        let id = Mutex<UInt64?>(nil)
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Value?, Never>) in
+                let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in
+                    if let (value, sender) = state.take() { return (value, sender) }
+                    if state.senders == 0 || state.closed || Task.isCancelled { return (nil, nil) }
+                    let waiterID = state.receivers.append(.task(continuation))
+                    id.withLock { $0 = waiterID }
+                    return nil
+                }
+                if let (value, sender) = immediate {
+                    sender?.resume(.sent)
+                    continuation.resume(returning: value)
+                }
+            }
+        } onCancel: {
+            let removed = state.withLock { state -> Resumable<Value?>? in
+                guard let waiterID = id.withLock({ $0 }) else { return nil }
+                return state.receivers.remove(id: waiterID)
+            }
+            removed?.resume(nil)
+        }
+    }
+
+    func blockingReceive() -> Value? {
+        let parker = ThreadParker<Value?>()
+        let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in
+            if let (value, sender) = state.take() { return (value, sender) }
+            if state.senders == 0 || state.closed { return (nil, nil) }
+            _ = state.receivers.append(.thread(parker))
+            return nil
+        }
+        if let (value, sender) = immediate {
+            sender?.resume(.sent)
+            return value
+        }
+        return parker.park()
+    }
+}

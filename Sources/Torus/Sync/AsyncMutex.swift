@@ -1,0 +1,67 @@
+import Synchronization
+
+/// A mutual-exclusion lock that may be held across `await`, handed to waiters in FIFO order.
+///
+/// Use it when a critical section must await (I/O under the lock); for short sections that do
+/// not await, `Mutex` from the Synchronization module is cheaper.
+///
+/// ```swift
+/// let connections = AsyncMutex([String: Connection]())
+/// try await connections.withLock { table in
+///     table[key] = try await Connection.open(key)   // held across the await
+/// }
+/// ```
+///
+/// **Cancellation.** A task cancelled while waiting leaves the queue and gets
+/// `CancellationError`; one that already received the lock keeps it and runs its body.
+public final class AsyncMutex<Value: Sendable>: Sendable {
+    struct State {
+        var locked = false
+        var waiters = WaiterQueue<Resumable<Bool>>()
+    }
+
+    private let state = Mutex(State())
+    // SAFETY (Sendable): `value` is read and written only by the task that holds the lock.
+    nonisolated(unsafe) private var value: Value
+
+    public init(_ value: Value) { self.value = value }
+
+    /// Runs `body` with exclusive access to the value, waiting for the lock first.
+    /// - Throws: `CancellationError` if cancelled while waiting; whatever `body` throws.
+    public func withLock<Result: Sendable>(_ body: (inout Value) async throws -> Result) async throws -> Result {
+        try await lock()
+        defer { unlock() }
+        return try await body(&value)
+    }
+
+    func lock() async throws {
+        let granted = await suspend(
+            register: { waiter, setID in
+                state.withLock { state -> Bool? in
+                    if !state.locked {
+                        state.locked = true
+                        return true
+                    }
+                    if Task.isCancelled { return false }
+                    setID(state.waiters.append(waiter))
+                    return nil
+                }
+            },
+            cancel: { [self] id in state.withLock { $0.waiters.remove(id: id) } },
+            cancelledValue: false)
+        if !granted { throw CancellationError() }
+    }
+
+    func unlock() {
+        // Hand the lock straight to the next waiter (it stays locked): FIFO, no barging.
+        let next = state.withLock { state -> Resumable<Bool>? in
+            if let next = state.waiters.removeFirst() { return next }
+            state.locked = false
+            return nil
+        }
+        next?.resume(true)
+    }
+
+    /// Whether some task holds the lock now.
+    public var isLocked: Bool { state.withLock { $0.locked } }
+}

@@ -1,0 +1,39 @@
+import Synchronization
+
+/// Makes `count` tasks wait until all of them have arrived; reusable, one generation at a time.
+public final class Barrier: Sendable {
+    struct State {
+        var arrived = 0
+        var waiters: [Resumable<Bool>] = []
+    }
+
+    private let count: Int
+    private let state = Mutex(State())
+
+    public init(count: Int) {
+        precondition(count >= 1, "Barrier needs at least one participant")
+        self.count = count
+    }
+
+    /// Waits for the others. Returns true in exactly one task of each generation (the last to
+    /// arrive: the "leader", as tokio's `BarrierWaitResult::is_leader`).
+    public func wait() async -> Bool {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
+            let released = state.withLock { state -> [Resumable<Bool>]? in
+                state.arrived += 1
+                if state.arrived == count {
+                    let others = state.waiters
+                    state.waiters = []
+                    state.arrived = 0
+                    return others
+                }
+                state.waiters.append(.task(continuation))
+                return nil
+            }
+            if let released {
+                for waiter in released { waiter.resume(false) }
+                continuation.resume(returning: true)
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import Synchronization
+
+/// Wakes waiting tasks without sending data.
+///
+/// The no-lost-wakeup rule (as in tokio): ``notifyOne()`` with nobody waiting stores one permit,
+/// and the next ``notified()`` returns at once by consuming it. At most one permit is stored.
+/// ``notifyAll()`` wakes everyone waiting now and stores nothing.
+public final class Notify: Sendable {
+    struct State {
+        var permit = false
+        var waiters = WaiterQueue<Resumable<Bool>>()
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Waits for a notification (or consumes a stored permit).
+    /// - Throws: `CancellationError` if cancelled while waiting; a notification that raced
+    ///   with the cancellation is passed on to the next waiter, not lost.
+    public func notified() async throws {
+        let woken = await suspend(
+            register: { waiter, setID in
+                state.withLock { state -> Bool? in
+                    if state.permit {
+                        state.permit = false
+                        return true
+                    }
+                    if Task.isCancelled { return false }
+                    setID(state.waiters.append(waiter))
+                    return nil
+                }
+            },
+            cancel: { [self] id in state.withLock { $0.waiters.remove(id: id) } },
+            cancelledValue: false)
+        if !woken { throw CancellationError() }
+    }
+
+    /// Wakes the oldest waiter, or stores a permit if nobody waits.
+    public func notifyOne() {
+        let waiter = state.withLock { state -> Resumable<Bool>? in
+            if let waiter = state.waiters.removeFirst() { return waiter }
+            state.permit = true
+            return nil
+        }
+        waiter?.resume(true)
+    }
+
+    /// Wakes every task waiting now.
+    public func notifyAll() {
+        let waiters = state.withLock { $0.waiters.removeAll() }
+        for waiter in waiters { waiter.resume(true) }
+    }
+}

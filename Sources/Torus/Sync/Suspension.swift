@@ -1,0 +1,30 @@
+import Synchronization
+
+/// The one pattern every primitive here uses to wait: register a waiter under the primitive's
+/// lock (unless the wait can be satisfied or refused on the spot), and on cancellation take the
+/// waiter back out under the same lock. Whoever removes the waiter resumes it, exactly once,
+/// after the lock is released.
+///
+/// - `register` runs under the caller's lock inside the continuation closure: it returns either
+///   an immediate result, or nil after queueing the waiter and reporting its id through `setID`.
+/// - `cancel` runs on cancellation with the id (if one was registered); it returns the waiter if
+///   it was still queued, and then the suspension resumes with `cancelledValue`.
+func suspend<Value: Sendable>(
+    register: (Resumable<Value>, _ setID: (UInt64) -> Void) -> Value?,
+    cancel: @escaping @Sendable (UInt64) -> Resumable<Value>?,
+    cancelledValue: Value
+) async -> Value {
+    let id = Mutex<UInt64?>(nil)
+    return await withTaskCancellationHandler {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
+            if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
+                continuation.resume(returning: immediate)
+            }
+        }
+    } onCancel: {
+        // `id` is set under the primitive's lock, and `cancel` takes the same lock, so either the
+        // waiter is found here or it was never queued (register saw Task.isCancelled).
+        guard let waiterID = id.withLock({ $0 }), let waiter = cancel(waiterID) else { return }
+        waiter.resume(cancelledValue)
+    }
+}
