@@ -37,13 +37,26 @@ public enum MPSC {
     }
 
     /// The sending side. Share it (it is `Sendable`) or ``clone()`` it; the channel counts
-    /// sender objects, and closes for the receiver when the last one is deinitialised.
+    /// sender objects, and closes for the receiver when the last one is deinitialised or
+    /// ``finish()``ed.
+    ///
+    /// A sender held in a local variable lives until the end of its scope, which can keep the
+    /// receiver waiting: call ``finish()`` when a producer is done, or move the sender into the
+    /// producing task.
     public final class Sender<Value: Sendable>: Sendable {
         let storage: MPSCStorage<Value>
+        private let finished = Atomic<Bool>(false)
 
         init(_ storage: MPSCStorage<Value>) { self.storage = storage }
 
-        deinit { storage.senderGone() }
+        deinit { finish() }
+
+        /// Declares this sender done: it stops counting towards keeping the channel open, and
+        /// later sends through it fail with `.closed`. Idempotent.
+        public func finish() {
+            guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            storage.senderGone()
+        }
 
         /// Another sender on the same channel.
         public func clone() -> Sender<Value> {
@@ -55,12 +68,14 @@ public enum MPSC {
         /// - Throws: ``SendError`` with the value when the receiver is gone or the task is
         ///   cancelled while waiting.
         public func send(_ value: Value) async throws(SendError<Value>) {
+            if finished.load(ordering: .relaxed) { throw SendError(reason: .closed, value: value) }
             try await storage.send(value)
         }
 
         /// Sends `value` if there is room now.
         /// - Throws: ``TrySendError`` (`.full` or `.closed`) with the value.
         public func trySend(_ value: Value) throws(TrySendError<Value>) {
+            if finished.load(ordering: .relaxed) { throw .closed(value) }
             try storage.trySend(value)
         }
 
@@ -68,6 +83,7 @@ public enum MPSC {
         /// Must not be called on a Torus core: it would block the core.
         public func blockingSend(_ value: Value) throws(SendError<Value>) {
             precondition(Core.current == nil, "blockingSend on a Torus core would block it; use send")
+            if finished.load(ordering: .relaxed) { throw SendError(reason: .closed, value: value) }
             try storage.blockingSend(value)
         }
 
