@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Torus
 
@@ -68,4 +69,18 @@ func runProcess(_ path: String, _ arguments: [String]) throws -> ProcessOutcome 
 final class CoreLocal<Value>: @unchecked Sendable {
     var value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// An atomic integer that closures can capture (an `Atomic` itself is not copyable).
+final class SharedCounter: Sendable {
+    private let storage = Atomic<Int>(0)
+    func increment() { storage.wrappingAdd(1, ordering: .relaxed) }
+    var value: Int { storage.load(ordering: .relaxed) }
+}
+
+/// An atomic flag that closures can capture.
+final class SharedFlag: Sendable {
+    private let storage = Atomic<Bool>(false)
+    func set() { storage.store(true, ordering: .relaxed) }
+    var isSet: Bool { storage.load(ordering: .relaxed) }
 }
