@@ -45,11 +45,11 @@ public enum Broadcast {
     /// One subscriber. Its ``messages`` sequence yields values and lag notices.
     public final class Receiver<Value: Sendable>: Sendable {
         let storage: BroadcastStorage<Value>
-        let cursor: Mutex<UInt64>
+        let cursor: Lock<UInt64>
 
         init(_ storage: BroadcastStorage<Value>, from position: UInt64) {
             self.storage = storage
-            cursor = Mutex(position)
+            cursor = Lock(position)
         }
 
         deinit { storage.unsubscribe() }
@@ -150,10 +150,10 @@ final class BroadcastStorage<Value: Sendable>: Sendable {
         }
     }
 
-    let state: Mutex<State>
+    let state: Lock<State>
 
     init(capacity: Int) {
-        state = Mutex(State(capacity: capacity, slots: Array(repeating: nil, count: capacity)))
+        state = Lock(State(capacity: capacity, slots: Array(repeating: nil, count: capacity)))
     }
 
     func subscribe(at position: UInt64? = nil) -> UInt64 {
@@ -189,7 +189,7 @@ final class BroadcastStorage<Value: Sendable>: Sendable {
     func read(at position: UInt64) async -> ReadResult {
         while true {
             if let ready = state.withLock({ $0.read(at: position) }) { return ready }
-            let cancelled = Mutex(false)
+            let cancelled = Lock(false)
             await suspend(
                 register: { waiter, setID in
                     state.withLock { state -> Void? in

@@ -51,10 +51,10 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         case closed
     }
 
-    let state: Mutex<State>
+    let state: Lock<State>
 
     init(capacity: Int?) {
-        state = Mutex(State(capacity: capacity))
+        state = Lock(State(capacity: capacity))
     }
 
     // MARK: senders
@@ -94,7 +94,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
         // Full: wait in line. The id is taken under the same lock that registers the waiter,
         // so a cancellation either finds the waiter or sees it was never registered.
-        let id = Mutex<UInt64?>(nil)
+        let id = Lock<UInt64?>(nil)
         let outcome: SendOutcome = await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<SendOutcome, Never>) in
                 let immediate = state.withLock { state -> (SendOutcome, Resumable<Value?>?)? in
@@ -192,7 +192,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
         if fast.2 { return nil }
 
-        let id = Mutex<UInt64?>(nil)
+        let id = Lock<UInt64?>(nil)
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Value?, Never>) in
                 let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in

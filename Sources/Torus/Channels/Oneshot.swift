@@ -76,7 +76,7 @@ final class OneshotStorage<Value: Sendable>: Sendable {
         var receiverGone = false
     }
 
-    let state = Mutex(State())
+    let state = Lock(State())
 
     var isReceiverGone: Bool { state.withLock { $0.receiverGone } }
 

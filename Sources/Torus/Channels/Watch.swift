@@ -40,11 +40,11 @@ public enum Watch {
 
     public final class Receiver<Value: Sendable>: Sendable, AsyncSequence {
         let storage: WatchStorage<Value>
-        let seen: Mutex<UInt64>
+        let seen: Lock<UInt64>
 
         init(_ storage: WatchStorage<Value>, seen: UInt64) {
             self.storage = storage
-            self.seen = Mutex(seen)
+            self.seen = Lock(seen)
         }
 
         /// The latest value (marks it as seen).
@@ -100,9 +100,9 @@ final class WatchStorage<Value: Sendable>: Sendable {
         var waiters = WaiterQueue<Resumable<Void>>()
     }
 
-    let state: Mutex<State>
+    let state: Lock<State>
 
-    init(_ value: Value) { state = Mutex(State(value: value)) }
+    init(_ value: Value) { state = Lock(State(value: value)) }
 
     func snapshot() -> (value: Value, version: UInt64) { state.withLock { ($0.value, $0.version) } }
 

@@ -30,7 +30,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
     /// The eventfd foreign threads write to; nil once the core is closed. The lock makes "signal"
     /// and "close" exclusive so that a late signal never writes to a recycled fd number.
-    let doorbell = Mutex<EventFD?>(nil)
+    let doorbell = Lock<EventFD?>(nil)
 
     // Written once by the core thread before the runtime publishes the core.
     private(set) var ownerThread = pthread_t()

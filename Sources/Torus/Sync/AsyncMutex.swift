@@ -20,7 +20,7 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
         var waiters = WaiterQueue<Resumable<Bool>>()
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
     // SAFETY (Sendable): `value` is read and written only by the task that holds the lock.
     nonisolated(unsafe) private var value: Value
 

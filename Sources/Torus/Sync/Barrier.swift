@@ -8,7 +8,7 @@ public final class Barrier: Sendable {
     }
 
     private let count: Int
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     public init(count: Int) {
         precondition(count >= 1, "Barrier needs at least one participant")

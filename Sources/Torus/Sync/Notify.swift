@@ -11,7 +11,7 @@ public final class Notify: Sendable {
         var waiters = WaiterQueue<Resumable<Bool>>()
     }
 
-    private let state = Mutex(State())
+    private let state = Lock(State())
 
     public init() {}
 

@@ -33,12 +33,12 @@ public final class Semaphore: Sendable {
         }
     }
 
-    private let state: Mutex<State>
+    private let state: Lock<State>
 
     /// A semaphore with `permits` permits available.
     public init(permits: Int) {
         precondition(permits >= 0, "Semaphore needs a non-negative number of permits, got \(permits)")
-        state = Mutex(State(available: permits))
+        state = Lock(State(available: permits))
     }
 
     /// Permits free now.

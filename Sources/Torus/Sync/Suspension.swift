@@ -14,7 +14,7 @@ func suspend<Value: Sendable>(
     cancel: @escaping @Sendable (UInt64) -> Resumable<Value>?,
     cancelledValue: Value
 ) async -> Value {
-    let id = Mutex<UInt64?>(nil)
+    let id = Lock<UInt64?>(nil)
     return await withTaskCancellationHandler {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
             if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
