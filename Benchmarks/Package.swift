@@ -17,6 +17,7 @@ let package = Package(
     dependencies: [
         .package(path: "Torus"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -26,6 +27,7 @@ let package = Package(
                 .product(name: "Torus", package: "Torus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             path: "Sources/torus-bench",
             swiftSettings: [.swiftLanguageMode(.v6)]

@@ -340,5 +340,37 @@ extension RuntimeSuite {
             }.value
             #expect(log == ["v0", "v1", "v3", "closed"])
         }
-    }
+    
+        @Test("cancelling a waiting broadcast or watch receiver leaves the channel usable")
+        func cancelWaitingReceivers() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let log = try await runtime.handle.spawn { () -> [String] in
+                var log: [String] = []
+                let sender = Broadcast.Sender<Int>(capacity: 2)
+                let receiver = sender.subscribe()
+                let waiting = spawn { () -> String in
+                    do throws(BroadcastError) { return "\(try await receiver.receive())" } catch { return "\(error)" }
+                }
+                try await sleep(for: .milliseconds(2))
+                waiting.cancel()
+                log.append(try await waiting.value)
+                sender.send(5)
+                log.append("\(try await receiver.receive())")
+
+                let (tx, rx) = Watch.channel(0)
+                let watcher = spawn { () -> String in
+                    do { try await rx.changed(); return "changed" } catch { return "\(type(of: error))" }
+                }
+                try await sleep(for: .milliseconds(2))
+                watcher.cancel()
+                log.append(try await watcher.value)
+                tx.send(1)
+                try await rx.changed()
+                log.append("now \(rx.current)")
+                return log
+            }.value
+            #expect(log == ["cancelled", "5", "CancellationError", "now 1"])
+        }
+}
 }

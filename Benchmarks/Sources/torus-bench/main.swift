@@ -11,14 +11,17 @@ import Torus
 var repetitions = 5
 var scale = 1
 var writePath: String?
+/// Run only the comparisons whose name contains this text (for profiling one of them).
+nonisolated(unsafe) var only: String?
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--repeat": repetitions = Int(arguments.next() ?? "") ?? repetitions
     case "--quick": scale = 10
     case "--write": writePath = arguments.next()
+    case "--only": only = arguments.next()
     default:
-        print("usage: torus-bench [--repeat N] [--quick] [--write PATH]")
+        print("usage: torus-bench [--repeat N] [--quick] [--only TEXT] [--write PATH]")
         exit(64)
     }
 }
@@ -37,8 +40,10 @@ for (index, loop) in loops.makeIterator().enumerated() {
 }
 print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(separator: "\n"))
 
-let runtimeRows = try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
+let runtimeRows = only != nil ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
+let channelRows = try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+printTable("Channels and synchronization", channelRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -55,5 +60,6 @@ if let writePath {
         \(markdownTable(runtimeRows))
         """
     try writeSection("runtime", body: body, to: writePath)
+    try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath)
     print("\nwrote \(writePath)")
 }

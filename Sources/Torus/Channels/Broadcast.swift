@@ -18,10 +18,10 @@ import Synchronization
 public enum Broadcast {
     /// The sending side; ``subscribe()`` makes receivers.
     public final class Sender<Value: Sendable>: Sendable {
-        let storage: BroadcastStorage<Value>
+        @usableFromInline let storage: BroadcastStorage<Value>
 
         /// A channel keeping the last `capacity` values (at least 1).
-        public init(capacity: Int) {
+        @inlinable public init(capacity: Int) {
             precondition(capacity >= 1, "Broadcast.Sender needs a capacity of at least 1, got \(capacity)")
             storage = BroadcastStorage(capacity: capacity)
         }
@@ -30,24 +30,24 @@ public enum Broadcast {
 
         /// Sends `value` to every current receiver; returns how many there are.
         @discardableResult
-        public func send(_ value: Value) -> Int { storage.send(value) }
+        @inlinable public func send(_ value: Value) -> Int { storage.send(value) }
 
         /// A receiver that sees every value sent from now on.
-        public func subscribe() -> Receiver<Value> { Receiver(storage, from: storage.subscribe()) }
+        @inlinable public func subscribe() -> Receiver<Value> { Receiver(storage, from: storage.subscribe()) }
 
         /// Receivers alive now.
-        public var receiverCount: Int { storage.receiverCount }
+        @inlinable public var receiverCount: Int { storage.receiverCount }
 
         /// Ends the stream: receivers drain and then get `.closed`.
-        public func close() { storage.close() }
+        @inlinable public func close() { storage.close() }
     }
 
     /// One subscriber. Its ``messages`` sequence yields values and lag notices.
     public final class Receiver<Value: Sendable>: Sendable {
-        let storage: BroadcastStorage<Value>
-        let cursor: Lock<UInt64>
+        @usableFromInline let storage: BroadcastStorage<Value>
+        @usableFromInline let cursor: Lock<UInt64>
 
-        init(_ storage: BroadcastStorage<Value>, from position: UInt64) {
+        @inlinable init(_ storage: BroadcastStorage<Value>, from position: UInt64) {
             self.storage = storage
             cursor = Lock(position)
         }
@@ -55,7 +55,7 @@ public enum Broadcast {
         deinit { storage.unsubscribe() }
 
         /// Another receiver at this one's position.
-        public func clone() -> Receiver<Value> {
+        @inlinable public func clone() -> Receiver<Value> {
             Receiver(storage, from: storage.subscribe(at: cursor.withLock { $0 }))
         }
 
@@ -63,7 +63,7 @@ public enum Broadcast {
         /// - Throws: ``BroadcastError/lagged(_:)`` once after falling behind (the next call
         ///   continues with the oldest value kept), ``BroadcastError/closed`` at the end,
         ///   `CancellationError` if the task is cancelled while waiting.
-        public func receive() async throws(BroadcastError) -> Value {
+        @inlinable public func receive() async throws(BroadcastError) -> Value {
             while true {
                 let position = cursor.withLock { $0 }
                 switch await storage.read(at: position) {
@@ -82,15 +82,17 @@ public enum Broadcast {
         }
 
         /// Values and lag notices until the channel closes (or the task is cancelled).
-        public var messages: Messages { Messages(receiver: self) }
+        @inlinable public var messages: Messages { Messages(receiver: self) }
 
         /// An `AsyncSequence` over ``Broadcast/Message``.
         public struct Messages: AsyncSequence, Sendable {
-            let receiver: Receiver<Value>
-            public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
+            @usableFromInline let receiver: Receiver<Value>
+            @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
+            @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
             public struct Iterator: AsyncIteratorProtocol {
-                let receiver: Receiver<Value>
-                public mutating func next() async -> Message<Value>? {
+                @usableFromInline let receiver: Receiver<Value>
+                @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
+                @inlinable public mutating func next() async -> Message<Value>? {
                     do {
                         return .value(try await receiver.receive())
                     } catch .lagged(let missed) {
@@ -121,27 +123,31 @@ public enum BroadcastError: Error, Sendable, Equatable {
     case cancelled
 }
 
-final class BroadcastStorage<Value: Sendable>: Sendable {
-    enum ReadResult: Sendable {
+@usableFromInline final class BroadcastStorage<Value: Sendable>: Sendable {
+    @usableFromInline enum ReadResult: Sendable {
         case value(Value, next: UInt64)
         case lagged(Int, oldest: UInt64)
         case closed
         case cancelled
     }
 
-    struct State {
-        let capacity: Int
+    @usableFromInline struct State {
+        @usableFromInline let capacity: Int
         /// Slot i holds the value with sequence number s where s % capacity == i.
-        var slots: [Value?]
+        @usableFromInline var slots: [Value?]
+        @inlinable init(capacity: Int, slots: [Value?]) {
+            self.capacity = capacity
+            self.slots = slots
+        }
         /// The sequence number the next value gets.
-        var nextSequence: UInt64 = 0
-        var closed = false
-        var receivers = 0
-        var waiters = WaiterQueue<Resumable<Void>>()
+        @usableFromInline var nextSequence: UInt64 = 0
+        @usableFromInline var closed = false
+        @usableFromInline var receivers = 0
+        @usableFromInline var waiters = WaiterQueue<Resumable<Void>>()
 
-        var oldestKept: UInt64 { nextSequence > UInt64(capacity) ? nextSequence - UInt64(capacity) : 0 }
+        @inlinable var oldestKept: UInt64 { nextSequence > UInt64(capacity) ? nextSequence - UInt64(capacity) : 0 }
 
-        func read(at position: UInt64) -> ReadResult? {
+        @inlinable func read(at position: UInt64) -> ReadResult? {
             if position < oldestKept { return .lagged(Int(oldestKept - position), oldest: oldestKept) }
             if position < nextSequence {
                 return .value(slots[Int(position % UInt64(capacity))]!, next: position + 1)
@@ -150,24 +156,24 @@ final class BroadcastStorage<Value: Sendable>: Sendable {
         }
     }
 
-    let state: Lock<State>
+    @usableFromInline let state: Lock<State>
 
-    init(capacity: Int) {
+    @inlinable init(capacity: Int) {
         state = Lock(State(capacity: capacity, slots: Array(repeating: nil, count: capacity)))
     }
 
-    func subscribe(at position: UInt64? = nil) -> UInt64 {
+    @inlinable func subscribe(at position: UInt64? = nil) -> UInt64 {
         state.withLock { state in
             state.receivers += 1
             return position ?? state.nextSequence
         }
     }
 
-    func unsubscribe() { state.withLock { $0.receivers -= 1 } }
+    @inlinable func unsubscribe() { state.withLock { $0.receivers -= 1 } }
 
-    var receiverCount: Int { state.withLock { $0.receivers } }
+    @inlinable var receiverCount: Int { state.withLock { $0.receivers } }
 
-    func send(_ value: Value) -> Int {
+    @inlinable func send(_ value: Value) -> Int {
         let (count, waiters) = state.withLock { state -> (Int, [Resumable<Void>]) in
             guard !state.closed else { return (0, []) }
             state.slots[Int(state.nextSequence % UInt64(state.capacity))] = value
@@ -178,7 +184,7 @@ final class BroadcastStorage<Value: Sendable>: Sendable {
         return count
     }
 
-    func close() {
+    @inlinable func close() {
         let waiters = state.withLock { state -> [Resumable<Void>] in
             state.closed = true
             return state.waiters.removeAll()
@@ -186,7 +192,7 @@ final class BroadcastStorage<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(()) }
     }
 
-    func read(at position: UInt64) async -> ReadResult {
+    @inlinable func read(at position: UInt64) async -> ReadResult {
         while true {
             if let ready = state.withLock({ $0.read(at: position) }) { return ready }
             let cancelled = Lock(false)

@@ -10,6 +10,11 @@ public struct SendError<Value: Sendable>: Error {
     public var reason: Reason
     /// The value that was not sent.
     public var value: Value
+
+    @inlinable public init(reason: Reason, value: Value) {
+        self.reason = reason
+        self.value = value
+    }
 }
 
 /// Why ``MPSC/Sender/trySend(_:)`` did not send. The value is handed back.
@@ -20,7 +25,7 @@ public enum TrySendError<Value: Sendable>: Error {
     case closed(Value)
 
     /// The value that was not sent.
-    public var value: Value {
+    @inlinable public var value: Value {
         switch self {
         case .full(let value), .closed(let value): value
         }

@@ -23,7 +23,7 @@ import Synchronization
 /// local queue push on the same core, a mailbox message across cores.
 public enum MPSC {
     /// A channel holding at most `capacity` values (at least 1).
-    public static func bounded<Value: Sendable>(_ type: Value.Type = Value.self, capacity: Int) -> (Sender<Value>, Receiver<Value>) {
+    @inlinable public static func bounded<Value: Sendable>(_ type: Value.Type = Value.self, capacity: Int) -> (Sender<Value>, Receiver<Value>) {
         precondition(capacity >= 1, "MPSC.bounded needs a capacity of at least 1, got \(capacity)")
         let storage = MPSCStorage<Value>(capacity: capacity)
         return (Sender(storage), Receiver(storage))
@@ -31,7 +31,7 @@ public enum MPSC {
 
     /// A channel without a bound: `send` never waits. Use it only where the producer is
     /// naturally limited, or memory grows without limit.
-    public static func unbounded<Value: Sendable>(_ type: Value.Type = Value.self) -> (Sender<Value>, Receiver<Value>) {
+    @inlinable public static func unbounded<Value: Sendable>(_ type: Value.Type = Value.self) -> (Sender<Value>, Receiver<Value>) {
         let storage = MPSCStorage<Value>(capacity: nil)
         return (Sender(storage), Receiver(storage))
     }
@@ -44,22 +44,22 @@ public enum MPSC {
     /// receiver waiting: call ``finish()`` when a producer is done, or move the sender into the
     /// producing task.
     public final class Sender<Value: Sendable>: Sendable {
-        let storage: MPSCStorage<Value>
-        private let finished = Atomic<Bool>(false)
+        @usableFromInline let storage: MPSCStorage<Value>
+        @usableFromInline let finished = Atomic<Bool>(false)
 
-        init(_ storage: MPSCStorage<Value>) { self.storage = storage }
+        @inlinable init(_ storage: MPSCStorage<Value>) { self.storage = storage }
 
         deinit { finish() }
 
         /// Declares this sender done: it stops counting towards keeping the channel open, and
         /// later sends through it fail with `.closed`. Idempotent.
-        public func finish() {
+        @inlinable public func finish() {
             guard !finished.exchange(true, ordering: .acquiringAndReleasing) else { return }
             storage.senderGone()
         }
 
         /// Another sender on the same channel.
-        public func clone() -> Sender<Value> {
+        @inlinable public func clone() -> Sender<Value> {
             storage.senderAdded()
             return Sender(storage)
         }
@@ -67,64 +67,65 @@ public enum MPSC {
         /// Sends `value`, waiting while the channel is full.
         /// - Throws: ``SendError`` with the value when the receiver is gone or the task is
         ///   cancelled while waiting.
-        public func send(_ value: Value) async throws(SendError<Value>) {
+        @inlinable public func send(_ value: Value) async throws(SendError<Value>) {
             if finished.load(ordering: .relaxed) { throw SendError(reason: .closed, value: value) }
             try await storage.send(value)
         }
 
         /// Sends `value` if there is room now.
         /// - Throws: ``TrySendError`` (`.full` or `.closed`) with the value.
-        public func trySend(_ value: Value) throws(TrySendError<Value>) {
+        @inlinable public func trySend(_ value: Value) throws(TrySendError<Value>) {
             if finished.load(ordering: .relaxed) { throw .closed(value) }
             try storage.trySend(value)
         }
 
         /// Sends from a plain (non-runtime) thread, blocking it while the channel is full.
         /// Must not be called on a Torus core: it would block the core.
-        public func blockingSend(_ value: Value) throws(SendError<Value>) {
+        @inlinable public func blockingSend(_ value: Value) throws(SendError<Value>) {
             precondition(Core.current == nil, "blockingSend on a Torus core would block it; use send")
             if finished.load(ordering: .relaxed) { throw SendError(reason: .closed, value: value) }
             try storage.blockingSend(value)
         }
 
         /// Whether the receiver is gone or closed.
-        public var isClosed: Bool { storage.isClosedForSenders }
+        @inlinable public var isClosed: Bool { storage.isClosedForSenders }
     }
 
     /// The receiving side, an `AsyncSequence` of the values sent. Iteration ends once every
     /// sender is gone and the queue is drained (or when the iterating task is cancelled).
     public final class Receiver<Value: Sendable>: AsyncSequence, Sendable {
-        let storage: MPSCStorage<Value>
+        @usableFromInline let storage: MPSCStorage<Value>
 
-        init(_ storage: MPSCStorage<Value>) { self.storage = storage }
+        @inlinable init(_ storage: MPSCStorage<Value>) { self.storage = storage }
 
         deinit { storage.receiverGone() }
 
         /// The next value, waiting for one; `nil` when the channel is closed and drained, or
         /// when the task is cancelled (nothing is consumed then).
-        public func receive() async -> Value? { await storage.receive() }
+        @inlinable public func receive() async -> Value? { await storage.receive() }
 
         /// The next value if one is queued now.
-        public func tryReceive() -> TryReceiveResult<Value> { storage.tryReceive() }
+        @inlinable public func tryReceive() -> TryReceiveResult<Value> { storage.tryReceive() }
 
         /// Receives on a plain (non-runtime) thread, blocking it until a value arrives or the
         /// channel closes. Must not be called on a Torus core.
-        public func blockingReceive() -> Value? {
+        @inlinable public func blockingReceive() -> Value? {
             precondition(Core.current == nil, "blockingReceive on a Torus core would block it; use receive")
             return storage.blockingReceive()
         }
 
         /// Stops further sends (they fail with `.closed`); what is queued can still be received.
-        public func close() { storage.close() }
+        @inlinable public func close() { storage.close() }
 
         /// Values queued now.
-        public var count: Int { storage.count }
+        @inlinable public var count: Int { storage.count }
 
-        public func makeAsyncIterator() -> Iterator { Iterator(receiver: self) }
+        @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: self) }
 
         public struct Iterator: AsyncIteratorProtocol {
-            let receiver: Receiver<Value>
-            public mutating func next() async -> Value? { await receiver.receive() }
+            @usableFromInline let receiver: Receiver<Value>
+            @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
+            @inlinable public mutating func next() async -> Value? { await receiver.receive() }
         }
     }
 }

@@ -2,24 +2,25 @@ import Synchronization
 
 /// The shared state of an MPSC channel: a queue and the waiters on either side, under one
 /// lock. Waiters are resumed after the lock is released.
-final class MPSCStorage<Value: Sendable>: Sendable {
-    enum SendOutcome { case sent, closed, cancelled }
+@usableFromInline final class MPSCStorage<Value: Sendable>: Sendable {
+    @usableFromInline enum SendOutcome: Sendable { case sent, closed, cancelled }
 
-    struct State {
-        let capacity: Int?
-        var queue = RingBuffer<Value>()
-        var senders = 1
-        var receiverAlive = true
-        var closed = false
-        var receivers = WaiterQueue<Resumable<Value?>>()
-        var blockedSenders = WaiterQueue<(value: Value, waiter: Resumable<SendOutcome>)>()
+    @usableFromInline struct State {
+        @usableFromInline let capacity: Int?
+        @inlinable init(capacity: Int?) { self.capacity = capacity }
+        @usableFromInline var queue = RingBuffer<Value>()
+        @usableFromInline var senders = 1
+        @usableFromInline var receiverAlive = true
+        @usableFromInline var closed = false
+        @usableFromInline var receivers = WaiterQueue<Resumable<Value?>>()
+        @usableFromInline var blockedSenders = WaiterQueue<(value: Value, waiter: Resumable<SendOutcome>)>()
 
-        var acceptsSends: Bool { receiverAlive && !closed }
-        var hasRoom: Bool { capacity.map { queue.count < $0 } ?? true }
+        @inlinable var acceptsSends: Bool { receiverAlive && !closed }
+        @inlinable var hasRoom: Bool { capacity.map { queue.count < $0 } ?? true }
 
         /// Tries to deliver `value` without waiting: straight to a waiting receiver, or into the
         /// queue. Returns the receiver to resume, or nil when queued; throws when full/closed.
-        mutating func deliver(_ value: Value) -> DeliverResult {
+        @inlinable mutating func deliver(_ value: Value) -> DeliverResult {
             guard acceptsSends else { return .closed }
             if let receiver = receivers.removeFirst() { return .handedTo(receiver) }
             if hasRoom {
@@ -30,7 +31,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
 
         /// Takes the next value, refilling the queue from the oldest blocked sender.
-        mutating func take() -> (Value, Resumable<SendOutcome>?)? {
+        @inlinable mutating func take() -> (Value, Resumable<SendOutcome>?)? {
             if let value = queue.popFirst() {
                 if let blocked = blockedSenders.removeFirst() {
                     queue.append(blocked.value)
@@ -41,27 +42,27 @@ final class MPSCStorage<Value: Sendable>: Sendable {
             return nil
         }
 
-        var isFinished: Bool { senders == 0 || !receiverAlive }
+        @inlinable var isFinished: Bool { senders == 0 || !receiverAlive }
     }
 
-    enum DeliverResult {
+    @usableFromInline enum DeliverResult {
         case handedTo(Resumable<Value?>)
         case queued
         case full
         case closed
     }
 
-    let state: Lock<State>
+    @usableFromInline let state: Lock<State>
 
-    init(capacity: Int?) {
+    @inlinable init(capacity: Int?) {
         state = Lock(State(capacity: capacity))
     }
 
     // MARK: senders
 
-    func senderAdded() { state.withLock { $0.senders += 1 } }
+    @inlinable func senderAdded() { state.withLock { $0.senders += 1 } }
 
-    func senderGone() {
+    @inlinable func senderGone() {
         let receivers = state.withLock { state -> [Resumable<Value?>] in
             state.senders -= 1
             return state.senders == 0 ? state.receivers.removeAll() : []
@@ -69,9 +70,9 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         for receiver in receivers { receiver.resume(nil) }
     }
 
-    var isClosedForSenders: Bool { state.withLock { !$0.acceptsSends } }
+    @inlinable var isClosedForSenders: Bool { state.withLock { !$0.acceptsSends } }
 
-    func trySend(_ value: Value) throws(TrySendError<Value>) {
+    @inlinable func trySend(_ value: Value) throws(TrySendError<Value>) {
         switch state.withLock({ $0.deliver(value) }) {
         case .handedTo(let receiver): receiver.resume(value)
         case .queued: return
@@ -80,7 +81,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
     }
 
-    func send(_ value: Value) async throws(SendError<Value>) {
+    @inlinable func send(_ value: Value) async throws(SendError<Value>) {
         switch state.withLock({ $0.deliver(value) }) {
         case .handedTo(let receiver):
             receiver.resume(value)
@@ -128,7 +129,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
     }
 
-    func blockingSend(_ value: Value) throws(SendError<Value>) {
+    @inlinable func blockingSend(_ value: Value) throws(SendError<Value>) {
         let parker = ThreadParker<SendOutcome>()
         let immediate = state.withLock { state -> (SendOutcome, Resumable<Value?>?)? in
             switch state.deliver(value) {
@@ -152,7 +153,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
 
     // MARK: receiver
 
-    func receiverGone() {
+    @inlinable func receiverGone() {
         let blocked = state.withLock { state -> [(value: Value, waiter: Resumable<SendOutcome>)] in
             state.receiverAlive = false
             _ = state.queue.removeAll()
@@ -161,7 +162,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         for sender in blocked { sender.waiter.resume(.closed) }
     }
 
-    func close() {
+    @inlinable func close() {
         let blocked = state.withLock { state -> [(value: Value, waiter: Resumable<SendOutcome>)] in
             state.closed = true
             return state.blockedSenders.removeAll()
@@ -169,9 +170,9 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         for sender in blocked { sender.waiter.resume(.closed) }
     }
 
-    var count: Int { state.withLock { $0.queue.count } }
+    @inlinable var count: Int { state.withLock { $0.queue.count } }
 
-    func tryReceive() -> TryReceiveResult<Value> {
+    @inlinable func tryReceive() -> TryReceiveResult<Value> {
         let (result, refilled) = state.withLock { state -> (TryReceiveResult<Value>, Resumable<SendOutcome>?) in
             if let (value, sender) = state.take() { return (.value(value), sender) }
             return (state.senders == 0 || state.closed ? .closed : .empty, nil)
@@ -180,7 +181,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         return result
     }
 
-    func receive() async -> Value? {
+    @inlinable func receive() async -> Value? {
         // Fast path: something is queued.
         let fast = state.withLock { state -> (Value?, Resumable<SendOutcome>?, Bool) in
             if let (value, sender) = state.take() { return (value, sender, true) }
@@ -216,7 +217,7 @@ final class MPSCStorage<Value: Sendable>: Sendable {
         }
     }
 
-    func blockingReceive() -> Value? {
+    @inlinable func blockingReceive() -> Value? {
         let parker = ThreadParker<Value?>()
         let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in
             if let (value, sender) = state.take() { return (value, sender) }

@@ -14,35 +14,35 @@ import Synchronization
 /// when the receiver is already gone.
 public enum Oneshot {
     /// A new oneshot channel.
-    public static func channel<Value: Sendable>(_ type: Value.Type = Value.self) -> (Sender<Value>, Receiver<Value>) {
+    @inlinable public static func channel<Value: Sendable>(_ type: Value.Type = Value.self) -> (Sender<Value>, Receiver<Value>) {
         let storage = OneshotStorage<Value>()
         return (Sender(storage), Receiver(storage))
     }
 
     /// Sends the one value. `Sendable`: hand it to whichever task will answer.
     public final class Sender<Value: Sendable>: Sendable {
-        let storage: OneshotStorage<Value>
-        init(_ storage: OneshotStorage<Value>) { self.storage = storage }
+        @usableFromInline let storage: OneshotStorage<Value>
+        @inlinable init(_ storage: OneshotStorage<Value>) { self.storage = storage }
         deinit { storage.complete(.failure(.senderDropped)) }
 
         /// Sends `value`. Returns false if the receiver is gone or a value was already sent.
         @discardableResult
-        public func send(_ value: Value) -> Bool { storage.complete(.success(value)) }
+        @inlinable public func send(_ value: Value) -> Bool { storage.complete(.success(value)) }
 
         /// Whether the receiver is gone (so computing a reply is wasted work).
-        public var isClosed: Bool { storage.isReceiverGone }
+        @inlinable public var isClosed: Bool { storage.isReceiverGone }
     }
 
     /// Receives the one value.
     public final class Receiver<Value: Sendable>: Sendable {
-        let storage: OneshotStorage<Value>
-        init(_ storage: OneshotStorage<Value>) { self.storage = storage }
+        @usableFromInline let storage: OneshotStorage<Value>
+        @inlinable init(_ storage: OneshotStorage<Value>) { self.storage = storage }
         deinit { storage.receiverGone() }
 
         /// The value, waiting for it.
         /// - Throws: ``OneshotError/senderDropped`` if the sender went away without sending;
         ///   `CancellationError` if the waiting task is cancelled.
-        public var value: Value {
+        @inlinable public var value: Value {
             get async throws {
                 switch await storage.wait() {
                 case .success(let value): return value
@@ -53,7 +53,7 @@ public enum Oneshot {
         }
 
         /// Waits on a plain (non-runtime) thread.
-        public func blockingValue() throws(OneshotError) -> Value {
+        @inlinable public func blockingValue() throws(OneshotError) -> Value {
             precondition(Core.current == nil, "blockingValue on a Torus core would block it; use value")
             return try storage.blockingWait().get()
         }
@@ -66,25 +66,27 @@ public enum OneshotError: Error, Sendable, Equatable {
     case senderDropped
 }
 
-final class OneshotStorage<Value: Sendable>: Sendable {
-    enum Failure: Error { case senderDropped, cancelled }
-    typealias Outcome = Result<Value, Failure>
+@usableFromInline final class OneshotStorage<Value: Sendable>: Sendable {
+    @usableFromInline enum Failure: Error { case senderDropped, cancelled }
+    @usableFromInline typealias Outcome = Result<Value, Failure>
+    @inlinable init() {}
 
-    struct State {
-        var outcome: Outcome?
-        var waiters = WaiterQueue<Resumable<Outcome>>()
-        var receiverGone = false
+    @usableFromInline struct State {
+        @usableFromInline var outcome: Outcome?
+        @usableFromInline var waiters = WaiterQueue<Resumable<Outcome>>()
+        @usableFromInline var receiverGone = false
+        @inlinable init() {}
     }
 
-    let state = Lock(State())
+    @usableFromInline let state = Lock(State())
 
-    var isReceiverGone: Bool { state.withLock { $0.receiverGone } }
+    @inlinable var isReceiverGone: Bool { state.withLock { $0.receiverGone } }
 
-    func receiverGone() { state.withLock { $0.receiverGone = true } }
+    @inlinable func receiverGone() { state.withLock { $0.receiverGone = true } }
 
     /// Records the outcome once; wakes the receiver. Returns whether this call set it.
     @discardableResult
-    func complete(_ outcome: Result<Value, OneshotError>) -> Bool {
+    @inlinable func complete(_ outcome: Result<Value, OneshotError>) -> Bool {
         let mapped: Outcome = outcome.mapError { _ in .senderDropped }
         let (accepted, waiters) = state.withLock { state -> (Bool, [Resumable<Outcome>]) in
             guard state.outcome == nil else { return (false, []) }
@@ -95,8 +97,9 @@ final class OneshotStorage<Value: Sendable>: Sendable {
         return accepted
     }
 
-    func wait() async -> Outcome {
-        await suspend(
+    @inlinable func wait() async -> Outcome {
+        if let ready = state.withLock({ $0.outcome }) { return ready }
+        return await suspend(
             register: { waiter, setID in
                 state.withLock { state -> Outcome? in
                     if let outcome = state.outcome { return outcome }
@@ -109,7 +112,7 @@ final class OneshotStorage<Value: Sendable>: Sendable {
             cancelledValue: .failure(.cancelled))
     }
 
-    func blockingWait() -> Result<Value, OneshotError> {
+    @inlinable func blockingWait() -> Result<Value, OneshotError> {
         let parker = ThreadParker<Outcome>()
         let immediate = state.withLock { state -> Outcome? in
             if let outcome = state.outcome { return outcome }

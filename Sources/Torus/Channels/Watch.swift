@@ -13,68 +13,72 @@ import Synchronization
 /// change. When the sender is gone, ``Receiver/changed()`` throws ``WatchError/closed``.
 public enum Watch {
     /// A watch channel holding `initial`.
-    public static func channel<Value: Sendable>(_ initial: Value) -> (Sender<Value>, Receiver<Value>) {
+    @inlinable public static func channel<Value: Sendable>(_ initial: Value) -> (Sender<Value>, Receiver<Value>) {
         let storage = WatchStorage(initial)
         return (Sender(storage), Receiver(storage, seen: 0))
     }
 
     public final class Sender<Value: Sendable>: Sendable {
-        let storage: WatchStorage<Value>
-        init(_ storage: WatchStorage<Value>) { self.storage = storage }
+        @usableFromInline let storage: WatchStorage<Value>
+        @inlinable init(_ storage: WatchStorage<Value>) { self.storage = storage }
         deinit { storage.close() }
 
         /// Replaces the value and wakes every waiting receiver.
-        public func send(_ value: Value) { storage.update { $0 = value } }
+        @inlinable public func send(_ value: Value) { storage.update { $0 = value } }
 
         /// Changes the value in place and wakes every waiting receiver.
-        public func modify(_ body: (inout Value) -> Void) { storage.update(body) }
+        @inlinable public func modify(_ body: (inout Value) -> Void) { storage.update(body) }
 
         /// The current value.
-        public var current: Value { storage.snapshot().value }
+        @inlinable public var current: Value { storage.snapshot().value }
 
         /// A receiver that has seen the current value.
-        public func subscribe() -> Receiver<Value> {
+        @inlinable public func subscribe() -> Receiver<Value> {
             Receiver(storage, seen: storage.snapshot().version)
         }
     }
 
     public final class Receiver<Value: Sendable>: Sendable, AsyncSequence {
-        let storage: WatchStorage<Value>
-        let seen: Lock<UInt64>
+        @usableFromInline let storage: WatchStorage<Value>
+        @usableFromInline let seen: Lock<UInt64>
 
-        init(_ storage: WatchStorage<Value>, seen: UInt64) {
+        @inlinable init(_ storage: WatchStorage<Value>, seen: UInt64) {
             self.storage = storage
             self.seen = Lock(seen)
         }
 
         /// The latest value (marks it as seen).
-        public var current: Value {
+        @inlinable public var current: Value {
             let (value, version) = storage.snapshot()
             seen.withLock { $0 = version }
             return value
         }
 
         /// Whether a value newer than the last one read is there.
-        public var hasChanged: Bool { storage.snapshot().version != seen.withLock { $0 } }
+        @inlinable public var hasChanged: Bool { storage.snapshot().version != seen.withLock { $0 } }
 
         /// Waits until the value changes after the last one this receiver read, then marks it seen.
         /// - Throws: ``WatchError/closed`` when the sender is gone (and nothing newer is there),
         ///   `CancellationError` if the task is cancelled.
-        public func changed() async throws {
+        @inlinable public func changed() async throws {
             let version = try await storage.waitForVersion(after: seen.withLock { $0 })
             seen.withLock { $0 = version }
         }
 
         /// Another receiver, at this one's position.
-        public func clone() -> Receiver<Value> { Receiver(storage, seen: seen.withLock { $0 }) }
+        @inlinable public func clone() -> Receiver<Value> { Receiver(storage, seen: seen.withLock { $0 }) }
 
         /// The current value first, then each new value as it changes; ends when the sender goes.
-        public func makeAsyncIterator() -> Iterator { Iterator(receiver: self, first: true) }
+        @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: self, first: true) }
 
         public struct Iterator: AsyncIteratorProtocol {
-            let receiver: Receiver<Value>
-            var first: Bool
-            public mutating func next() async -> Value? {
+            @usableFromInline let receiver: Receiver<Value>
+            @usableFromInline var first: Bool
+            @inlinable init(receiver: Receiver<Value>, first: Bool) {
+                self.receiver = receiver
+                self.first = first
+            }
+            @inlinable public mutating func next() async -> Value? {
                 if first {
                     first = false
                     return receiver.current
@@ -92,21 +96,22 @@ public enum WatchError: Error, Sendable, Equatable {
     case closed
 }
 
-final class WatchStorage<Value: Sendable>: Sendable {
-    struct State {
-        var value: Value
-        var version: UInt64 = 0
-        var closed = false
-        var waiters = WaiterQueue<Resumable<Void>>()
+@usableFromInline final class WatchStorage<Value: Sendable>: Sendable {
+    @usableFromInline struct State {
+        @usableFromInline var value: Value
+        @usableFromInline var version: UInt64 = 0
+        @usableFromInline var closed = false
+        @inlinable init(value: Value) { self.value = value }
+        @usableFromInline var waiters = WaiterQueue<Resumable<Void>>()
     }
 
-    let state: Lock<State>
+    @usableFromInline let state: Lock<State>
 
-    init(_ value: Value) { state = Lock(State(value: value)) }
+    @inlinable init(_ value: Value) { state = Lock(State(value: value)) }
 
-    func snapshot() -> (value: Value, version: UInt64) { state.withLock { ($0.value, $0.version) } }
+    @inlinable func snapshot() -> (value: Value, version: UInt64) { state.withLock { ($0.value, $0.version) } }
 
-    func update(_ body: (inout Value) -> Void) {
+    @inlinable func update(_ body: (inout Value) -> Void) {
         let waiters = state.withLock { state -> [Resumable<Void>] in
             body(&state.value)
             state.version += 1
@@ -115,7 +120,7 @@ final class WatchStorage<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(()) }
     }
 
-    func close() {
+    @inlinable func close() {
         let waiters = state.withLock { state -> [Resumable<Void>] in
             state.closed = true
             return state.waiters.removeAll()
@@ -123,7 +128,7 @@ final class WatchStorage<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(()) }
     }
 
-    func waitForVersion(after seen: UInt64) async throws -> UInt64 {
+    @inlinable func waitForVersion(after seen: UInt64) async throws -> UInt64 {
         while true {
             let (version, closed) = state.withLock { ($0.version, $0.closed) }
             if version != seen { return version }

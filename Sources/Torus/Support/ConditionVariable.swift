@@ -2,13 +2,13 @@ import Glibc
 
 /// A pthread mutex and condition variable guarding a value: how a plain thread (a sync `main`,
 /// a blocking-pool worker) sleeps until another thread hands it something.
-final class ConditionLock<Value>: @unchecked Sendable {
+@usableFromInline final class ConditionLock<Value>: @unchecked Sendable {
     // @unchecked: every access to `value` happens with `mutex` held.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var value: Value
+    @usableFromInline let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    @usableFromInline let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    @usableFromInline var value: Value
 
-    init(_ value: Value) {
+    @inlinable init(_ value: Value) {
         self.value = value
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
@@ -26,7 +26,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held and wakes every waiter afterwards.
-    func withLockBroadcasting<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    @inlinable func withLockBroadcasting<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer {
             pthread_cond_broadcast(condition)
@@ -36,7 +36,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
     }
 
     /// Runs `body` with the lock held.
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    @inlinable func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)
@@ -44,7 +44,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
 
     /// Waits until `ready` returns a result, then returns it (lock held while evaluating).
     /// With a `deadline` (CLOCK_MONOTONIC nanoseconds) it returns nil when the time is up.
-    func wait<R>(deadlineNanoseconds deadline: UInt64? = nil, until ready: (inout Value) -> R?) -> R? {
+    @inlinable func wait<R>(deadlineNanoseconds deadline: UInt64? = nil, until ready: (inout Value) -> R?) -> R? {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         while true {
@@ -62,7 +62,7 @@ final class ConditionLock<Value>: @unchecked Sendable {
 }
 
 /// `CLOCK_MONOTONIC` now, in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
+@inlinable func monotonicNanoseconds() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)

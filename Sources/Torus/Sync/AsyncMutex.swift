@@ -15,26 +15,34 @@ import Synchronization
 /// **Cancellation.** A task cancelled while waiting leaves the queue and gets
 /// `CancellationError`; one that already received the lock keeps it and runs its body.
 public final class AsyncMutex<Value: Sendable>: Sendable {
-    struct State {
-        var locked = false
-        var waiters = WaiterQueue<Resumable<Bool>>()
+    @usableFromInline struct State {
+        @usableFromInline var locked = false
+        @usableFromInline var waiters = WaiterQueue<Resumable<Bool>>()
+        @inlinable init() {}
     }
 
-    private let state = Lock(State())
+    @usableFromInline let state = Lock(State())
     // SAFETY (Sendable): `value` is read and written only by the task that holds the lock.
-    nonisolated(unsafe) private var value: Value
+    @usableFromInline nonisolated(unsafe) var value: Value
 
-    public init(_ value: Value) { self.value = value }
+    @inlinable public init(_ value: Value) { self.value = value }
 
     /// Runs `body` with exclusive access to the value, waiting for the lock first.
     /// - Throws: `CancellationError` if cancelled while waiting; whatever `body` throws.
-    public func withLock<Result: Sendable>(_ body: (inout Value) async throws -> Result) async throws -> Result {
+    @inlinable public func withLock<Result: Sendable>(_ body: (inout Value) async throws -> Result) async throws -> Result {
         try await lock()
         defer { unlock() }
         return try await body(&value)
     }
 
-    func lock() async throws {
+    @inlinable func lock() async throws {
+        // Uncontended: take it without suspending.
+        let taken = state.withLock { state -> Bool in
+            if state.locked { return false }
+            state.locked = true
+            return true
+        }
+        if taken { return }
         let granted = await suspend(
             register: { waiter, setID in
                 state.withLock { state -> Bool? in
@@ -52,7 +60,7 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
         if !granted { throw CancellationError() }
     }
 
-    func unlock() {
+    @inlinable func unlock() {
         // Hand the lock straight to the next waiter (it stays locked): FIFO, no barging.
         let next = state.withLock { state -> Resumable<Bool>? in
             if let next = state.waiters.removeFirst() { return next }
@@ -63,5 +71,5 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
     }
 
     /// Whether some task holds the lock now.
-    public var isLocked: Bool { state.withLock { $0.locked } }
+    @inlinable public var isLocked: Bool { state.withLock { $0.locked } }
 }

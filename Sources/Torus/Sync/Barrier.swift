@@ -2,22 +2,23 @@ import Synchronization
 
 /// Makes `count` tasks wait until all of them have arrived; reusable, one generation at a time.
 public final class Barrier: Sendable {
-    struct State {
-        var arrived = 0
-        var waiters: [Resumable<Bool>] = []
+    @usableFromInline struct State {
+        @usableFromInline var arrived = 0
+        @usableFromInline var waiters: [Resumable<Bool>] = []
+        @inlinable init() {}
     }
 
-    private let count: Int
-    private let state = Lock(State())
+    @usableFromInline let count: Int
+    @usableFromInline let state = Lock(State())
 
-    public init(count: Int) {
+    @inlinable public init(count: Int) {
         precondition(count >= 1, "Barrier needs at least one participant")
         self.count = count
     }
 
     /// Waits for the others. Returns true in exactly one task of each generation (the last to
     /// arrive: the "leader", as tokio's `BarrierWaitResult::is_leader`).
-    public func wait() async -> Bool {
+    @inlinable public func wait() async -> Bool {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let released = state.withLock { state -> [Resumable<Bool>]? in
                 state.arrived += 1

@@ -6,12 +6,12 @@ import Glibc
 /// library, which the thread sanitizer does not see, so every `Mutex`-protected access under
 /// contention is reported as a race and TSan runs become useless. pthread mutexes are
 /// intercepted by TSan, cost the same uncontended, and sleep in the kernel when contended.
-final class Lock<Value>: @unchecked Sendable {
+@usableFromInline final class Lock<Value>: @unchecked Sendable {
     // @unchecked: `value` is only touched between pthread_mutex_lock and pthread_mutex_unlock.
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var value: Value
+    @usableFromInline let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    @usableFromInline var value: Value
 
-    init(_ value: Value) {
+    @inlinable init(_ value: Value) {
         self.value = value
         pthread_mutex_init(mutex, nil)
     }
@@ -22,7 +22,7 @@ final class Lock<Value>: @unchecked Sendable {
     }
 
     @inline(__always)
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    @inlinable func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&value)

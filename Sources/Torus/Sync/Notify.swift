@@ -6,19 +6,26 @@ import Synchronization
 /// and the next ``notified()`` returns at once by consuming it. At most one permit is stored.
 /// ``notifyAll()`` wakes everyone waiting now and stores nothing.
 public final class Notify: Sendable {
-    struct State {
-        var permit = false
-        var waiters = WaiterQueue<Resumable<Bool>>()
+    @usableFromInline struct State {
+        @usableFromInline var permit = false
+        @usableFromInline var waiters = WaiterQueue<Resumable<Bool>>()
+        @inlinable init() {}
     }
 
-    private let state = Lock(State())
+    @usableFromInline let state = Lock(State())
 
-    public init() {}
+    @inlinable public init() {}
 
     /// Waits for a notification (or consumes a stored permit).
     /// - Throws: `CancellationError` if cancelled while waiting; a notification that raced
     ///   with the cancellation is passed on to the next waiter, not lost.
-    public func notified() async throws {
+    @inlinable public func notified() async throws {
+        let hadPermit = state.withLock { state -> Bool in
+            guard state.permit else { return false }
+            state.permit = false
+            return true
+        }
+        if hadPermit { return }
         let woken = await suspend(
             register: { waiter, setID in
                 state.withLock { state -> Bool? in
@@ -37,7 +44,7 @@ public final class Notify: Sendable {
     }
 
     /// Wakes the oldest waiter, or stores a permit if nobody waits.
-    public func notifyOne() {
+    @inlinable public func notifyOne() {
         let waiter = state.withLock { state -> Resumable<Bool>? in
             if let waiter = state.waiters.removeFirst() { return waiter }
             state.permit = true
@@ -47,7 +54,7 @@ public final class Notify: Sendable {
     }
 
     /// Wakes every task waiting now.
-    public func notifyAll() {
+    @inlinable public func notifyAll() {
         let waiters = state.withLock { $0.waiters.removeAll() }
         for waiter in waiters { waiter.resume(true) }
     }

@@ -1,22 +1,22 @@
 /// A growable FIFO buffer (amortised O(1) at both ends), for channel queues.
-struct RingBuffer<Element> {
-    private var storage: [Element?]
-    private var head = 0
-    private(set) var count = 0
+@usableFromInline struct RingBuffer<Element> {
+    @usableFromInline var storage: [Element?]
+    @usableFromInline var head = 0
+    @usableFromInline var count = 0
 
-    init(capacity: Int = 16) {
+    @inlinable init(capacity: Int = 16) {
         storage = Array(repeating: nil, count: max(1, capacity))
     }
 
-    var isEmpty: Bool { count == 0 }
+    @inlinable var isEmpty: Bool { count == 0 }
 
-    mutating func append(_ element: Element) {
+    @inlinable mutating func append(_ element: Element) {
         if count == storage.count { grow() }
         storage[(head + count) % storage.count] = element
         count += 1
     }
 
-    mutating func popFirst() -> Element? {
+    @inlinable mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let element = storage[head].take()
         head = (head + 1) % storage.count
@@ -25,14 +25,14 @@ struct RingBuffer<Element> {
     }
 
     /// Removes every element, oldest first.
-    mutating func removeAll() -> [Element] {
+    @inlinable mutating func removeAll() -> [Element] {
         var all: [Element] = []
         all.reserveCapacity(count)
         while let element = popFirst() { all.append(element) }
         return all
     }
 
-    private mutating func grow() {
+    @inlinable mutating func grow() {
         var bigger = [Element?](repeating: nil, count: storage.count * 2)
         for index in 0..<count { bigger[index] = storage[(head + index) % storage.count].take() }
         storage = bigger

@@ -3,6 +3,11 @@ public struct SelectOutcome<Value: Sendable>: Sendable {
     /// The position of the winning branch in the argument list.
     public var index: Int
     public var value: Value
+
+    @inlinable init(index: Int, value: Value) {
+        self.index = index
+        self.value = value
+    }
 }
 
 /// Runs the branches concurrently on the caller's core, returns the first to finish, cancels the
@@ -19,7 +24,7 @@ public struct SelectOutcome<Value: Sendable>: Sendable {
 /// handed over. A losing branch that completes anyway in the instant before its cancellation
 /// lands has its result discarded; branches whose results must never be dropped should not race.
 /// - Throws: what the winning branch threw.
-public func select<Value: Sendable>(
+@inlinable public func select<Value: Sendable>(
     _ branches: (@Sendable () async throws -> Value)...
 ) async throws -> SelectOutcome<Value> {
     precondition(!branches.isEmpty, "select needs at least one branch")
@@ -34,7 +39,7 @@ public func select<Value: Sendable>(
 
 /// Runs two operations concurrently on the caller's core and returns both results.
 /// If one throws, the other is cancelled and the error is rethrown.
-public func join<A: Sendable, B: Sendable>(
+@inlinable public func join<A: Sendable, B: Sendable>(
     _ a: @escaping @Sendable () async throws -> A,
     _ b: @escaping @Sendable () async throws -> B
 ) async throws -> (A, B) {
@@ -44,7 +49,7 @@ public func join<A: Sendable, B: Sendable>(
 }
 
 /// Runs three operations concurrently on the caller's core and returns all results.
-public func join<A: Sendable, B: Sendable, C: Sendable>(
+@inlinable public func join<A: Sendable, B: Sendable, C: Sendable>(
     _ a: @escaping @Sendable () async throws -> A,
     _ b: @escaping @Sendable () async throws -> B,
     _ c: @escaping @Sendable () async throws -> C

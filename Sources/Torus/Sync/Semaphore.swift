@@ -12,18 +12,23 @@ import Synchronization
 /// holding nothing; permits come back on ``Permit/release()`` or when a ``Permit`` is
 /// deinitialised.
 public final class Semaphore: Sendable {
-    struct Waiter {
-        let count: Int
-        let resume: Resumable<Bool>
+    @usableFromInline struct Waiter {
+        @usableFromInline let count: Int
+        @usableFromInline let resume: Resumable<Bool>
+        @inlinable init(count: Int, resume: Resumable<Bool>) {
+            self.count = count
+            self.resume = resume
+        }
     }
 
-    struct State {
-        var available: Int
-        var waiters = WaiterQueue<Waiter>()
-        var closed = false
+    @usableFromInline struct State {
+        @usableFromInline var available: Int
+        @usableFromInline var waiters = WaiterQueue<Waiter>()
+        @usableFromInline var closed = false
+        @inlinable init(available: Int) { self.available = available }
 
         /// Grants permits to waiters at the head of the queue while they fit.
-        mutating func grant() -> [Resumable<Bool>] {
+        @inlinable mutating func grant() -> [Resumable<Bool>] {
             var granted: [Resumable<Bool>] = []
             while let head = waiters.first, head.count <= available {
                 available -= head.count
@@ -33,21 +38,22 @@ public final class Semaphore: Sendable {
         }
     }
 
-    private let state: Lock<State>
+    @usableFromInline let state: Lock<State>
 
     /// A semaphore with `permits` permits available.
-    public init(permits: Int) {
+    @inlinable public init(permits: Int) {
         precondition(permits >= 0, "Semaphore needs a non-negative number of permits, got \(permits)")
         state = Lock(State(available: permits))
     }
 
     /// Permits free now.
-    public var availablePermits: Int { state.withLock { $0.available } }
+    @inlinable public var availablePermits: Int { state.withLock { $0.available } }
 
     /// Waits for `count` permits.
     /// - Throws: `CancellationError` if cancelled while waiting (no permit is held then).
-    public func acquire(_ count: Int = 1) async throws -> Permit {
+    @inlinable public func acquire(_ count: Int = 1) async throws -> Permit {
         precondition(count >= 1, "acquire needs at least one permit")
+        if let permit = tryAcquire(count) { return permit }
         let granted = await suspend(
             register: { waiter, setID in
                 state.withLock { state -> Bool? in
@@ -75,7 +81,7 @@ public final class Semaphore: Sendable {
     }
 
     /// Takes `count` permits if they are free now and nobody is queued.
-    public func tryAcquire(_ count: Int = 1) -> Permit? {
+    @inlinable public func tryAcquire(_ count: Int = 1) -> Permit? {
         let ok = state.withLock { state -> Bool in
             guard state.waiters.isEmpty, state.available >= count else { return false }
             state.available -= count
@@ -85,14 +91,14 @@ public final class Semaphore: Sendable {
     }
 
     /// Runs `body` holding `count` permits.
-    public func withPermits<R: Sendable>(_ count: Int = 1, _ body: () async throws -> R) async throws -> R {
+    @inlinable public func withPermits<R: Sendable>(_ count: Int = 1, _ body: () async throws -> R) async throws -> R {
         let permit = try await acquire(count)
         defer { permit.release() }
         return try await body()
     }
 
     /// Adds permits (for example when capacity grows).
-    public func addPermits(_ count: Int) {
+    @inlinable public func addPermits(_ count: Int) {
         let granted = state.withLock { state -> [Resumable<Bool>] in
             state.available += count
             return state.grant()
@@ -102,17 +108,17 @@ public final class Semaphore: Sendable {
 
     /// Permits held by one acquirer; released once, explicitly or on deinit.
     public final class Permit: Sendable {
-        let semaphore: Semaphore
-        let count: Int
-        private let released = Atomic<Bool>(false)
+        @usableFromInline let semaphore: Semaphore
+        @usableFromInline let count: Int
+        @usableFromInline let released = Atomic<Bool>(false)
 
-        init(semaphore: Semaphore, count: Int) {
+        @inlinable init(semaphore: Semaphore, count: Int) {
             self.semaphore = semaphore
             self.count = count
         }
 
         /// Returns the permits. Calling it again does nothing.
-        public func release() {
+        @inlinable public func release() {
             guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
             semaphore.addPermits(count)
         }

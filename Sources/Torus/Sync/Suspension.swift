@@ -9,7 +9,7 @@ import Synchronization
 ///   an immediate result, or nil after queueing the waiter and reporting its id through `setID`.
 /// - `cancel` runs on cancellation with the id (if one was registered); it returns the waiter if
 ///   it was still queued, and then the suspension resumes with `cancelledValue`.
-func suspend<Value: Sendable>(
+@inlinable func suspend<Value: Sendable>(
     register: (Resumable<Value>, _ setID: (UInt64) -> Void) -> Value?,
     cancel: @escaping @Sendable (UInt64) -> Resumable<Value>?,
     cancelledValue: Value

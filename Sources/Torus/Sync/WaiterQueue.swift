@@ -1,25 +1,25 @@
 /// A FIFO of suspended waiters, each with an id so that a cancelled waiter can be taken out of
 /// the middle. Used under the owning primitive's lock.
-struct WaiterQueue<Waiter> {
-    private var entries: [(id: UInt64, waiter: Waiter)] = []
-    private var head = 0
-    private var nextID: UInt64 = 0
+@usableFromInline struct WaiterQueue<Waiter> {
+    @usableFromInline var entries: [(id: UInt64, waiter: Waiter)] = []
+    @usableFromInline var head = 0
+    @usableFromInline var nextID: UInt64 = 0
 
-    var isEmpty: Bool { head == entries.count }
-    var count: Int { entries.count - head }
+    @inlinable var isEmpty: Bool { head == entries.count }
+    @inlinable var count: Int { entries.count - head }
 
     /// Appends a waiter and returns its id.
-    mutating func append(_ waiter: Waiter) -> UInt64 {
+    @inlinable mutating func append(_ waiter: Waiter) -> UInt64 {
         nextID &+= 1
         entries.append((nextID, waiter))
         return nextID
     }
 
     /// The oldest waiter, without removing it.
-    var first: Waiter? { isEmpty ? nil : entries[head].waiter }
+    @inlinable var first: Waiter? { isEmpty ? nil : entries[head].waiter }
 
     /// Removes and returns the oldest waiter.
-    mutating func removeFirst() -> Waiter? {
+    @inlinable mutating func removeFirst() -> Waiter? {
         guard !isEmpty else { return nil }
         let waiter = entries[head].waiter
         head += 1
@@ -28,21 +28,21 @@ struct WaiterQueue<Waiter> {
     }
 
     /// Removes the waiter with `id`, if it is still queued (not already woken).
-    mutating func remove(id: UInt64) -> Waiter? {
+    @inlinable mutating func remove(id: UInt64) -> Waiter? {
         guard let index = entries[head...].firstIndex(where: { $0.id == id }) else { return nil }
         let waiter = entries.remove(at: index).waiter
         return waiter
     }
 
     /// Removes and returns every waiter, oldest first.
-    mutating func removeAll() -> [Waiter] {
+    @inlinable mutating func removeAll() -> [Waiter] {
         let all = entries[head...].map(\.waiter)
         entries.removeAll(keepingCapacity: true)
         head = 0
         return all
     }
 
-    private mutating func compact() {
+    @inlinable mutating func compact() {
         if head == entries.count {
             entries.removeAll(keepingCapacity: true)
             head = 0
@@ -54,25 +54,26 @@ struct WaiterQueue<Waiter> {
 }
 
 /// A plain thread blocked in a `blocking…` call of a channel, waiting for its turn.
-final class ThreadParker<Value: Sendable>: @unchecked Sendable {
+@usableFromInline final class ThreadParker<Value: Sendable>: @unchecked Sendable {
     // @unchecked: `slot` is only read and written with `lock` held.
-    private let lock = ConditionLock<Value?>(nil)
+    @usableFromInline let lock = ConditionLock<Value?>(nil)
+    @inlinable init() {}
 
-    func unpark(with value: Value) {
+    @inlinable func unpark(with value: Value) {
         lock.withLockBroadcasting { $0 = value }
     }
 
-    func park() -> Value {
+    @inlinable func park() -> Value {
         lock.wait { $0 }!
     }
 }
 
 /// A suspended task or a parked thread, resumed with a value.
-enum Resumable<Value: Sendable> {
+@usableFromInline enum Resumable<Value: Sendable> {
     case task(UnsafeContinuation<Value, Never>)
     case thread(ThreadParker<Value>)
 
-    func resume(_ value: Value) {
+    @inlinable func resume(_ value: Value) {
         switch self {
         case .task(let continuation): continuation.resume(returning: value)
         case .thread(let parker): parker.unpark(with: value)
