@@ -1,9 +1,13 @@
 // Thin wrappers over liburing's inline helpers; see include/CUring.h for why they exist.
+#define _GNU_SOURCE
 #include "CUring.h"
 
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <linux/stat.h>
 
 _Static_assert(TORUS_SETUP_CQSIZE == IORING_SETUP_CQSIZE, "ABI");
 _Static_assert(TORUS_SETUP_SUBMIT_ALL == IORING_SETUP_SUBMIT_ALL, "ABI");
@@ -99,3 +103,69 @@ void torus_prep_write(void *sqe, int fd, const void *buf, unsigned nbytes, uint6
     io_uring_prep_write(sqe, fd, buf, nbytes, offset);
 }
 void torus_prep_close(void *sqe, int fd) { io_uring_prep_close(sqe, fd); }
+
+_Static_assert(TORUS_AT_FDCWD == AT_FDCWD, "ABI");
+_Static_assert(TORUS_AT_REMOVEDIR == AT_REMOVEDIR, "ABI");
+_Static_assert(TORUS_AT_SYMLINK_NOFOLLOW == AT_SYMLINK_NOFOLLOW, "ABI");
+_Static_assert(TORUS_AT_EMPTY_PATH == AT_EMPTY_PATH, "ABI");
+_Static_assert(TORUS_STATX_BASIC_STATS == STATX_BASIC_STATS, "ABI");
+_Static_assert(TORUS_STATX_BTIME == STATX_BTIME, "ABI");
+
+void torus_prep_openat(void *sqe, int dfd, const char *path, int flags, uint32_t mode) {
+    io_uring_prep_openat(sqe, dfd, path, flags, mode);
+}
+void torus_prep_statx(void *sqe, int dfd, const char *path, int flags, unsigned mask, void *statxbuf) {
+    io_uring_prep_statx(sqe, dfd, path, flags, mask, statxbuf);
+}
+void torus_prep_fsync(void *sqe, int fd, int datasync) {
+    io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+}
+void torus_prep_mkdirat(void *sqe, int dfd, const char *path, uint32_t mode) { io_uring_prep_mkdirat(sqe, dfd, path, mode); }
+void torus_prep_unlinkat(void *sqe, int dfd, const char *path, int flags) { io_uring_prep_unlinkat(sqe, dfd, path, flags); }
+void torus_prep_renameat(void *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned flags) {
+    io_uring_prep_renameat(sqe, olddfd, oldpath, newdfd, newpath, flags);
+}
+void torus_prep_linkat(void *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, int flags) {
+    io_uring_prep_linkat(sqe, olddfd, oldpath, newdfd, newpath, flags);
+}
+void torus_prep_symlinkat(void *sqe, const char *target, int newdirfd, const char *linkpath) {
+    io_uring_prep_symlinkat(sqe, target, newdirfd, linkpath);
+}
+void torus_prep_accept(void *sqe, int fd, void *addr, uint32_t *addrlen, int flags, int multishot) {
+    if (multishot) io_uring_prep_multishot_accept(sqe, fd, addr, addrlen, flags);
+    else io_uring_prep_accept(sqe, fd, addr, addrlen, flags);
+}
+void torus_prep_connect(void *sqe, int fd, const void *addr, uint32_t addrlen) {
+    io_uring_prep_connect(sqe, fd, addr, addrlen);
+}
+void torus_prep_recv(void *sqe, int fd, void *buf, uint64_t len, int flags) { io_uring_prep_recv(sqe, fd, buf, len, flags); }
+void torus_prep_send(void *sqe, int fd, const void *buf, uint64_t len, int flags) { io_uring_prep_send(sqe, fd, buf, len, flags); }
+void torus_prep_shutdown(void *sqe, int fd, int how) { io_uring_prep_shutdown(sqe, fd, how); }
+void torus_prep_sendmsg(void *sqe, int fd, const void *msghdr, unsigned flags) { io_uring_prep_sendmsg(sqe, fd, msghdr, flags); }
+void torus_prep_recvmsg(void *sqe, int fd, void *msghdr, unsigned flags) { io_uring_prep_recvmsg(sqe, fd, msghdr, flags); }
+void torus_prep_splice(void *sqe, int fd_in, int64_t off_in, int fd_out, int64_t off_out, unsigned nbytes, unsigned flags) {
+    io_uring_prep_splice(sqe, fd_in, off_in, fd_out, off_out, nbytes, flags);
+}
+
+unsigned torus_statx_size(void) { return sizeof(struct statx); }
+
+void torus_statx_extract(const void *buf, struct torus_file_stat *out) {
+    const struct statx *s = buf;
+    out->size = s->stx_size;
+    out->blocks = s->stx_blocks;
+    out->mode = s->stx_mode;
+    out->nlink = s->stx_nlink;
+    out->uid = s->stx_uid;
+    out->gid = s->stx_gid;
+    out->inode = s->stx_ino;
+    out->dev_major = s->stx_dev_major;
+    out->dev_minor = s->stx_dev_minor;
+    out->atime_sec = s->stx_atime.tv_sec; out->atime_nsec = s->stx_atime.tv_nsec;
+    out->mtime_sec = s->stx_mtime.tv_sec; out->mtime_nsec = s->stx_mtime.tv_nsec;
+    out->ctime_sec = s->stx_ctime.tv_sec; out->ctime_nsec = s->stx_ctime.tv_nsec;
+    out->btime_sec = s->stx_btime.tv_sec; out->btime_nsec = s->stx_btime.tv_nsec;
+    out->mask = s->stx_mask;
+    out->blksize = s->stx_blksize;
+}
+
+int torus_o_direct(void) { return O_DIRECT; }

@@ -52,6 +52,131 @@ public struct SubmissionEntry {
 
     /// `IORING_OP_CLOSE` of `fd`.
     public func prepareClose(fd: Int32) { torus_prep_close(sqe, fd) }
+
+    /// `O_DIRECT` for this architecture.
+    public static var directIOFlag: Int32 { torus_o_direct() }
+
+    /// `AT_FDCWD`: paths relative to the working directory.
+    public static let currentDirectory: Int32 = Int32(TORUS_AT_FDCWD)
+
+    /// `IORING_OP_OPENAT`.
+    public func prepareOpen(directoryFD: Int32, path: UnsafePointer<CChar>, flags: Int32, mode: UInt32) {
+        torus_prep_openat(sqe, directoryFD, path, flags, mode)
+    }
+
+    /// `IORING_OP_STATX` into `buffer` (``FileStatusBuffer/byteCount`` bytes).
+    public func prepareStatx(directoryFD: Int32, path: UnsafePointer<CChar>, followSymlinks: Bool, buffer: UnsafeMutableRawPointer) {
+        let flags = followSymlinks ? 0 : Int32(TORUS_AT_SYMLINK_NOFOLLOW)
+        torus_prep_statx(sqe, directoryFD, path, flags, UInt32(TORUS_STATX_BASIC_STATS | TORUS_STATX_BTIME), buffer)
+    }
+
+    /// `IORING_OP_STATX` of an open file (`AT_EMPTY_PATH`).
+    public func prepareStatx(fd: Int32, emptyPath: UnsafePointer<CChar>, buffer: UnsafeMutableRawPointer) {
+        torus_prep_statx(sqe, fd, emptyPath, Int32(TORUS_AT_EMPTY_PATH), UInt32(TORUS_STATX_BASIC_STATS | TORUS_STATX_BTIME), buffer)
+    }
+
+    /// `IORING_OP_FSYNC` (`IORING_FSYNC_DATASYNC` when `dataOnly`).
+    public func prepareFsync(fd: Int32, dataOnly: Bool) { torus_prep_fsync(sqe, fd, dataOnly ? 1 : 0) }
+
+    /// `IORING_OP_MKDIRAT`.
+    public func prepareMakeDirectory(directoryFD: Int32, path: UnsafePointer<CChar>, mode: UInt32) {
+        torus_prep_mkdirat(sqe, directoryFD, path, mode)
+    }
+
+    /// `IORING_OP_UNLINKAT` (`removeDirectory`: `AT_REMOVEDIR`).
+    public func prepareUnlink(directoryFD: Int32, path: UnsafePointer<CChar>, removeDirectory: Bool) {
+        torus_prep_unlinkat(sqe, directoryFD, path, removeDirectory ? Int32(TORUS_AT_REMOVEDIR) : 0)
+    }
+
+    /// `IORING_OP_RENAMEAT` (`noReplace`: `RENAME_NOREPLACE`).
+    public func prepareRename(from old: UnsafePointer<CChar>, to new: UnsafePointer<CChar>, noReplace: Bool) {
+        torus_prep_renameat(sqe, Int32(TORUS_AT_FDCWD), old, Int32(TORUS_AT_FDCWD), new, noReplace ? UInt32(TORUS_RENAME_NOREPLACE) : 0)
+    }
+
+    /// `IORING_OP_LINKAT` (a hard link).
+    public func prepareLink(from existing: UnsafePointer<CChar>, to new: UnsafePointer<CChar>) {
+        torus_prep_linkat(sqe, Int32(TORUS_AT_FDCWD), existing, Int32(TORUS_AT_FDCWD), new, 0)
+    }
+
+    /// `IORING_OP_SYMLINKAT`.
+    public func prepareSymlink(target: UnsafePointer<CChar>, at path: UnsafePointer<CChar>) {
+        torus_prep_symlinkat(sqe, target, Int32(TORUS_AT_FDCWD), path)
+    }
+
+    /// `IORING_OP_ACCEPT`, single-shot or multishot.
+    public func prepareAccept(fd: Int32, address: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<UInt32>?, flags: Int32, multishot: Bool) {
+        torus_prep_accept(sqe, fd, address, length, flags, multishot ? 1 : 0)
+    }
+
+    /// `IORING_OP_CONNECT`.
+    public func prepareConnect(fd: Int32, address: UnsafeRawPointer, length: UInt32) {
+        torus_prep_connect(sqe, fd, address, length)
+    }
+
+    /// `IORING_OP_RECV`.
+    public func prepareReceive(fd: Int32, buffer: UnsafeMutableRawPointer, length: Int, flags: Int32) {
+        torus_prep_recv(sqe, fd, buffer, UInt64(length), flags)
+    }
+
+    /// `IORING_OP_SEND`.
+    public func prepareSend(fd: Int32, buffer: UnsafeRawPointer, length: Int, flags: Int32) {
+        torus_prep_send(sqe, fd, buffer, UInt64(length), flags)
+    }
+
+    /// `IORING_OP_SHUTDOWN` (`how`: SHUT_RD, SHUT_WR, SHUT_RDWR).
+    public func prepareShutdown(fd: Int32, how: Int32) { torus_prep_shutdown(sqe, fd, how) }
+
+    /// `IORING_OP_SENDMSG` with a `struct msghdr`.
+    public func prepareSendMessage(fd: Int32, message: UnsafeRawPointer, flags: UInt32) {
+        torus_prep_sendmsg(sqe, fd, message, flags)
+    }
+
+    /// `IORING_OP_RECVMSG` with a `struct msghdr`.
+    public func prepareReceiveMessage(fd: Int32, message: UnsafeMutableRawPointer, flags: UInt32) {
+        torus_prep_recvmsg(sqe, fd, message, flags)
+    }
+
+    /// `IORING_OP_SPLICE` (offsets of -1: the fd's position / a pipe).
+    public func prepareSplice(from input: Int32, offset inputOffset: Int64, to output: Int32, offset outputOffset: Int64, length: UInt32, flags: UInt32) {
+        torus_prep_splice(sqe, input, inputOffset, output, outputOffset, length, flags)
+    }
+}
+
+/// The kernel's `struct statx`, filled by `IORING_OP_STATX`, and the fields Torus reads from it.
+public enum FileStatusBuffer {
+    /// Bytes to allocate for one `struct statx`.
+    public static var byteCount: Int { Int(torus_statx_size()) }
+
+    /// The fields of a filled `struct statx`.
+    public static func extract(from buffer: UnsafeRawPointer) -> RawFileStatus {
+        var raw = torus_file_stat()
+        torus_statx_extract(buffer, &raw)
+        return RawFileStatus(
+            size: raw.size, blocks: raw.blocks, mode: raw.mode, linkCount: raw.nlink, uid: raw.uid, gid: raw.gid,
+            inode: raw.inode, deviceMajor: raw.dev_major, deviceMinor: raw.dev_minor,
+            accessed: (raw.atime_sec, raw.atime_nsec), modified: (raw.mtime_sec, raw.mtime_nsec),
+            changed: (raw.ctime_sec, raw.ctime_nsec), created: (raw.btime_sec, raw.btime_nsec),
+            hasCreationTime: raw.mask & UInt32(TORUS_STATX_BTIME) != 0, blockSize: raw.blksize)
+    }
+}
+
+/// `struct statx`, flattened.
+public struct RawFileStatus: Sendable {
+    public var size: UInt64
+    public var blocks: UInt64
+    public var mode: UInt32
+    public var linkCount: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    public var inode: UInt64
+    public var deviceMajor: UInt32
+    public var deviceMinor: UInt32
+    public var accessed: (seconds: Int64, nanoseconds: UInt32)
+    public var modified: (seconds: Int64, nanoseconds: UInt32)
+    public var changed: (seconds: Int64, nanoseconds: UInt32)
+    public var created: (seconds: Int64, nanoseconds: UInt32)
+    public var hasCreationTime: Bool
+    public var blockSize: UInt32
 }
 
 /// `IOSQE_*` submission flags.

@@ -33,6 +33,14 @@ enum {
     TORUS_CQE_BUFFER_SHIFT = 16,
 
     TORUS_OP_MSG_RING = 40,
+
+    TORUS_AT_FDCWD = -100,
+    TORUS_AT_REMOVEDIR = 0x200,
+    TORUS_AT_SYMLINK_NOFOLLOW = 0x100,
+    TORUS_AT_EMPTY_PATH = 0x1000,
+    TORUS_STATX_BASIC_STATS = 0x7ff,
+    TORUS_STATX_BTIME = 0x800,
+    TORUS_RENAME_NOREPLACE = 1,
 };
 
 /// struct __kernel_timespec.
@@ -83,8 +91,50 @@ void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data);
 void torus_prep_read(void *sqe, int fd, void *buf, unsigned nbytes, uint64_t offset);
 void torus_prep_write(void *sqe, int fd, const void *buf, unsigned nbytes, uint64_t offset);
 void torus_prep_close(void *sqe, int fd);
+void torus_prep_openat(void *sqe, int dfd, const char *path, int flags, uint32_t mode);
+void torus_prep_statx(void *sqe, int dfd, const char *path, int flags, unsigned mask, void *statxbuf);
+void torus_prep_fsync(void *sqe, int fd, int datasync);
+void torus_prep_mkdirat(void *sqe, int dfd, const char *path, uint32_t mode);
+void torus_prep_unlinkat(void *sqe, int dfd, const char *path, int flags);
+void torus_prep_renameat(void *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned flags);
+void torus_prep_linkat(void *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, int flags);
+void torus_prep_symlinkat(void *sqe, const char *target, int newdirfd, const char *linkpath);
+void torus_prep_accept(void *sqe, int fd, void *addr, uint32_t *addrlen, int flags, int multishot);
+void torus_prep_connect(void *sqe, int fd, const void *addr, uint32_t addrlen);
+void torus_prep_recv(void *sqe, int fd, void *buf, uint64_t len, int flags);
+void torus_prep_send(void *sqe, int fd, const void *buf, uint64_t len, int flags);
+void torus_prep_shutdown(void *sqe, int fd, int how);
+void torus_prep_sendmsg(void *sqe, int fd, const void *msghdr, unsigned flags);
+void torus_prep_recvmsg(void *sqe, int fd, void *msghdr, unsigned flags);
+void torus_prep_splice(void *sqe, int fd_in, int64_t off_in, int fd_out, int64_t off_out, unsigned nbytes, unsigned flags);
+
+// MARK: statx
+
+/// Bytes to allocate for the kernel's struct statx.
+unsigned torus_statx_size(void);
+
+/// The fields of struct statx that Torus reports.
+struct torus_file_stat {
+    uint64_t size;
+    uint64_t blocks;
+    uint32_t mode;
+    uint32_t nlink;
+    uint32_t uid;
+    uint32_t gid;
+    uint64_t inode;
+    uint32_t dev_major;
+    uint32_t dev_minor;
+    int64_t atime_sec, mtime_sec, ctime_sec, btime_sec;
+    uint32_t atime_nsec, mtime_nsec, ctime_nsec, btime_nsec;
+    uint32_t mask;
+    uint32_t blksize;
+};
+void torus_statx_extract(const void *statxbuf, struct torus_file_stat *out);
 
 // MARK: system helpers (things Swift's Glibc module does not import)
+
+/// O_DIRECT (its value differs between architectures and needs _GNU_SOURCE).
+int torus_o_direct(void);
 
 /// gettid().
 long torus_gettid(void);

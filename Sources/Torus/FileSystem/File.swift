@@ -1,0 +1,195 @@
+import Glibc
+import Synchronization
+import SystemPackage
+import TorusRing
+
+/// An open file whose reads, writes, syncs and metadata go through the core's io_uring: real
+/// asynchronous file I/O, no thread pool.
+///
+/// ```swift
+/// let file = try await File.open("data.bin", options: [.write, .create, .truncate])
+/// try await file.writeAll(bytes)
+/// try await file.sync()
+/// try await file.close()
+/// ```
+///
+/// A `File` is `Sendable`: its descriptor can be used from any core. If it is deinitialised
+/// without ``close()``, the descriptor is closed then (synchronously), so it never leaks.
+public final class File: AsyncReader, AsyncWriter, Sendable {
+    /// How to open a file (`O_*` flags).
+    public struct Options: OptionSet, Sendable, Hashable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// Open for reading.
+        public static let read = Options(rawValue: 1 << 0)
+        /// Open for writing.
+        public static let write = Options(rawValue: 1 << 1)
+        /// Create the file if it does not exist (`O_CREAT`).
+        public static let create = Options(rawValue: 1 << 2)
+        /// Truncate to zero length (`O_TRUNC`).
+        public static let truncate = Options(rawValue: 1 << 3)
+        /// Every write goes to the end (`O_APPEND`).
+        public static let append = Options(rawValue: 1 << 4)
+        /// Fail if the file exists (`O_CREAT | O_EXCL`).
+        public static let exclusive = Options(rawValue: 1 << 5)
+        /// Bypass the page cache (`O_DIRECT`): buffers, offsets and lengths must be aligned to
+        /// the device's block size (use `IOBuffer(capacity:alignment: 4096)`).
+        public static let direct = Options(rawValue: 1 << 6)
+
+        var openFlags: Int32 {
+            var flags: Int32 = O_CLOEXEC
+            switch (contains(.read), contains(.write) || contains(.append)) {
+            case (true, true): flags |= O_RDWR
+            case (false, true): flags |= O_WRONLY
+            default: flags |= O_RDONLY
+            }
+            if contains(.create) { flags |= O_CREAT }
+            if contains(.truncate) { flags |= O_TRUNC }
+            if contains(.append) { flags |= O_APPEND }
+            if contains(.exclusive) { flags |= O_CREAT | O_EXCL }
+            if contains(.direct) { flags |= SubmissionEntry.directIOFlag }
+            return flags
+        }
+    }
+
+    /// The path the file was opened with.
+    public let path: FilePath
+    private let descriptor: Atomic<Int32>
+
+    init(descriptor: Int32, path: FilePath) {
+        self.descriptor = Atomic(descriptor)
+        self.path = path
+    }
+
+    deinit {
+        let fd = descriptor.load(ordering: .relaxed)
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// The descriptor, or `EBADF` once closed.
+    func fd(for operation: String) throws -> Int32 {
+        let fd = descriptor.load(ordering: .acquiring)
+        if fd < 0 { throw IOError(operation: operation, path: path, errno: .badFileDescriptor) }
+        return fd
+    }
+
+    /// The raw file descriptor (-1 once closed). Torus still owns it.
+    public var fileDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
+
+    /// Opens `path` with `IORING_OP_OPENAT`.
+    /// - Parameters:
+    ///   - options: default `.read`.
+    ///   - permissions: for a created file; default `rw-r--r--` (before the umask).
+    /// - Throws: ``IOError`` (`open "PATH": No such file or directory (ENOENT)`, ...),
+    ///   `CancellationError` (a descriptor opened despite the cancellation is closed).
+    public static func open(
+        _ path: FilePath, options: Options = .read, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+    ) async throws -> File {
+        let strings = CStringKeepAlive([path])
+        let fd = try await ringIOProducingDescriptor("open", path: path, keepAlive: strings) { entry, _, _ in
+            entry.prepareOpen(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
+        }
+        return File(descriptor: fd, path: path)
+    }
+
+    /// Creates (or truncates) `path` for writing.
+    public static func create(_ path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) async throws -> File {
+        try await open(path, options: [.write, .create, .truncate], permissions: permissions)
+    }
+
+    /// Closes the descriptor with `IORING_OP_CLOSE`. Closing twice does nothing.
+    public func close() async throws {
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        guard fd >= 0 else { return }
+        _ = try await ringIO("close", path: path) { entry, _, _ in entry.prepareClose(fd: fd) }
+    }
+
+    // MARK: Reading and writing
+
+    /// Reads at the file position (advancing it).
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        try await read(into: buffer, maxLength: maxLength, offset: UInt64.max)
+    }
+
+    /// Reads at `offset` without moving the file position (`pread`).
+    public func read(into buffer: IOBuffer, at offset: UInt64, maxLength: Int? = nil) async throws -> Int {
+        try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
+    }
+
+    private func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
+        let fd = try fd(for: "read")
+        let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
+        guard length > 0 else { return 0 }
+        let target = buffer.storage + buffer.count
+        let n = try await ringIO("read", path: path, keepAlive: buffer) { entry, _, _ in
+            entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
+        }
+        buffer.count += Int(n)
+        return Int(n)
+    }
+
+    /// Writes at the file position (advancing it; at the end with `.append`).
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+        try await write(buffer, from: offset, fileOffset: UInt64.max)
+    }
+
+    /// Writes `buffer[from..<count]` at `offset` without moving the file position (`pwrite`).
+    public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64) async throws -> Int {
+        try await write(buffer, from: start, fileOffset: offset)
+    }
+
+    /// Writes all of `buffer[0..<count]` at `offset`, looping over short writes.
+    public func writeAll(_ buffer: IOBuffer, at offset: UInt64) async throws {
+        var done = 0
+        while done < buffer.count {
+            done += try await write(buffer, from: done, fileOffset: offset + UInt64(done))
+        }
+    }
+
+    private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64) async throws -> Int {
+        let fd = try fd(for: "write")
+        let length = min(buffer.count - start, maximumTransfer)
+        guard length > 0 else { return 0 }
+        let source = UnsafeRawPointer(buffer.storage + start)
+        let n = try await ringIO("write", path: path, keepAlive: buffer) { entry, _, _ in
+            entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
+        }
+        if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
+        return Int(n)
+    }
+
+    /// Flushes data and metadata to the device (`fsync`).
+    public func sync() async throws {
+        let fd = try fd(for: "fsync")
+        _ = try await ringIO("fsync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: false) }
+    }
+
+    /// Flushes data (and only the metadata needed to read it back) to the device (`fdatasync`).
+    public func syncData() async throws {
+        let fd = try fd(for: "fdatasync")
+        _ = try await ringIO("fdatasync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: true) }
+    }
+
+    /// Size, kind, permissions and times of the open file (`statx` with `AT_EMPTY_PATH`).
+    public func metadata() async throws -> FileMetadata {
+        let fd = try fd(for: "statx")
+        let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
+        let empty = CStringKeepAlive(strings: [""])
+        let holder = KeepBoth(buffer, empty)
+        _ = try await ringIO("statx", path: path, keepAlive: holder) { entry, _, _ in
+            entry.prepareStatx(fd: fd, emptyPath: empty[0], buffer: buffer.storage)
+        }
+        return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
+    }
+}
+
+/// Keeps two objects alive for one operation.
+final class KeepBoth {
+    let first: AnyObject
+    let second: AnyObject
+    init(_ first: AnyObject, _ second: AnyObject) {
+        self.first = first
+        self.second = second
+    }
+}

@@ -1,0 +1,81 @@
+import Glibc
+import SystemPackage
+import TorusRing
+
+/// What `statx` says about a file.
+public struct FileMetadata: Sendable, Equatable {
+    /// The kind of file.
+    public enum Kind: Sendable, Equatable {
+        case regular, directory, symbolicLink, fifo, socket, blockDevice, characterDevice, unknown
+    }
+
+    public var size: UInt64
+    public var kind: Kind
+    public var permissions: FilePermissions
+    /// Last data modification.
+    public var modified: FileTime
+    /// Last access.
+    public var accessed: FileTime
+    /// Last status change.
+    public var changed: FileTime
+    /// Creation (birth) time, when the file system records it.
+    public var created: FileTime?
+    public var inode: UInt64
+    public var linkCount: UInt32
+    public var ownerID: UInt32
+    public var groupID: UInt32
+    /// The device, as (major, minor).
+    public var device: (major: UInt32, minor: UInt32)
+    /// The preferred I/O block size.
+    public var blockSize: UInt32
+
+    init(_ raw: RawFileStatus) {
+        size = raw.size
+        let type = raw.mode & UInt32(S_IFMT)
+        switch type {
+        case UInt32(S_IFREG): kind = .regular
+        case UInt32(S_IFDIR): kind = .directory
+        case UInt32(S_IFLNK): kind = .symbolicLink
+        case UInt32(S_IFIFO): kind = .fifo
+        case UInt32(S_IFSOCK): kind = .socket
+        case UInt32(S_IFBLK): kind = .blockDevice
+        case UInt32(S_IFCHR): kind = .characterDevice
+        default: kind = .unknown
+        }
+        permissions = FilePermissions(rawValue: CModeT(raw.mode & 0o7777))
+        modified = FileTime(seconds: raw.modified.seconds, nanoseconds: raw.modified.nanoseconds)
+        accessed = FileTime(seconds: raw.accessed.seconds, nanoseconds: raw.accessed.nanoseconds)
+        changed = FileTime(seconds: raw.changed.seconds, nanoseconds: raw.changed.nanoseconds)
+        created = raw.hasCreationTime ? FileTime(seconds: raw.created.seconds, nanoseconds: raw.created.nanoseconds) : nil
+        inode = raw.inode
+        linkCount = raw.linkCount
+        ownerID = raw.uid
+        groupID = raw.gid
+        device = (raw.deviceMajor, raw.deviceMinor)
+        blockSize = raw.blockSize
+    }
+
+    public static func == (lhs: FileMetadata, rhs: FileMetadata) -> Bool {
+        lhs.size == rhs.size && lhs.kind == rhs.kind && lhs.permissions == rhs.permissions && lhs.modified == rhs.modified
+            && lhs.inode == rhs.inode && lhs.device == rhs.device
+    }
+
+    public var isDirectory: Bool { kind == .directory }
+    public var isRegularFile: Bool { kind == .regular }
+    public var isSymbolicLink: Bool { kind == .symbolicLink }
+}
+
+/// A file timestamp: seconds and nanoseconds since the Unix epoch.
+public struct FileTime: Sendable, Hashable, Comparable {
+    public var seconds: Int64
+    public var nanoseconds: UInt32
+
+    public init(seconds: Int64, nanoseconds: UInt32) {
+        self.seconds = seconds
+        self.nanoseconds = nanoseconds
+    }
+
+    public static func < (lhs: FileTime, rhs: FileTime) -> Bool {
+        (lhs.seconds, lhs.nanoseconds) < (rhs.seconds, rhs.nanoseconds)
+    }
+}

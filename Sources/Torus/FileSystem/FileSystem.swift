@@ -1,0 +1,165 @@
+import Glibc
+import SystemPackage
+import TorusRing
+
+/// Directory and name operations, each one `io_uring` operation (`IORING_OP_MKDIRAT`,
+/// `UNLINKAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`, `STATX`) on the caller's core.
+public enum FileSystem {
+    /// Creates a directory (`mkdirat`).
+    /// - Throws: ``IOError``: `EEXIST` if something is there, `ENOENT` if the parent is missing.
+    public static func createDirectory(at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) async throws {
+        let strings = CStringKeepAlive([path])
+        _ = try await ringIO("mkdir", path: path, keepAlive: strings) { entry, _, _ in
+            entry.prepareMakeDirectory(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], mode: UInt32(permissions.rawValue))
+        }
+    }
+
+    /// Creates a directory and any missing parents; an existing directory is fine.
+    public static func createDirectories(at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) async throws {
+        do {
+            try await createDirectory(at: path, permissions: permissions)
+        } catch let error as IOError where error.errno == .fileExists {
+            if try await metadata(at: path).kind != .directory { throw error }
+        } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
+            let parent = path.removingLastComponent()
+            guard !parent.isEmpty, parent != path else { throw error }
+            try await createDirectories(at: parent, permissions: permissions)
+            try await createDirectory(at: path, permissions: permissions)
+        }
+    }
+
+    /// Removes a file or symbolic link (`unlinkat`).
+    public static func removeFile(at path: FilePath) async throws {
+        let strings = CStringKeepAlive([path])
+        _ = try await ringIO("unlink", path: path, keepAlive: strings) { entry, _, _ in
+            entry.prepareUnlink(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], removeDirectory: false)
+        }
+    }
+
+    /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
+    public static func removeDirectory(at path: FilePath) async throws {
+        let strings = CStringKeepAlive([path])
+        _ = try await ringIO("rmdir", path: path, keepAlive: strings) { entry, _, _ in
+            entry.prepareUnlink(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], removeDirectory: true)
+        }
+    }
+
+    /// Renames `source` to `destination` atomically (`renameat2`).
+    /// - Parameter replacing: replace an existing destination (default); false fails with `EEXIST`.
+    public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true) async throws {
+        let strings = CStringKeepAlive([source, destination])
+        _ = try await ringIO("rename", path: source, keepAlive: strings) { entry, _, _ in
+            entry.prepareRename(from: strings[0], to: strings[1], noReplace: !replacing)
+        }
+    }
+
+    /// Creates a hard link `link` to `existing` (`linkat`).
+    public static func createHardLink(at link: FilePath, to existing: FilePath) async throws {
+        let strings = CStringKeepAlive([existing, link])
+        _ = try await ringIO("link", path: link, keepAlive: strings) { entry, _, _ in
+            entry.prepareLink(from: strings[0], to: strings[1])
+        }
+    }
+
+    /// Creates a symbolic link at `link` pointing to `target` (`symlinkat`).
+    public static func createSymbolicLink(at link: FilePath, to target: FilePath) async throws {
+        let strings = CStringKeepAlive([target, link])
+        _ = try await ringIO("symlink", path: link, keepAlive: strings) { entry, _, _ in
+            entry.prepareSymlink(target: strings[0], at: strings[1])
+        }
+    }
+
+    /// Metadata of `path` (`statx`); with `followSymbolicLinks: false`, of a link itself.
+    public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true) async throws -> FileMetadata {
+        let strings = CStringKeepAlive([path])
+        let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
+        _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
+            entry.prepareStatx(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
+        }
+        return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
+    }
+
+    /// Whether anything exists at `path` (a dangling symbolic link counts).
+    public static func exists(at path: FilePath) async throws -> Bool {
+        do {
+            _ = try await metadata(at: path, followSymbolicLinks: false)
+            return true
+        } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
+            return false
+        }
+    }
+
+    /// The target of a symbolic link (`readlink`, on the blocking pool: not a ring operation).
+    public static func destinationOfSymbolicLink(at path: FilePath) async throws -> FilePath {
+        try await spawnBlocking {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
+            if n < 0 { throw IOError(operation: "readlink", path: path, errno: Errno(rawValue: errno)) }
+            return FilePath(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
+    /// The entries of a directory (without `.` and `..`), in the order the file system gives.
+    ///
+    /// Listing a directory is not an io_uring operation: it runs `opendir`/`readdir` on the
+    /// blocking pool, so the core keeps running its other tasks.
+    public static func contentsOfDirectory(at path: FilePath) async throws -> [DirectoryEntry] {
+        try await spawnBlocking {
+            guard let directory = path.withPlatformString({ opendir($0) }) else {
+                throw IOError(operation: "opendir", path: path, errno: Errno(rawValue: errno))
+            }
+            defer { closedir(directory) }
+            var entries: [DirectoryEntry] = []
+            while true {
+                errno = 0
+                guard let entry = readdir(directory) else {
+                    if errno != 0 { throw IOError(operation: "readdir", path: path, errno: Errno(rawValue: errno)) }
+                    return entries
+                }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+                if name == "." || name == ".." { continue }
+                entries.append(DirectoryEntry(name: name, type: entry.pointee.d_type))
+            }
+        }
+    }
+
+    /// The whole contents of a file.
+    public static func readFile(at path: FilePath, limit: Int = 1 << 30) async throws -> [UInt8] {
+        let file = try await File.open(path)
+        defer { _ = file }
+        let bytes = try await file.readToEnd(limit: limit, chunkSize: 256 << 10)
+        try await file.close()
+        return bytes
+    }
+
+    /// Replaces the contents of a file (creating it).
+    public static func writeFile(at path: FilePath, contents: some Collection<UInt8>) async throws {
+        let file = try await File.create(path)
+        try await file.writeAll(contents)
+        try await file.close()
+    }
+}
+
+/// One name in a directory.
+public struct DirectoryEntry: Sendable, Hashable {
+    /// The file's name (not a path).
+    public var name: String
+    /// What `readdir` said the entry is (`unknown` on file systems that do not say).
+    public var kind: FileMetadata.Kind
+
+    init(name: String, type: UInt8) {
+        self.name = name
+        switch Int32(type) {
+        case Int32(DT_REG): kind = .regular
+        case Int32(DT_DIR): kind = .directory
+        case Int32(DT_LNK): kind = .symbolicLink
+        case Int32(DT_FIFO): kind = .fifo
+        case Int32(DT_SOCK): kind = .socket
+        case Int32(DT_BLK): kind = .blockDevice
+        case Int32(DT_CHR): kind = .characterDevice
+        default: kind = .unknown
+        }
+    }
+}
+
+extension FileMetadata.Kind: Hashable {}

@@ -1,0 +1,74 @@
+import SystemPackage
+
+/// An I/O operation failed: which operation, on which path or address, and the errno.
+///
+/// ```
+/// open "/etc/shadow": Permission denied (EACCES)
+/// connect 127.0.0.1:9: Connection refused (ECONNREFUSED)
+/// ```
+public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The operation, as its system call is called (`open`, `read`, `connect`, ...).
+    public var operation: String
+    /// The file the operation was about, if any.
+    public var path: FilePath?
+    /// The socket address the operation was about, if any.
+    public var address: SocketAddress?
+    /// The system error.
+    public var errno: Errno
+
+    public init(operation: String, path: FilePath? = nil, address: SocketAddress? = nil, errno: Errno) {
+        self.operation = operation
+        self.path = path
+        self.address = address
+        self.errno = errno
+    }
+
+    public var description: String {
+        var subject = ""
+        if let path { subject = " \"\(path)\"" }
+        if let address { subject += " \(address)" }
+        return "\(operation)\(subject): \(errno.description) (\(IOError.name(of: errno)))"
+    }
+
+    // Conveniences for matching the common cases.
+    public var isNotFound: Bool { errno == .noSuchFileOrDirectory }
+    public var isPermissionDenied: Bool { errno == .permissionDenied || errno == .notPermitted }
+    public var isConnectionRefused: Bool { errno == .connectionRefused }
+    public var isConnectionReset: Bool { errno == .connectionReset }
+    public var isBrokenPipe: Bool { errno == .brokenPipe }
+    public var isAddressInUse: Bool { errno == .addressInUse }
+
+    static func name(of errno: Errno) -> String {
+        switch errno {
+        case .noSuchFileOrDirectory: "ENOENT"
+        case .permissionDenied: "EACCES"
+        case .notPermitted: "EPERM"
+        case .isDirectory: "EISDIR"
+        case .notDirectory: "ENOTDIR"
+        case .fileExists: "EEXIST"
+        case .connectionRefused: "ECONNREFUSED"
+        case .connectionReset: "ECONNRESET"
+        case .brokenPipe: "EPIPE"
+        case .addressInUse: "EADDRINUSE"
+        case .addressNotAvailable: "EADDRNOTAVAIL"
+        case .timedOut: "ETIMEDOUT"
+        case .badFileDescriptor: "EBADF"
+        case .invalidArgument: "EINVAL"
+        case .noSpace: "ENOSPC"
+        case .readOnlyFileSystem: "EROFS"
+        case .tooManyOpenFiles: "EMFILE"
+        case .directoryNotEmpty: "ENOTEMPTY"
+        case .improperLink: "EXDEV"
+        case .networkUnreachable: "ENETUNREACH"
+        default: "errno \(errno.rawValue)"
+        }
+    }
+}
+
+/// The stream ended before the bytes a caller needed arrived (``AsyncReader/readExactly(_:)``).
+public struct UnexpectedEndOfStream: Error, Sendable, CustomStringConvertible {
+    /// Bytes wanted and bytes received before the end.
+    public var expected: Int
+    public var received: Int
+    public var description: String { "end of stream after \(received) of \(expected) bytes" }
+}

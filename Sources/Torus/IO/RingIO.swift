@@ -1,0 +1,70 @@
+import Glibc
+import SystemPackage
+import TorusRing
+
+/// C strings handed to the kernel (paths), freed only when the operation's final completion
+/// has been seen (the operation table holds this object until then).
+final class CStringKeepAlive {
+    // SAFETY: each pointer is a strdup'd copy, freed in deinit, which runs after the final CQE.
+    private(set) var strings: [UnsafeMutablePointer<CChar>] = []
+    let companion: AnyObject?
+
+    init(_ paths: [FilePath], companion: AnyObject? = nil) {
+        self.companion = companion
+        strings = paths.map { path in path.withPlatformString { strdup($0)! } }
+    }
+
+    init(strings: [String]) {
+        companion = nil
+        self.strings = strings.map { strdup($0)! }
+    }
+
+    subscript(index: Int) -> UnsafePointer<CChar> { UnsafePointer(strings[index]) }
+
+    deinit { for string in strings { free(string) } }
+}
+
+/// Submits one ring operation for an I/O call and turns its result into a value or an error.
+///
+/// - Returns: the non-negative CQE result. A cancelled operation that completed anyway returns
+///   its result (bytes already moved are not lost); one the kernel cancelled throws
+///   `CancellationError`. `EINTR` and `EAGAIN` are retried.
+/// - Throws: ``IOError`` naming `operation` and the path or address; `CancellationError`;
+///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
+func ringIO(
+    _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
+    _ prepare: (SubmissionEntry, Core, OperationID) -> Void
+) async throws -> Int32 {
+    guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
+    while true {
+        let result = await core.submitAndAwait(keepAlive: keepAlive) { entry, id in prepare(entry, core, id) }
+        if result >= 0 { return result }
+        switch -result {
+        case EINTR, EAGAIN:
+            if Task.isCancelled { throw CancellationError() }
+            continue
+        case ECANCELED where Task.isCancelled || core.stopping:
+            throw CancellationError()
+        default:
+            throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: -result))
+        }
+    }
+}
+
+/// ``ringIO(_:path:address:keepAlive:_:)`` for operations that create a file descriptor (open,
+/// accept, socket): if the task was cancelled while the kernel produced the fd anyway, the fd is
+/// closed and `CancellationError` thrown, so nothing leaks.
+func ringIOProducingDescriptor(
+    _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
+    _ prepare: (SubmissionEntry, Core, OperationID) -> Void
+) async throws -> Int32 {
+    let fd = try await ringIO(operation, path: path, address: address, keepAlive: keepAlive, prepare)
+    if Task.isCancelled {
+        close(fd)
+        throw CancellationError()
+    }
+    return fd
+}
+
+/// The largest length one read or write SQE carries (the kernel caps a transfer near 2 GiB).
+let maximumTransfer = 1 << 30

@@ -1,0 +1,187 @@
+import Glibc
+import Synchronization
+import SystemPackage
+import TorusRing
+
+/// A socket descriptor and the operations every socket kind shares. Internal: the public
+/// types (TCPStream, UnixStream, UDPSocket, listeners) wrap it.
+final class SocketHandle: Sendable {
+    private let descriptor: Atomic<Int32>
+    /// The address used in error messages (the peer, or the bound address for listeners).
+    let address: SocketAddress?
+
+    init(descriptor: Int32, address: SocketAddress?) {
+        self.descriptor = Atomic(descriptor)
+        self.address = address
+    }
+
+    deinit {
+        let fd = descriptor.load(ordering: .relaxed)
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    /// A new socket (`socket(2)`, close-on-exec).
+    static func create(family: Int32, type: Int32, for address: SocketAddress) throws -> SocketHandle {
+        let fd = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        if fd < 0 { throw IOError(operation: "socket", address: address, errno: Errno(rawValue: errno)) }
+        return SocketHandle(descriptor: fd, address: address)
+    }
+
+    func fd(for operation: String) throws -> Int32 {
+        let fd = descriptor.load(ordering: .acquiring)
+        if fd < 0 { throw IOError(operation: operation, address: address, errno: .badFileDescriptor) }
+        return fd
+    }
+
+    var rawDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
+
+    func setOption(_ level: Int32, _ name: Int32, _ value: Int32, operation: String) throws {
+        var value = value
+        let fd = try fd(for: operation)
+        if setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+            throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
+        }
+    }
+
+    func getOption(_ level: Int32, _ name: Int32, operation: String) throws -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        let fd = try fd(for: operation)
+        if getsockopt(fd, level, name, &value, &length) != 0 {
+            throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
+        }
+        return value
+    }
+
+    func bind(to address: SocketAddress) throws {
+        let fd = try fd(for: "bind")
+        var storage = sockaddr_storage()
+        let length = address.write(to: &storage)
+        let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } }
+        if result != 0 { throw IOError(operation: "bind", address: address, errno: Errno(rawValue: errno)) }
+    }
+
+    func listen(backlog: Int32) throws {
+        if Glibc.listen(try fd(for: "listen"), backlog) != 0 {
+            throw IOError(operation: "listen", address: address, errno: Errno(rawValue: errno))
+        }
+    }
+
+    func localAddress() throws -> SocketAddress { try name(peer: false) }
+    func peerAddress() throws -> SocketAddress { try name(peer: true) }
+
+    private func name(peer: Bool) throws -> SocketAddress {
+        let operation = peer ? "getpeername" : "getsockname"
+        let fd = try fd(for: operation)
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+        }
+        if result != 0 { throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno)) }
+        guard let parsed = SocketAddress(reading: &storage, length: length) else {
+            throw IOError(operation: operation, address: address, errno: .addressFamilyNotSupported)
+        }
+        return parsed
+    }
+
+    // MARK: ring operations
+
+    /// `IORING_OP_CONNECT`.
+    func connect(to address: SocketAddress) async throws {
+        let fd = try fd(for: "connect")
+        let target = SocketAddressStorage(address)
+        _ = try await ringIO("connect", address: address, keepAlive: target) { entry, _, _ in
+            entry.prepareConnect(fd: fd, address: target.pointer, length: target.length)
+        }
+    }
+
+    /// `IORING_OP_ACCEPT`; returns the new descriptor and the peer's address.
+    func accept() async throws -> (Int32, SocketAddress?) {
+        let fd = try fd(for: "accept")
+        let peer = SocketAddressStorage()
+        let accepted = try await ringIOProducingDescriptor("accept", address: address, keepAlive: peer) { entry, _, _ in
+            entry.prepareAccept(fd: fd, address: peer.pointer, length: peer.lengthPointer, flags: Int32(SOCK_CLOEXEC.rawValue), multishot: false)
+        }
+        return (accepted, peer.address)
+    }
+
+    /// `IORING_OP_RECV` into the free space of `buffer`.
+    func receive(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        let fd = try fd(for: "recv")
+        let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
+        guard length > 0 else { return 0 }
+        let target = buffer.storage + buffer.count
+        let n = try await ringIO("recv", address: address, keepAlive: buffer) { entry, _, _ in
+            entry.prepareReceive(fd: fd, buffer: target, length: length, flags: 0)
+        }
+        buffer.count += Int(n)
+        return Int(n)
+    }
+
+    /// `IORING_OP_SEND` of `buffer[start..<count]` (`MSG_NOSIGNAL`: a closed peer is `EPIPE`,
+    /// not a signal).
+    func send(_ buffer: IOBuffer, from start: Int) async throws -> Int {
+        let fd = try fd(for: "send")
+        let length = min(buffer.count - start, maximumTransfer)
+        guard length > 0 else { return 0 }
+        let source = UnsafeRawPointer(buffer.storage + start)
+        let n = try await ringIO("send", address: address, keepAlive: buffer) { entry, _, _ in
+            entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
+        }
+        return Int(n)
+    }
+
+    /// `IORING_OP_SHUTDOWN`.
+    func shutdown(_ how: Int32) async throws {
+        let fd = try fd(for: "shutdown")
+        _ = try await ringIO("shutdown", address: address) { entry, _, _ in entry.prepareShutdown(fd: fd, how: how) }
+    }
+
+    /// Closes the descriptor (`IORING_OP_CLOSE` on a core, `close(2)` elsewhere). Idempotent.
+    func close() async throws {
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        guard fd >= 0 else { return }
+        if Core.current == nil {
+            Glibc.close(fd)
+            return
+        }
+        _ = try await ringIO("close", address: address) { entry, _, _ in entry.prepareClose(fd: fd) }
+    }
+
+    /// Closes at once, from any thread.
+    func closeNow() {
+        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
+        if fd >= 0 { Glibc.close(fd) }
+    }
+}
+
+/// A `sockaddr_storage` the kernel reads (connect, sendmsg) or fills (accept, recvmsg), kept
+/// alive by the operation.
+final class SocketAddressStorage {
+    // SAFETY: heap memory owned by this object; the operation table keeps the object alive until
+    // the operation's final completion.
+    let pointer: UnsafeMutablePointer<sockaddr_storage>
+    let lengthPointer: UnsafeMutablePointer<UInt32>
+
+    init() {
+        pointer = .allocate(capacity: 1)
+        pointer.initialize(to: sockaddr_storage())
+        lengthPointer = .allocate(capacity: 1)
+        lengthPointer.initialize(to: UInt32(MemoryLayout<sockaddr_storage>.size))
+    }
+
+    convenience init(_ address: SocketAddress) {
+        self.init()
+        lengthPointer.pointee = address.write(to: pointer)
+    }
+
+    var length: UInt32 { lengthPointer.pointee }
+
+    var address: SocketAddress? { SocketAddress(reading: pointer, length: socklen_t(lengthPointer.pointee)) }
+
+    deinit {
+        pointer.deallocate()
+        lengthPointer.deallocate()
+    }
+}

@@ -1,0 +1,65 @@
+import Glibc
+import SystemPackage
+
+/// A unix-domain stream connection: the same API as ``TCPStream``, over a socket file.
+public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
+    let handle: SocketHandle
+
+    init(handle: SocketHandle) { self.handle = handle }
+
+    /// Connects to the socket at `path`.
+    public static func connect(to path: FilePath) async throws -> UnixStream {
+        let address = try SocketAddress.unix(path: path.string)
+        let handle = try SocketHandle.create(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue), for: address)
+        try await handle.connect(to: address)
+        return UnixStream(handle: handle)
+    }
+
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        try await handle.receive(into: buffer, maxLength: maxLength)
+    }
+
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+        try await handle.send(buffer, from: offset)
+    }
+
+    /// Ends one or both directions; `.write` is a half-close.
+    public func shutdown(_ direction: ShutdownDirection) async throws { try await handle.shutdown(direction.how) }
+
+    /// Closes the connection. Idempotent.
+    public func close() async throws { try await handle.close() }
+
+    /// A read half and a write half, usable from different tasks.
+    public func split() -> (ReadHalf, WriteHalf) { (ReadHalf(handle: handle), WriteHalf(handle: handle)) }
+}
+
+/// A listening unix-domain stream socket.
+public final class UnixListener: Sendable {
+    let handle: SocketHandle
+    /// The socket file.
+    public let path: FilePath
+
+    init(handle: SocketHandle, path: FilePath) {
+        self.handle = handle
+        self.path = path
+    }
+
+    /// Creates the socket file at `path` and listens.
+    /// - Throws: ``IOError`` (`EADDRINUSE` when the file exists: remove a stale one first).
+    public static func bind(_ path: FilePath, backlog: Int32 = 1024) throws -> UnixListener {
+        let address = try SocketAddress.unix(path: path.string)
+        let handle = try SocketHandle.create(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue), for: address)
+        try handle.bind(to: address)
+        try handle.listen(backlog: backlog)
+        return UnixListener(handle: handle, path: path)
+    }
+
+    /// Accepts one connection.
+    public func accept() async throws -> UnixStream {
+        let (fd, _) = try await handle.accept()
+        return UnixStream(handle: SocketHandle(descriptor: fd, address: handle.address))
+    }
+
+    /// Stops listening (the socket file stays; remove it with ``FileSystem/removeFile(at:)``).
+    public func close() async throws { try await handle.close() }
+}
