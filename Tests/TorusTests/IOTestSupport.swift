@@ -1,0 +1,42 @@
+import Foundation
+import Testing
+@testable import Torus
+
+/// File and socket descriptors open in this process (ring and eventfd descriptors of other
+/// tests' runtimes are `anon_inode`s and are left out, so parallel suites cannot disturb it).
+func openFileAndSocketDescriptors() -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+    return names.filter { name in
+        guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(name)") else { return false }
+        return target.hasPrefix("socket:") || (target.hasPrefix("/") && !target.hasPrefix("/proc") && !target.hasPrefix("/dev"))
+    }.count
+}
+
+/// A fresh temporary directory, removed by the caller.
+func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "torus-test-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Deterministic pseudo-random bytes.
+func pseudoRandomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var state = seed | 1
+    return (0..<count).map { _ in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return UInt8(truncatingIfNeeded: state)
+    }
+}
+
+/// FNV-1a over bytes, for checking large transfers.
+struct Checksum {
+    var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value &*= 0x100_0000_01b3
+        }
+    }
+}
