@@ -52,6 +52,8 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         case .addressInUse: "EADDRINUSE"
         case .addressNotAvailable: "EADDRNOTAVAIL"
         case .timedOut: "ETIMEDOUT"
+        case .socketNotConnected: "ENOTCONN"
+        case .addressFamilyNotSupported: "EAFNOSUPPORT"
         case .badFileDescriptor: "EBADF"
         case .invalidArgument: "EINVAL"
         case .noSpace: "ENOSPC"

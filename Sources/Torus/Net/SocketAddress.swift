@@ -17,12 +17,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `text`.
     /// - Throws: ``SocketAddressError`` quoting `text` and saying what is wrong with it.
     public init(_ text: String) throws(SocketAddressError) {
-        if text.hasPrefix("unix:") {
-            self = try .unix(path: String(text.dropFirst(5)))
-            return
-        }
-        if text.hasPrefix("/") {
-            self = try .unix(path: text)
+        if text.hasPrefix("unix:") || text.hasPrefix("/") {
+            let path = text.hasPrefix("unix:") ? String(text.dropFirst(5)) : text
+            do {
+                self = try .unix(path: path)
+            } catch {
+                throw SocketAddressError(text, error.reason)
+            }
             return
         }
         if text.hasPrefix("[") {
