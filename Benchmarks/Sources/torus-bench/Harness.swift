@@ -119,3 +119,17 @@ func writeSection(_ name: String, body: String, to path: String) throws {
     }
     try text.write(toFile: path, atomically: true, encoding: .utf8)
 }
+
+/// The file system the benchmark files live on, from /proc/mounts (best match for the cwd).
+func fileSystemDescription() -> String {
+    let cwd = ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath
+    let mounts = (try? String(contentsOfFile: "/proc/mounts", encoding: .utf8)) ?? ""
+    var best = ("?", "?", 0)
+    for line in mounts.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        guard fields.count > 2 else { continue }
+        let point = String(fields[1])
+        if cwd.hasPrefix(point) && point.count > best.2 { best = (String(fields[2]), String(fields[0]), point.count) }
+    }
+    return "\(best.0) (\(best.1))"
+}

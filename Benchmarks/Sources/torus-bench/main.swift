@@ -42,8 +42,12 @@ print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(s
 
 let runtimeRows = only != nil ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
-let channelRows = try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let channelRows = only.map { !"mpsc-same mpsc-cross oneshot mutex".contains($0) } == true ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 printTable("Channels and synchronization", channelRows)
+let fileRows = only.map { $0 != "files" } == true ? [] : try FileComparisons(
+    runtime: runtime, repetitions: repetitions, scale: scale,
+    directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
+printTable("Files", fileRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -60,6 +64,7 @@ if let writePath {
         \(markdownTable(runtimeRows))
         """
     try writeSection("runtime", body: body, to: writePath)
+    try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath)
     try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath)
     print("\nwrote \(writePath)")
 }

@@ -40,12 +40,15 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     private(set) var operationNames: [String] = []
 
     // MARK: core thread only
+    // `@exclusivity(unchecked)`: these are touched only on the core's thread, one job at a time,
+    // so the dynamic exclusivity checks Swift adds to class properties (a runtime call per
+    // access, measurable on the per-operation path) buy nothing here.
     var ring: Ring?
-    var local = JobQueue()
-    var operations = OperationTable()
-    var pendingCancels: [OperationID] = []
+    @exclusivity(unchecked) var local = JobQueue()
+    @exclusivity(unchecked) var operations = OperationTable()
+    @exclusivity(unchecked) var pendingCancels: [OperationID] = []
     /// Tasks spawned through the runtime that are running on this core.
-    var tasks = TaskSlab()
+    @exclusivity(unchecked) var tasks = TaskSlab()
     var stopping = false
     var doorbellArmed = false
     var doorbellFD: Int32 = -1
@@ -54,7 +57,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     let doorbellBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     /// Completions handled, jobs run, parks: plain counters, readable on the core itself
     /// (`await core.run { core.statistics }`).
-    public internal(set) var statistics = CoreStatistics()
+    @exclusivity(unchecked) public internal(set) var statistics = CoreStatistics()
 
     /// SQ slots kept free so that a cancellation can always be queued.
     static let cancelReserve: UInt32 = 8
