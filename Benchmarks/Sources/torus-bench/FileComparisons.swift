@@ -70,11 +70,16 @@ struct FileComparisons {
             let total = preadPool(path: path, threads: 2, jobs: chunks, size: chunk) { $0 * chunk }
             precondition(total == fileSize)
         }
+        let oneThread = measure(operations: chunks, repetitions: repetitions) {
+            let total = preadPool(path: path, threads: 1, jobs: chunks, size: chunk) { $0 * chunk }
+            precondition(total == fileSize)
+        }
         let gib = Double(fileSize) / Double(1 << 30)
         return Comparison(
             name: "sequential read, \(String(format: "%.2g", gib)) GiB warm, 1 MiB chunks, QD 8", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("Foundation FileHandle.read", handle.wallPerOp), ("2-thread pread pool", pool.wallPerOp)],
-            note: String(format: "Torus %.2f GiB/s", Double(chunk) / torus.wallPerOp))
+            peers: [("Foundation FileHandle.read", handle.wallPerOp), ("2-thread pread pool (2 CPUs)", pool.wallPerOp),
+                    ("1-thread pread (1 CPU)", oneThread.wallPerOp)],
+            note: String(format: "Torus %.1f GiB/s on one core", Double(chunk) / torus.wallPerOp))
     }
 
     /// 4 KiB reads at random offsets, 32 in flight on one core.
@@ -107,10 +112,13 @@ struct FileComparisons {
         let pool = measure(operations: reads, repetitions: repetitions) {
             _ = preadPool(path: path, threads: 2, jobs: reads, size: 4096) { scatter($0, pages) * 4096 }
         }
+        let oneThread = measure(operations: reads, repetitions: repetitions) {
+            _ = preadPool(path: path, threads: 1, jobs: reads, size: 4096) { scatter($0, pages) * 4096 }
+        }
         return Comparison(
             name: "4 KiB random reads, warm, QD 32, one core", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("2-thread pread pool", pool.wallPerOp)],
-            note: String(format: "Torus %.0fk IOPS", 1e6 / torus.wallPerOp))
+            peers: [("2-thread pread pool (2 CPUs)", pool.wallPerOp), ("1-thread pread (1 CPU)", oneThread.wallPerOp)],
+            note: String(format: "Torus %.0fk IOPS, %.0f ns CPU/read; pool %.0f ns CPU/read", 1e6 / torus.wallPerOp, torus.cpuPerOp, pool.cpuPerOp))
     }
 }
 
