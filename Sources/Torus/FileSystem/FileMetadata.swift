@@ -5,8 +5,22 @@ import TorusRing
 /// What `statx` says about a file.
 public struct FileMetadata: Sendable, Equatable {
     /// The kind of file.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: Sendable, Hashable {
         case regular, directory, symbolicLink, fifo, socket, blockDevice, characterDevice, unknown
+
+        /// The kind encoded in the `S_IFMT` bits of a mode.
+        init(mode: UInt32) {
+            switch mode & UInt32(S_IFMT) {
+            case UInt32(S_IFREG): self = .regular
+            case UInt32(S_IFDIR): self = .directory
+            case UInt32(S_IFLNK): self = .symbolicLink
+            case UInt32(S_IFIFO): self = .fifo
+            case UInt32(S_IFSOCK): self = .socket
+            case UInt32(S_IFBLK): self = .blockDevice
+            case UInt32(S_IFCHR): self = .characterDevice
+            default: self = .unknown
+            }
+        }
     }
 
     public var size: UInt64
@@ -31,17 +45,7 @@ public struct FileMetadata: Sendable, Equatable {
 
     init(_ raw: RawFileStatus) {
         size = raw.size
-        let type = raw.mode & UInt32(S_IFMT)
-        switch type {
-        case UInt32(S_IFREG): kind = .regular
-        case UInt32(S_IFDIR): kind = .directory
-        case UInt32(S_IFLNK): kind = .symbolicLink
-        case UInt32(S_IFIFO): kind = .fifo
-        case UInt32(S_IFSOCK): kind = .socket
-        case UInt32(S_IFBLK): kind = .blockDevice
-        case UInt32(S_IFCHR): kind = .characterDevice
-        default: kind = .unknown
-        }
+        kind = Kind(mode: raw.mode)
         permissions = FilePermissions(rawValue: CModeT(raw.mode & 0o7777))
         modified = FileTime(seconds: raw.modified.seconds, nanoseconds: raw.modified.nanoseconds)
         accessed = FileTime(seconds: raw.accessed.seconds, nanoseconds: raw.accessed.nanoseconds)

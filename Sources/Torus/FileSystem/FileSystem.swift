@@ -149,17 +149,8 @@ public struct DirectoryEntry: Sendable, Hashable {
 
     init(name: String, type: UInt8) {
         self.name = name
-        switch Int32(type) {
-        case Int32(DT_REG): kind = .regular
-        case Int32(DT_DIR): kind = .directory
-        case Int32(DT_LNK): kind = .symbolicLink
-        case Int32(DT_FIFO): kind = .fifo
-        case Int32(DT_SOCK): kind = .socket
-        case Int32(DT_BLK): kind = .blockDevice
-        case Int32(DT_CHR): kind = .characterDevice
-        default: kind = .unknown
-        }
+        // Linux's DT_* values are the S_IFMT bits shifted right by 12 (DT_REG 8, S_IFREG 0o100000).
+        kind = FileMetadata.Kind(mode: UInt32(type) << 12)
     }
 }
 
-extension FileMetadata.Kind: Hashable {}
