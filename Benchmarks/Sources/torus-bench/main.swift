@@ -48,6 +48,8 @@ let fileRows = only.map { $0 != "files" } == true ? [] : try FileComparisons(
     runtime: runtime, repetitions: repetitions, scale: scale,
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
 printTable("Files", fileRows)
+let tcpRows = only.map { $0 != "tcp" } == true ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+printTable("TCP", tcpRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -63,8 +65,11 @@ if let writePath {
 
         \(markdownTable(runtimeRows))
         """
-    try writeSection("runtime", body: body, to: writePath)
-    try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath)
-    try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath)
+    if !runtimeRows.isEmpty { try writeSection("runtime", body: body, to: writePath) }
+    if !fileRows.isEmpty { try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath) }
+    if !tcpRows.isEmpty {
+        try writeSection("tcp", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n" + markdownTable(tcpRows), to: writePath)
+    }
+    if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
     print("\nwrote \(writePath)")
 }
