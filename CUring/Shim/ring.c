@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <linux/stat.h>
+#include <sys/mman.h>
+#include <errno.h>
 
 _Static_assert(TORUS_SETUP_CQSIZE == IORING_SETUP_CQSIZE, "ABI");
 _Static_assert(TORUS_SETUP_SUBMIT_ALL == IORING_SETUP_SUBMIT_ALL, "ABI");
@@ -169,3 +171,43 @@ void torus_statx_extract(const void *buf, struct torus_file_stat *out) {
 }
 
 int torus_o_direct(void) { return O_DIRECT; }
+
+void *torus_buf_ring_create(void *ring, unsigned entries, int group, int *error) {
+    size_t size = entries * sizeof(struct io_uring_buf);
+    void *memory = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (memory == MAP_FAILED) {
+        *error = -errno;
+        return NULL;
+    }
+    struct io_uring_buf_ring *br = memory;
+    io_uring_buf_ring_init(br);
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (unsigned long)br;
+    reg.ring_entries = entries;
+    reg.bgid = (unsigned short)group;
+    int result = io_uring_register_buf_ring(ring, &reg, 0);
+    if (result < 0) {
+        munmap(memory, size);
+        *error = result;
+        return NULL;
+    }
+    return br;
+}
+
+void torus_buf_ring_destroy(void *ring, void *buf_ring, unsigned entries, int group) {
+    io_uring_unregister_buf_ring(ring, group);
+    munmap(buf_ring, entries * sizeof(struct io_uring_buf));
+}
+
+void torus_buf_ring_add(void *buf_ring, void *addr, unsigned len, unsigned short id, unsigned entries, int offset) {
+    io_uring_buf_ring_add(buf_ring, addr, len, id, io_uring_buf_ring_mask(entries), offset);
+}
+
+void torus_buf_ring_advance(void *buf_ring, int count) { io_uring_buf_ring_advance(buf_ring, count); }
+
+void torus_prep_recv_multishot(void *sqe, int fd, int group) {
+    io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+    io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+    ((struct io_uring_sqe *)sqe)->buf_group = (unsigned short)group;
+}

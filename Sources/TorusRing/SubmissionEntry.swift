@@ -136,6 +136,10 @@ public struct SubmissionEntry {
         torus_prep_recvmsg(sqe, fd, message, flags)
     }
 
+    /// Multishot `IORING_OP_RECV` taking buffers from provided-buffer group `group`: one
+    /// completion per chunk received, each naming the buffer it filled.
+    public func prepareMultishotReceive(fd: Int32, group: Int32) { torus_prep_recv_multishot(sqe, fd, group) }
+
     /// `IORING_OP_SPLICE` (offsets of -1: the fd's position / a pipe).
     public func prepareSplice(from input: Int32, offset inputOffset: Int64, to output: Int32, offset outputOffset: Int64, length: UInt32, flags: UInt32) {
         torus_prep_splice(sqe, input, inputOffset, output, outputOffset, length, flags)

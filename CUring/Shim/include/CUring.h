@@ -108,6 +108,20 @@ void torus_prep_sendmsg(void *sqe, int fd, const void *msghdr, unsigned flags);
 void torus_prep_recvmsg(void *sqe, int fd, void *msghdr, unsigned flags);
 void torus_prep_splice(void *sqe, int fd_in, int64_t off_in, int fd_out, int64_t off_out, unsigned nbytes, unsigned flags);
 
+// MARK: provided buffer rings
+
+/// Maps and registers a provided-buffer ring of `entries` (a power of two) for buffer group
+/// `group`. Returns the ring or NULL with *error set to -errno.
+void *torus_buf_ring_create(void *ring, unsigned entries, int group, int *error);
+/// Unregisters and unmaps it.
+void torus_buf_ring_destroy(void *ring, void *buf_ring, unsigned entries, int group);
+/// Queues buffer `id` (`addr`, `len`) at `offset` slots past the tail (make visible with advance).
+void torus_buf_ring_add(void *buf_ring, void *addr, unsigned len, unsigned short id, unsigned entries, int offset);
+/// Publishes `count` added buffers to the kernel.
+void torus_buf_ring_advance(void *buf_ring, int count);
+/// Multishot IORING_OP_RECV selecting buffers from `group`.
+void torus_prep_recv_multishot(void *sqe, int fd, int group);
+
 // MARK: statx
 
 /// Bytes to allocate for the kernel's struct statx.

@@ -49,6 +49,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     @exclusivity(unchecked) var pendingCancels: [OperationID] = []
     /// Tasks spawned through the runtime that are running on this core.
     @exclusivity(unchecked) var tasks = TaskSlab()
+    /// The provided-buffer ring for multishot receives, created on first use.
+    var providedBuffers: ProvidedBufferRing?
     var stopping = false
     var doorbellArmed = false
     var doorbellFD: Int32 = -1

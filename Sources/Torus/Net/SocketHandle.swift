@@ -138,8 +138,21 @@ final class SocketHandle: Sendable {
         _ = try await ringIO("shutdown", address: address) { entry, _, _ in entry.prepareShutdown(fd: fd, how: how) }
     }
 
+    /// The multishot receive armed on this socket, if any (cancelled on close: closing the fd
+    /// alone would not stop it).
+    private let multishot = Lock<(core: Core, id: OperationID)?>(nil)
+
+    func registerMultishot(core: Core?, id: OperationID?) {
+        multishot.withLock { $0 = core.flatMap { core in id.map { (core, $0) } } }
+    }
+
+    private func cancelMultishot() {
+        if let (core, id) = multishot.withLock({ $0 }) { core.cancelOperation(id) }
+    }
+
     /// Closes the descriptor (`IORING_OP_CLOSE` on a core, `close(2)` elsewhere). Idempotent.
     func close() async throws {
+        cancelMultishot()
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
         if Core.current == nil {
@@ -151,6 +164,7 @@ final class SocketHandle: Sendable {
 
     /// Closes at once, from any thread.
     func closeNow() {
+        cancelMultishot()
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         if fd >= 0 { Glibc.close(fd) }
     }

@@ -1,3 +1,4 @@
+import TorusRing
 import SystemPackage
 import Glibc
 
@@ -88,6 +89,27 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 
     /// The raw descriptor (-1 once closed). Torus still owns it.
     public var fileDescriptor: Int32 { handle.rawDescriptor }
+
+    /// The bytes this connection receives, chunk by chunk, through a multishot receive into the
+    /// core's provided buffers: an idle connection holds no buffer. Iterate on one core.
+    public func receivedChunks() throws -> ReceivedChunks {
+        guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "receivedChunks") }
+        return ReceivedChunks(receiver: MultishotReceiver(core: core, handle: handle))
+    }
+
+    /// Sends every byte of a received chunk (no copy: the kernel reads the provided buffer,
+    /// which stays out of the pool until the send completes).
+    public func writeAll(_ chunk: ReceivedBuffer) async throws {
+        let fd = try handle.fd(for: "send")
+        var sent = 0
+        while sent < chunk.count {
+            let source = chunk.address + sent
+            let length = chunk.count - sent
+            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk) { entry, _, _ in
+                entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
+            })
+        }
+    }
 
     /// A read half and a write half, usable from different tasks (and cores).
     public func split() -> (ReadHalf, WriteHalf) { (ReadHalf(handle: handle), WriteHalf(handle: handle)) }

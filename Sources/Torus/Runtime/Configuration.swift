@@ -21,14 +21,22 @@ public struct RuntimeConfiguration: Sendable {
     public var maxBlockingThreads: Int
     /// How long an idle blocking-pool thread lingers before exiting. Default 10 s.
     public var blockingThreadKeepAlive: Duration
+    /// Provided buffers per core for multishot receives (a power of two). Default 1024.
+    public var receiveBufferCount: Int
+    /// The size of each provided receive buffer. Default 16 KiB.
+    public var receiveBufferSize: Int
 
     public init(
         cores: Cores = .automatic,
         pinThreads: Bool = true,
         ringEntries: UInt32 = 256,
         maxBlockingThreads: Int = 64,
-        blockingThreadKeepAlive: Duration = .seconds(10)
+        blockingThreadKeepAlive: Duration = .seconds(10),
+        receiveBufferCount: Int = 1024,
+        receiveBufferSize: Int = 16 << 10
     ) {
+        self.receiveBufferCount = receiveBufferCount
+        self.receiveBufferSize = receiveBufferSize
         self.cores = cores
         self.pinThreads = pinThreads
         self.ringEntries = ringEntries
@@ -51,6 +59,12 @@ public struct RuntimeConfiguration: Sendable {
                 throw .invalidConfiguration("cores: CPU \(bad) is not in this process's allowed set \(allowed)")
             }
             cpus = list
+        }
+        guard receiveBufferCount > 0, receiveBufferCount & (receiveBufferCount - 1) == 0, receiveBufferCount <= 32768 else {
+            throw .invalidConfiguration("receiveBufferCount must be a power of two up to 32768, got \(receiveBufferCount)")
+        }
+        guard receiveBufferSize > 0 else {
+            throw .invalidConfiguration("receiveBufferSize must be positive, got \(receiveBufferSize)")
         }
         guard maxBlockingThreads > 0 else {
             throw .invalidConfiguration("maxBlockingThreads must be at least 1, got \(maxBlockingThreads)")

@@ -37,7 +37,8 @@ public final class Runtime: Sendable {
     public init(_ configuration: RuntimeConfiguration = RuntimeConfiguration()) throws(RuntimeError) {
         let assignment = try configuration.cpuAssignment(allowed: CPUAffinity.allowedCPUs())
         let shared = RuntimeShared(blockingPool: BlockingPool(
-            maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive))
+            maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
+            receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize))
         let cores = assignment.enumerated().map { Core(index: $0.offset, cpu: $0.element, shared: shared) }
         shared.install(cores: cores)
 

@@ -11,9 +11,11 @@ final class RuntimeShared: @unchecked Sendable {
     let liveTasks = Atomic<Int>(0)
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
+    let receiveBuffers: (count: Int, size: Int)
 
-    init(blockingPool: BlockingPool) {
+    init(blockingPool: BlockingPool, receiveBuffers: (count: Int, size: Int)) {
         self.blockingPool = blockingPool
+        self.receiveBuffers = receiveBuffers
     }
 
     func install(cores: [Core]) {

@@ -1,0 +1,62 @@
+internal import CUring
+import Glibc
+
+/// A provided-buffer ring (`IORING_REGISTER_PBUF_RING`): buffers the kernel picks from when a
+/// receive completes, so a connection that is idle holds no buffer at all.
+///
+/// Owned by one ring's thread. `count` buffers of `size` bytes live in one allocation; buffer
+/// `id` is at `base + id * size`.
+public final class ProvidedBufferRing {
+    let ring: Ring
+    // SAFETY: `ringMemory` is mmap'd and registered by torus_buf_ring_create and unregistered and
+    // unmapped in deinit; `base` is allocated here and freed in deinit, after the registration
+    // is gone, so the kernel never writes into freed memory.
+    let ringMemory: UnsafeMutableRawPointer
+    /// The first buffer.
+    public let base: UnsafeMutableRawPointer
+    public let count: Int
+    public let size: Int
+    /// The buffer group id SQEs name.
+    public let group: Int32
+
+    /// Registers `count` (a power of two, at most 32768) buffers of `size` bytes as `group`.
+    /// - Returns: nil with the errno when the kernel refuses (before 5.19, or memlock).
+    public init?(ring: Ring, group: Int32, count: Int, size: Int, error: inout Int32) {
+        precondition(count > 0 && count & (count - 1) == 0 && count <= 32768, "buffer count must be a power of two up to 32768")
+        var code: Int32 = 0
+        guard let memory = torus_buf_ring_create(ring.raw, UInt32(count), group, &code) else {
+            error = -code
+            return nil
+        }
+        var pointer: UnsafeMutableRawPointer?
+        guard posix_memalign(&pointer, 4096, count * size) == 0, let pointer else {
+            torus_buf_ring_destroy(ring.raw, memory, UInt32(count), group)
+            error = ENOMEM
+            return nil
+        }
+        self.ring = ring
+        ringMemory = memory
+        base = pointer
+        self.count = count
+        self.size = size
+        self.group = group
+        for id in 0..<count {
+            torus_buf_ring_add(memory, pointer + id * size, UInt32(size), UInt16(id), UInt32(count), Int32(id))
+        }
+        torus_buf_ring_advance(memory, Int32(count))
+    }
+
+    /// The memory of buffer `id`.
+    public func address(of id: UInt16) -> UnsafeMutableRawPointer { base + Int(id) * size }
+
+    /// Gives buffer `id` back to the kernel.
+    public func recycle(_ id: UInt16) {
+        torus_buf_ring_add(ringMemory, address(of: id), UInt32(size), id, UInt32(count), 0)
+        torus_buf_ring_advance(ringMemory, 1)
+    }
+
+    deinit {
+        torus_buf_ring_destroy(ring.raw, ringMemory, UInt32(count), group)
+        free(base)
+    }
+}
