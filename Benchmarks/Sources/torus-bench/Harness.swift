@@ -71,7 +71,7 @@ func format(_ value: Double, unit: String) -> String {
         if value >= 10_000 { return String(format: "%.1f us", value / 1_000) }
         return String(format: value < 10 ? "%.1f ns" : "%.0f ns", value)
     }
-    return String(format: "%.2f %@", value, unit)
+    return String(format: "%.1f %@", value, unit)
 }
 
 /// The comparison as a Markdown table (ratio = peer / Torus, so above 1 means Torus is ahead).

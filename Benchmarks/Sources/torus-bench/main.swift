@@ -20,6 +20,8 @@ while let argument = arguments.next() {
     case "--quick": scale = 10
     case "--write": writePath = arguments.next()
     case "--only": only = arguments.next()
+    case "--idle-clients":
+        holdIdleClients(count: Int(arguments.next() ?? "") ?? 0, port: UInt16(arguments.next() ?? "") ?? 0)
     default:
         print("usage: torus-bench [--repeat N] [--quick] [--only TEXT] [--write PATH]")
         exit(64)
@@ -48,8 +50,9 @@ let fileRows = only.map { $0 != "files" } == true ? [] : try FileComparisons(
     runtime: runtime, repetitions: repetitions, scale: scale,
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
 printTable("Files", fileRows)
-let tcpRows = only.map { $0 != "tcp" } == true ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
-printTable("TCP", tcpRows)
+let tcpRows = only.map { !$0.contains("tcp") } == true ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let idleRows = only.map { !$0.contains("idle") } == true ? [] : try IdleConnections(connections: 10_000 / scale).run()
+printTable("TCP", tcpRows + idleRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -67,8 +70,8 @@ if let writePath {
         """
     if !runtimeRows.isEmpty { try writeSection("runtime", body: body, to: writePath) }
     if !fileRows.isEmpty { try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath) }
-    if !tcpRows.isEmpty {
-        try writeSection("tcp", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n" + markdownTable(tcpRows), to: writePath)
+    if !(tcpRows + idleRows).isEmpty {
+        try writeSection("tcp", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n" + markdownTable(tcpRows + idleRows), to: writePath)
     }
     if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
     print("\nwrote \(writePath)")
