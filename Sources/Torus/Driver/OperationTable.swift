@@ -154,13 +154,15 @@ struct OperationTable: ~Copyable {
     }
 
     /// Takes the waiter for a completion of `id`. For a final completion (`more == false`) the
-    /// slot is freed and its keep-alive released; a stale id yields nil.
-    mutating func complete(_ id: OperationID, more: Bool) -> OperationWaiter? {
+    /// slot is freed; its keep-alive is handed back so that it outlives the waiter's handling
+    /// (a multishot handler may belong to the very object kept alive). A stale id yields nil.
+    mutating func complete(_ id: OperationID, more: Bool) -> (waiter: OperationWaiter, keepAlive: AnyObject?)? {
         guard isLive(id) else { return nil }
         let entry = slot(id.index)
         let waiter = entry.pointee.waiter
+        let keepAlive = more ? nil : entry.pointee.keepAlive
         if !more { release(id, wasSubmitted: entry.pointee.submitted) }
-        return waiter
+        return (waiter, keepAlive)
     }
 
     /// Frees a slot (after its final completion, or when it was never submitted).

@@ -92,7 +92,8 @@ extension Core {
             break
         default:
             let id = OperationID(userData: completion.userData)
-            guard let waiter = operations.complete(id, more: completion.hasMore) else { return }
+            guard let (waiter, keepAlive) = operations.complete(id, more: completion.hasMore) else { return }
+            defer { withExtendedLifetime(keepAlive) {} }
             switch waiter {
             case .continuation(let continuation): continuation.resume(returning: completion.result)
             case .job(let job): local.push(job)

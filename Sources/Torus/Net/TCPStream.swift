@@ -173,8 +173,9 @@ public final class TCPListener: Sendable {
         return TCPStream(handle: SocketHandle(descriptor: fd, address: peer))
     }
 
-    /// Accepted connections, one per iteration; ends when the task is cancelled, throws on
-    /// accept errors (`EMFILE` when out of descriptors).
+    /// Accepted connections, one per iteration, from a multishot accept (one SQE for all of
+    /// them); ends when the iterating task is cancelled, throws on accept errors (`EMFILE` when
+    /// out of descriptors; iterating again continues). Iterate on one core.
     public var connections: Connections { Connections(listener: self) }
 
     public struct Connections: AsyncSequence, Sendable {
@@ -182,12 +183,15 @@ public final class TCPListener: Sendable {
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener) }
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
+            var acceptor: MultishotAcceptor?
+
             public mutating func next() async throws -> TCPStream? {
-                do {
-                    return try await listener.accept()
-                } catch is CancellationError {
-                    return nil
+                if acceptor == nil {
+                    guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
+                    acceptor = MultishotAcceptor(core: core, handle: listener.handle)
                 }
+                guard let fd = try await acceptor!.next() else { return nil }
+                return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))
             }
         }
     }
