@@ -18,9 +18,13 @@ let package = Package(
     products: [
         .library(name: "Torus", targets: ["Torus"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
+        .executable(name: "torus-echo", targets: ["torus-echo"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // For the command-line programs only (never a dependency of the Torus library):
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // liburing, found with pkg-config; SwiftPM suggests `apt install liburing-dev` if absent.
@@ -54,6 +58,16 @@ let package = Package(
             dependencies: ["Torus"],
             swiftSettings: strict
         ),
+        // The echo server, load generator and benchmark driver.
+        .executableTarget(
+            name: "torus-echo",
+            dependencies: [
+                "Torus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
         // Child-process scenarios for the tests (memlock limits, leak counts after shutdown).
         .executableTarget(
             name: "TorusTestHelper",
@@ -67,7 +81,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", "TorusTestHelper"],
+            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo"],
             swiftSettings: strict
         ),
     ]

@@ -1,0 +1,133 @@
+import Glibc
+import Synchronization
+import Torus
+
+/// How the server spreads connections over cores.
+enum AcceptMode: String, CaseIterable, Sendable {
+    /// Every core has its own `SO_REUSEPORT` listener; the kernel spreads connections.
+    case reuseport
+    /// Core 0 accepts and hands each connection to the core with the fewest.
+    case handoff
+}
+
+/// How the server receives.
+enum BufferMode: String, CaseIterable, Sendable {
+    /// Multishot receive into the core's provided-buffer ring (idle connections hold nothing).
+    case provided
+    /// One owned 16 KiB buffer per connection.
+    case owned
+}
+
+/// The echo server: one executor per core, every byte echoed back.
+struct EchoServer: Sendable {
+    let address: SocketAddress
+    let accept: AcceptMode
+    let buffers: BufferMode
+
+    /// Live connections per core (for hand-off).
+    final class Load: Sendable {
+        private let perCore: Mutex<[Int]>
+        init(cores: Int) { perCore = Mutex(Array(repeating: 0, count: cores)) }
+        /// Picks the core with the fewest connections and counts one more there.
+        func assign(preferring core: Int?) -> Int {
+            perCore.withLock { counts in
+                let chosen = core ?? counts.indices.min { counts[$0] < counts[$1] } ?? 0
+                counts[chosen] += 1
+                return chosen
+            }
+        }
+        func release(_ core: Int) { perCore.withLock { $0[core] -= 1 } }
+    }
+
+    /// Runs until the calling task is cancelled. `ready` gets the bound address.
+    func run(ready: @escaping @Sendable (SocketAddress) -> Void) async throws {
+        let allCores = RuntimeHandle.current!.cores
+        let cores = allCores.count
+        let load = Load(cores: cores)
+        switch accept {
+        case .reuseport:
+            // Bind core 0's listener first so that port 0 resolves to one port for everyone.
+            let first = try TCPListener.bind(address, backlog: 4096, reusePort: true)
+            let bound = try first.localAddress
+            var listeners = [first]
+            for _ in 1..<max(cores, 1) { listeners.append(try TCPListener.bind(bound, backlog: 4096, reusePort: true)) }
+            ready(bound)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Structured children pinned with an executor preference: cancelling the server
+                // cancels every accept loop (a spawned task would not inherit the cancellation).
+                for (index, listener) in listeners.enumerated() {
+                    group.addTask(executorPreference: allCores[index]) {
+                        try await acceptLoop(listener, load: load, handoff: false)
+                    }
+                }
+                try await group.waitForAll()
+            }
+        case .handoff:
+            let listener = try TCPListener.bind(address, backlog: 4096)
+            ready(try listener.localAddress)
+            try await acceptLoop(listener, load: load, handoff: true)
+        }
+    }
+
+    private func acceptLoop(_ listener: TCPListener, load: Load, handoff: Bool) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+                do {
+                    for try await connection in listener.connections {
+                        let core = load.assign(preferring: handoff ? nil : Core.current!.index)
+                        let buffers = self.buffers
+                        // Served on the chosen core, as a child: shutdown cancels it.
+                        group.addTask(executorPreference: RuntimeHandle.current!.cores[core]) {
+                            defer { load.release(core) }
+                            await serve(connection, buffers: buffers)
+                        }
+                    }
+                } catch let error as IOError where error.errno == .tooManyOpenFiles {
+                    printError("torus-echo server: out of file descriptors (\(error)); raise `ulimit -n`")
+                    throw error
+                }
+        }
+        try await listener.close()
+    }
+}
+
+/// Echoes one connection until the peer closes, vanishes or the task is cancelled.
+func serve(_ connection: TCPStream, buffers: BufferMode) async {
+    do {
+        try connection.setNoDelay(true)
+        switch buffers {
+        case .provided:
+            for try await chunk in try connection.receivedChunks() {
+                try await connection.writeAll(chunk)
+            }
+        case .owned:
+            let buffer = IOBuffer(capacity: 16 << 10)
+            while true {
+                buffer.clear()
+                if try await connection.read(into: buffer) == 0 { break }
+                try await connection.writeAll(buffer)
+            }
+        }
+        // Half-close from the peer: finish our side too.
+        try await connection.shutdown(.write)
+    } catch {
+        // A client that vanished mid-message (reset, broken pipe) or shutdown: nothing to do.
+    }
+    try? await connection.close()
+}
+
+func printError(_ message: String) {
+    let line = message + "\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+/// Raises the soft descriptor limit to the hard one; returns the limit now in force.
+@discardableResult
+func raiseDescriptorLimit() -> UInt64 {
+    var limit = rlimit()
+    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max
+        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+    return UInt64(limit.rlim_cur)
+}

@@ -1,0 +1,133 @@
+// torus-echo: a thread-per-core echo server on Torus, its load generator, and the benchmark
+// that runs both (and SwiftNIO's echo server) pinned to separate cores.
+import ArgumentParser
+import Dispatch
+import Foundation
+import Torus
+
+extension AcceptMode: ExpressibleByArgument {}
+extension BufferMode: ExpressibleByArgument {}
+
+struct TorusEcho: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "torus-echo",
+        abstract: "A thread-per-core echo server on io_uring, its load generator, and a benchmark against SwiftNIO.",
+        subcommands: [Server.self, Client.self, Bench.self])
+}
+
+/// Writes a line to stdout at once (tests and the bench read it through a pipe).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func parseAddress(host: String, port: UInt16) throws -> SocketAddress {
+    do {
+        return try SocketAddress(host: host == "localhost" ? "127.0.0.1" : host, port: port)
+    } catch {
+        throw ValidationError("\(error)")
+    }
+}
+
+func parseCPUs(_ text: String?) throws -> [Int]? {
+    guard let text else { return nil }
+    let cpus = text.split(separator: ",").compactMap { Int($0) }
+    guard !cpus.isEmpty else { throw ValidationError("--cpus takes a comma-separated list of CPU numbers, got \"\(text)\"") }
+    return cpus
+}
+
+struct Server: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Echo every byte back, one executor per core; stops on SIGINT/SIGTERM.")
+
+    @Option(help: "TCP port (0: pick one and print it).") var port: UInt16
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "Number of cores (default: every allowed CPU).") var cores: Int?
+    @Option(help: "Pin the cores to these CPUs (comma-separated).") var cpus: String?
+    @Option(help: "reuseport: a listener per core; handoff: core 0 accepts and hands connections to the least-loaded core.") var accept: AcceptMode = .reuseport
+    @Option(help: "provided: multishot receive into provided buffers; owned: a buffer per connection.") var buffers: BufferMode = .provided
+
+    func run() throws {
+        let address = try parseAddress(host: host, port: port)
+        let limit = raiseDescriptorLimit()
+        var configuration = RuntimeConfiguration()
+        if let list = try parseCPUs(cpus) {
+            configuration.cores = .cpus(list)
+        } else if let cores {
+            guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
+            configuration.cores = .count(cores)
+        }
+        let runtime: Runtime
+        do { runtime = try Runtime(configuration) } catch { throw CleanExit.message("torus-echo server: \(error)") }
+        let server = EchoServer(address: address, accept: accept, buffers: buffers)
+        let handle = runtime.handle.spawn(on: .core(0)) {
+            try await server.run { bound in
+                say("listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), fd limit \(limit))")
+            }
+        }
+        // SIGINT / SIGTERM: stop accepting, close the connections, exit 0.
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handle.cancel() }
+            source.resume()
+            sources.append(source)
+        }
+        let outcome = try runtime.handle.block { await handle.result }
+        runtime.shutdown(gracePeriod: .seconds(2))
+        _ = sources
+        switch outcome {
+        case .success:
+            say("stopped")
+        case .failure(let error) where error is CancellationError:
+            say("stopped")
+        case .failure(let error):
+            printError("torus-echo server: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct Client: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Keep messages in flight on many connections, verify every echoed byte, report throughput and latency.")
+
+    @Option(help: "Server port.") var port: UInt16
+    @Option(help: "Server address.") var host: String = "127.0.0.1"
+    @Option(help: "Connections.") var connections: Int = 1
+    @Option(help: "Messages in flight per connection.") var pipeline: Int = 1
+    @Option(help: "Message size in bytes (at least 8).") var size: Int = 64
+    @Option(help: "Seconds to measure.") var duration: Double = 5
+    @Option(help: "Seconds of warm-up before measuring.") var warmup: Double = 1
+    @Option(help: "Number of cores (default: every allowed CPU).") var cores: Int?
+    @Option(help: "Pin the cores to these CPUs (comma-separated).") var cpus: String?
+    @Flag(help: "Print one JSON object instead of the table.") var json = false
+
+    func validate() throws {
+        guard connections > 0 else { throw ValidationError("--connections must be at least 1") }
+        guard pipeline > 0 else { throw ValidationError("--pipeline must be at least 1") }
+        guard size >= 8 else { throw ValidationError("--size must be at least 8 bytes") }
+        guard duration > 0, warmup >= 0 else { throw ValidationError("--duration must be positive and --warmup not negative") }
+    }
+
+    func run() throws {
+        let address = try parseAddress(host: host, port: port)
+        raiseDescriptorLimit()
+        var configuration = RuntimeConfiguration()
+        if let list = try parseCPUs(cpus) { configuration.cores = .cpus(list) } else if let cores { configuration.cores = .count(cores) }
+        let runtime = try Runtime(configuration)
+        defer { runtime.shutdown(gracePeriod: .zero) }
+        let client = EchoClient(
+            address: address, connections: connections, pipeline: pipeline, size: size,
+            duration: .milliseconds(Int(duration * 1000)), warmup: .milliseconds(Int(warmup * 1000)))
+        let report: ClientReport
+        do {
+            report = try runtime.block { try await client.run() }
+        } catch {
+            printError("torus-echo client: \(error)")
+            throw ExitCode(1)
+        }
+        say(json ? report.json : report.table)
+        if report.mismatches > 0 { throw ExitCode(2) }
+    }
+}
+
+TorusEcho.main()
