@@ -10,6 +10,8 @@ struct ClientReport: Sendable {
     var seconds: Double
     var latency: Histogram<UInt64>
     var mismatches: UInt64
+    /// Messages echoed including the warm-up (for CPU-per-message accounting over the whole run).
+    var allMessages: UInt64 = 0
 
     var messagesPerSecond: Double { Double(messages) / seconds }
     var mebibytesPerSecond: Double { Double(bytes) / seconds / 1_048_576 }
@@ -23,9 +25,9 @@ struct ClientReport: Sendable {
     }
 
     var json: String {
-        String(format: #"{"messages":%llu,"bytes":%llu,"seconds":%.3f,"messages_per_second":%.1f,"mib_per_second":%.3f,"latency_us":{"p50":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f},"mismatches":%llu}"#,
+        String(format: #"{"messages":%llu,"bytes":%llu,"seconds":%.3f,"messages_per_second":%.1f,"mib_per_second":%.3f,"latency_us":{"p50":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f},"mismatches":%llu,"all_messages":%llu}"#,
                messages, bytes, seconds, messagesPerSecond, mebibytesPerSecond, microseconds(50), microseconds(99),
-               microseconds(99.9), Double(latency.maxRecorded) / 1000, mismatches)
+               microseconds(99.9), Double(latency.maxRecorded) / 1000, mismatches, allMessages)
     }
 }
 
@@ -59,6 +61,7 @@ struct EchoClient: Sendable {
                 total.messages += report.messages
                 total.bytes += report.bytes
                 total.mismatches += report.mismatches
+                total.allMessages += report.allMessages
                 total.latency.add(report.latency)
             }
             return total
@@ -98,6 +101,8 @@ struct EchoClient: Sendable {
             fill(&expected, sequence: verifySequence)
             verifySequence += 1
             let intact = incoming.withUnsafeBytes { $0.elementsEqual(expected) }
+            report.allMessages += 1
+            if !intact && now < measureFrom { report.mismatches += 1 }
             if now >= measureFrom {
                 report.messages += 1
                 report.bytes += UInt64(size)
