@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import Torus
+
+/// A running `torus-echo server` child process.
+final class EchoServerProcess {
+    let process = Process()
+    let output = Pipe()
+    let errors = Pipe()
+    var port: UInt16 = 0
+
+    init(_ arguments: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: builtExecutable("torus-echo"))
+        process.arguments = ["server", "--port", "0", "--cores", "2"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var line: [UInt8] = []
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let first = byte.first else { break }
+            if first == UInt8(ascii: "\n") { break }
+            line.append(first)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening on"), let parsed = text.split(separator: " ")[2].split(separator: ":").last.flatMap({ UInt16($0) }) else {
+            throw ProcessError(message: "server did not start: \(text) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
+        }
+        port = parsed
+    }
+
+    /// Sends SIGTERM and returns the exit status and the rest of stdout.
+    func terminate() -> (Int32, String) {
+        process.terminate()
+        let rest = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: rest, as: UTF8.self))
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
+
+struct ProcessError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+extension RuntimeSuite {
+    @Suite("torus-echo")
+    struct EchoProgram {
+        @Test("server and client on loopback: every byte verified, both buffer modes and accept modes", arguments: [
+            ["--buffers", "provided", "--accept", "reuseport"], ["--buffers", "owned", "--accept", "handoff"],
+        ])
+        func roundTrip(serverArguments: [String]) throws {
+            let server = try EchoServerProcess(serverArguments)
+            let outcome = try runProcess(builtExecutable("torus-echo"), [
+                "client", "--port", "\(server.port)", "--connections", "20", "--pipeline", "4", "--size", "700",
+                "--duration", "0.5", "--warmup", "0.1", "--cores", "2", "--json"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            let json = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
+            #expect((json?["messages"] as? Int ?? 0) > 100)
+            #expect(json?["mismatches"] as? Int == 0)
+            let (status, rest) = server.terminate()
+            #expect(status == 0)
+            #expect(rest.contains("stopped"))
+        }
+
+        @Test("clients that vanish mid-message, and a half-close, leave the server serving")
+        func abruptAndHalfClose() async throws {
+            let server = try EchoServerProcess()
+            let port = server.port
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let echoed = try await runtime.handle.spawn { () -> String in
+                // Vanish: half a message, then a reset.
+                for _ in 0..<20 {
+                    let victim = try await TCPStream.connect(to: .loopback(port: port))
+                    try await victim.writeAll(Array(repeating: 1, count: 3000))
+                    var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                    setsockopt(victim.fileDescriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    try await victim.close()
+                }
+                // Half-close: everything sent before the shutdown comes back, then end of stream.
+                let client = try await TCPStream.connect(to: .loopback(port: port))
+                try await client.writeAll("the last words")
+                try await client.shutdown(.write)
+                return String(decoding: try await client.readToEnd(), as: UTF8.self)
+            }.value
+            #expect(echoed == "the last words")
+            let (status, _) = server.terminate()
+            #expect(status == 0)
+        }
+
+        @Test("SIGTERM with connections open: the server closes them and exits 0")
+        func sigtermWithOpenConnections() async throws {
+            let server = try EchoServerProcess()
+            let port = server.port
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let clients = try await runtime.handle.spawn { () -> [TCPStream] in
+                var clients: [TCPStream] = []
+                for _ in 0..<50 { clients.append(try await TCPStream.connect(to: .loopback(port: port))) }
+                try await clients[0].writeAll("ping")
+                _ = try await clients[0].readExactly(4)
+                return clients
+            }.value
+            let (status, rest) = server.terminate()
+            #expect(status == 0)
+            #expect(rest.contains("stopped"))
+            let ended = try await runtime.handle.spawn { () -> Bool in
+                // The server closed our connections: reads end.
+                let n = try await clients[1].read(into: IOBuffer(capacity: 8))
+                return n == 0
+            }.value
+            #expect(ended)
+        }
+
+        @Test("bad host, unused port and a port in use give clear errors")
+        func errors() throws {
+            let echo = builtExecutable("torus-echo")
+            let badHost = try runProcess(echo, ["client", "--port", "80", "--host", "999.1.1.1", "--duration", "0.1"])
+            #expect(badHost.status != 0)
+            #expect(badHost.stderr.contains("\"999.1.1.1\""))
+            let port = try unusedPort()
+            let refused = try runProcess(echo, ["client", "--port", "\(port)", "--duration", "0.1", "--warmup", "0"])
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("Connection refused"))
+            #expect(refused.stderr.contains("127.0.0.1:\(port)"))
+            let server = try EchoServerProcess()
+            let inUse = try runProcess(echo, ["server", "--port", "\(server.port)", "--accept", "handoff"])
+            #expect(inUse.status == 1)
+            #expect(inUse.stderr.contains("Address already in use"))
+            _ = server.terminate()
+        }
+    }
+}
