@@ -4,6 +4,7 @@
 #   ./dev.sh demo    build and run torus-demo (a tour of the runtime)
 #   ./dev.sh test    run the test suite (swift test): what CI runs
 #   ./dev.sh bench   build the Benchmarks package in release mode and run the comparisons
+#   ./dev.sh echo-bench [--write docs/benchmarks.md]   torus-echo against SwiftNIO, pinned CPUs
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -41,8 +42,14 @@ case "$command" in
         swift build -c release
         exec .build/release/torus-bench "$@"
         ;;
+    echo-bench)
+        ensure_system_packages
+        swift build -c release --product torus-echo
+        (cd Benchmarks && rm -f .build/*.yaml && swift build -c release --product nio-echo-server)
+        exec .build/release/torus-echo bench "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo|test|bench [arguments]" >&2
+        echo "usage: ./dev.sh demo|test|bench|echo-bench [arguments]" >&2
         exit 64
         ;;
 esac
