@@ -3,6 +3,11 @@
 /// Dropping the handle detaches the task (it keeps running), as in tokio. Cancelling is
 /// cooperative, as everywhere in Swift; Torus ring operations the task is waiting on are
 /// cancelled in the kernel at once.
+///
+/// A spawned task is unstructured: cancelling the task that awaits ``value`` does not cancel
+/// the spawned one (as with `Task`). For work that should end with its parent, use a task group
+/// child placed on a core, `group.addTask(executorPreference: core) { ... }`, or
+/// ``Core/run(_:)``.
 public struct JoinHandle<Success: Sendable>: Sendable {
     let task: Task<Success, any Error>
 
