@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Torus", targets: ["Torus"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
         .executable(name: "torus-echo", targets: ["torus-echo"]),
+        .executable(name: "torus-cp", targets: ["torus-cp"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -68,6 +69,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The file-copy command.
+        .executableTarget(
+            name: "torus-cp",
+            dependencies: ["Torus", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         // Child-process scenarios for the tests (memlock limits, leak counts after shutdown).
         .executableTarget(
             name: "TorusTestHelper",
@@ -81,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo"],
+            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo", "torus-cp"],
             swiftSettings: strict
         ),
     ]

@@ -66,12 +66,12 @@ extension RuntimeSuite {
             #expect(outcome == ["cancelled", "value 10", "locked false"])
         }
 
-        @Test("Semaphore: several permits, FIFO, returned on release, deinit and cancellation")
+        @Test("AsyncSemaphore: several permits, FIFO, returned on release, deinit and cancellation")
         func semaphore() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
             let log = try await runtime.handle.spawn { () -> [String] in
-                let semaphore = Semaphore(permits: 3)
+                let semaphore = AsyncSemaphore(permits: 3)
                 var log: [String] = []
                 let two = try await semaphore.acquire(2)
                 log.append("available \(semaphore.availablePermits)")

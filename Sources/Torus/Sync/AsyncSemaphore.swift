@@ -3,7 +3,7 @@ import Synchronization
 /// An async counting semaphore with FIFO fairness: bound how many tasks do something at once.
 ///
 /// ```swift
-/// let connections = Semaphore(permits: 100)
+/// let connections = AsyncSemaphore(permits: 100)
 /// try await connections.withPermits { try await handle(client) }
 /// ```
 ///
@@ -11,7 +11,7 @@ import Synchronization
 /// the waiters behind it (no starvation of large requests). A cancelled waiter leaves the queue
 /// holding nothing; permits come back on ``Permit/release()`` or when a ``Permit`` is
 /// deinitialised.
-public final class Semaphore: Sendable {
+public final class AsyncSemaphore: Sendable {
     @usableFromInline struct Waiter {
         @usableFromInline let count: Int
         @usableFromInline let resume: Resumable<Bool>
@@ -42,7 +42,7 @@ public final class Semaphore: Sendable {
 
     /// A semaphore with `permits` permits available.
     @inlinable public init(permits: Int) {
-        precondition(permits >= 0, "Semaphore needs a non-negative number of permits, got \(permits)")
+        precondition(permits >= 0, "AsyncSemaphore needs a non-negative number of permits, got \(permits)")
         state = Lock(State(available: permits))
     }
 
@@ -108,11 +108,11 @@ public final class Semaphore: Sendable {
 
     /// Permits held by one acquirer; released once, explicitly or on deinit.
     public final class Permit: Sendable {
-        @usableFromInline let semaphore: Semaphore
+        @usableFromInline let semaphore: AsyncSemaphore
         @usableFromInline let count: Int
         @usableFromInline let released = Atomic<Bool>(false)
 
-        @inlinable init(semaphore: Semaphore, count: Int) {
+        @inlinable init(semaphore: AsyncSemaphore, count: Int) {
             self.semaphore = semaphore
             self.count = count
         }

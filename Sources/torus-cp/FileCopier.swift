@@ -1,0 +1,191 @@
+import Glibc
+import Torus
+
+/// How to copy.
+struct CopyOptions: Sendable {
+    var recursive = false
+    var preserve = false
+    var noClobber = false
+    var force = false
+    var verify = false
+    var direct = false
+    var queueDepth = 8
+    var chunkSize = 1 << 20
+}
+
+/// Copies one regular file through the ring: data segments only (holes stay holes), up to
+/// `queueDepth` chunks in flight, into a temporary file in the destination directory that is
+/// renamed over the destination only when complete. Whatever goes wrong (an I/O error, a full
+/// disk, cancellation by SIGINT), the temporary file is removed and the destination untouched.
+struct FileCopier: Sendable {
+    let options: CopyOptions
+    let report: CopyReport
+
+    func copy(from source: FilePath, metadata: FileMetadata, to destination: FilePath) async throws {
+        if let existing = try? await FileSystem.metadata(at: destination) {
+            if existing.inode == metadata.inode && existing.device == metadata.device {
+                throw CopyError("'\(source)' and '\(destination)' are the same file")
+            }
+            if options.noClobber {
+                report.skipped("not overwriting '\(destination)' (-n)")
+                return
+            }
+            if existing.isDirectory {
+                throw CopyError("cannot overwrite directory '\(destination)' with non-directory '\(source)'")
+            }
+            if !options.force && access(destination.string, W_OK) != 0 {
+                throw CopyError("cannot create regular file '\(destination)': Permission denied (use -f to replace it)")
+            }
+        }
+        let input = try await File.open(source, options: options.direct ? [.read, .direct] : [.read])
+        let temporary = temporaryPath(for: destination)
+        let output: File
+        do {
+            output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
+                                         permissions: FilePermissions(rawValue: metadata.permissions.rawValue & 0o777 | 0o200))
+        } catch {
+            try? await input.close()
+            throw error
+        }
+        do {
+            try await copyData(from: input, to: output, size: metadata.size)
+            if ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
+                throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
+            }
+            let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
+            fchmod(output.fileDescriptor, mode)
+            if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
+            try await output.close()
+            try await input.close()
+            try await FileSystem.rename(temporary, to: destination)
+        } catch {
+            // Plain system calls here: in a cancelled task (SIGINT) ring operations are refused,
+            // and the temporary file must go whatever happened.
+            unlink(temporary.string)
+            try? await output.close()
+            try? await input.close()
+            throw error
+        }
+        if options.verify { try await verify(source, destination) }
+        report.fileDone()
+    }
+
+    /// The data segments of the source (SEEK_DATA / SEEK_HOLE), each copied in chunks with up
+    /// to `queueDepth` reads and writes in flight.
+    private func copyData(from input: File, to output: File, size: UInt64) async throws {
+        var segments: [(UInt64, UInt64)] = []
+        var offset: off_t = 0
+        let end = off_t(size)
+        while offset < end {
+            let data = lseek(input.fileDescriptor, offset, SEEK_DATA)
+            if data < 0 { break }   // ENXIO: only a hole is left
+            var hole = lseek(input.fileDescriptor, data, SEEK_HOLE)
+            if hole < 0 { hole = end }
+            segments.append((UInt64(data), UInt64(min(hole, end))))
+            offset = hole
+        }
+        if segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
+            segments = [(0, size)]   // the file system cannot tell: copy everything
+        }
+        let chunk = UInt64(options.chunkSize)
+        var chunks: [(UInt64, Int)] = []
+        for (start, stop) in segments {
+            var position = start
+            while position < stop {
+                let length = min(chunk, stop - position)
+                chunks.append((position, Int(length)))
+                position += length
+            }
+        }
+        let next = ChunkCursor(chunks)
+        let alignment = options.direct ? 4096 : 16
+        let chunkSize = options.chunkSize
+        let report = self.report
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {
+                group.addTask {
+                    let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
+                    while let (position, length) = next.take() {
+                        buffer.clear()
+                        while buffer.count < length {
+                            let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
+                            if n == 0 { break }   // the file shrank while we copied
+                        }
+                        try await output.writeAll(buffer, at: position)
+                        report.copiedBytes(UInt64(buffer.count))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    private func setTimes(of file: File, path: FilePath, from metadata: FileMetadata) throws {
+        var times = [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
+                     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+        if futimens(file.fileDescriptor, &times) != 0 {
+            throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
+        }
+    }
+
+    /// Re-reads both files and compares them.
+    private func verify(_ source: FilePath, _ destination: FilePath) async throws {
+        let a = try await File.open(source)
+        let b = try await File.open(destination)
+        let left = IOBuffer(capacity: options.chunkSize)
+        let right = IOBuffer(capacity: options.chunkSize)
+        var offset: UInt64 = 0
+        while true {
+            left.clear()
+            right.clear()
+            let n = try await a.read(into: left, at: offset)
+            while right.count < n, try await b.read(into: right, at: offset + UInt64(right.count), maxLength: n - right.count) > 0 {}
+            if n == 0 {
+                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: '\(destination)' is longer than '\(source)'") }
+                break
+            }
+            if left.bytes != right.bytes { throw CopyError("verify: '\(destination)' differs from '\(source)' near byte \(offset)") }
+            offset += UInt64(n)
+        }
+        try await a.close()
+        try await b.close()
+    }
+}
+
+/// Hands out chunk positions to the copy tasks of one file (all on one core).
+final class ChunkCursor: @unchecked Sendable {
+    // @unchecked: the tasks that share it are children of one task group on one core.
+    private var chunks: [(UInt64, Int)]
+    private var index = 0
+    init(_ chunks: [(UInt64, Int)]) { self.chunks = chunks }
+    func take() -> (UInt64, Int)? {
+        guard index < chunks.count else { return nil }
+        defer { index += 1 }
+        return chunks[index]
+    }
+}
+
+// lseek whences for sparse files (GNU extensions, so not in Swift's Glibc module).
+let SEEK_DATA: Int32 = 3
+let SEEK_HOLE: Int32 = 4
+
+/// `.NAME.torus-cp-RANDOM` next to `destination`, so the final rename stays within one directory.
+func temporaryPath(for destination: FilePath) -> FilePath {
+    let name = destination.lastComponent?.string ?? "file"
+    let directory = destination.removingLastComponent()
+    let random = String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    return directory.appending(".\(name).torus-cp-\(random)")
+}
+
+/// The process umask (read once: setting it is the only way to read it).
+let umaskValue: mode_t = {
+    let value = umask(0o022)
+    umask(value)
+    return value
+}()
+
+/// A copy failure with cp-style wording.
+struct CopyError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

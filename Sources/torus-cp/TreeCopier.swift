@@ -1,0 +1,171 @@
+import Glibc
+import Torus
+
+/// Walks sources and copies them: files spread over every core (each core keeps many files and
+/// chunks in flight on its ring), directories created before their contents, symbolic links
+/// copied as links, special files skipped with a warning. Failures are reported and the rest
+/// goes on.
+struct TreeCopier: Sendable {
+    let options: CopyOptions
+    let report: CopyReport
+    let files: FileCopier
+    /// Bounds the files open at once (descriptors and buffers).
+    let filesInFlight: AsyncSemaphore
+    let cores: [Core]
+    let nextCore = CoreCounter()
+
+    init(options: CopyOptions, report: CopyReport, cores: [Core]) {
+        self.options = options
+        self.report = report
+        self.files = FileCopier(options: options, report: report)
+        self.filesInFlight = AsyncSemaphore(permits: 32 * cores.count)
+        self.cores = cores
+    }
+
+    /// Copies one command-line source to `destination`.
+    func copyTopLevel(_ source: FilePath, to destination: FilePath) async {
+        let metadata: FileMetadata
+        do {
+            // On the command line, cp follows a symbolic link unless copying recursively.
+            metadata = try await FileSystem.metadata(at: source, followSymbolicLinks: !options.recursive)
+        } catch {
+            report.failed("cannot stat '\(source)': \(reason(error))")
+            return
+        }
+        if metadata.isDirectory {
+            guard options.recursive else {
+                report.failed("-r not specified; omitting directory '\(source)'")
+                return
+            }
+            if isInside(destination, source) {
+                report.failed("cannot copy a directory, '\(source)', into itself, '\(destination)'")
+                return
+            }
+        }
+        await copyItem(source, metadata: metadata, to: destination)
+    }
+
+    private func copyItem(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
+        switch metadata.kind {
+        case .regular:
+            await copyFileOnSomeCore(source, metadata: metadata, to: destination)
+        case .directory:
+            await copyDirectory(source, metadata: metadata, to: destination)
+        case .symbolicLink:
+            await copyLink(source, to: destination)
+        default:
+            report.skipped("skipping special file '\(source)' (\(metadata.kind))")
+        }
+    }
+
+    private func copyFileOnSomeCore(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
+        let core = cores[nextCore.next() % cores.count]
+        let files = self.files
+        let report = self.report
+        let permits = filesInFlight
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask(executorPreference: core) {
+                do {
+                    try await permits.withPermits {
+                        try await files.copy(from: source, metadata: metadata, to: destination)
+                    }
+                } catch is CancellationError {
+                    report.failed("interrupted while copying '\(source)'")
+                } catch let error as CopyError {
+                    report.failed(error.description)
+                } catch {
+                    report.failed("cannot copy '\(source)' to '\(destination)': \(reason(error))")
+                }
+            }
+        }
+    }
+
+    private func copyDirectory(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
+        do {
+            do {
+                try await FileSystem.createDirectory(at: destination, permissions: FilePermissions(rawValue: metadata.permissions.rawValue | 0o700))
+                report.madeDirectory()
+            } catch let error as IOError where error.errno == .fileExists {
+                guard try await FileSystem.metadata(at: destination).isDirectory else {
+                    report.failed("cannot overwrite non-directory '\(destination)' with directory '\(source)'")
+                    return
+                }
+            }
+            let entries = try await FileSystem.contentsOfDirectory(at: source)
+            await withTaskGroup(of: Void.self) { group in
+                for entry in entries {
+                    group.addTask {
+                        let child = source.appending(entry.name)
+                        do {
+                            let childMetadata = try await FileSystem.metadata(at: child, followSymbolicLinks: false)
+                            await copyItem(child, metadata: childMetadata, to: destination.appending(entry.name))
+                        } catch {
+                            report.failed("cannot stat '\(child)': \(reason(error))")
+                        }
+                    }
+                }
+            }
+            // Modes and times after the contents, so that writing them did not change them.
+            let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
+            chmod(destination.string, mode)
+            if options.preserve {
+                var times = [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
+                             timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+                utimensat(AT_FDCWD, destination.string, &times, 0)
+            }
+        } catch {
+            report.failed("cannot copy directory '\(source)': \(reason(error))")
+        }
+    }
+
+    private func copyLink(_ source: FilePath, to destination: FilePath) async {
+        do {
+            let target = try await FileSystem.destinationOfSymbolicLink(at: source)
+            if try await FileSystem.exists(at: destination) {
+                if options.noClobber {
+                    report.skipped("not overwriting '\(destination)' (-n)")
+                    return
+                }
+                try await FileSystem.removeFile(at: destination)
+            }
+            try await FileSystem.createSymbolicLink(at: destination, to: target)
+            report.madeLink()
+        } catch {
+            report.failed("cannot copy symbolic link '\(source)' to '\(destination)': \(reason(error))")
+        }
+    }
+}
+
+/// Round-robin over cores.
+final class CoreCounter: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var value = 0
+    init() { pthread_mutex_init(lock, nil) }
+    func next() -> Int {
+        pthread_mutex_lock(lock)
+        defer { pthread_mutex_unlock(lock) }
+        value &+= 1
+        return value
+    }
+}
+
+/// The reason part of an error, without repeating the path.
+func reason(_ error: any Error) -> String {
+    if let error = error as? IOError { return "\(error.errno.description) (\(error.operation))" }
+    return "\(error)"
+}
+
+/// Whether `path` is `directory` or inside it (both made absolute and resolved).
+func isInside(_ path: FilePath, _ directory: FilePath) -> Bool {
+    guard let base = resolved(directory) else { return false }
+    // The destination may not exist yet: resolve its parent and append the name.
+    let target = resolved(path) ?? resolved(path.removingLastComponent()).map { $0.appending(path.lastComponent?.string ?? "") }
+    guard let target else { return false }
+    return target == base || target.starts(with: base)
+}
+
+func resolved(_ path: FilePath) -> FilePath? {
+    guard let pointer = realpath(path.string.isEmpty ? "." : path.string, nil) else { return nil }
+    defer { free(pointer) }
+    return FilePath(String(cString: pointer))
+}

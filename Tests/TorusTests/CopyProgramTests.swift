@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+@testable import Torus
+
+/// Runs torus-cp with `arguments`.
+func torusCopy(_ arguments: [String]) throws -> ProcessOutcome {
+    try runProcess(builtExecutable("torus-cp"), arguments)
+}
+
+/// Every regular file, directory and link under `root`, with contents or targets, for comparing trees.
+func treeSignature(_ root: String) throws -> [String: String] {
+    var result: [String: String] = [:]
+    let manager = FileManager.default
+    guard let walker = manager.enumerator(atPath: root) else { return result }
+    while let relative = walker.nextObject() as? String {
+        let path = root + "/" + relative
+        let attributes = try manager.attributesOfItem(atPath: path)
+        switch attributes[.type] as? FileAttributeType {
+        case .typeSymbolicLink?: result[relative] = "link -> " + (try manager.destinationOfSymbolicLink(atPath: path))
+        case .typeDirectory?: result[relative] = "dir"
+        case .typeRegular?:
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            var checksum = Checksum()
+            data.withUnsafeBytes { checksum.add($0) }
+            result[relative] = "file \(data.count) \(checksum.value)"
+        default: result[relative] = "special"
+        }
+    }
+    return result
+}
+
+extension RuntimeSuite {
+    @Suite("torus-cp")
+    struct CopyProgram {
+        @Test("a tree: empty files and directories, deep nesting, odd names, symlinks, chunk boundaries")
+        func tree() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = root + "/src"
+            let manager = FileManager.default
+            try manager.createDirectory(atPath: source + "/empty dir", withIntermediateDirectories: true)
+            try manager.createDirectory(atPath: source + "/d1/d2/d3/d4/d5/d6", withIntermediateDirectories: true)
+            manager.createFile(atPath: source + "/empty file", contents: Data())
+            manager.createFile(atPath: source + "/d1/d2/d3/d4/d5/d6/deep.txt", contents: Data("deep".utf8))
+            manager.createFile(atPath: source + "/naïve file ☃.txt", contents: Data("unicode".utf8))
+            manager.createFile(atPath: source + "/exact.bin", contents: Data(pseudoRandomBytes(128 << 10, seed: 1)))
+            manager.createFile(atPath: source + "/plus-one.bin", contents: Data(pseudoRandomBytes((128 << 10) + 1, seed: 2)))
+            try manager.createSymbolicLink(atPath: source + "/link", withDestinationPath: "naïve file ☃.txt")
+            try manager.createSymbolicLink(atPath: source + "/dangling", withDestinationPath: "nowhere")
+            let outcome = try torusCopy(["-r", "--chunk-size", "64K", "--queue-depth", "3", "--stats", source, root + "/dst"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(try treeSignature(root + "/dst") == treeSignature(source))
+            #expect(outcome.stderr.contains("failed"))   // the --stats line
+            // Copying again into an existing directory puts the tree inside it, as cp does.
+            let again = try torusCopy(["-r", source, root + "/dst"])
+            #expect(again.status == 0)
+            #expect(try treeSignature(root + "/dst/src") == treeSignature(source))
+        }
+
+        @Test("-p preserves mode and times; -n leaves existing files; several sources into a directory")
+        func options() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let manager = FileManager.default
+            manager.createFile(atPath: root + "/a", contents: Data("a".utf8), attributes: [.posixPermissions: 0o751])
+            manager.createFile(atPath: root + "/b", contents: Data("b".utf8))
+            let old = Date(timeIntervalSince1970: 1_000_000_000)
+            try manager.setAttributes([.modificationDate: old], ofItemAtPath: root + "/a")
+            try manager.createDirectory(atPath: root + "/into", withIntermediateDirectories: false)
+            #expect(try torusCopy(["-p", root + "/a", root + "/b", root + "/into"]).status == 0)
+            let attributes = try manager.attributesOfItem(atPath: root + "/into/a")
+            #expect(attributes[.posixPermissions] as? Int == 0o751)
+            #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_000_000_000)
+            manager.createFile(atPath: root + "/into/keep", contents: Data("original".utf8))
+            #expect(try torusCopy(["-n", root + "/a", root + "/into/keep"]).status == 0)
+            #expect(try String(contentsOfFile: root + "/into/keep", encoding: .utf8) == "original")
+            let notDirectory = try torusCopy([root + "/a", root + "/b", root + "/into/keep"])
+            #expect(notDirectory.status == 1)
+            #expect(notDirectory.stderr.contains("is not a directory"))
+        }
+
+        @Test("a sparse file past 4 GiB stays sparse and identical")
+        func sparse() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let path = root + "/sparse"
+            let fd = open(path, O_CREAT | O_WRONLY, 0o644)
+            #expect(pwrite(fd, "head", 4, 0) == 4)
+            #expect(pwrite(fd, "tail", 4, (5 << 30) + 7) == 4)
+            close(fd)
+            #expect(try torusCopy([path, root + "/copy"]).status == 0)
+            var source = stat()
+            var copy = stat()
+            stat(path, &source)
+            stat(root + "/copy", &copy)
+            #expect(copy.st_size == source.st_size)
+            #expect(copy.st_blocks < 1024, "holes were not written out")
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: root + "/copy"))
+            try handle.seek(toOffset: (5 << 30) + 7)
+            #expect(try handle.read(upToCount: 4) == Data("tail".utf8))
+            try handle.seek(toOffset: 0)
+            #expect(try handle.read(upToCount: 4) == Data("head".utf8))
+        }
+
+        @Test("errors: missing source, same file, directory into itself, omitted directory; the rest is still copied")
+        func errors() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let manager = FileManager.default
+            try manager.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
+            manager.createFile(atPath: root + "/file", contents: Data("x".utf8))
+            try manager.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+            let mixed = try torusCopy([root + "/missing", root + "/file", root + "/dir", root + "/out"])
+            #expect(mixed.status == 1)
+            #expect(mixed.stderr.contains("cannot stat '\(root)/missing': No such file or directory"))
+            #expect(mixed.stderr.contains("-r not specified; omitting directory '\(root)/dir'"))
+            #expect(manager.fileExists(atPath: root + "/out/file"), "the good source was copied anyway")
+            let same = try torusCopy([root + "/file", root + "/file"])
+            #expect(same.status == 1)
+            #expect(same.stderr.contains("are the same file"))
+            let itself = try torusCopy(["-r", root + "/dir", root + "/dir/sub/inner"])
+            #expect(itself.status == 1)
+            #expect(itself.stderr.contains("into itself"))
+            let usage = try torusCopy([root + "/file"])
+            #expect(usage.status != 0)
+            #expect(usage.stderr.contains("missing destination"))
+        }
+
+        @Test("as an unprivileged user: an unreadable source and a read-only destination are reported, nothing half-written")
+        func permissions() throws {
+            try #require(getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534")
+            let root = "/tmp/torus-cp-permissions-\(getpid())"
+            try? FileManager.default.removeItem(atPath: root)
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let binary = root + "/torus-cp"
+            try FileManager.default.copyItem(atPath: builtExecutable("torus-cp"), toPath: binary)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
+            FileManager.default.createFile(atPath: root + "/secret", contents: Data("s".utf8), attributes: [.posixPermissions: 0o000])
+            FileManager.default.createFile(atPath: root + "/public", contents: Data("p".utf8), attributes: [.posixPermissions: 0o644])
+            try FileManager.default.createDirectory(atPath: root + "/locked", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+            let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", binary]
+            let unreadable = try runProcess("/usr/bin/setpriv", asNobody + [root + "/secret", root + "/copy"])
+            #expect(unreadable.status == 1)
+            #expect(unreadable.stderr.contains("Permission denied"))
+            #expect(unreadable.stderr.contains("\(root)/secret"))
+            let readOnly = try runProcess("/usr/bin/setpriv", asNobody + [root + "/public", root + "/locked/copy"])
+            #expect(readOnly.status == 1)
+            #expect(readOnly.stderr.contains("Permission denied"))
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains("torus-cp-") }
+            #expect(leftovers.isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
+        }
+
+        @Test("an interrupted copy leaves no file under the final name and no temporary file")
+        func interrupted() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = root + "/big"
+            let block = Data(pseudoRandomBytes(1 << 20, seed: 9))
+            FileManager.default.createFile(atPath: source, contents: nil)
+            let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+            for _ in 0..<256 { try writer.write(contentsOf: block) }
+            try writer.close()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            process.arguments = ["--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
+            process.standardError = Pipe()
+            try process.run()
+            usleep(50_000)
+            process.interrupt()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 130, "the copy finished before the interrupt: make it longer")
+            #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0 != "big" }
+            #expect(leftovers.isEmpty, "\(leftovers)")
+        }
+    }
+}
