@@ -35,6 +35,7 @@ case "$command" in
         ;;
     bench)
         ensure_system_packages
+        swift build -c release --product torus-cp
         cd Benchmarks
         # The root package is a path dependency; drop the cached build plan so new source
         # files in it are always picked up.

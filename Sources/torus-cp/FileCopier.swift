@@ -11,6 +11,15 @@ struct CopyOptions: Sendable {
     var direct = false
     var queueDepth = 8
     var chunkSize = 1 << 20
+    var method = CopyMethod.splice
+}
+
+/// How file data moves.
+enum CopyMethod: String, CaseIterable, Sendable {
+    /// `IORING_OP_SPLICE` through a pipe: one copy, in the kernel.
+    case splice
+    /// `IORING_OP_READ` into a buffer, then `IORING_OP_WRITE`: two copies.
+    case readWrite = "read-write"
 }
 
 /// Copies one regular file through the ring: data segments only (holes stay holes), up to
@@ -48,7 +57,11 @@ struct FileCopier: Sendable {
             throw error
         }
         do {
-            try await copyData(from: input, to: output, size: metadata.size)
+            if metadata.size <= UInt64(options.chunkSize) && !options.direct {
+                try await copySmall(from: input, to: output, size: Int(metadata.size))
+            } else {
+                try await copyData(from: input, to: output, size: metadata.size, sparse: metadata.allocatedSize < metadata.size)
+            }
             if ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
                 throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
             }
@@ -70,11 +83,22 @@ struct FileCopier: Sendable {
         report.fileDone()
     }
 
-    /// The data segments of the source (SEEK_DATA / SEEK_HOLE), each copied in chunks with up
-    /// to `queueDepth` reads and writes in flight.
-    private func copyData(from input: File, to output: File, size: UInt64) async throws {
-        var segments: [(UInt64, UInt64)] = []
-        var offset: off_t = 0
+    /// A file that fits in one chunk: one read, one write, a buffer of its size.
+    private func copySmall(from input: File, to output: File, size: Int) async throws {
+        guard size > 0 else { return }
+        let buffer = IOBuffer(capacity: size)
+        while buffer.count < size {
+            if try await input.read(into: buffer, at: UInt64(buffer.count)) == 0 { break }
+        }
+        try await output.writeAll(buffer, at: 0)
+        report.copiedBytes(UInt64(buffer.count))
+    }
+
+    /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
+    /// chunks with up to `queueDepth` in flight.
+    private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool) async throws {
+        var segments: [(UInt64, UInt64)] = sparse ? [] : [(UInt64(0), size)]
+        var offset: off_t = sparse ? 0 : off_t(size)
         let end = off_t(size)
         while offset < end {
             let data = lseek(input.fileDescriptor, offset, SEEK_DATA)
@@ -84,7 +108,7 @@ struct FileCopier: Sendable {
             segments.append((UInt64(data), UInt64(min(hole, end))))
             offset = hole
         }
-        if segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
+        if sparse && segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
             segments = [(0, size)]   // the file system cannot tell: copy everything
         }
         let chunk = UInt64(options.chunkSize)
@@ -101,9 +125,20 @@ struct FileCopier: Sendable {
         let alignment = options.direct ? 4096 : 16
         let chunkSize = options.chunkSize
         let report = self.report
+        // Buffered copies splice through a pipe (one copy, in the kernel, still on the ring);
+        // O_DIRECT copies go through aligned user buffers.
+        let useSplice = !options.direct && options.method != .readWrite
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {
                 group.addTask {
+                    if useSplice {
+                        let pipe = try PipePair(capacity: chunkSize)
+                        while let (position, length) = next.take() {
+                            let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
+                            report.copiedBytes(UInt64(n))
+                        }
+                        return
+                    }
                     let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
                     while let (position, length) = next.take() {
                         buffer.clear()

@@ -5,6 +5,8 @@ import Dispatch
 import Foundation
 import Torus
 
+extension CopyMethod: ExpressibleByArgument {}
+
 struct TorusCopy: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torus-cp",
@@ -23,6 +25,7 @@ struct TorusCopy: ParsableCommand {
     @Option(help: "Chunks in flight per file.") var queueDepth: Int = 8
     @Option(help: "Chunk size (bytes, or with K, M or G).") var chunkSize: String = "1M"
     @Flag(help: "Bypass the page cache (O_DIRECT) where the file system allows.") var direct = false
+    @Option(help: "How data moves: splice (through a pipe, one copy in the kernel) or read-write (through buffers).") var method: CopyMethod = .splice
     @Flag(help: "Re-read both sides after copying and compare.") var verify = false
     @Flag(inversion: .prefixedNo, help: "Show progress on stderr (default: when stderr is a terminal).") var progress: Bool?
     @Flag(help: "Print a summary at the end.") var stats = false
@@ -47,6 +50,7 @@ struct TorusCopy: ParsableCommand {
         options.verify = verify
         options.direct = direct
         options.queueDepth = queueDepth
+        options.method = method
         options.chunkSize = parseSize(chunkSize)!
 
         let sources = paths.dropLast().map { FilePath($0) }

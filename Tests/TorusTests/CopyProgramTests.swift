@@ -50,6 +50,10 @@ extension RuntimeSuite {
             let outcome = try torusCopy(["-r", "--chunk-size", "64K", "--queue-depth", "3", "--stats", source, root + "/dst"])
             #expect(outcome.status == 0, "\(outcome.stderr)")
             #expect(try treeSignature(root + "/dst") == treeSignature(source))
+            // The other data path, through buffers, and verification.
+            let buffered = try torusCopy(["-r", "--method", "read-write", "--chunk-size", "64K", "--verify", source, root + "/dst-rw"])
+            #expect(buffered.status == 0, "\(buffered.stderr)")
+            #expect(try treeSignature(root + "/dst-rw") == treeSignature(source))
             #expect(outcome.stderr.contains("failed"))   // the --stats line
             // Copying again into an existing directory puts the tree inside it, as cp does.
             let again = try torusCopy(["-r", source, root + "/dst"])

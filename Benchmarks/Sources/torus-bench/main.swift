@@ -53,6 +53,11 @@ printTable("Files", fileRows)
 let tcpRows = only.map { !$0.contains("tcp") } == true ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 let idleRows = only.map { !$0.contains("idle") } == true ? [] : try IdleConnections(connections: 10_000 / scale).run()
 printTable("TCP", tcpRows + idleRows)
+// torus-cp against cp only on request: it writes gigabytes and drops the page cache.
+let copyRows = only.map { $0.contains("cp") } == true ? try CopyComparisons(
+    directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
+    repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp").run() : []
+printTable("torus-cp", copyRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -72,6 +77,9 @@ if let writePath {
     if !fileRows.isEmpty { try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath) }
     if !(tcpRows + idleRows).isEmpty {
         try writeSection("tcp", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n" + markdownTable(tcpRows + idleRows), to: writePath)
+    }
+    if !copyRows.isEmpty {
+        try writeSection("cp", body: "Measured \(date) on \(machine); file system \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n" + markdownTable(copyRows), to: writePath)
     }
     if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
     print("\nwrote \(writePath)")

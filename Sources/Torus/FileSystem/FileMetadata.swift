@@ -24,6 +24,8 @@ public struct FileMetadata: Sendable, Equatable {
     }
 
     public var size: UInt64
+    /// Bytes of storage allocated (`st_blocks * 512`); less than ``size`` for a sparse file.
+    public var allocatedSize: UInt64
     public var kind: Kind
     public var permissions: FilePermissions
     /// Last data modification.
@@ -45,6 +47,7 @@ public struct FileMetadata: Sendable, Equatable {
 
     init(_ raw: RawFileStatus) {
         size = raw.size
+        allocatedSize = raw.blocks * 512
         kind = Kind(mode: raw.mode)
         permissions = FilePermissions(rawValue: CModeT(raw.mode & 0o7777))
         modified = FileTime(seconds: raw.modified.seconds, nanoseconds: raw.modified.nanoseconds)

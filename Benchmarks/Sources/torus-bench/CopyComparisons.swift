@@ -1,0 +1,158 @@
+import Foundation
+import Torus
+
+/// torus-cp against cp (GNU coreutils) on the same workloads, warm and cold page cache, every
+/// copy verified by content. Run with `--only cp`.
+struct CopyComparisons {
+    let directory: String
+    let repetitions: Int
+    let scale: Int
+    let torusCopy: String
+
+    struct Workload {
+        var name: String
+        var make: (String) throws -> Void
+    }
+
+    var workloads: [Workload] {
+        [
+            Workload(name: "one \(1024 / scale) MiB file") { root in try writeFile(root + "/big.bin", mebibytes: 1024 / scale, seed: 1) },
+            Workload(name: "\(200 / scale) files of 8 MiB") { root in
+                for index in 0..<(200 / scale) { try writeFile(root + "/f\(index).bin", mebibytes: 8, seed: UInt64(index)) }
+            },
+            Workload(name: "\(20_000 / scale) files of 1-64 KiB in \(240 / scale) directories") { root in
+                var generator = SplitMix(seed: 7)
+                let block = [UInt8]((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+                for directory in 0..<(240 / scale) {
+                    let path = root + "/d\(directory)"
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                    for file in 0..<(20_000 / 240) {
+                        let size = Int(generator.next() % (63 << 10)) + (1 << 10)
+                        FileManager.default.createFile(atPath: path + "/f\(file)", contents: Data(block[0..<size]))
+                    }
+                }
+            },
+        ]
+    }
+
+    func run() throws -> [Comparison] {
+        let canDropCaches = getuid() == 0
+        var rows: [Comparison] = []
+        for workload in workloads {
+            let source = directory + "/cp-bench-src"
+            try? FileManager.default.removeItem(atPath: source)
+            try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+            try workload.make(source)
+            let reference = try signature(source)
+            defer { try? FileManager.default.removeItem(atPath: source) }
+            for cold in canDropCaches ? [false, true] : [false] {
+                let cp = try time(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)
+                let torus = try time([torusCopy, "-r", "--no-progress"], source: source, reference: reference, cold: cold)
+                rows.append(Comparison(
+                    name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.wall,
+                    peers: [("cp -r", cp.wall)],
+                    note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.cpu, cp.cpu)))
+            }
+        }
+        return rows
+    }
+
+    /// Median wall and CPU milliseconds of copying `source` with `command`, verified each time.
+    func time(_ command: [String], source: String, reference: [String: UInt64], cold: Bool) throws -> (wall: Double, cpu: Double) {
+        var walls: [Double] = []
+        var cpus: [Double] = []
+        for _ in 0..<repetitions {
+            let destination = directory + "/cp-bench-dst"
+            try? FileManager.default.removeItem(atPath: destination)
+            sync()
+            if cold { try "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
+            let cpuBefore = childCPUMilliseconds()
+            let start = ContinuousClock.now
+            // posix_spawn + waitpid: Foundation's Process polls for exit in 50 ms steps.
+            let status = spawnAndWait(command + [source, destination])
+            let (seconds, attoseconds) = (ContinuousClock.now - start).components
+            guard status == 0 else { throw CopyBenchError("\(command[0]) failed with status \(status)") }
+            walls.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+            cpus.append(childCPUMilliseconds() - cpuBefore)
+            guard try signature(destination) == reference else { throw CopyBenchError("\(command[0]) produced a different tree") }
+            try FileManager.default.removeItem(atPath: destination)
+        }
+        return (median(walls), median(cpus))
+    }
+}
+
+struct CopyBenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Relative path -> FNV-1a of the contents, for every regular file under `root`.
+func signature(_ root: String) throws -> [String: UInt64] {
+    var result: [String: UInt64] = [:]
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return result }
+    while let relative = walker.nextObject() as? String {
+        let path = root + "/" + relative
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+        let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        while let data = try handle.read(upToCount: 4 << 20), !data.isEmpty {
+            data.withUnsafeBytes { bytes in
+                // Sample every 8th 8-byte word: fast, and any real corruption shows.
+                let words = bytes.bindMemory(to: UInt64.self)
+                var index = 0
+                while index < words.count {
+                    hash = (hash ^ words[index]) &* 0x100_0000_01b3
+                    index += 8
+                }
+                for byte in bytes.suffix(bytes.count % 8) { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            }
+            hash ^= UInt64(data.count)
+        }
+        try handle.close()
+        result[relative] = hash
+    }
+    return result
+}
+
+func childCPUMilliseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
+}
+
+func writeFile(_ path: String, mebibytes: Int, seed: UInt64) throws {
+    var generator = SplitMix(seed: seed)
+    let block = Data((0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
+    FileManager.default.createFile(atPath: path, contents: nil)
+    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+    for index in 0..<mebibytes {
+        var chunk = block
+        chunk[0] = UInt8(truncatingIfNeeded: index)
+        try handle.write(contentsOf: chunk)
+    }
+    try handle.close()
+}
+
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Runs a program and waits for it; returns its exit status (-1 if it could not start).
+func spawnAndWait(_ arguments: [String]) -> Int32 {
+    var pid: pid_t = 0
+    let argv = arguments.map { strdup($0) } + [nil]
+    defer { for pointer in argv { free(pointer) } }
+    guard posix_spawn(&pid, arguments[0], nil, nil, argv, environ) == 0 else { return -1 }
+    var status: Int32 = 0
+    waitpid(pid, &status, 0)
+    return (status >> 8) & 0xff
+}
