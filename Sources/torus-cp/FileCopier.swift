@@ -51,7 +51,7 @@ struct FileCopier: Sendable {
         let output: File
         do {
             output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
-                                         permissions: FilePermissions(rawValue: metadata.permissions.rawValue & 0o777 | 0o200))
+                                         permissions: FilePermissions(rawValue: creationMode(metadata)))
         } catch {
             try? await input.close()
             throw error
@@ -62,11 +62,12 @@ struct FileCopier: Sendable {
             } else {
                 try await copyData(from: input, to: output, size: metadata.size, sparse: metadata.allocatedSize < metadata.size)
             }
-            if ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
+            // Only a sparse copy can end in a hole that no write extended the file over.
+            if metadata.allocatedSize < metadata.size, ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
                 throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
             }
             let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
-            fchmod(output.fileDescriptor, mode)
+            if mode != creationMode(metadata) & ~umaskValue || options.preserve { fchmod(output.fileDescriptor, mode) }
             if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
             try await output.close()
             try await input.close()
@@ -186,6 +187,10 @@ struct FileCopier: Sendable {
         try await b.close()
     }
 }
+
+/// The mode the temporary file is created with (before the umask): the source's permission
+/// bits, plus owner-write so that we can write it.
+func creationMode(_ metadata: FileMetadata) -> mode_t { metadata.permissions.rawValue & 0o777 | 0o200 }
 
 /// Hands out chunk positions to the copy tasks of one file (all on one core).
 final class ChunkCursor: @unchecked Sendable {
