@@ -94,7 +94,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// core's provided buffers: an idle connection holds no buffer. Iterate on one core.
     public func receivedChunks() throws -> ReceivedChunks {
         guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "receivedChunks") }
-        return ReceivedChunks(receiver: MultishotReceiver(core: core, handle: handle))
+        return ReceivedChunks(receiver: makeMultishotReceiver(core: core, handle: handle, pool: try core.providedBufferRing()))
     }
 
     /// Sends every byte of a received chunk (no copy: the kernel reads the provided buffer,
@@ -183,14 +183,14 @@ public final class TCPListener: Sendable {
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener) }
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
-            var acceptor: MultishotAcceptor?
+            var acceptor: MultishotSource<Int32>?
 
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
-                    acceptor = MultishotAcceptor(core: core, handle: listener.handle)
+                    acceptor = makeMultishotAcceptor(core: core, handle: listener.handle)
                 }
-                guard let fd = try await acceptor!.next() else { return nil }
+                guard let fd = try await acceptor!.next(endOnCancel: true) else { return nil }
                 return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))
             }
         }
