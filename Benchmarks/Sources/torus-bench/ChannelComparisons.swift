@@ -33,56 +33,30 @@ struct ChannelComparisons {
 
     /// Producer and consumer on the same core, bounded channel of 1024.
     func mpscSameCore() throws -> Comparison {
-        let n = 1_000_000 / scale
-        let torus = try measure(operations: n, repetitions: repetitions) {
-            _ = try runtime.block {
-                let (tx, rx) = MPSC.bounded(Int.self, capacity: 1024)
-                spawn {
-                    for i in 0..<n { try await tx.send(i) }
-                    tx.finish()
-                }
-                var sum = 0
-                for await value in rx { sum &+= value }
-                return sum
-            }
-        }
-        let streamOnCore = try measure(operations: n, repetitions: repetitions) {
-            _ = try runtime.block {
-                let (stream, continuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1024))
-                spawn {
-                    for i in 0..<n { continuation.yield(i) }
-                    continuation.finish()
-                }
-                var sum = 0
-                for await value in stream { sum &+= value }
-                return sum
-            }
-        }
-        let channelOnCore = try measure(operations: n, repetitions: repetitions) {
-            _ = try runtime.block {
-                let channel = AsyncChannel<Int>()
-                spawn {
-                    for i in 0..<n { await channel.send(i) }
-                    channel.finish()
-                }
-                var sum = 0
-                for await value in channel { sum &+= value }
-                return sum
-            }
-        }
+        let (torus, stream, channel) = try mpsc(producerCore: 0)
         return Comparison(
-            name: "mpsc, producer and consumer on one core", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("AsyncStream (same core)", streamOnCore.wallPerOp), ("AsyncChannel (same core)", channelOnCore.wallPerOp)],
+            name: "mpsc, producer and consumer on one core", unit: "ns/op", torus: torus,
+            peers: [("AsyncStream (same core)", stream), ("AsyncChannel (same core)", channel)],
             note: "1M Ints, bounded 1024; AsyncStream drops on overflow (no backpressure)")
     }
 
     /// Producer on core 1, consumer on core 0.
     func mpscCrossCore() throws -> Comparison {
+        let (torus, stream, channel) = try mpsc(producerCore: 1)
+        return Comparison(
+            name: "mpsc, producer on core 1, consumer on core 0", unit: "ns/op", torus: torus,
+            peers: [("AsyncStream", stream), ("AsyncChannel", channel)],
+            note: "1M Ints")
+    }
+
+    /// One million Ints from a producer on `producerCore` to a consumer on core 0, through each
+    /// channel type; wall nanoseconds per value.
+    func mpsc(producerCore: Int) throws -> (Double, Double, Double) {
         let n = 1_000_000 / scale
         let torus = try measure(operations: n, repetitions: repetitions) {
             _ = try runtime.block {
                 let (tx, rx) = MPSC.bounded(Int.self, capacity: 1024)
-                spawn(on: .core(1)) {
+                spawn(on: .core(producerCore)) {
                     for i in 0..<n { try await tx.send(i) }
                     tx.finish()
                 }
@@ -93,8 +67,8 @@ struct ChannelComparisons {
         }
         let stream = try measure(operations: n, repetitions: repetitions) {
             _ = try runtime.block {
-                let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
-                spawn(on: .core(1)) {
+                let (stream, continuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1024))
+                spawn(on: .core(producerCore)) {
                     for i in 0..<n { continuation.yield(i) }
                     continuation.finish()
                 }
@@ -106,7 +80,7 @@ struct ChannelComparisons {
         let channel = try measure(operations: n, repetitions: repetitions) {
             _ = try runtime.block {
                 let channel = AsyncChannel<Int>()
-                spawn(on: .core(1)) {
+                spawn(on: .core(producerCore)) {
                     for i in 0..<n { await channel.send(i) }
                     channel.finish()
                 }
@@ -115,10 +89,7 @@ struct ChannelComparisons {
                 return sum
             }
         }
-        return Comparison(
-            name: "mpsc, producer on core 1, consumer on core 0", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("AsyncStream (unbounded)", stream.wallPerOp), ("AsyncChannel", channel.wallPerOp)],
-            note: "1M Ints")
+        return (torus.wallPerOp, stream.wallPerOp, channel.wallPerOp)
     }
 
     /// A reply through a oneshot, sent by another task on the same core.
