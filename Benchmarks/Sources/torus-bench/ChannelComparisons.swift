@@ -28,7 +28,7 @@ struct ChannelComparisons {
             ("mpsc-same", mpscSameCore), ("mpsc-cross", mpscCrossCore), ("oneshot", oneshotRoundTrip),
             ("mutex-uncontended", mutexUncontended), ("mutex-contended", mutexContended),
         ]
-        return try all.filter { only == nil || $0.0.contains(only!) }.map { try $0.1() }
+        return try all.filter { selected($0.0) }.map { try $0.1() }
     }
 
     /// Producer and consumer on the same core, bounded channel of 1024.

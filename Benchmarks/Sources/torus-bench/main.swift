@@ -11,8 +11,14 @@ import Torus
 var repetitions = 5
 var scale = 1
 var writePath: String?
-/// Run only the comparisons whose name contains this text (for profiling one of them).
+/// Run only the comparisons whose names contain one of these comma-separated words.
 nonisolated(unsafe) var only: String?
+
+/// Whether the comparison called `name` runs (`--only`).
+func selected(_ name: String) -> Bool {
+    guard let only else { return true }
+    return only.split(separator: ",").contains { name.contains($0) }
+}
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
@@ -44,17 +50,17 @@ print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(s
 
 let runtimeRows = only != nil ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
-let channelRows = only.map { !"mpsc-same mpsc-cross oneshot mutex".contains($0) } == true ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let channelRows = !["mpsc-same", "mpsc-cross", "oneshot", "mutex-uncontended", "mutex-contended"].contains(where: selected) ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 printTable("Channels and synchronization", channelRows)
-let fileRows = only.map { $0 != "files" } == true ? [] : try FileComparisons(
+let fileRows = !selected("files") ? [] : try FileComparisons(
     runtime: runtime, repetitions: repetitions, scale: scale,
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
 printTable("Files", fileRows)
-let tcpRows = only.map { !$0.contains("tcp") } == true ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
-let idleRows = only.map { !$0.contains("idle") } == true ? [] : try IdleConnections(connections: 10_000 / scale).run()
+let tcpRows = !selected("tcp") ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let idleRows = !selected("idle") ? [] : try IdleConnections(connections: 10_000 / scale).run()
 printTable("TCP", tcpRows + idleRows)
 // torus-cp against cp only on request: it writes gigabytes and drops the page cache.
-let copyRows = only.map { $0.contains("cp") } == true ? try CopyComparisons(
+let copyRows = only != nil && selected("cp") ? try CopyComparisons(
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
     repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp").run() : []
 printTable("torus-cp", copyRows)
