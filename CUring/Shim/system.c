@@ -29,3 +29,20 @@ uint64_t torus_memlock_soft_limit(void) {
     if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
     return (uint64_t)limit.rlim_cur;
 }
+
+struct torus_cachestat_range { uint64_t off; uint64_t len; };
+struct torus_cachestat_result { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
+
+long torus_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached, uint64_t *total) {
+#ifndef SYS_cachestat
+#define SYS_cachestat 451   /* the same on every architecture (generic syscall table) */
+#endif
+    struct torus_cachestat_range range = { offset, length };
+    struct torus_cachestat_result result = { 0, 0, 0, 0, 0 };
+    long r = syscall(SYS_cachestat, fd, &range, &result, 0);
+    if (r < 0) return -errno;
+    long page = sysconf(_SC_PAGESIZE);
+    *cached = result.nr_cache;
+    *total = (length + (uint64_t)page - 1) / (uint64_t)page;
+    return 0;
+}

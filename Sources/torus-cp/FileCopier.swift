@@ -11,11 +11,13 @@ struct CopyOptions: Sendable {
     var direct = false
     var queueDepth = 8
     var chunkSize = 1 << 20
-    var method = CopyMethod.splice
+    var method = CopyMethod.auto
 }
 
 /// How file data moves.
 enum CopyMethod: String, CaseIterable, Sendable {
+    /// Splice when the source is in the page cache, read/write when it is not (cachestat).
+    case auto
     /// `IORING_OP_SPLICE` through a pipe: one copy, in the kernel.
     case splice
     /// `IORING_OP_READ` into a buffer, then `IORING_OP_WRITE`: two copies.
@@ -126,9 +128,15 @@ struct FileCopier: Sendable {
         let alignment = options.direct ? 4096 : 16
         let chunkSize = options.chunkSize
         let report = self.report
-        // Buffered copies splice through a pipe (one copy, in the kernel, still on the ring);
-        // O_DIRECT copies go through aligned user buffers.
-        let useSplice = !options.direct && options.method != .readWrite
+        // Cached data splices through a pipe (one copy, in the kernel, still on the ring); data
+        // that must come from the device is read and written (a splice of it runs in io_uring's
+        // worker threads, several times slower). O_DIRECT copies always use aligned buffers.
+        let useSplice: Bool
+        switch options.method {
+        case .splice: useSplice = !options.direct
+        case .readWrite: useSplice = false
+        case .auto: useSplice = !options.direct && (input.cachedFraction(length: size) ?? 0) >= 0.9
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {
                 group.addTask {

@@ -29,6 +29,13 @@ extension RuntimeSuite {
             }.value
             #expect(readBack == payload)
             #expect(sequential == payload)
+            // Just written and read: cachestat (Linux 6.5+) sees it all in the page cache.
+            let cached = try await runtime.handle.spawn { () -> Double? in
+                let file = try await File.open(path)
+                defer { _ = file }
+                return file.cachedFraction(length: 300_000)
+            }.value
+            if let cached { #expect(cached >= 0.9) }
             #expect(metadata.size == 300_000)
             #expect(metadata.kind == .regular)
             #expect(metadata.permissions == [.ownerReadWrite])

@@ -46,38 +46,43 @@ struct CopyComparisons {
             let reference = try signature(source)
             defer { try? FileManager.default.removeItem(atPath: source) }
             for cold in canDropCaches ? [false, true] : [false] {
-                let cp = try time(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)
-                let torus = try time([torusCopy, "-r", "--no-progress"], source: source, reference: reference, cold: cold)
+                // Alternate the tools run by run, so that whatever the file system is still doing
+                // after the previous run (deleting the last copy) lands on both alike.
+                var cpRuns: [(Double, Double)] = []
+                var torusRuns: [(Double, Double)] = []
+                for _ in 0..<repetitions {
+                    cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold))
+                    torusRuns.append(try timeOnce([torusCopy, "-r", "--no-progress"], source: source, reference: reference, cold: cold))
+                }
+                let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
+                let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
                 rows.append(Comparison(
-                    name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.wall,
-                    peers: [("cp -r", cp.wall)],
-                    note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.cpu, cp.cpu)))
+                    name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.0,
+                    peers: [("cp -r", cp.0)],
+                    note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)))
             }
         }
         return rows
     }
 
-    /// Median wall and CPU milliseconds of copying `source` with `command`, verified each time.
-    func time(_ command: [String], source: String, reference: [String: UInt64], cold: Bool) throws -> (wall: Double, cpu: Double) {
-        var walls: [Double] = []
-        var cpus: [Double] = []
-        for _ in 0..<repetitions {
-            let destination = directory + "/cp-bench-dst"
-            try? FileManager.default.removeItem(atPath: destination)
-            sync()
-            if cold { try "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
-            let cpuBefore = childCPUMilliseconds()
-            let start = ContinuousClock.now
-            // posix_spawn + waitpid: Foundation's Process polls for exit in 50 ms steps.
-            let status = spawnAndWait(command + [source, destination])
-            let (seconds, attoseconds) = (ContinuousClock.now - start).components
-            guard status == 0 else { throw CopyBenchError("\(command[0]) failed with status \(status)") }
-            walls.append(Double(seconds) * 1000 + Double(attoseconds) / 1e15)
-            cpus.append(childCPUMilliseconds() - cpuBefore)
-            guard try signature(destination) == reference else { throw CopyBenchError("\(command[0]) produced a different tree") }
-            try FileManager.default.removeItem(atPath: destination)
-        }
-        return (median(walls), median(cpus))
+    /// Wall and CPU milliseconds of one copy of `source` with `command`, verified.
+    func timeOnce(_ command: [String], source: String, reference: [String: UInt64], cold: Bool) throws -> (Double, Double) {
+        let destination = directory + "/cp-bench-dst"
+        try? FileManager.default.removeItem(atPath: destination)
+        sync()
+        if cold { try "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
+        usleep(500_000)   // let the file system settle after the deletion and the flush
+        let cpuBefore = childCPUMilliseconds()
+        let start = ContinuousClock.now
+        // posix_spawn + waitpid: Foundation's Process polls for exit in 50 ms steps.
+        let status = spawnAndWait(command + [source, destination])
+        let (seconds, attoseconds) = (ContinuousClock.now - start).components
+        guard status == 0 else { throw CopyBenchError("\(command[0]) failed with status \(status)") }
+        let wall = Double(seconds) * 1000 + Double(attoseconds) / 1e15
+        let cpu = childCPUMilliseconds() - cpuBefore
+        guard try signature(destination) == reference else { throw CopyBenchError("\(command[0]) produced a different tree") }
+        try FileManager.default.removeItem(atPath: destination)
+        return (wall, cpu)
     }
 }
 

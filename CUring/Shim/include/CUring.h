@@ -150,6 +150,10 @@ void torus_statx_extract(const void *statxbuf, struct torus_file_stat *out);
 /// O_DIRECT (its value differs between architectures and needs _GNU_SOURCE).
 int torus_o_direct(void);
 
+/// Pages of [offset, offset+length) of `fd` in the page cache, with cachestat(2) (Linux 6.5).
+/// Returns 0 and sets *cached and *total (pages), or -errno (-ENOSYS on older kernels).
+long torus_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached, uint64_t *total);
+
 /// gettid().
 long torus_gettid(void);
 /// sched_setaffinity/sched_getaffinity on the calling thread with a raw bit mask of `words`

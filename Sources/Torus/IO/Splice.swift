@@ -30,6 +30,16 @@ public final class PipePair: Sendable {
 }
 
 extension File {
+    /// The fraction (0...1) of the file's first `length` bytes that are in the page cache
+    /// (`cachestat`, Linux 6.5+), or nil when the kernel cannot say.
+    ///
+    /// Splicing cached data is one in-kernel copy; splicing data that must first come from the
+    /// device runs in io_uring's worker threads and is much slower than a plain read. This is
+    /// how a copier picks between them.
+    public func cachedFraction(length: UInt64) -> Double? {
+        PageCache.residentFraction(fd: fileDescriptor, offset: 0, length: length)
+    }
+
     /// Moves up to `length` bytes of this file, starting at `offset`, into `pipe`
     /// (`IORING_OP_SPLICE`: the page cache's pages are referenced, not copied). Returns the count;
     /// 0 at end of file.
