@@ -135,7 +135,7 @@ struct FileCopier: Sendable {
         switch options.method {
         case .splice: useSplice = !options.direct
         case .readWrite: useSplice = false
-        case .auto: useSplice = !options.direct && (input.cachedFraction(length: size) ?? 0) >= 0.9
+        case .auto: useSplice = !options.direct && (input.cachedFraction(of: size) ?? 0) >= 0.9
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {

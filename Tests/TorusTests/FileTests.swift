@@ -33,7 +33,7 @@ extension RuntimeSuite {
             let cached = try await runtime.handle.spawn { () -> Double? in
                 let file = try await File.open(path)
                 defer { _ = file }
-                return file.cachedFraction(length: 300_000)
+                return file.cachedFraction(of: 300_000)
             }.value
             if let cached { #expect(cached >= 0.9) }
             #expect(metadata.size == 300_000)

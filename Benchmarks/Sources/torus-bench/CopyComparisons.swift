@@ -46,13 +46,16 @@ struct CopyComparisons {
             let reference = try signature(source)
             defer { try? FileManager.default.removeItem(atPath: source) }
             for cold in canDropCaches ? [false, true] : [false] {
-                // Alternate the tools run by run, so that whatever the file system is still doing
-                // after the previous run (deleting the last copy) lands on both alike.
+                // Interleave the tools and swap which goes first on every repetition: on this VM's
+                // disk, a copy written right after deleting the previous one is alternately fast
+                // and slow (block reuse), and a fixed order hands one tool all the slow slots.
                 var cpRuns: [(Double, Double)] = []
                 var torusRuns: [(Double, Double)] = []
-                for _ in 0..<repetitions {
-                    cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold))
+                for repetition in 0..<repetitions {
+                    let cpFirst = repetition % 2 == 0
+                    if cpFirst { cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)) }
                     torusRuns.append(try timeOnce([torusCopy, "-r", "--no-progress"], source: source, reference: reference, cold: cold))
+                    if !cpFirst { cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)) }
                 }
                 let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
                 let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
