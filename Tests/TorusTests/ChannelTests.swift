@@ -281,16 +281,22 @@ extension RuntimeSuite {
                 let sender = Broadcast.Sender<Int>(capacity: 4)
                 let fastReceiver = sender.subscribe()
                 let slowReceiver = sender.subscribe()
+                // The fast receiver acknowledges every value, so it never falls behind however
+                // loaded the machine is; the slow one reads nothing until the end.
+                let (acks, acknowledged) = MPSC.unbounded(Int.self)
                 let fastTask = spawn(on: .core(1)) { () -> [Int] in
                     var seen: [Int] = []
                     for await message in fastReceiver.messages {
-                        if case .value(let value) = message { seen.append(value) }
+                        if case .value(let value) = message {
+                            seen.append(value)
+                            try await acks.send(value)
+                        }
                     }
                     return seen
                 }
                 for value in 0..<10 {
                     sender.send(value)
-                    try await sleep(for: .microseconds(300))
+                    _ = await acknowledged.receive()
                 }
                 var slowLog: [String] = []
                 while true {
