@@ -3,6 +3,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 import Torus
 
 extension CopyMethod: ExpressibleByArgument {}
@@ -75,6 +76,23 @@ struct TorusCopy: ParsableCommand {
         }
         let report = CopyReport()
         let copier = TreeCopier(options: options, report: report, cores: runtime.cores)
+        // SIGINT / SIGTERM: cancel; every file in flight removes its temporary file. The handlers
+        // are in place before the first file is opened.
+        let control = Mutex<(job: JoinHandle<Void>?, interrupted: Bool)>((nil, false))
+        var signalSources: [any DispatchSourceSignal] = []
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let job = control.withLock { state -> JoinHandle<Void>? in
+                    state.interrupted = true
+                    return state.job
+                }
+                job?.cancel()
+            }
+            source.resume()
+            signalSources.append(source)
+        }
         let job = runtime.handle.spawn(on: .core(0)) {
             await withTaskGroup(of: Void.self) { group in
                 for (source, target) in items {
@@ -82,19 +100,11 @@ struct TorusCopy: ParsableCommand {
                 }
             }
         }
-
-        // SIGINT / SIGTERM: cancel; every file in flight removes its temporary file.
-        var interrupted = false
-        var sources_: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                interrupted = true
-                job.cancel()
-            }
-            source.resume()
-            sources_.append(source)
+        if control.withLock({ state -> Bool in
+            state.job = job
+            return state.interrupted
+        }) {
+            job.cancel()
         }
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
@@ -102,9 +112,9 @@ struct TorusCopy: ParsableCommand {
         ticker?.cancel()
         if showProgress { printError("\r\u{1B}[K" + report.progressLine()) }
         runtime.shutdown(gracePeriod: .seconds(5))
-        _ = sources_
+        _ = signalSources
         if stats { printError(report.summary()) }
-        if interrupted {
+        if control.withLock({ $0.interrupted }) {
             printError("torus-cp: interrupted")
             throw ExitCode(130)
         }

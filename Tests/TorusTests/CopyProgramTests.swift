@@ -171,7 +171,12 @@ extension RuntimeSuite {
             process.arguments = ["--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
             process.standardError = Pipe()
             try process.run()
-            usleep(50_000)
+            // Interrupt once the copy is under way (its temporary file exists).
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline,
+                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.contains("torus-cp-") }) {
+                usleep(1000)
+            }
             process.interrupt()
             process.waitUntilExit()
             #expect(process.terminationStatus == 130, "the copy finished before the interrupt: make it longer")
