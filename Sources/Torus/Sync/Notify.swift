@@ -17,8 +17,9 @@ public final class Notify: Sendable {
     @inlinable public init() {}
 
     /// Waits for a notification (or consumes a stored permit).
-    /// - Throws: `CancellationError` if cancelled while waiting; a notification that raced
-    ///   with the cancellation is passed on to the next waiter, not lost.
+    /// - Throws: `CancellationError` if cancelled while waiting. A waiter that a notification
+    ///   reaches in the same instant as its cancellation returns normally: the notification is
+    ///   never lost.
     @inlinable public func notified() async throws {
         let hadPermit = state.withLock { state -> Bool in
             guard state.permit else { return false }
