@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Torus
 
 /// Walks sources and copies them: files spread over every core (each core keeps many files and
@@ -137,16 +138,9 @@ struct TreeCopier: Sendable {
 }
 
 /// Round-robin over cores.
-final class CoreCounter: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private var value = 0
-    init() { pthread_mutex_init(lock, nil) }
-    func next() -> Int {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        value &+= 1
-        return value
-    }
+final class CoreCounter: Sendable {
+    private let value = Atomic<Int>(0)
+    func next() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
 }
 
 /// The reason part of an error, without repeating the path.

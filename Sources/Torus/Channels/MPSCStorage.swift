@@ -42,7 +42,8 @@ import Synchronization
             return nil
         }
 
-        @inlinable var isFinished: Bool { senders == 0 || !receiverAlive }
+        /// Nothing more will be sent: every sender is gone or the receiver closed the channel.
+        @inlinable var noMoreValues: Bool { senders == 0 || closed }
     }
 
     @usableFromInline enum DeliverResult {
@@ -175,7 +176,7 @@ import Synchronization
     @inlinable func tryReceive() -> TryReceiveResult<Value> {
         let (result, refilled) = state.withLock { state -> (TryReceiveResult<Value>, Resumable<SendOutcome>?) in
             if let (value, sender) = state.take() { return (.value(value), sender) }
-            return (state.senders == 0 || state.closed ? .closed : .empty, nil)
+            return (state.noMoreValues ? .closed : .empty, nil)
         }
         refilled?.resume(.sent)
         return result
@@ -185,7 +186,7 @@ import Synchronization
         // Fast path: something is queued.
         let fast = state.withLock { state -> (Value?, Resumable<SendOutcome>?, Bool) in
             if let (value, sender) = state.take() { return (value, sender, true) }
-            return (nil, nil, state.senders == 0 || state.closed)
+            return (nil, nil, state.noMoreValues)
         }
         if let value = fast.0 {
             fast.1?.resume(.sent)
@@ -198,7 +199,7 @@ import Synchronization
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Value?, Never>) in
                 let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in
                     if let (value, sender) = state.take() { return (value, sender) }
-                    if state.senders == 0 || state.closed || Task.isCancelled { return (nil, nil) }
+                    if state.noMoreValues || Task.isCancelled { return (nil, nil) }
                     let waiterID = state.receivers.append(.task(continuation))
                     id.withLock { $0 = waiterID }
                     return nil
@@ -221,7 +222,7 @@ import Synchronization
         let parker = ThreadParker<Value?>()
         let immediate = state.withLock { state -> (Value?, Resumable<SendOutcome>?)? in
             if let (value, sender) = state.take() { return (value, sender) }
-            if state.senders == 0 || state.closed { return (nil, nil) }
+            if state.noMoreValues { return (nil, nil) }
             _ = state.receivers.append(.thread(parker))
             return nil
         }

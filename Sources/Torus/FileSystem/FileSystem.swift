@@ -126,7 +126,6 @@ public enum FileSystem {
     /// The whole contents of a file.
     public static func readFile(at path: FilePath, limit: Int = 1 << 30) async throws -> [UInt8] {
         let file = try await File.open(path)
-        defer { _ = file }
         let bytes = try await file.readToEnd(limit: limit, chunkSize: 256 << 10)
         try await file.close()
         return bytes

@@ -7,15 +7,12 @@ import TorusRing
 final class CStringKeepAlive {
     // SAFETY: each pointer is a strdup'd copy, freed in deinit, which runs after the final CQE.
     private(set) var strings: [UnsafeMutablePointer<CChar>] = []
-    let companion: AnyObject?
 
-    init(_ paths: [FilePath], companion: AnyObject? = nil) {
-        self.companion = companion
+    init(_ paths: [FilePath]) {
         strings = paths.map { path in path.withPlatformString { strdup($0)! } }
     }
 
     init(strings: [String]) {
-        companion = nil
         self.strings = strings.map { strdup($0)! }
     }
 

@@ -5,8 +5,7 @@
 /// core's mailbox, so the core keeps running its other tasks meanwhile.
 final class BlockingPool: Sendable {
     private struct State {
-        var queue: [@Sendable () -> Void] = []
-        var queueHead = 0
+        var queue = RingBuffer<@Sendable () -> Void>()
         var idle = 0
         var live = 0
         var closed = false
@@ -14,18 +13,7 @@ final class BlockingPool: Sendable {
         var exited: [OSThread] = []
         var nextThreadID: UInt64 = 0
 
-        var pending: Int { queue.count - queueHead }
-
-        mutating func dequeue() -> (@Sendable () -> Void)? {
-            guard queueHead < queue.count else { return nil }
-            let work = queue[queueHead]
-            queueHead += 1
-            if queueHead > 64 && queueHead * 2 > queue.count {
-                queue.removeFirst(queueHead)
-                queueHead = 0
-            }
-            return work
-        }
+        var pending: Int { queue.count }
     }
 
     private let state = ConditionLock(State())
@@ -71,7 +59,7 @@ final class BlockingPool: Sendable {
             let deadline = monotonicNanoseconds() + keepAliveNanoseconds
             state.withLock { $0.idle += 1 }
             let next: (@Sendable () -> Void)? = state.wait(deadlineNanoseconds: deadline) { state in
-                if let work = state.dequeue() { return .some(work) }
+                if let work = state.queue.popFirst() { return .some(work) }
                 if state.closed { return .some(nil) }
                 return nil
             } ?? nil
