@@ -20,6 +20,8 @@ let package = Package(
         .executable(name: "torus-demo", targets: ["torus-demo"]),
         .executable(name: "torus-echo", targets: ["torus-echo"]),
         .executable(name: "torus-cp", targets: ["torus-cp"]),
+        .library(name: "MiniRedis", targets: ["MiniRedis"]),
+        .executable(name: "mini-redis-server", targets: ["mini-redis-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -73,6 +75,18 @@ let package = Package(
         .executableTarget(
             name: "torus-cp",
             dependencies: ["Torus", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        // mini-redis on Torus (the seed's running example): RESP2 codec, server, async and
+        // blocking clients. An example application, not part of the Torus library.
+        .target(
+            name: "MiniRedis",
+            dependencies: ["Torus"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "mini-redis-server",
+            dependencies: ["MiniRedis"],
             swiftSettings: strict
         ),
         // Child-process scenarios for the tests (memlock limits, leak counts after shutdown).

@@ -1,4 +1,5 @@
 // System calls Swift's Glibc module does not import (variadic syscall(), GNU-only functions).
+#define _GNU_SOURCE
 #include "CUring.h"
 
 #include <errno.h>
@@ -45,4 +46,39 @@ long torus_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached,
     *cached = result.nr_cache;
     *total = (length + (uint64_t)page - 1) / (uint64_t)page;
     return 0;
+}
+
+// Signal relay: a handler that only write(2)s the signal number to a pipe (async-signal-safe),
+// so that Swift code can wait for signals on an ordinary thread.
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+
+static volatile int torus_signal_write_fd = -1;
+
+static void torus_signal_handler(int signo) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)signo;
+    ssize_t written = write(torus_signal_write_fd, &byte, 1);
+    (void)written;   // a full pipe drops the byte: waiters only need to know "at least once"
+    errno = saved;
+}
+
+int torus_signal_relay_open(int *read_fd) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return -errno;
+    int flags = fcntl(fds[1], F_GETFL);
+    fcntl(fds[1], F_SETFL, flags | O_NONBLOCK);
+    torus_signal_write_fd = fds[1];
+    *read_fd = fds[0];
+    return 0;
+}
+
+int torus_signal_relay_install(int signo) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = torus_signal_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    return sigaction(signo, &action, NULL) == 0 ? 0 : -errno;
 }

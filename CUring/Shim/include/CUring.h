@@ -164,6 +164,12 @@ long torus_get_thread_affinity(uint64_t *mask, unsigned long words);
 void torus_set_thread_name(const char *name);
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), or -1 with errno set.
 int torus_eventfd_create(void);
+/// Opens the signal relay pipe (close-on-exec; the write end non-blocking) and stores its write
+/// end for the handler. Returns 0 and the read end, or -errno.
+int torus_signal_relay_open(int *read_fd);
+/// Installs the relay handler for `signo`: each delivery writes the signal number to the pipe.
+/// Returns 0 or -errno.
+int torus_signal_relay_install(int signo);
 /// Soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
 uint64_t torus_memlock_soft_limit(void);
 

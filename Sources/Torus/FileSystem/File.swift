@@ -102,7 +102,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     public func close() async throws {
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
-        _ = try await ringIO("close", path: path) { entry, _, _ in entry.prepareClose(fd: fd) }
+        try await closeDescriptor(fd, path: path)
     }
 
     // MARK: Reading and writing

@@ -65,3 +65,19 @@ func ringIOProducingDescriptor(
 
 /// The largest length one read or write SQE carries (the kernel caps a transfer near 2 GiB).
 let maximumTransfer = 1 << 30
+
+/// Closes `fd` with `IORING_OP_CLOSE`, or with a plain `close(2)` where the ring cannot be used:
+/// off a core, in a cancelled task (whose ring operations are refused), or when the kernel
+/// cancelled the close. Either way the descriptor is closed exactly once and never leaks.
+func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) async throws {
+    guard Core.current != nil, !Task.isCancelled else {
+        Glibc.close(fd)
+        return
+    }
+    do {
+        _ = try await ringIO("close", path: path, address: address) { entry, _, _ in entry.prepareClose(fd: fd) }
+    } catch is CancellationError {
+        // The close never ran (refused before submission or cancelled in the kernel).
+        Glibc.close(fd)
+    }
+}

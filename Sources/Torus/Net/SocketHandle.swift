@@ -155,11 +155,7 @@ final class SocketHandle: Sendable {
         cancelMultishot()
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
-        if Core.current == nil {
-            Glibc.close(fd)
-            return
-        }
-        _ = try await ringIO("close", address: address) { entry, _, _ in entry.prepareClose(fd: fd) }
+        try await closeDescriptor(fd, address: address)
     }
 
     /// Closes at once, from any thread.

@@ -1,0 +1,42 @@
+import Torus
+
+/// Writes RESP frames to a byte stream. Replies are queued with ``queue(_:)`` and sent together
+/// by ``flush()``: a pipelining client that sent ten commands in one segment gets ten replies
+/// in one write.
+public final class FrameWriter<Sink: AsyncWriter> {
+    public let sink: Sink
+    private var output: [UInt8] = []
+    private let buffer: IOBuffer
+
+    public init(_ sink: Sink, bufferSize: Int = 16 << 10) {
+        self.sink = sink
+        buffer = IOBuffer(capacity: bufferSize)
+        output.reserveCapacity(bufferSize)
+    }
+
+    /// Adds a frame to the pending output.
+    public func queue(_ frame: Frame) { frame.encode(into: &output) }
+
+    /// Whether frames are waiting for ``flush()``.
+    public var hasPendingOutput: Bool { !output.isEmpty }
+
+    /// Writes every queued frame.
+    public func flush() async throws {
+        var offset = 0
+        while offset < output.count {
+            let chunk = min(output.count - offset, buffer.capacity)
+            buffer.clear()
+            output.withUnsafeBytes { bytes in buffer.append(bytes[offset..<offset + chunk]) }
+            try await sink.writeAll(buffer)
+            offset += chunk
+        }
+        // Keep the usual reply buffer; give back a huge one (a large GET) after use.
+        output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+    }
+
+    /// Queues `frame` and flushes.
+    public func write(_ frame: Frame) async throws {
+        queue(frame)
+        try await flush()
+    }
+}

@@ -1,0 +1,70 @@
+import Torus
+
+/// The mini-redis server: one `SO_REUSEPORT` listener per core, every connection served on the
+/// core that accepted it, one ``Database`` and one ``PubSub`` shared by all cores.
+public struct Server: Sendable {
+    public let database: Database
+    public let pubsub: PubSub
+    /// At most this many connections at once; further clients wait in the listen backlog
+    /// (tutorial chapter 4: bound every queue, the accept loop included).
+    public let maxConnections: Int
+
+    public init(database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000) {
+        self.database = database
+        self.pubsub = pubsub
+        self.maxConnections = maxConnections
+    }
+
+    /// Listens on `address` and serves until the calling task is cancelled (graceful shutdown:
+    /// cancel it, and every accept loop and connection unwinds). `ready` gets the bound address
+    /// (useful with port 0).
+    public func run(on address: SocketAddress, ready: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
+        guard let runtime = RuntimeHandle.current else { throw RuntimeError.notOnRuntimeThread(operation: "Server.run") }
+        let cores = runtime.cores
+        // Core 0's listener first, so that port 0 resolves to one port for every core.
+        let first = try TCPListener.bind(address, backlog: 1024, reusePort: true)
+        let bound = try first.localAddress
+        var listeners = [first]
+        for _ in 1..<max(cores.count, 1) { listeners.append(try TCPListener.bind(bound, backlog: 1024, reusePort: true)) }
+        let slots = AsyncSemaphore(permits: maxConnections)
+        ready(bound)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, listener) in listeners.enumerated() {
+                // Children with an executor preference stay on their core and are cancelled
+                // with the server (a spawned task would not be).
+                group.addTask(executorPreference: cores[index]) {
+                    try await acceptLoop(listener, slots: slots)
+                }
+            }
+            group.addTask(executorPreference: cores[0]) {
+                for await _ in interval(every: .seconds(1), missedTickBehavior: .skip) {
+                    database.purgeExpired()
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func acceptLoop(_ listener: TCPListener, slots: AsyncSemaphore) async throws {
+        // The listener's descriptor is closed when the last reference goes, however this ends.
+        try await withThrowingDiscardingTaskGroup { group in
+            while true {
+                let slot = try await slots.acquire()
+                let connection = try await listener.accept()
+                group.addTask {
+                    defer { slot.release() }
+                    await serve(connection)
+                }
+            }
+        }
+    }
+
+    /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
+    public func serve(_ stream: TCPStream) async {
+        try? stream.setNoDelay(true)
+        let session = Session(stream: stream, database: database, pubsub: pubsub)
+        await session.run()
+        try? await stream.close()
+    }
+}

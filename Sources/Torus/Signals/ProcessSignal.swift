@@ -1,0 +1,120 @@
+import Glibc
+import Synchronization
+import TorusRing
+
+/// A signal the process can wait for with ``waitForSignal(_:)``.
+public enum ProcessSignal: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    case hangup = 1
+    case interrupt = 2
+    case quit = 3
+    case user1 = 10
+    case user2 = 12
+    case terminate = 15
+
+    public var description: String {
+        switch self {
+        case .hangup: "SIGHUP"
+        case .interrupt: "SIGINT"
+        case .quit: "SIGQUIT"
+        case .user1: "SIGUSR1"
+        case .user2: "SIGUSR2"
+        case .terminate: "SIGTERM"
+        }
+    }
+}
+
+/// Waits until the process receives one of `signals` and returns which: the
+/// `tokio::signal::ctrl_c()` of Torus, for graceful shutdown.
+///
+/// ```swift
+/// let received = try await waitForSignal([.interrupt, .terminate])
+/// print("got \(received), shutting down")
+/// ```
+///
+/// The first call for a signal replaces its default action (for SIGINT and SIGTERM: ending the
+/// process) with delivery to waiters, for the rest of the process's life, as tokio does. A
+/// signal that arrives while no task is waiting is not lost for waiters already registered; a
+/// waiter only sees signals that arrive after it started waiting. Any thread or core may wait.
+///
+/// - Throws: `CancellationError` if the waiting task is cancelled; ``SignalError`` if the
+///   handler cannot be installed.
+public func waitForSignal(_ signals: Set<ProcessSignal> = [.interrupt, .terminate]) async throws -> ProcessSignal {
+    precondition(!signals.isEmpty, "waitForSignal needs at least one signal")
+    let hub = try SignalHub.shared()
+    // Subscribe before installing, so a signal in between is seen.
+    let receiver = hub.deliveries.subscribe()
+    let baseline = receiver.current
+    try hub.install(signals)
+    while true {
+        try await receiver.changed()
+        let now = receiver.current
+        for signal in ProcessSignal.allCases where signals.contains(signal) {
+            if now[signal.rawValue, default: 0] > baseline[signal.rawValue, default: 0] { return signal }
+        }
+    }
+}
+
+/// A signal handler could not be set up.
+public struct SignalError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var errno: Errno
+    public var description: String { "\(operation) failed: \(errno)" }
+}
+
+/// The process-wide relay: one pipe, one thread reading it, a watch channel counting
+/// deliveries per signal.
+final class SignalHub: Sendable {
+    let deliveries: Watch.Sender<[Int32: Int]>
+    private let installed = Mutex<Set<Int32>>([])
+    private static let instance = Mutex<SignalHub?>(nil)
+
+    static func shared() throws(SignalError) -> SignalHub {
+        try instance.withLock { (hub: inout SignalHub?) throws(SignalError) -> SignalHub in
+            if let hub { return hub }
+            let created = try SignalHub()
+            hub = created
+            return created
+        }
+    }
+
+    private init() throws(SignalError) {
+        let readEnd: Int32
+        do {
+            readEnd = try SignalRelay.open()
+        } catch {
+            throw SignalError(operation: "pipe2 for the signal relay", errno: error)
+        }
+        let (sender, _) = Watch.channel([Int32: Int]())
+        deliveries = sender
+        let thread = OSThread.start(name: "torus-signals") { [sender] in
+            var byte: UInt8 = 0
+            while true {
+                let count = Glibc.read(readEnd, &byte, 1)
+                if count == 1 {
+                    let number = Int32(byte)
+                    sender.modify { $0[number, default: 0] += 1 }
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+        guard let thread else { throw SignalError(operation: "starting the signal thread", errno: .resourceTemporarilyUnavailable) }
+        // It lives as long as the process; nobody joins it.
+        pthread_detach(thread.handle)
+    }
+
+    func install(_ signals: Set<ProcessSignal>) throws(SignalError) {
+        try installed.withLock { (done: inout Set<Int32>) throws(SignalError) in
+            for signal in signals where !done.contains(signal.rawValue) {
+                do throws(Errno) {
+                    try SignalRelay.install(signal.rawValue)
+                } catch {
+                    throw SignalError(operation: "sigaction(\(signal))", errno: error)
+                }
+                done.insert(signal.rawValue)
+            }
+        }
+    }
+}

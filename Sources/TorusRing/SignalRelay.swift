@@ -1,0 +1,21 @@
+internal import CUring
+import SystemPackage
+
+/// Process signals turned into bytes on a pipe: the handler installed here only writes the
+/// signal number to the pipe (async-signal-safe), and whoever reads the pipe learns which
+/// signals arrived.
+public enum SignalRelay {
+    /// Creates the pipe; returns its read end. Call once per process.
+    public static func open() throws(Errno) -> Int32 {
+        var readEnd: Int32 = -1
+        let result = torus_signal_relay_open(&readEnd)
+        if result < 0 { throw Errno(rawValue: -result) }
+        return readEnd
+    }
+
+    /// Routes `signal` to the pipe, replacing its default action (termination, for most).
+    public static func install(_ signal: Int32) throws(Errno) {
+        let result = torus_signal_relay_install(signal)
+        if result < 0 { throw Errno(rawValue: -result) }
+    }
+}

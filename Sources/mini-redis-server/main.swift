@@ -1,0 +1,68 @@
+// mini-redis-server: the seed's mini-redis on Torus. Speaks RESP2 (GET, SET with EX/PX, DEL,
+// PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE), works with redis-cli and redis-benchmark.
+//
+//   mini-redis-server [--port 6379] [--host 127.0.0.1] [--cores N]
+//
+// Prints "listening on ADDRESS" once ready; stops gracefully on SIGINT / SIGTERM.
+import Glibc
+import MiniRedis
+import Torus
+
+func fail(_ message: String) -> Never {
+    let line = "mini-redis-server: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(1)
+}
+
+/// Writes a line to stdout at once (unbuffered, so a parent process sees it immediately).
+func say(_ message: String) {
+    let line = message + "\n"
+    _ = line.withCString { write(1, $0, strlen($0)) }
+}
+
+var port = "6379"
+var host = "127.0.0.1"
+var cores = RuntimeConfiguration.Cores.automatic
+var arguments = CommandLine.arguments.dropFirst()
+while let flag = arguments.popFirst() {
+    guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
+    switch flag {
+    case "--port": port = value
+    case "--host": host = value
+    case "--cores":
+        guard let count = Int(value), count > 0 else { fail("--cores needs a positive number, got \(value)") }
+        cores = .count(count)
+    default: fail("unknown option \(flag) (options: --port P --host H --cores N)")
+    }
+}
+guard let portNumber = UInt16(port) else { fail("invalid port \"\(port)\"") }
+
+let address: SocketAddress
+do {
+    address = try SocketAddress(host: host, port: portNumber)
+} catch {
+    fail("\(error)")
+}
+
+do {
+    try Runtime.run(RuntimeConfiguration(cores: cores)) {
+        let server = Server()
+        // Graceful shutdown: the server runs as a child task; a signal cancels it, which
+        // stops every accept loop and connection, and then the runtime shuts down.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await server.run(on: address) { bound in
+                    say("listening on \(bound)")
+                }
+            }
+            group.addTask {
+                let signal = try await waitForSignal([.interrupt, .terminate])
+                say("received \(signal), shutting down")
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+} catch {
+    fail("\(error)")
+}
