@@ -89,6 +89,15 @@ let package = Package(
             dependencies: ["MiniRedis"],
             swiftSettings: strict
         ),
+        // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
+        // and check that the docs quote them exactly.
+        .executableTarget(name: "tutorial-hello", dependencies: ["MiniRedis", "Torus"], path: "Sources/Tutorial/hello", swiftSettings: strict),
+        .executableTarget(name: "tutorial-spawning", dependencies: ["Torus"], path: "Sources/Tutorial/spawning", swiftSettings: strict),
+        .executableTarget(name: "tutorial-shared-state", dependencies: ["Torus"], path: "Sources/Tutorial/shared-state", swiftSettings: strict),
+        .executableTarget(name: "tutorial-channels", dependencies: ["MiniRedis", "Torus"], path: "Sources/Tutorial/channels", swiftSettings: strict),
+        .executableTarget(name: "tutorial-io", dependencies: ["Torus"], path: "Sources/Tutorial/io", swiftSettings: strict),
+        .executableTarget(name: "tutorial-bridging", dependencies: ["MiniRedis", "Torus"], path: "Sources/Tutorial/bridging", swiftSettings: strict),
+        .executableTarget(name: "tutorial-select", dependencies: ["Torus"], path: "Sources/Tutorial/select", swiftSettings: strict),
         // Child-process scenarios for the tests (memlock limits, leak counts after shutdown).
         .executableTarget(
             name: "TorusTestHelper",
@@ -102,7 +111,9 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo", "torus-cp"],
+            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo", "torus-cp", "MiniRedis", "mini-redis-server",
+                           "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
+                           "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict
         ),
     ]

@@ -51,6 +51,7 @@ long torus_cachestat(int fd, uint64_t offset, uint64_t length, uint64_t *cached,
 // Signal relay: a handler that only write(2)s the signal number to a pipe (async-signal-safe),
 // so that Swift code can wait for signals on an ordinary thread.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -81,4 +82,17 @@ int torus_signal_relay_install(int signo) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     return sigaction(signo, &action, NULL) == 0 ? 0 : -errno;
+}
+
+int torus_signal_relay_poke(void) {
+    unsigned char byte = 0;
+    return write(torus_signal_write_fd, &byte, 1) == 1 ? 0 : -errno;
+}
+
+int torus_signal_unblock(int signo) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signo);
+    int result = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return -result;
 }

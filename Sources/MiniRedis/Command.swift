@@ -85,7 +85,7 @@ public enum Command: Sendable, Equatable {
             var words = [Array("SET".utf8), key, value]
             if let expiry {
                 let milliseconds = expiry.components.seconds * 1000 + expiry.components.attoseconds / 1_000_000_000_000_000
-                words += [Array("PX".utf8), Array(String(max(1, milliseconds)).utf8)]
+                words += [Array("PX".utf8), Array(String(milliseconds).utf8)]
             }
             return array(words)
         case .delete(let keys): return array([Array("DEL".utf8)] + keys)

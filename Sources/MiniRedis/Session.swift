@@ -38,8 +38,31 @@ final class Session {
             // Like redis: say what was wrong, then close the connection.
             writer.queue(.error("ERR \(error)"))
             try? await writer.flush()
+            await lingeringClose()
         } catch {
             // The peer vanished (reset, broken pipe) or the server is shutting down.
+        }
+    }
+
+    /// Ends our side, then reads and drops what the peer still sends (up to 1 MiB, for at most
+    /// a second) so that closing does not reset the connection and destroy the error reply
+    /// before the peer has read it.
+    private func lingeringClose() async {
+        do {
+            let stream = self.stream
+            try await stream.shutdown(.write)
+            try await withTimeout(.seconds(1)) {
+                let sink = IOBuffer(capacity: 16 << 10)
+                var drained = 0
+                while drained < 1 << 20 {
+                    sink.clear()
+                    let count = try await stream.read(into: sink)
+                    if count == 0 { break }
+                    drained += count
+                }
+            }
+        } catch {
+            // Timed out or reset: close anyway.
         }
     }
 

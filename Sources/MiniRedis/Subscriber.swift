@@ -13,6 +13,11 @@ public final class Subscriber: AsyncSequence {
     public struct Message: Sendable, Equatable {
         public var channel: String
         public var content: [UInt8]
+
+        public init(channel: String, content: [UInt8]) {
+            self.channel = channel
+            self.content = content
+        }
     }
 
     private let client: Client

@@ -18,4 +18,15 @@ public enum SignalRelay {
         let result = torus_signal_relay_install(signal)
         if result < 0 { throw Errno(rawValue: -result) }
     }
+
+    /// Wakes the pipe's reader with a 0 byte (not a signal number).
+    public static func poke() {
+        _ = torus_signal_relay_poke()
+    }
+
+    /// Unblocks `signal` for the calling thread, so that it can be delivered there even when
+    /// the process started with it blocked (a parent's mask is inherited across exec).
+    public static func unblockOnCurrentThread(_ signal: Int32) {
+        _ = torus_signal_unblock(signal)
+    }
 }

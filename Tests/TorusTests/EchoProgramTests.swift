@@ -2,52 +2,6 @@ import Foundation
 import Testing
 @testable import Torus
 
-/// A running `torus-echo server` child process.
-final class EchoServerProcess {
-    let process = Process()
-    let output = Pipe()
-    let errors = Pipe()
-    var port: UInt16 = 0
-
-    init(_ arguments: [String] = []) throws {
-        process.executableURL = URL(fileURLWithPath: builtExecutable("torus-echo"))
-        process.arguments = ["server", "--port", "0", "--cores", "2"] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        process.environment = environment
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        var line: [UInt8] = []
-        while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard let first = byte.first else { break }
-            if first == UInt8(ascii: "\n") { break }
-            line.append(first)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("listening on"), let parsed = text.split(separator: " ")[2].split(separator: ":").last.flatMap({ UInt16($0) }) else {
-            throw ProcessError(message: "server did not start: \(text) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
-        }
-        port = parsed
-    }
-
-    /// Sends SIGTERM and returns the exit status and the rest of stdout.
-    func terminate() -> (Int32, String) {
-        process.terminate()
-        let rest = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: rest, as: UTF8.self))
-    }
-
-    deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-    }
-}
-
 struct ProcessError: Error, CustomStringConvertible {
     var message: String
     var description: String { message }
@@ -60,7 +14,7 @@ extension RuntimeSuite {
             ["--buffers", "provided", "--accept", "reuseport"], ["--buffers", "owned", "--accept", "handoff"],
         ])
         func roundTrip(serverArguments: [String]) throws {
-            let server = try EchoServerProcess(serverArguments)
+            let server = try ListeningProcess.echoServer(serverArguments)
             let outcome = try runProcess(builtExecutable("torus-echo"), [
                 "client", "--port", "\(server.port)", "--connections", "20", "--pipeline", "4", "--size", "700",
                 "--duration", "0.5", "--warmup", "0.1", "--cores", "2", "--json"])
@@ -75,7 +29,7 @@ extension RuntimeSuite {
 
         @Test("clients that vanish mid-message, and a half-close, leave the server serving")
         func abruptAndHalfClose() async throws {
-            let server = try EchoServerProcess()
+            let server = try ListeningProcess.echoServer()
             let port = server.port
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -101,7 +55,7 @@ extension RuntimeSuite {
 
         @Test("SIGTERM with connections open: the server closes them and exits 0")
         func sigtermWithOpenConnections() async throws {
-            let server = try EchoServerProcess()
+            let server = try ListeningProcess.echoServer()
             let port = server.port
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -134,7 +88,7 @@ extension RuntimeSuite {
             #expect(refused.status == 1)
             #expect(refused.stderr.contains("Connection refused"))
             #expect(refused.stderr.contains("127.0.0.1:\(port)"))
-            let server = try EchoServerProcess()
+            let server = try ListeningProcess.echoServer()
             let inUse = try runProcess(echo, ["server", "--port", "\(server.port)", "--accept", "handoff"])
             #expect(inUse.status == 1)
             #expect(inUse.stderr.contains("Address already in use"))

@@ -170,6 +170,10 @@ int torus_signal_relay_open(int *read_fd);
 /// Installs the relay handler for `signo`: each delivery writes the signal number to the pipe.
 /// Returns 0 or -errno.
 int torus_signal_relay_install(int signo);
+/// Writes a 0 byte to the relay pipe (wakes its reader without a signal). Returns 0 or -errno.
+int torus_signal_relay_poke(void);
+/// Unblocks `signo` for the calling thread. Returns 0 or -errno.
+int torus_signal_unblock(int signo);
 /// Soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
 uint64_t torus_memlock_soft_limit(void);
 

@@ -1,0 +1,121 @@
+// Tutorial chapter 7, Select, streams and graceful shutdown.
+//
+//   tutorial-select            select, streams, then a server that shuts down gracefully when
+//                              it gets SIGINT (the program sends it to itself after a moment)
+import Glibc
+import Torus
+
+func selectExample() async throws {
+    // snippet:begin select
+    let (firstSender, first) = Oneshot.channel(String.self)
+    let (secondSender, second) = Oneshot.channel(String.self)
+    spawn { try await sleep(for: .milliseconds(20)); firstSender.send("one") }
+    spawn { try await sleep(for: .milliseconds(5)); secondSender.send("two") }
+
+    // The first branch to finish wins; the other is cancelled (its ring operations too).
+    let outcome = try await select(
+        { "rx1 completed first with \(try await first.value)" },
+        { "rx2 completed first with \(try await second.value)" }
+    )
+    print(outcome.value)
+    // snippet:end
+
+    // snippet:begin timeout
+    let neverNotified = Notify()
+    do {
+        try await withTimeout(.milliseconds(10)) { try await neverNotified.notified() }
+    } catch let error as TimeoutError {
+        print("no answer: \(error)")
+    }
+    // snippet:end
+}
+
+func streamsExample() async throws {
+    // snippet:begin streams
+    // Channels and timers are AsyncSequences: the standard library's map, filter and prefix
+    // work on them, lazily, one element at a time.
+    let (sender, numbers) = MPSC.unbounded(Int.self)
+    spawn {
+        for value in 0..<10 { try sender.trySend(value) }
+        sender.finish()
+    }
+    let evenSquares = numbers.filter { $0 % 2 == 0 }.map { $0 * $0 }
+    var collected: [Int] = []
+    for await square in evenSquares { collected.append(square) }
+    print("even squares: \(collected)")
+
+    var ticks = 0
+    for await _ in interval(every: .milliseconds(2)).prefix(3) { ticks += 1 }
+    print("ticked \(ticks) times")
+    // snippet:end
+}
+
+// snippet:begin shutdown
+/// A server that stops gracefully: on SIGINT it stops accepting, tells every connection to
+/// finish, and waits for them before returning.
+func serveUntilInterrupted(_ listener: TCPListener) async throws -> Int {
+    let (shutdown, shutdownRequested) = Watch.channel(false)
+    let finished = AsyncMutex(0)
+
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        // 1. The signal: the Watch channel tells everyone at once.
+        group.addTask {
+            let signal = try await waitForSignal([.interrupt, .terminate])
+            print("received \(signal): shutting down")
+            shutdown.send(true)
+        }
+        // 2. The accept loop stops when the shutdown is requested.
+        group.addTask {
+            try await withThrowingDiscardingTaskGroup { connections in
+                let stop = shutdownRequested.clone()
+                while true {
+                    let accepted = try await select(
+                        { Optional(try await listener.accept()) },
+                        { try await stop.changed(); return nil }
+                    )
+                    guard let connection = accepted.value else { break }
+                    let stopConnection = shutdownRequested.clone()
+                    connections.addTask {
+                        // 3. Each connection finishes its work, says goodbye, and closes.
+                        try await stopConnection.changed()
+                        try await connection.writeAll("server shutting down, goodbye\n")
+                        try await connection.close()
+                        try await finished.withLock { $0 += 1 }
+                    }
+                }
+            }   // 4. ...and the group waits for every connection before it returns.
+        }
+        try await group.waitForAll()
+        return try await finished.withLock { $0 }
+    }
+}
+// snippet:end
+
+func shutdownExample() async throws {
+    let listener = try TCPListener.bind("127.0.0.1:0")
+    let address = try listener.localAddress
+    let server = spawn { try await serveUntilInterrupted(listener) }
+    // Two clients connect and wait; then the program interrupts itself, as Ctrl-C would.
+    let clients = (0..<2).map { _ in
+        spawn { () -> String in
+            let stream = try await TCPStream.connect(to: address)
+            return String(decoding: try await stream.readToEnd(), as: UTF8.self)
+        }
+    }
+    try await sleep(for: .milliseconds(100))
+    kill(getpid(), SIGINT)
+    let closed = try await server.value
+    for client in clients { print("client got: \(try await client.value)", terminator: "") }
+    print("shutdown complete: \(closed) connections closed gracefully")
+}
+
+do {
+    try Runtime.run(RuntimeConfiguration(cores: .count(1))) {
+        try await selectExample()
+        try await streamsExample()
+        try await shutdownExample()
+    }
+} catch {
+    print("tutorial-select: \(error)")
+    exit(1)
+}

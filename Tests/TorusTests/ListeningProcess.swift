@@ -1,0 +1,59 @@
+import Foundation
+@testable import Torus
+
+/// A server child process that prints "listening on ADDRESS" once it is ready.
+final class ListeningProcess {
+    let process = Process()
+    let output = Pipe()
+    let errors = Pipe()
+    /// The address from the "listening on" line.
+    let address: String
+    let port: UInt16
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: builtExecutable(executable))
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SWIFT_BACKTRACE"] = "enable=no"
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        var line: [UInt8] = []
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            guard let first = byte.first else { break }
+            if first == UInt8(ascii: "\n") { break }
+            line.append(first)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        let words = text.split(separator: " ")
+        guard text.hasPrefix("listening on"), words.count >= 3,
+              let port = words[2].split(separator: ":").last.flatMap({ UInt16($0) }) else {
+            process.terminate()
+            throw ProcessError(message: "\(executable) did not start: \(text) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
+        }
+        self.address = String(words[2])
+        self.port = port
+    }
+
+    /// `torus-echo server` on an ephemeral port with two cores.
+    static func echoServer(_ arguments: [String] = []) throws -> ListeningProcess {
+        try ListeningProcess("torus-echo", ["server", "--port", "0", "--cores", "2"] + arguments)
+    }
+
+    /// Sends SIGTERM (or `signal`) and returns the exit status and the rest of stdout.
+    func terminate(signal: Int32 = SIGTERM) -> (Int32, String) {
+        kill(process.processIdentifier, signal)
+        let rest = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: rest, as: UTF8.self))
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+}
