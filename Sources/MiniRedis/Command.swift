@@ -25,40 +25,40 @@ public enum Command: Sendable, Equatable {
             default: throw CommandError("ERR Protocol error: expected an array of bulk strings")
             }
         }
-        let name = String(decoding: arguments[0], as: UTF8.self)
+        let name = CommandName(arguments[0])
         let argumentCount = arguments.count - 1
         func arity(_ valid: Bool) throws(CommandError) {
-            if !valid { throw CommandError("ERR wrong number of arguments for '\(name.lowercased())' command") }
+            if !valid { throw CommandError("ERR wrong number of arguments for '\(name.text.lowercased())' command") }
         }
-        switch name.uppercased() {
-        case "PING":
+        switch name {
+        case .ping:
             try arity(argumentCount <= 1)
             self = .ping(message: argumentCount == 1 ? arguments[1] : nil)
-        case "GET":
+        case .get:
             try arity(argumentCount == 1)
             self = .get(key: arguments[1])
-        case "SET":
+        case .set:
             try arity(argumentCount >= 2)
             self = .set(key: arguments[1], value: arguments[2], expiry: try Command.expiry(arguments.dropFirst(3)))
-        case "DEL":
+        case .del:
             try arity(argumentCount >= 1)
             self = .delete(keys: Array(arguments.dropFirst()))
-        case "PUBLISH":
+        case .publish:
             try arity(argumentCount == 2)
             self = .publish(channel: arguments[1], message: arguments[2])
-        case "SUBSCRIBE":
+        case .subscribe:
             try arity(argumentCount >= 1)
             self = .subscribe(channels: Array(arguments.dropFirst()))
-        case "UNSUBSCRIBE":
+        case .unsubscribe:
             self = .unsubscribe(channels: Array(arguments.dropFirst()))
-        case "CONFIG":
+        case .config:
             guard argumentCount == 2, String(decoding: arguments[1], as: UTF8.self).uppercased() == "GET" else {
                 throw CommandError("ERR only CONFIG GET <name> is supported")
             }
             self = .configGet(name: arguments[2])
         default:
             let shown = arguments.dropFirst().prefix(3).map { "'\(String(decoding: $0, as: UTF8.self))'" }.joined(separator: " ")
-            throw CommandError("ERR unknown command '\(name)', with args beginning with: \(shown)")
+            throw CommandError("ERR unknown command '\(name.text)', with args beginning with: \(shown)")
         }
     }
 
@@ -102,4 +102,61 @@ public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible 
     public var message: String
     public init(_ message: String) { self.message = message }
     public var description: String { message }
+}
+
+/// A command's name, matched without building a `String` (the hot path of every request).
+enum CommandName {
+    case ping, get, set, del, publish, subscribe, unsubscribe, config
+    case other(String)
+
+    init(_ bytes: [UInt8]) {
+        switch bytes.count {
+        case 3:
+            if bytes.equalsIgnoringASCIICase("GET") { self = .get; return }
+            if bytes.equalsIgnoringASCIICase("SET") { self = .set; return }
+            if bytes.equalsIgnoringASCIICase("DEL") { self = .del; return }
+        case 4:
+            if bytes.equalsIgnoringASCIICase("PING") { self = .ping; return }
+        case 6:
+            if bytes.equalsIgnoringASCIICase("CONFIG") { self = .config; return }
+        case 7:
+            if bytes.equalsIgnoringASCIICase("PUBLISH") { self = .publish; return }
+        case 9:
+            if bytes.equalsIgnoringASCIICase("SUBSCRIBE") { self = .subscribe; return }
+        case 11:
+            if bytes.equalsIgnoringASCIICase("UNSUBSCRIBE") { self = .unsubscribe; return }
+        default:
+            break
+        }
+        self = .other(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The name as the client sent it, for error messages.
+    var text: String {
+        switch self {
+        case .ping: "ping"
+        case .get: "get"
+        case .set: "set"
+        case .del: "del"
+        case .publish: "publish"
+        case .subscribe: "subscribe"
+        case .unsubscribe: "unsubscribe"
+        case .config: "config"
+        case .other(let name): name
+        }
+    }
+}
+
+extension [UInt8] {
+    /// Whether these bytes spell `word` (ASCII), ignoring case.
+    func equalsIgnoringASCIICase(_ word: StaticString) -> Bool {
+        guard count == word.utf8CodeUnitCount else { return false }
+        let expected = word.utf8Start
+        for index in 0..<count {
+            let byte = self[index]
+            let folded = byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") ? byte - 32 : byte
+            if folded != expected[index] { return false }
+        }
+        return true
+    }
 }

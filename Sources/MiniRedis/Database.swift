@@ -8,6 +8,25 @@ import Synchronization
 /// waits long, and sharding keeps two cores from contending for the same lock most of the time
 /// (tutorial chapter 3).
 public final class Database: Sendable {
+    /// A key, hashed over its bytes in one call (hashing `[UInt8]` directly feeds the hasher
+    /// one byte at a time, which was the largest single cost of a GET).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+
+        /// FNV-1a: a cheap, stable spread for choosing a shard.
+        var shardHash: Int {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes {
+                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            }
+            return Int(truncatingIfNeeded: hash >> 7)
+        }
+    }
+
     /// A stored value and when it stops existing.
     struct Entry {
         var value: [UInt8]
@@ -17,7 +36,7 @@ public final class Database: Sendable {
     /// One shard: its table and how many of its keys have an expiry (so sweeps skip the rest).
     final class Shard: Sendable {
         struct State {
-            var table: [[UInt8]: Entry] = [:]
+            var table: [Key: Entry] = [:]
             var expiring = 0
         }
         let state = Mutex(State())
@@ -33,16 +52,17 @@ public final class Database: Sendable {
         shards = (0..<count).map { _ in Shard() }
     }
 
-    private func shard(for key: [UInt8]) -> Shard {
-        shards[key.hashValue & (shards.count - 1)]
+    private func shard(for key: Key) -> Shard {
+        shards[key.shardHash & (shards.count - 1)]
     }
 
     /// The value under `key`, or nil if there is none or it has expired (then it is removed).
     public func get(_ key: [UInt8]) -> [UInt8]? {
-        let now = clock.now
+        let key = Key(bytes: key)
+        let clock = self.clock
         return shard(for: key).state.withLock { state in
             guard let entry = state.table[key] else { return nil }
-            if let deadline = entry.expiresAt, deadline <= now {
+            if let deadline = entry.expiresAt, deadline <= clock.now {
                 state.table[key] = nil
                 state.expiring -= 1
                 return nil
@@ -54,6 +74,7 @@ public final class Database: Sendable {
     /// Stores `value` under `key`, replacing any value and expiry; with `expiry`, the key
     /// disappears after that long.
     public func set(_ key: [UInt8], _ value: [UInt8], expiry: Duration? = nil) {
+        let key = Key(bytes: key)
         let deadline = expiry.map { clock.now.advanced(by: $0) }
         shard(for: key).state.withLock { state in
             let previous = state.table.updateValue(Entry(value: value, expiresAt: deadline), forKey: key)
@@ -66,7 +87,7 @@ public final class Database: Sendable {
     public func delete(_ keys: [[UInt8]]) -> Int {
         let now = clock.now
         var removed = 0
-        for key in keys {
+        for key in keys.map(Key.init(bytes:)) {
             shard(for: key).state.withLock { state in
                 guard let entry = state.table.removeValue(forKey: key) else { return }
                 if let deadline = entry.expiresAt {

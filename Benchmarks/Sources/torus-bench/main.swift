@@ -64,6 +64,10 @@ let copyRows = only != nil && selected("cp") ? try CopyComparisons(
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
     repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp").run() : []
 printTable("torus-cp", copyRows)
+// mini-redis against redis-server only on request: it needs redis-server and redis-tools.
+let redisRows = only != nil && selected("redis") ? try RedisComparisons(
+    miniRedis: "../.build/release/mini-redis-server", repetitions: max(1, repetitions), scale: scale).run() : []
+printTable("mini-redis", redisRows)
 
 runtime.shutdown()
 try loops.syncShutdownGracefully()
@@ -86,6 +90,9 @@ if let writePath {
     }
     if !copyRows.isEmpty {
         try writeSection("cp", body: "Measured \(date) on \(machine); file system \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n" + markdownTable(copyRows), to: writePath)
+    }
+    if !redisRows.isEmpty {
+        try writeSection("redis", body: "Measured \(date) on \(machine); release build; median of \(max(1, repetitions)) runs; each server pinned to CPU 0 (mini-redis-server with one Torus core, redis-server single-threaded, no persistence), redis-benchmark pinned to CPU 1; server CPU = user + system + softirq time of CPU 0 per request.\n\n" + markdownTable(redisRows), to: writePath)
     }
     if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
     print("\nwrote \(writePath)")
