@@ -96,3 +96,9 @@ int torus_signal_unblock(int signo) {
     int result = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     return -result;
 }
+
+long torus_copy_file_range(int fd_in, int64_t offset_in, int fd_out, int64_t offset_out, uint64_t length) {
+    off_t in = offset_in, out = offset_out;
+    ssize_t copied = copy_file_range(fd_in, &in, fd_out, &out, length, 0);
+    return copied < 0 ? -errno : copied;
+}

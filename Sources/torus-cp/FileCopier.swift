@@ -16,8 +16,12 @@ struct CopyOptions: Sendable {
 
 /// How file data moves.
 enum CopyMethod: String, CaseIterable, Sendable {
-    /// Splice when the source is in the page cache, read/write when it is not (cachestat).
+    /// copy_file_range (in parallel chunks when the source is cached), reads and writes on the
+    /// ring where the kernel cannot copy (across some file systems) and with O_DIRECT.
     case auto
+    /// `copy_file_range(2)` on the blocking pool: one copy, page cache to page cache (what cp
+    /// uses); at most one call per CPU at a time.
+    case copyFileRange = "copy-file-range"
     /// `IORING_OP_SPLICE` through a pipe: one copy, in the kernel.
     case splice
     /// `IORING_OP_READ` into a buffer, then `IORING_OP_WRITE`: two copies.
@@ -114,29 +118,80 @@ struct FileCopier: Sendable {
         if sparse && segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
             segments = [(0, size)]   // the file system cannot tell: copy everything
         }
-        let chunk = UInt64(options.chunkSize)
+        // How the data moves, measured on this project's VM (docs/benchmarks.md):
+        // copy_file_range (one copy in the kernel, no pipe, no io_uring worker threads) beats
+        // splice through a pipe (which runs in io_uring's worker threads and loses badly on
+        // uncached data and on many files at once) and reads and writes through buffers (two
+        // copies). Cached data is copied in parallel chunks (memory bandwidth); uncached data in
+        // one sequential stream per file, so the kernel's readahead sees one sequential reader.
+        // O_DIRECT always reads and writes aligned buffers on the ring.
+        let useKernelCopy: Bool
+        switch options.method {
+        case .auto, .copyFileRange: useKernelCopy = !options.direct
+        case .splice, .readWrite: useKernelCopy = false
+        }
+        if useKernelCopy {
+            let cached = (input.cachedFraction(of: size) ?? 0) >= 0.9
+            do {
+                try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
+                                     from: input, to: output, streams: cached ? options.queueDepth : 1)
+                return
+            } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
+                && [Errno.improperLink, .invalidArgument, .notSupported, .noFunction].contains(error.errno) {
+                // These two files cannot be copied by the kernel (different file system types,
+                // say; the kernel refuses before copying anything): read and write instead.
+            }
+        }
+        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output, size: size)
+    }
+
+    /// The segments cut into pieces of at most `size` bytes.
+    private func chunks(of segments: [(UInt64, UInt64)], size: Int) -> [(UInt64, Int)] {
         var chunks: [(UInt64, Int)] = []
         for (start, stop) in segments {
             var position = start
             while position < stop {
-                let length = min(chunk, stop - position)
+                let length = min(UInt64(size), stop - position)
                 chunks.append((position, Int(length)))
                 position += length
             }
         }
+        return chunks
+    }
+
+    /// Copies the chunks with copy_file_range, up to `streams` of them at once for this file and
+    /// one per CPU across the whole copy.
+    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, streams: Int) async throws {
+        let next = ChunkCursor(chunks)
+        let report = self.report
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<min(streams, max(chunks.count, 1)) {
+                group.addTask {
+                    while let (position, length) = next.take() {
+                        var done = 0
+                        while done < length {
+                            let permit = try await kernelCopySlots.acquire()
+                            defer { permit.release() }
+                            let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
+                            if n == 0 { break }   // the file shrank while we copied
+                            done += n
+                            report.copiedBytes(UInt64(n))
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Copies the chunks through the ring: splice through a pipe or read and write.
+    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, size: UInt64) async throws {
         let next = ChunkCursor(chunks)
         let alignment = options.direct ? 4096 : 16
         let chunkSize = options.chunkSize
         let report = self.report
-        // Cached data splices through a pipe (one copy, in the kernel, still on the ring); data
-        // that must come from the device is read and written (a splice of it runs in io_uring's
-        // worker threads, several times slower). O_DIRECT copies always use aligned buffers.
-        let useSplice: Bool
-        switch options.method {
-        case .splice: useSplice = !options.direct
-        case .readWrite: useSplice = false
-        case .auto: useSplice = !options.direct && (input.cachedFraction(of: size) ?? 0) >= 0.9
-        }
+        // Splice only on request (--method splice); O_DIRECT copies always use aligned buffers.
+        let useSplice = options.method == .splice && !options.direct
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {
                 group.addTask {
@@ -150,6 +205,7 @@ struct FileCopier: Sendable {
                     }
                     let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
                     while let (position, length) = next.take() {
+                        precondition(length <= buffer.capacity, "a chunk of \(length) bytes does not fit the \(buffer.capacity)-byte buffer")
                         buffer.clear()
                         while buffer.count < length {
                             let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
@@ -212,6 +268,14 @@ final class ChunkCursor: @unchecked Sendable {
         return chunks[index]
     }
 }
+
+/// Bytes per copy_file_range call: big enough that the hop to the blocking pool is noise, small
+/// enough that a SIGINT is honoured quickly.
+let kernelCopyChunk = 8 << 20
+
+/// At most one copy_file_range per CPU at a time across the whole copy (more threads than
+/// CPUs only contend for memory bandwidth).
+let kernelCopySlots = AsyncSemaphore(permits: max(1, Runtime.allowedCPUs.count))
 
 // lseek whences for sparse files (GNU extensions, so not in Swift's Glibc module).
 let SEEK_DATA: Int32 = 3

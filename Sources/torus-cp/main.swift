@@ -26,7 +26,7 @@ struct TorusCopy: ParsableCommand {
     @Option(help: "Chunks in flight per file.") var queueDepth: Int = 8
     @Option(help: "Chunk size (bytes, or with K, M or G).") var chunkSize: String = "1M"
     @Flag(help: "Bypass the page cache (O_DIRECT) where the file system allows.") var direct = false
-    @Option(help: "How data moves: auto (splice cached files, read/write the rest), splice (through a pipe, one copy in the kernel) or read-write (through buffers).") var method: CopyMethod = .auto
+    @Option(help: "How data moves: auto (copy_file_range; ring reads and writes where the kernel cannot copy), copy-file-range, splice (through a pipe on the ring) or read-write (through buffers on the ring).") var method: CopyMethod = .auto
     @Flag(help: "Re-read both sides after copying and compare.") var verify = false
     @Flag(inversion: .prefixedNo, help: "Show progress on stderr (default: when stderr is a terminal).") var progress: Bool?
     @Flag(help: "Print a summary at the end.") var stats = false

@@ -174,6 +174,9 @@ int torus_signal_relay_install(int signo);
 int torus_signal_relay_poke(void);
 /// Unblocks `signo` for the calling thread. Returns 0 or -errno.
 int torus_signal_unblock(int signo);
+/// copy_file_range(2) between explicit offsets (neither file position moves). Returns the bytes
+/// copied (0 at the source's end) or -errno.
+long torus_copy_file_range(int fd_in, int64_t offset_in, int fd_out, int64_t offset_out, uint64_t length);
 /// Soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
 uint64_t torus_memlock_soft_limit(void);
 
