@@ -192,5 +192,52 @@ extension RuntimeSuite {
                 #expect(inFlight == 0)
             }
         }
+
+        @Test("regular-file I/O in a cancelled task: refused before submission, completed once in flight")
+        func cancelRegularFileIO() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let directory = try makeTemporaryDirectory()
+            let path = FilePath(directory).appending("data")
+            let contents = pseudoRandomBytes(1 << 20, seed: 3)
+            let outcome = try await runtime.handle.spawn { () -> (Int, Bool) in
+                try await FileSystem.writeFile(at: path, contents: contents)
+                let file = try await File.open(path)
+                // In flight when the cancellation lands: the read completes with its bytes
+                // (the kernel cannot cancel it; the task is not told to pretend otherwise).
+                let buffer = IOBuffer(capacity: 1 << 20)
+                let reading = spawn { () -> Int in
+                    var total = 0
+                    while true {
+                        buffer.clear()
+                        let n = try await file.read(into: buffer, at: UInt64(total))
+                        if n == 0 { return total }
+                        total += n
+                    }
+                }
+                await Task.yield()
+                reading.cancel()
+                let read = (try? await reading.value) ?? -1
+                // Already cancelled: nothing is submitted, the call throws.
+                let refused = try await spawn { () -> Bool in
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    do {
+                        _ = try await file.read(into: IOBuffer(capacity: 16), at: 0)
+                        return false
+                    } catch is CancellationError {
+                        return true
+                    }
+                }.value
+                try await file.close()
+                return (read, refused)
+            }.value
+            // Either the loop finished every read before noticing, or it stopped at a refused read.
+            #expect(outcome.0 == -1 || outcome.0 == contents.count)
+            #expect(outcome.1)
+            for core in runtime.cores {
+                let inFlight = await core.run { core.operations.inFlight }
+                #expect(inFlight == 0)
+            }
+        }
     }
 }

@@ -14,15 +14,30 @@ extension Core {
     /// Submits the SQE that `prepare` fills in and suspends until its final completion.
     ///
     /// Must be called on this core's thread (the task runs with this core as its executor).
+    /// - Parameter cancellable: whether cancelling the task cancels the operation in the kernel.
+    ///   `false` for operations that complete in bounded time whatever happens (reads and writes
+    ///   of regular files, which the kernel cannot cancel once issued anyway): they skip the
+    ///   cancellation handler, the largest single cost of a short operation after the kernel's
+    ///   own work. A task already cancelled still never submits one.
     /// - Returns: the CQE result: non-negative on success, `-errno` on failure; `-ECANCELED` if
     ///   the task was cancelled before the operation could start or the core is stopping.
     func submitAndAwait(
         keepAlive: AnyObject? = nil,
+        cancellable: Bool = true,
         _ prepare: (SubmissionEntry, OperationID) -> Void
     ) async -> Int32 {
         precondition(isCurrent, "ring operations must be submitted from core \(index)'s own thread")
         if stopping { return -ECANCELED }
         let id = operations.reserve(keepAlive: keepAlive)
+        guard cancellable else {
+            if Task.isCancelled {
+                operations.release(id, wasSubmitted: false)
+                return -ECANCELED
+            }
+            return await withUnsafeContinuation { (continuation: UnsafeContinuation<Int32, Never>) in
+                submit(id, continuation, prepare)
+            }
+        }
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Int32, Never>) in
                 if operations.isCancelRequested(id) || Task.isCancelled || stopping {
@@ -30,14 +45,20 @@ extension Core {
                     continuation.resume(returning: -ECANCELED)
                     return
                 }
-                let entry = nextEntry()
-                prepare(entry, id)
-                entry.setUserData(id.userData)
-                operations.markSubmitted(id, waiter: .continuation(continuation))
+                submit(id, continuation, prepare)
             }
         } onCancel: {
             self.cancelOperation(id)
         }
+    }
+
+    /// Fills and queues the SQE of a reserved operation whose completion resumes `continuation`.
+    @inline(__always)
+    private func submit(_ id: OperationID, _ continuation: UnsafeContinuation<Int32, Never>, _ prepare: (SubmissionEntry, OperationID) -> Void) {
+        let entry = nextEntry()
+        prepare(entry, id)
+        entry.setUserData(id.userData)
+        operations.markSubmitted(id, waiter: .continuation(continuation))
     }
 
     /// An SQE for a new operation, keeping room for cancels. If the kernel cannot take the

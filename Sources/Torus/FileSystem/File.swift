@@ -56,10 +56,32 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// The path the file was opened with.
     public let path: FilePath
     private let descriptor: Atomic<Int32>
+    /// Whether reads and writes complete in bounded time (a regular file or a block device:
+    /// 1) or may wait indefinitely (a FIFO, a terminal, a character device: 2); 0 until the
+    /// first read or write asks.
+    private let boundedKind = Atomic<UInt8>(0)
 
     init(descriptor: Int32, path: FilePath) {
         self.descriptor = Atomic(descriptor)
         self.path = path
+    }
+
+    /// Whether a read or write may be left to complete when its task is cancelled instead of
+    /// being cancelled in the kernel. For regular files and block devices it may: such I/O ends
+    /// in bounded time, and the kernel cannot cancel it once issued anyway; skipping the
+    /// cancellation handler makes each operation cheaper. A FIFO or a terminal can block
+    /// forever, so their operations stay cancellable.
+    private func completesPromptly(_ fd: Int32) -> Bool {
+        switch boundedKind.load(ordering: .relaxed) {
+        case 1: return true
+        case 2: return false
+        default:
+            var status = stat()
+            let kind = fstat(fd, &status) == 0 ? status.st_mode & S_IFMT : 0
+            let bounded = kind == S_IFREG || kind == S_IFBLK
+            boundedKind.store(bounded ? 1 : 2, ordering: .relaxed)
+            return bounded
+        }
     }
 
     deinit {
@@ -122,7 +144,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("read", path: path, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
             entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
         }
         buffer.count += Int(n)
@@ -152,7 +174,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
-        let n = try await ringIO("write", path: path, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
         if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }

@@ -30,11 +30,12 @@ final class CStringKeepAlive {
 ///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
 func ringIO(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
+    cancellable: Bool = true,
     _ prepare: (SubmissionEntry, Core, OperationID) -> Void
 ) async throws -> Int32 {
     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
     while true {
-        let result = await core.submitAndAwait(keepAlive: keepAlive) { entry, id in prepare(entry, core, id) }
+        let result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
         if result >= 0 { return result }
         switch -result {
         case EINTR, EAGAIN:
