@@ -56,7 +56,8 @@ case "$command" in
     echo-bench)
         ensure_system_packages
         swift build -c release --product torus-echo
-        (cd Benchmarks && rm -f .build/*.yaml && swift build -c release --product nio-echo-server)
+        (cd Benchmarks && rm -f .build/*.yaml && swift build -c release --product nio-echo-server \
+            && swift build -c release --product uring-echo-server)
         exec .build/release/torus-echo bench "$@"
         ;;
     *)

@@ -21,6 +21,12 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
+        // The hand-written C liburing echo server: the reference torus-echo bench compares with.
+        .executableTarget(
+            name: "uring-echo-server",
+            path: "Sources/uring-echo-server",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
         .executableTarget(
             name: "torus-bench",
             dependencies: [

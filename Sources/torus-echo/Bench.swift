@@ -15,6 +15,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds of warm-up per run.") var warmup: Double = 1
     @Option(help: "Runs per configuration (the median is reported).") var repeats: Int = 3
     @Option(help: "The SwiftNIO echo server (built by the Benchmarks package).") var nioServer: String = "Benchmarks/.build/release/nio-echo-server"
+    @Option(help: "The hand-written C liburing echo server (built by the Benchmarks package); skipped if absent.") var cServer: String = "Benchmarks/.build/release/uring-echo-server"
     @Option(help: "Rewrite the echo section of this Markdown file (docs/benchmarks.md).") var write: String?
     @Flag(help: "One short run of each configuration (for tests).") var quick = false
 
@@ -40,22 +41,32 @@ struct Bench: ParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: nioServer) else {
             throw ValidationError("SwiftNIO echo server not found at \(nioServer); build it with: (cd Benchmarks && swift build -c release --product nio-echo-server)")
         }
-        let servers: [(String, [String])] = [
+        var servers: [(String, [String])] = [
             ("Torus (provided buffers)", [me, "server", "--port", "0", "--cores", "1"]),
             ("Torus (owned buffers)", [me, "server", "--port", "0", "--cores", "1", "--buffers", "owned"]),
             ("SwiftNIO", [nioServer, "--port", "0"]),
         ]
+        if FileManager.default.isExecutableFile(atPath: cServer) {
+            servers.append(("C liburing (reference)", [cServer, "--port", "0"]))
+        } else {
+            say("note: no C reference server at \(cServer); build it with: (cd Benchmarks && swift build -c release --product uring-echo-server)")
+        }
         let runs = quick ? 1 : repeats
         var results: [String: [Load: Sample]] = [:]
-        for (name, command) in servers {
-            for load in Self.matrix {
-                var samples: [Sample] = []
-                for _ in 0..<runs {
-                    samples.append(try measure(server: command, load: load))
+        // Interleaved: each repetition runs every server once, so that drift in this VM's speed
+        // over the minutes of a bench does not favour whichever server ran first.
+        for load in Self.matrix {
+            var samples: [String: [Sample]] = [:]
+            for _ in 0..<runs {
+                for (name, command) in servers {
+                    samples[name, default: []].append(try measure(server: command, load: load))
                 }
+            }
+            for (name, _) in servers {
+                let runs = samples[name] ?? []
                 let median = Sample(
-                    messagesPerSecond: middle(samples.map(\.messagesPerSecond)), p50: middle(samples.map(\.p50)),
-                    p99: middle(samples.map(\.p99)), cpuPerMessage: middle(samples.map(\.cpuPerMessage)))
+                    messagesPerSecond: middle(runs.map(\.messagesPerSecond)), p50: middle(runs.map(\.p50)),
+                    p99: middle(runs.map(\.p99)), cpuPerMessage: middle(runs.map(\.cpuPerMessage)))
                 results[name, default: [:]][load] = median
                 say(String(format: "%@  %@: %.0f msg/s  p50 %.1f us  p99 %.1f us  server CPU %.2f us/msg",
                            name, load.description, median.messagesPerSecond, median.p50, median.p99, median.cpuPerMessage))
@@ -111,13 +122,16 @@ struct Bench: ParsableCommand {
     }
 
     func render(_ results: [String: [Load: Sample]], names: [String]) -> String {
-        var lines = ["| load | server | msgs/s | p50 us | p99 us | server CPU us/msg | CPU vs SwiftNIO |", "|---|---|---|---|---|---|---|"]
+        var lines = ["| load | server | msgs/s | p50 us | p99 us | server CPU us/msg | CPU vs SwiftNIO | CPU vs C liburing |",
+                     "|---|---|---|---|---|---|---|---|"]
         for load in Self.matrix {
             let nio = results["SwiftNIO"]?[load]?.cpuPerMessage ?? .nan
+            let c = results["C liburing (reference)"]?[load]?.cpuPerMessage ?? .nan
             for name in names {
                 guard let sample = results[name]?[load] else { continue }
-                lines.append(String(format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %.2fx |", load.description, name,
-                                    sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage, sample.cpuPerMessage / nio))
+                lines.append(String(format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %.2fx | %.2fx |", load.description, name,
+                                    sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage,
+                                    sample.cpuPerMessage / nio, sample.cpuPerMessage / c))
             }
         }
         return lines.joined(separator: "\n")

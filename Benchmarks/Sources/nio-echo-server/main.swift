@@ -53,7 +53,9 @@ var sources: [any DispatchSourceSignal] = []
 for number in [SIGINT, SIGTERM] {
     signal(number, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-    source.setEventHandler { stop.signal() }
+    // @Sendable: a closure written in top-level code is otherwise main-actor isolated, and
+    // Swift 6 traps when Dispatch runs it on a global queue.
+    source.setEventHandler { @Sendable in stop.signal() }
     source.resume()
     sources.append(source)
 }
