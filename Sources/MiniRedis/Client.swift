@@ -26,8 +26,7 @@ public final class Client {
         writer = FrameWriter(stream)
     }
 
-    /// Connects to a server at `address` (`"127.0.0.1:6379"`, `"[::1]:6379"`, `"unix:/path"`
-    /// is not supported by redis clients and not here either).
+    /// Connects to a server at `address`, written `"127.0.0.1:6379"` or `"[::1]:6379"`.
     public static func connect(to address: String, timeout: Duration? = .seconds(5)) async throws -> Client {
         try await connect(to: SocketAddress(address), timeout: timeout)
     }

@@ -25,6 +25,20 @@ public enum Command: Sendable, Equatable {
             default: throw CommandError("ERR Protocol error: expected an array of bulk strings")
             }
         }
+        try self.init(words: arguments)
+    }
+
+    /// Decodes a request from what a client sent.
+    public init(_ request: FrameParser.Request) throws(CommandError) {
+        switch request {
+        case .words(let words): try self.init(words: words)
+        case .frame(let frame): try self.init(frame)
+        }
+    }
+
+    /// Decodes a command from its words (the name first).
+    public init(words arguments: [[UInt8]]) throws(CommandError) {
+        guard !arguments.isEmpty else { throw CommandError("ERR Protocol error: expected an array of bulk strings") }
         let name = CommandName(arguments[0])
         let argumentCount = arguments.count - 1
         func arity(_ valid: Bool) throws(CommandError) {

@@ -48,6 +48,63 @@ public struct FrameParser: Sendable {
         return .frame(frame, consumed: cursor)
     }
 
+    /// What a client sent: the usual array of bulk strings as its words (the fast path: no
+    /// `Frame` values are built), or any other frame.
+    public enum Request: Sendable, Equatable {
+        case words([[UInt8]])
+        case frame(Frame)
+    }
+
+    /// Looks for one request at the start of `bytes`: like ``parse(_:)-(UnsafeRawBufferPointer)``,
+    /// but an array of bulk strings comes back as its words.
+    public func parseRequest(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> (Request, consumed: Int)? {
+        guard !bytes.isEmpty else { return nil }
+        if bytes[0] == UInt8(ascii: "*") {
+            switch try parseWords(bytes) {
+            case .words(let words, let consumed): return (.words(words), consumed)
+            case .incomplete: return nil
+            case .other: break
+            }
+        }
+        guard case .frame(let frame, let consumed) = try parse(bytes) else { return nil }
+        return (.frame(frame), consumed)
+    }
+
+    private enum WordsOutcome {
+        case words([[UInt8]], consumed: Int)
+        case incomplete
+        /// Not an array of bulk strings (or an empty or null array): parse it as a frame.
+        case other
+    }
+
+    /// `*N\r\n` followed by N bulk strings, read straight into byte arrays.
+    private func parseWords(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> WordsOutcome {
+        guard let header = try readLine(bytes, from: 1) else { return .incomplete }
+        guard let count = decimal(bytes, header.range), count >= -1, count <= maxArrayCount else {
+            throw ProtocolError("invalid multibulk length")
+        }
+        guard count > 0 else { return .other }
+        var position = header.next
+        var words: [[UInt8]] = []
+        words.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard position < bytes.count else { return .incomplete }
+            guard bytes[position] == UInt8(ascii: "$") else { return .other }
+            guard let line = try readLine(bytes, from: position + 1) else { return .incomplete }
+            guard let length = decimal(bytes, line.range), length >= 0, length <= maxBulkLength else {
+                if decimal(bytes, line.range) == -1 { return .other }
+                throw ProtocolError("invalid bulk length")
+            }
+            let start = line.next
+            let end = start + Int(length)
+            guard end + 2 <= bytes.count else { return .incomplete }
+            guard bytes[end] == 13, bytes[end + 1] == 10 else { throw ProtocolError("bulk string not terminated by CRLF") }
+            words.append(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])))
+            position = end + 2
+        }
+        return .words(words, consumed: position)
+    }
+
     /// Convenience for tests and clients holding an array.
     public func parse(_ bytes: [UInt8]) throws(ProtocolError) -> Outcome {
         try bytes.withUnsafeBytes { raw in Result { () throws(ProtocolError) in try parse(raw) } }.get()

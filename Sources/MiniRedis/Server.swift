@@ -51,13 +51,30 @@ public struct Server: Sendable {
         try await withThrowingDiscardingTaskGroup { group in
             while true {
                 let slot = try await slots.acquire()
-                let connection = try await listener.accept()
+                let connection: TCPStream
+                do {
+                    connection = try await listener.accept()
+                } catch let error as IOError where Server.isTransient(error) {
+                    // A client that gave up before we accepted it, or no descriptors left for
+                    // a moment: keep serving the others (after a pause, if out of descriptors).
+                    slot.release()
+                    if error.errno != .connectionAbort { try await sleep(for: .milliseconds(10)) }
+                    continue
+                } catch {
+                    slot.release()
+                    throw error
+                }
                 group.addTask {
                     defer { slot.release() }
                     await serve(connection)
                 }
             }
         }
+    }
+
+    /// Accept errors that concern one connection or a passing shortage, not the listener.
+    static func isTransient(_ error: IOError) -> Bool {
+        [Errno.connectionAbort, .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory].contains(error.errno)
     }
 
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.

@@ -19,18 +19,21 @@ final class Session {
 
     func run() async {
         do {
-            while let frame = try await reader.readFrame() {
+            while let request = try await reader.readRequest() {
                 // Answer every command already received, then write all replies at once.
-                var next: Frame? = frame
-                while let frame = next {
-                    if case .subscribe(let channels)? = try? Command(frame) {
+                var next: FrameParser.Request? = request
+                while let request = next {
+                    switch Result(catching: { () throws(CommandError) in try Command(request) }) {
+                    case .success(.subscribe(let channels)):
                         try await writer.flush()
                         let subscriber = SubscriberSession(session: self)
                         try await subscriber.run(first: channels)
-                    } else {
-                        answer(frame)
+                    case .success(let command):
+                        answer(command)
+                    case .failure(let error):
+                        writer.queue(.error(error.message))
                     }
-                    next = try reader.bufferedFrame()
+                    next = try reader.bufferedRequest()
                 }
                 try await writer.flush()
             }
@@ -67,20 +70,15 @@ final class Session {
     }
 
     /// Runs a command that needs no subscriber state and queues its reply.
-    func answer(_ frame: Frame) {
-        do {
-            let command = try Command(frame)
-            if case .unsubscribe(let channels) = command {
-                // Not subscribed to anything: redis confirms each channel with a count of 0.
-                for channel in channels.isEmpty ? [nil] : channels.map(Optional.some) {
-                    writer.queue(.array([.bulk("unsubscribe"), channel.map { .bulk($0) } ?? .null, .integer(0)]))
-                }
-                return
+    func answer(_ command: Command) {
+        if case .unsubscribe(let channels) = command {
+            // Not subscribed to anything: redis confirms each channel with a count of 0.
+            for channel in channels.isEmpty ? [nil] : channels.map(Optional.some) {
+                writer.queue(.array([.bulk("unsubscribe"), channel.map { .bulk($0) } ?? .null, .integer(0)]))
             }
-            writer.queue(reply(to: command))
-        } catch {
-            writer.queue(.error(error.message))
+            return
         }
+        writer.queue(reply(to: command))
     }
 
     /// The reply to a command that answers with one frame.

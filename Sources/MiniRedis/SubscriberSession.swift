@@ -34,8 +34,8 @@ final class SubscriberSession {
     func run(first: [[UInt8]]) async throws {
         do {
             try await subscribe(first)
-            while !forwarders.isEmpty, let frame = try await session.reader.readFrame() {
-                try await handle(frame)
+            while !forwarders.isEmpty, let request = try await session.reader.readRequest() {
+                try await handle(request)
             }
         } catch {
             await stop()
@@ -44,10 +44,10 @@ final class SubscriberSession {
         await stop()
     }
 
-    private func handle(_ frame: Frame) async throws {
+    private func handle(_ request: FrameParser.Request) async throws {
         let command: Command
         do {
-            command = try Command(frame)
+            command = try Command(request)
         } catch {
             try await send(.error(error.message))
             return
