@@ -79,19 +79,14 @@ struct TorusCopy: ParsableCommand {
         // SIGINT / SIGTERM: cancel; every file in flight removes its temporary file. The handlers
         // are in place before the first file is opened.
         let control = Mutex<(job: JoinHandle<Void>?, interrupted: Bool)>((nil, false))
-        var signalSources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
-                let job = control.withLock { state -> JoinHandle<Void>? in
-                    state.interrupted = true
-                    return state.job
-                }
-                job?.cancel()
+        let signals = try SignalListener([.interrupt, .terminate])
+        let watcher = runtime.handle.spawn(on: .core(0)) {
+            _ = try await signals.next()
+            let job = control.withLock { state -> JoinHandle<Void>? in
+                state.interrupted = true
+                return state.job
             }
-            source.resume()
-            signalSources.append(source)
+            job?.cancel()
         }
         let job = runtime.handle.spawn(on: .core(0)) {
             await withTaskGroup(of: Void.self) { group in
@@ -111,8 +106,8 @@ struct TorusCopy: ParsableCommand {
         _ = try? runtime.handle.block { await job.result }
         ticker?.cancel()
         if showProgress { printError("\r\u{1B}[K" + report.progressLine()) }
+        watcher.cancel()   // it would otherwise hold the shutdown for its grace period
         runtime.shutdown(gracePeriod: .seconds(5))
-        _ = signalSources
         if stats { printError(report.summary()) }
         if control.withLock({ $0.interrupted }) {
             printError("torus-cp: interrupted")

@@ -1,7 +1,6 @@
 // torus-echo: a thread-per-core echo server on Torus, its load generator, and the benchmark
 // that runs both (and SwiftNIO's echo server) pinned to separate cores.
 import ArgumentParser
-import Dispatch
 import Foundation
 import Torus
 
@@ -57,6 +56,8 @@ struct Server: ParsableCommand {
         }
         let runtime: Runtime
         do { runtime = try Runtime(configuration) } catch { throw CleanExit.message("torus-echo server: \(error)") }
+        // Handlers in place before the server listens, so an early signal is not lost.
+        let signals = try SignalListener([.interrupt, .terminate])
         let server = EchoServer(address: address, accept: accept, buffers: buffers)
         let handle = runtime.handle.spawn(on: .core(0)) {
             try await server.run { bound in
@@ -64,17 +65,13 @@ struct Server: ParsableCommand {
             }
         }
         // SIGINT / SIGTERM: stop accepting, close the connections, exit 0.
-        var sources: [any DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { handle.cancel() }
-            source.resume()
-            sources.append(source)
+        let watcher = runtime.handle.spawn(on: .core(0)) {
+            _ = try await signals.next()
+            handle.cancel()
         }
         let outcome = try runtime.handle.block { await handle.result }
+        watcher.cancel()   // it would otherwise hold the shutdown for its grace period
         runtime.shutdown(gracePeriod: .seconds(2))
-        _ = sources
         switch outcome {
         case .success:
             say("stopped")

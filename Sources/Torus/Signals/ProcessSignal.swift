@@ -33,23 +33,58 @@ public enum ProcessSignal: Int32, Sendable, CaseIterable, CustomStringConvertibl
 ///
 /// The first call for a signal replaces its default action (for SIGINT and SIGTERM: ending the
 /// process) with delivery to waiters, for the rest of the process's life, as tokio does. A
-/// signal that arrives while no task is waiting is not lost for waiters already registered; a
-/// waiter only sees signals that arrive after it started waiting. Any thread or core may wait.
+/// waiter only sees signals that arrive after it started waiting; to have the handlers in place
+/// before some work starts and wait later, make a ``SignalListener`` first. Any thread or core
+/// may wait.
 ///
 /// - Throws: `CancellationError` if the waiting task is cancelled; ``SignalError`` if the
 ///   handler cannot be installed.
 public func waitForSignal(_ signals: Set<ProcessSignal> = [.interrupt, .terminate]) async throws -> ProcessSignal {
-    precondition(!signals.isEmpty, "waitForSignal needs at least one signal")
-    let hub = try SignalHub.shared()
-    // Subscribe before installing, so a signal in between is seen.
-    let receiver = hub.deliveries.subscribe()
-    let baseline = receiver.current
-    try hub.install(signals)
-    while true {
-        try await receiver.changed()
-        let now = receiver.current
-        for signal in ProcessSignal.allCases where signals.contains(signal) {
-            if now[signal.rawValue, default: 0] > baseline[signal.rawValue, default: 0] { return signal }
+    try await SignalListener(signals).next()
+}
+
+/// Handlers installed now, deliveries awaited later: every signal in the set that arrives after
+/// the listener was made is reported by ``next()``, none lost in between.
+///
+/// ```swift
+/// let signals = try SignalListener([.interrupt, .terminate])   // before the work starts
+/// spawn { _ = try await signals.next(); job.cancel() }
+/// ```
+public final class SignalListener: Sendable {
+    private let signals: Set<ProcessSignal>
+    private let deliveries: Watch.Receiver<[Int32: Int]>
+    /// Deliveries of each signal already reported.
+    private let reported: Mutex<[Int32: Int]>
+
+    /// Installs the handlers for `signals` (replacing their default actions) at once.
+    public init(_ signals: Set<ProcessSignal> = [.interrupt, .terminate]) throws(SignalError) {
+        precondition(!signals.isEmpty, "a SignalListener needs at least one signal")
+        let hub = try SignalHub.shared()
+        // Subscribe before installing, so that a signal in between is seen.
+        let receiver = hub.deliveries.subscribe()
+        self.signals = signals
+        deliveries = receiver
+        reported = Mutex(receiver.current)
+        try hub.install(signals)
+    }
+
+    /// The next signal of the set not reported yet, waiting for one if need be.
+    /// - Throws: `CancellationError` if the waiting task is cancelled.
+    public func next() async throws -> ProcessSignal {
+        while true {
+            let now = deliveries.current
+            let found = reported.withLock { seen -> ProcessSignal? in
+                for signal in ProcessSignal.allCases where signals.contains(signal) {
+                    let count = now[signal.rawValue, default: 0]
+                    if count > seen[signal.rawValue, default: 0] {
+                        seen[signal.rawValue] = count
+                        return signal
+                    }
+                }
+                return nil
+            }
+            if let found { return found }
+            try await deliveries.changed()
         }
     }
 }
