@@ -60,7 +60,7 @@ final class SubscriberSession {
         case .ping(let message):
             try await send(.array([.bulk("pong"), .bulk(message ?? [])]))
         default:
-            let name = String(decoding: command.frame.commandName, as: UTF8.self).lowercased()
+            let name = command.name.lowercased()
             try await send(.error("ERR Can't execute '\(name)': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))
         }
     }
@@ -108,13 +108,5 @@ final class SubscriberSession {
         forwarders.removeAll()
         outbox.finish()
         _ = await writerTask.result
-    }
-}
-
-extension Frame {
-    /// The first word of a command frame.
-    var commandName: [UInt8] {
-        if case .array(let elements) = self, case .bulk(let name)? = elements.first { return name }
-        return []
     }
 }

@@ -144,6 +144,19 @@ extension RuntimeSuite {
                 try await first.close()
                 try await second.close()
                 try await publisher.close()
+
+                // In subscriber mode only (UN)SUBSCRIBE and PING are allowed, as in redis.
+                let raw = try await TCPStream.connect(to: address)
+                let reader = FrameReader(raw)
+                try await raw.writeAll(Command.subscribe(channels: [Array("c".utf8)]).frame.encoded)
+                #expect(try await reader.readFrame() == .array([.bulk("subscribe"), .bulk("c"), .integer(1)]))
+                try await raw.writeAll(Command.get(key: Array("k".utf8)).frame.encoded + Command.ping(message: nil).frame.encoded)
+                #expect(try await reader.readFrame() == .error("ERR Can't execute 'get': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))
+                #expect(try await reader.readFrame() == .array([.bulk("pong"), .bulk("")]))
+                try await raw.writeAll(Command.unsubscribe(channels: []).frame.encoded + Command.get(key: Array("k".utf8)).frame.encoded)
+                #expect(try await reader.readFrame() == .array([.bulk("unsubscribe"), .bulk("c"), .integer(0)]))
+                #expect(try await reader.readFrame() == .null)   // back in normal mode
+                try await raw.close()
             }.value
         }
 
