@@ -80,9 +80,7 @@ public struct FrameParser: Sendable {
     /// `*N\r\n` followed by N bulk strings, read straight into byte arrays.
     private func parseWords(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> WordsOutcome {
         guard let header = try readLine(bytes, from: 1) else { return .incomplete }
-        guard let count = decimal(bytes, header.range), count >= -1, count <= maxArrayCount else {
-            throw ProtocolError("invalid multibulk length")
-        }
+        let count = try arrayCount(bytes, header)
         guard count > 0 else { return .other }
         var position = header.next
         var words: [[UInt8]] = []
@@ -91,16 +89,13 @@ public struct FrameParser: Sendable {
             guard position < bytes.count else { return .incomplete }
             guard bytes[position] == UInt8(ascii: "$") else { return .other }
             guard let line = try readLine(bytes, from: position + 1) else { return .incomplete }
-            guard let length = decimal(bytes, line.range), length >= 0, length <= maxBulkLength else {
-                if decimal(bytes, line.range) == -1 { return .other }
-                throw ProtocolError("invalid bulk length")
+            switch try bulkBody(bytes, after: line) {
+            case .incomplete: return .incomplete
+            case .null: return .other
+            case .bytes(let range, let next):
+                words.append(Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
+                position = next
             }
-            let start = line.next
-            let end = start + Int(length)
-            guard end + 2 <= bytes.count else { return .incomplete }
-            guard bytes[end] == 13, bytes[end + 1] == 10 else { throw ProtocolError("bulk string not terminated by CRLF") }
-            words.append(Array(UnsafeRawBufferPointer(rebasing: bytes[start..<end])))
-            position = end + 2
         }
         return .words(words, consumed: position)
     }
@@ -126,23 +121,18 @@ public struct FrameParser: Sendable {
             cursor = line.next
             return .integer(value)
         case UInt8(ascii: "$"):
-            guard let length = decimal(bytes, line.range), length >= -1, length <= maxBulkLength else {
-                throw ProtocolError("invalid bulk length")
-            }
-            if length == -1 {
-                cursor = line.next
+            switch try bulkBody(bytes, after: line) {
+            case .incomplete:
+                return nil
+            case .null(let next):
+                cursor = next
                 return .null
+            case .bytes(let range, let next):
+                cursor = next
+                return .bulk(Array(bytes[range]))
             }
-            let start = line.next
-            let end = start + Int(length)
-            guard end + 2 <= bytes.count else { return nil }
-            guard bytes[end] == 13, bytes[end + 1] == 10 else { throw ProtocolError("bulk string not terminated by CRLF") }
-            cursor = end + 2
-            return .bulk(Array(bytes[start..<end]))
         case UInt8(ascii: "*"):
-            guard let count = decimal(bytes, line.range), count >= -1, count <= maxArrayCount else {
-                throw ProtocolError("invalid multibulk length")
-            }
+            let count = try arrayCount(bytes, line)
             if count == -1 {
                 cursor = line.next
                 return .null
@@ -174,6 +164,32 @@ public struct FrameParser: Sendable {
         let words = bytes[0..<end].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
         cursor = newline + 1
         return .array(words.map { .bulk(Array($0)) })
+    }
+
+    /// Where a bulk string's body is, given its `$LENGTH` line.
+    private enum BulkBody {
+        case null(next: Int)
+        case bytes(Range<Int>, next: Int)
+        case incomplete
+    }
+
+    private func bulkBody(_ bytes: UnsafeRawBufferPointer, after line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> BulkBody {
+        guard let length = decimal(bytes, line.range), length >= -1, length <= maxBulkLength else {
+            throw ProtocolError("invalid bulk length")
+        }
+        if length == -1 { return .null(next: line.next) }
+        let end = line.next + Int(length)
+        guard end + 2 <= bytes.count else { return .incomplete }
+        guard bytes[end] == 13, bytes[end + 1] == 10 else { throw ProtocolError("bulk string not terminated by CRLF") }
+        return .bytes(line.next..<end, next: end + 2)
+    }
+
+    /// The element count of an array from its `*COUNT` line (-1: the null array).
+    private func arrayCount(_ bytes: UnsafeRawBufferPointer, _ line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> Int64 {
+        guard let count = decimal(bytes, line.range), count >= -1, count <= maxArrayCount else {
+            throw ProtocolError("invalid multibulk length")
+        }
+        return count
     }
 
     /// The line starting at `start` up to CRLF: its byte range and where the next begins.
