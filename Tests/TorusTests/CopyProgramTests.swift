@@ -40,11 +40,11 @@ extension RuntimeSuite {
             let manager = FileManager.default
             try manager.createDirectory(atPath: source + "/empty dir", withIntermediateDirectories: true)
             try manager.createDirectory(atPath: source + "/d1/d2/d3/d4/d5/d6", withIntermediateDirectories: true)
-            manager.createFile(atPath: source + "/empty file", contents: Data())
-            manager.createFile(atPath: source + "/d1/d2/d3/d4/d5/d6/deep.txt", contents: Data("deep".utf8))
-            manager.createFile(atPath: source + "/naïve file ☃.txt", contents: Data("unicode".utf8))
-            manager.createFile(atPath: source + "/exact.bin", contents: Data(pseudoRandomBytes(128 << 10, seed: 1)))
-            manager.createFile(atPath: source + "/plus-one.bin", contents: Data(pseudoRandomBytes((128 << 10) + 1, seed: 2)))
+            _ = manager.createFile(atPath: source + "/empty file", contents: Data())
+            _ = manager.createFile(atPath: source + "/d1/d2/d3/d4/d5/d6/deep.txt", contents: Data("deep".utf8))
+            _ = manager.createFile(atPath: source + "/naïve file ☃.txt", contents: Data("unicode".utf8))
+            _ = manager.createFile(atPath: source + "/exact.bin", contents: Data(pseudoRandomBytes(128 << 10, seed: 1)))
+            _ = manager.createFile(atPath: source + "/plus-one.bin", contents: Data(pseudoRandomBytes((128 << 10) + 1, seed: 2)))
             try manager.createSymbolicLink(atPath: source + "/link", withDestinationPath: "naïve file ☃.txt")
             try manager.createSymbolicLink(atPath: source + "/dangling", withDestinationPath: "nowhere")
             let outcome = try torusCopy(["-r", "--chunk-size", "64K", "--queue-depth", "3", "--stats", source, root + "/dst"])
@@ -72,7 +72,7 @@ extension RuntimeSuite {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
             for (index, size) in [0, 1, (64 << 10) - 1, 64 << 10, (64 << 10) + 1, 3 << 20, (9 << 20) + 3].enumerated() {
-                FileManager.default.createFile(atPath: "\(shm)/f\(index)", contents: Data(pseudoRandomBytes(size, seed: UInt64(index + 10))))
+                _ = FileManager.default.createFile(atPath: "\(shm)/f\(index)", contents: Data(pseudoRandomBytes(size, seed: UInt64(index + 10))))
             }
             // An explicit copy-file-range may be refused across file systems (EXDEV, reported);
             // it is checked within one file system below.
@@ -91,8 +91,8 @@ extension RuntimeSuite {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
             let manager = FileManager.default
-            manager.createFile(atPath: root + "/a", contents: Data("a".utf8), attributes: [.posixPermissions: 0o751])
-            manager.createFile(atPath: root + "/b", contents: Data("b".utf8))
+            _ = manager.createFile(atPath: root + "/a", contents: Data("a".utf8), attributes: [.posixPermissions: 0o751])
+            _ = manager.createFile(atPath: root + "/b", contents: Data("b".utf8))
             let old = Date(timeIntervalSince1970: 1_000_000_000)
             try manager.setAttributes([.modificationDate: old], ofItemAtPath: root + "/a")
             try manager.createDirectory(atPath: root + "/into", withIntermediateDirectories: false)
@@ -100,7 +100,7 @@ extension RuntimeSuite {
             let attributes = try manager.attributesOfItem(atPath: root + "/into/a")
             #expect(attributes[.posixPermissions] as? Int == 0o751)
             #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_000_000_000)
-            manager.createFile(atPath: root + "/into/keep", contents: Data("original".utf8))
+            _ = manager.createFile(atPath: root + "/into/keep", contents: Data("original".utf8))
             #expect(try torusCopy(["-n", root + "/a", root + "/into/keep"]).status == 0)
             #expect(try String(contentsOfFile: root + "/into/keep", encoding: .utf8) == "original")
             let notDirectory = try torusCopy([root + "/a", root + "/b", root + "/into/keep"])
@@ -137,7 +137,7 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let manager = FileManager.default
             try manager.createDirectory(atPath: root + "/dir/sub", withIntermediateDirectories: true)
-            manager.createFile(atPath: root + "/file", contents: Data("x".utf8))
+            _ = manager.createFile(atPath: root + "/file", contents: Data("x".utf8))
             try manager.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
             let mixed = try torusCopy([root + "/missing", root + "/file", root + "/dir", root + "/out"])
             #expect(mixed.status == 1)
@@ -165,8 +165,8 @@ extension RuntimeSuite {
             let binary = root + "/torus-cp"
             try FileManager.default.copyItem(atPath: builtExecutable("torus-cp"), toPath: binary)
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
-            FileManager.default.createFile(atPath: root + "/secret", contents: Data("s".utf8), attributes: [.posixPermissions: 0o000])
-            FileManager.default.createFile(atPath: root + "/public", contents: Data("p".utf8), attributes: [.posixPermissions: 0o644])
+            _ = FileManager.default.createFile(atPath: root + "/secret", contents: Data("s".utf8), attributes: [.posixPermissions: 0o000])
+            _ = FileManager.default.createFile(atPath: root + "/public", contents: Data("p".utf8), attributes: [.posixPermissions: 0o644])
             try FileManager.default.createDirectory(atPath: root + "/locked", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
             let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", binary]
             let unreadable = try runProcess("/usr/bin/setpriv", asNobody + [root + "/secret", root + "/copy"])
@@ -187,7 +187,7 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let source = root + "/big"
             let block = Data(pseudoRandomBytes(1 << 20, seed: 9))
-            FileManager.default.createFile(atPath: source, contents: nil)
+            _ = FileManager.default.createFile(atPath: source, contents: nil)
             let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
             for _ in 0..<256 { try writer.write(contentsOf: block) }
             try writer.close()

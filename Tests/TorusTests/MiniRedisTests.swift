@@ -220,7 +220,7 @@ extension RuntimeSuite {
 
             // The subscriber writes to a file that is polled (no pipe shared with the server).
             let outputPath = try makeTemporaryDirectory() + "/subscriber.out"
-            FileManager.default.createFile(atPath: outputPath, contents: nil)
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
             let subscriber = Process()
             subscriber.executableURL = URL(fileURLWithPath: cli)
             subscriber.arguments = ["-p", port, "SUBSCRIBE", "alerts"]

@@ -28,7 +28,7 @@ struct CopyComparisons {
                     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
                     for file in 0..<(20_000 / 240) {
                         let size = Int(generator.next() % (63 << 10)) + (1 << 10)
-                        FileManager.default.createFile(atPath: path + "/f\(file)", contents: Data(block[0..<size]))
+                        _ = FileManager.default.createFile(atPath: path + "/f\(file)", contents: Data(block[0..<size]))
                     }
                 }
             },
@@ -132,7 +132,7 @@ func childCPUMilliseconds() -> Double {
 func writeFile(_ path: String, mebibytes: Int, seed: UInt64) throws {
     var generator = SplitMix(seed: seed)
     let block = Data((0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
-    FileManager.default.createFile(atPath: path, contents: nil)
+    _ = FileManager.default.createFile(atPath: path, contents: nil)
     let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
     for index in 0..<mebibytes {
         var chunk = block

@@ -22,7 +22,7 @@ struct FileComparisons {
     /// A file of `fileSize` pseudo-random bytes, read once so the page cache is warm.
     func prepare(_ path: String) throws {
         let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761) })
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         for _ in 0..<(fileSize >> 20) { try handle.write(contentsOf: chunk) }
         try handle.close()

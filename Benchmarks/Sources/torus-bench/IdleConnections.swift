@@ -40,7 +40,7 @@ struct IdleConnections {
                     if ownedBuffers {
                         // A connection that has received before has touched its buffer.
                         let buffer = IOBuffer(capacity: 16 << 10)
-                        buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+                        _ = buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0) }
                         _ = try await connection.read(into: buffer)
                     } else {
                         for try await _ in try connection.receivedChunks() {}

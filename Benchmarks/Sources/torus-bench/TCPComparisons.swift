@@ -103,7 +103,7 @@ final class SinkHandler: ChannelInboundHandler, @unchecked Sendable {
 
 extension IOBuffer {
     func filledWithPattern() -> IOBuffer {
-        withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
+        _ = withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0x5A) }
         count = capacity
         return self
     }
