@@ -21,11 +21,8 @@ public struct Server: Sendable {
     public func run(on address: SocketAddress, ready: @escaping @Sendable (SocketAddress) -> Void = { _ in }) async throws {
         guard let runtime = RuntimeHandle.current else { throw RuntimeError.notOnRuntimeThread(operation: "Server.run") }
         let cores = runtime.cores
-        // Core 0's listener first, so that port 0 resolves to one port for every core.
-        let first = try TCPListener.bind(address, backlog: 1024, reusePort: true)
-        let bound = try first.localAddress
-        var listeners = [first]
-        for _ in 1..<max(cores.count, 1) { listeners.append(try TCPListener.bind(bound, backlog: 1024, reusePort: true)) }
+        let listeners = try TCPListener.bindReusingPort(address, count: cores.count)
+        let bound = try listeners[0].localAddress
         let slots = AsyncSemaphore(permits: maxConnections)
         ready(bound)
         try await withThrowingTaskGroup(of: Void.self) { group in

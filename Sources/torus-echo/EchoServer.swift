@@ -46,12 +46,8 @@ struct EchoServer: Sendable {
         let load = Load(cores: cores)
         switch accept {
         case .reuseport:
-            // Bind core 0's listener first so that port 0 resolves to one port for everyone.
-            let first = try TCPListener.bind(address, backlog: 4096, reusePort: true)
-            let bound = try first.localAddress
-            var listeners = [first]
-            for _ in 1..<max(cores, 1) { listeners.append(try TCPListener.bind(bound, backlog: 4096, reusePort: true)) }
-            ready(bound)
+            let listeners = try TCPListener.bindReusingPort(address, count: cores, backlog: 4096)
+            ready(try listeners[0].localAddress)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // Structured children pinned with an executor preference: cancelling the server
                 // cancels every accept loop (a spawned task would not inherit the cancellation).

@@ -156,6 +156,17 @@ public final class TCPListener: Sendable {
         return TCPListener(handle: handle)
     }
 
+    /// `count` listeners on one address with `SO_REUSEPORT`, for a thread-per-core server: give
+    /// one to each core's accept loop and the kernel spreads connections over them. The first is
+    /// bound first, so that port 0 resolves to one port shared by all.
+    public static func bindReusingPort(_ address: SocketAddress, count: Int, backlog: Int32 = 1024) throws -> [TCPListener] {
+        let first = try bind(address, backlog: backlog, reusePort: true)
+        let bound = try first.localAddress
+        var listeners = [first]
+        for _ in 1..<max(count, 1) { listeners.append(try bind(bound, backlog: backlog, reusePort: true)) }
+        return listeners
+    }
+
     /// Binds `address` given as text.
     public static func bind(_ address: String, backlog: Int32 = 1024, reuseAddress: Bool = true, reusePort: Bool = false) throws -> TCPListener {
         try bind(SocketAddress(address), backlog: backlog, reuseAddress: reuseAddress, reusePort: reusePort)
