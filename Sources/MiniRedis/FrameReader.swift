@@ -15,32 +15,47 @@ public final class FrameReader<Source: AsyncReader> {
     /// A whole frame already in the receive buffer, without reading: lets a server answer
     /// every pipelined command before it flushes once.
     public func bufferedFrame() throws(ProtocolError) -> Frame? {
-        guard input.count > 0 else { return nil }
-        let parser = self.parser
-        let outcome = try input.withUnsafeBytes { bytes in
-            Result { () throws(ProtocolError) in try parser.parse(bytes) }
-        }.get()
-        guard case .frame(let frame, let consumed) = outcome else { return nil }
-        input.removeFirst(consumed)
-        return frame
+        try take { parser, bytes throws(ProtocolError) in
+            guard case .frame(let frame, let consumed) = try parser.parse(bytes) else { return nil }
+            return (frame, consumed)
+        }
     }
 
     /// A whole request already in the receive buffer (see ``FrameParser/parseRequest(_:)``).
     public func bufferedRequest() throws(ProtocolError) -> FrameParser.Request? {
-        guard input.count > 0 else { return nil }
-        let parser = self.parser
-        let found = try input.withUnsafeBytes { bytes in
-            Result { () throws(ProtocolError) in try parser.parseRequest(bytes) }
-        }.get()
-        guard let (request, consumed) = found else { return nil }
-        input.removeFirst(consumed)
-        return request
+        try take { parser, bytes throws(ProtocolError) in try parser.parseRequest(bytes) }
+    }
+
+    /// The next frame, reading as needed; nil when the peer closed cleanly between frames.
+    /// - Throws: ``ProtocolError`` for malformed input or a stream that ends inside a frame,
+    ///   and the stream's own errors.
+    public func readFrame() async throws -> Frame? {
+        try await read(bufferedFrame)
     }
 
     /// The next request, reading as needed; nil when the peer closed cleanly between requests.
     public func readRequest() async throws -> FrameParser.Request? {
+        try await read(bufferedRequest)
+    }
+
+    /// Parses one value at the start of the buffer with `parse` and consumes its bytes.
+    private func take<Value>(
+        _ parse: (FrameParser, UnsafeRawBufferPointer) throws(ProtocolError) -> (Value, consumed: Int)?
+    ) throws(ProtocolError) -> Value? {
+        guard input.count > 0 else { return nil }
+        let parser = self.parser
+        let found = try input.withUnsafeBytes { bytes in
+            Result { () throws(ProtocolError) in try parse(parser, bytes) }
+        }.get()
+        guard let (value, consumed) = found else { return nil }
+        input.removeFirst(consumed)
+        return value
+    }
+
+    /// Reads until `buffered` finds a whole value; nil at a clean end of the stream.
+    private func read<Value>(_ buffered: () throws(ProtocolError) -> Value?) async throws -> Value? {
         while true {
-            if let request = try bufferedRequest() { return request }
+            if let value = try buffered() { return value }
             guard try await fill() else {
                 if input.count == 0 { return nil }
                 throw ProtocolError("connection closed in the middle of a frame")
@@ -58,18 +73,5 @@ public final class FrameReader<Source: AsyncReader> {
             input = bigger
         }
         return try await source.read(into: input) > 0
-    }
-
-    /// The next frame, reading as needed; nil when the peer closed cleanly between frames.
-    /// - Throws: ``ProtocolError`` for malformed input or a stream that ends inside a frame,
-    ///   and the stream's own errors.
-    public func readFrame() async throws -> Frame? {
-        while true {
-            if let frame = try bufferedFrame() { return frame }
-            guard try await fill() else {
-                if input.count == 0 { return nil }
-                throw ProtocolError("connection closed in the middle of a frame")
-            }
-        }
     }
 }
