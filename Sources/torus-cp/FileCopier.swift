@@ -142,7 +142,7 @@ struct FileCopier: Sendable {
                 // say; the kernel refuses before copying anything): read and write instead.
             }
         }
-        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output, size: size)
+        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output)
     }
 
     /// The segments cut into pieces of at most `size` bytes.
@@ -162,59 +162,59 @@ struct FileCopier: Sendable {
     /// Copies the chunks with copy_file_range, up to `streams` of them at once for this file and
     /// one per CPU across the whole copy.
     private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, streams: Int) async throws {
-        let next = ChunkCursor(chunks)
         let report = self.report
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<min(streams, max(chunks.count, 1)) {
-                group.addTask {
-                    while let (position, length) = next.take() {
-                        var done = 0
-                        while done < length {
-                            let permit = try await kernelCopySlots.acquire()
-                            defer { permit.release() }
-                            let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
-                            if n == 0 { break }   // the file shrank while we copied
-                            done += n
-                            report.copiedBytes(UInt64(n))
-                        }
-                    }
+        try await withWorkers(streams, taking: chunks) { next in
+            while let (position, length) = next.take() {
+                var done = 0
+                while done < length {
+                    let permit = try await kernelCopySlots.acquire()
+                    defer { permit.release() }
+                    let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
+                    if n == 0 { break }   // the file shrank while we copied
+                    done += n
+                    report.copiedBytes(UInt64(n))
                 }
             }
-            try await group.waitForAll()
         }
     }
 
     /// Copies the chunks through the ring: splice through a pipe or read and write.
-    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, size: UInt64) async throws {
-        let next = ChunkCursor(chunks)
+    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File) async throws {
         let alignment = options.direct ? 4096 : 16
         let chunkSize = options.chunkSize
         let report = self.report
         // Splice only on request (--method splice); O_DIRECT copies always use aligned buffers.
         let useSplice = options.method == .splice && !options.direct
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for _ in 0..<min(options.queueDepth, max(chunks.count, 1)) {
-                group.addTask {
-                    if useSplice {
-                        let pipe = try PipePair(capacity: chunkSize)
-                        while let (position, length) = next.take() {
-                            let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
-                            report.copiedBytes(UInt64(n))
-                        }
-                        return
-                    }
-                    let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
-                    while let (position, length) = next.take() {
-                        precondition(length <= buffer.capacity, "a chunk of \(length) bytes does not fit the \(buffer.capacity)-byte buffer")
-                        buffer.clear()
-                        while buffer.count < length {
-                            let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
-                            if n == 0 { break }   // the file shrank while we copied
-                        }
-                        try await output.writeAll(buffer, at: position)
-                        report.copiedBytes(UInt64(buffer.count))
-                    }
+        try await withWorkers(options.queueDepth, taking: chunks) { next in
+            if useSplice {
+                let pipe = try PipePair(capacity: chunkSize)
+                while let (position, length) = next.take() {
+                    let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
+                    report.copiedBytes(UInt64(n))
                 }
+                return
+            }
+            let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
+            while let (position, length) = next.take() {
+                precondition(length <= buffer.capacity, "a chunk of \(length) bytes does not fit the \(buffer.capacity)-byte buffer")
+                buffer.clear()
+                while buffer.count < length {
+                    let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
+                    if n == 0 { break }   // the file shrank while we copied
+                }
+                try await output.writeAll(buffer, at: position)
+                report.copiedBytes(UInt64(buffer.count))
+            }
+        }
+    }
+
+    /// Runs up to `count` workers (no more than there are chunks) that take chunks from one
+    /// shared cursor until none is left; the first error cancels the others.
+    private func withWorkers(_ count: Int, taking chunks: [(UInt64, Int)], _ work: @escaping @Sendable (ChunkCursor) async throws -> Void) async throws {
+        let next = ChunkCursor(chunks)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<min(count, max(chunks.count, 1)) {
+                group.addTask { try await work(next) }
             }
             try await group.waitForAll()
         }
