@@ -84,8 +84,8 @@ int torus_signal_relay_install(int signo) {
     return sigaction(signo, &action, NULL) == 0 ? 0 : -errno;
 }
 
-int torus_signal_relay_poke(void) {
-    unsigned char byte = 0;
+int torus_signal_relay_announce(int signo) {
+    unsigned char byte = (unsigned char)(0x80 | signo);
     return write(torus_signal_write_fd, &byte, 1) == 1 ? 0 : -errno;
 }
 

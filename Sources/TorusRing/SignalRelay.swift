@@ -19,9 +19,13 @@ public enum SignalRelay {
         if result < 0 { throw Errno(rawValue: -result) }
     }
 
-    /// Wakes the pipe's reader with a 0 byte (not a signal number).
-    public static func poke() {
-        _ = torus_signal_relay_poke()
+    /// Bytes at or above this on the pipe announce an installed handler (the byte minus this is
+    /// the signal); bytes below it are deliveries.
+    public static let announcement: UInt8 = 0x80
+
+    /// Tells the pipe's reader that `signal` now has the relay handler.
+    public static func announce(_ signal: Int32) {
+        _ = torus_signal_relay_announce(signal)
     }
 
     /// Unblocks `signal` for the calling thread, so that it can be delivered there even when

@@ -170,8 +170,9 @@ int torus_signal_relay_open(int *read_fd);
 /// Installs the relay handler for `signo`: each delivery writes the signal number to the pipe.
 /// Returns 0 or -errno.
 int torus_signal_relay_install(int signo);
-/// Writes a 0 byte to the relay pipe (wakes its reader without a signal). Returns 0 or -errno.
-int torus_signal_relay_poke(void);
+/// Writes 0x80 | signo to the relay pipe: tells its reader that `signo` now has the relay
+/// handler (signal numbers themselves are written below 0x80). Returns 0 or -errno.
+int torus_signal_relay_announce(int signo);
 /// Unblocks `signo` for the calling thread. Returns 0 or -errno.
 int torus_signal_unblock(int signo);
 /// copy_file_range(2) between explicit offsets (neither file position moves). Returns the bytes

@@ -100,7 +100,8 @@ public struct SignalError: Error, Sendable, CustomStringConvertible {
 /// deliveries per signal.
 final class SignalHub: Sendable {
     let deliveries: Watch.Sender<[Int32: Int]>
-    private let installed = Installed()
+    /// The signals whose handler is installed.
+    private let installed = Mutex<Set<Int32>>([])
     private static let instance = Mutex<SignalHub?>(nil)
 
     static func shared() throws(SignalError) -> SignalHub {
@@ -121,15 +122,14 @@ final class SignalHub: Sendable {
         }
         let (sender, _) = Watch.channel([Int32: Int]())
         deliveries = sender
-        let installed = self.installed
         let thread = OSThread.start(name: "torus-signals") { [sender] in
             var byte: UInt8 = 0
             while true {
                 let count = Glibc.read(readEnd, &byte, 1)
-                if count == 1 && byte == 0 {
+                if count == 1 && byte >= SignalRelay.announcement {
                     // A new signal was installed: make sure this thread can receive it, even if
                     // the process was started with it blocked (as test runners do).
-                    for signal in installed.snapshot() { SignalRelay.unblockOnCurrentThread(signal) }
+                    SignalRelay.unblockOnCurrentThread(Int32(byte - SignalRelay.announcement))
                 } else if count == 1 {
                     let number = Int32(byte)
                     sender.modify { $0[number, default: 0] += 1 }
@@ -145,18 +145,8 @@ final class SignalHub: Sendable {
         pthread_detach(thread.handle)
     }
 
-    /// The signals whose handler is installed.
-    final class Installed: Sendable {
-        private let signals = Mutex<Set<Int32>>([])
-        func withLock<R>(_ body: (inout Set<Int32>) throws(SignalError) -> R) throws(SignalError) -> R {
-            try signals.withLock { (value: inout Set<Int32>) throws(SignalError) -> R in try body(&value) }
-        }
-        func snapshot() -> Set<Int32> { signals.withLock { $0 } }
-    }
-
     func install(_ signals: Set<ProcessSignal>) throws(SignalError) {
-        let added = try installed.withLock { (done: inout Set<Int32>) throws(SignalError) -> Bool in
-            var added = false
+        try installed.withLock { (done: inout Set<Int32>) throws(SignalError) in
             for signal in signals where !done.contains(signal.rawValue) {
                 do throws(Errno) {
                     try SignalRelay.install(signal.rawValue)
@@ -164,10 +154,8 @@ final class SignalHub: Sendable {
                     throw SignalError(operation: "sigaction(\(signal))", errno: error)
                 }
                 done.insert(signal.rawValue)
-                added = true
+                SignalRelay.announce(signal.rawValue)
             }
-            return added
         }
-        if added { SignalRelay.poke() }
     }
 }
