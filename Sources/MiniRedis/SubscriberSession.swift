@@ -85,11 +85,7 @@ final class SubscriberSession {
 
     private func unsubscribe(_ channels: [[UInt8]]) async throws {
         for channel in channels {
-            if let forwarder = forwarders.removeValue(forKey: channel) {
-                forwarder.cancel()
-                _ = await forwarder.result
-                session.pubsub.release(channel)
-            }
+            await endForwarding(channel)
             try await send(.array([.bulk("unsubscribe"), .bulk(channel), .integer(Int64(forwarders.count))]))
         }
     }
@@ -98,14 +94,17 @@ final class SubscriberSession {
         try await outbox.send(frame)
     }
 
+    /// Stops the channel's forwarder, waits for it, and lets the channel go if it was the last.
+    private func endForwarding(_ channel: [UInt8]) async {
+        guard let forwarder = forwarders.removeValue(forKey: channel) else { return }
+        forwarder.cancel()
+        _ = await forwarder.result
+        session.pubsub.release(channel)
+    }
+
     /// Ends the forwarders, lets the writer drain what is queued, and waits for it.
     private func stop() async {
-        for (channel, forwarder) in forwarders {
-            forwarder.cancel()
-            _ = await forwarder.result
-            session.pubsub.release(channel)
-        }
-        forwarders.removeAll()
+        for channel in Array(forwarders.keys) { await endForwarding(channel) }
         outbox.finish()
         _ = await writerTask.result
     }
