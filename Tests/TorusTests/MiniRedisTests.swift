@@ -6,10 +6,10 @@ import Testing
 
 /// Starts a mini-redis server on an ephemeral loopback port inside `runtime`; returns its address
 /// and the task to cancel.
-func startMiniRedis(on runtime: Runtime) throws -> (SocketAddress, JoinHandle<Void>) {
+func startMiniRedis(on runtime: Runtime, server mini: Server = Server()) throws -> (SocketAddress, JoinHandle<Void>) {
     let bound = ConditionLock<SocketAddress?>(nil)
     let server = runtime.handle.spawn {
-        try await Server().run(on: .loopback(port: 0)) { address in bound.withLockBroadcasting { $0 = address } }
+        try await mini.run(on: .loopback(port: 0)) { address in bound.withLockBroadcasting { $0 = address } }
     }
     return (bound.wait { $0 }!, server)
 }
@@ -125,7 +125,8 @@ extension RuntimeSuite {
         func publishSubscribe() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            let (address, server) = try startMiniRedis(on: runtime)
+            let mini = Server()
+            let (address, server) = try startMiniRedis(on: runtime, server: mini)
             defer { server.cancel() }
             try await runtime.handle.spawn {
                 let first = try await Client.connect(to: address).subscribe(to: ["news", "sport"])
@@ -157,6 +158,10 @@ extension RuntimeSuite {
                 #expect(try await reader.readFrame() == .array([.bulk("unsubscribe"), .bulk("c"), .integer(0)]))
                 #expect(try await reader.readFrame() == .null)   // back in normal mode
                 try await raw.close()
+
+                // Every subscriber is gone: so is every channel.
+                for _ in 0..<100 where mini.pubsub.channelCount > 0 { try await sleep(for: .milliseconds(10)) }
+                #expect(mini.pubsub.channelCount == 0)
             }.value
         }
 
