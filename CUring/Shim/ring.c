@@ -10,6 +10,7 @@
 #include <linux/stat.h>
 #include <sys/mman.h>
 #include <errno.h>
+#include <stdio.h>
 
 _Static_assert(TORUS_SETUP_CQSIZE == IORING_SETUP_CQSIZE, "ABI");
 _Static_assert(TORUS_SETUP_SUBMIT_ALL == IORING_SETUP_SUBMIT_ALL, "ABI");
@@ -170,7 +171,17 @@ void torus_statx_extract(const void *buf, struct torus_file_stat *out) {
     out->blksize = s->stx_blksize;
 }
 
+int torus_statx_now(int dirfd, const char *path, int follow_symlinks, void *buf) {
+    int flags = (path[0] == 0 ? AT_EMPTY_PATH : 0) | (follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW);
+    int result = statx(dirfd, path, flags, STATX_BASIC_STATS | STATX_BTIME, buf);
+    return result == 0 ? 0 : -errno;
+}
+
 int torus_o_direct(void) { return O_DIRECT; }
+
+int torus_renameat2(const char *from, const char *to, unsigned flags) {
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, flags) == 0 ? 0 : -errno;
+}
 
 void *torus_buf_ring_create(void *ring, unsigned entries, int group, int *error) {
     size_t size = entries * sizeof(struct io_uring_buf);

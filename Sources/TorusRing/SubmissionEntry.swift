@@ -1,4 +1,5 @@
 internal import CUring
+import SystemPackage
 
 /// A prepared-but-unsubmitted SQE, valid until the next submit on its ring.
 ///
@@ -150,6 +151,17 @@ public struct SubmissionEntry {
 public enum FileStatusBuffer {
     /// Bytes to allocate for one `struct statx`.
     public static var byteCount: Int { Int(torus_statx_size()) }
+
+    /// `statx(2)` as a plain system call on the calling thread (`AT_EMPTY_PATH` when `path` is
+    /// empty: the file `directoryFD` itself), for the same fields as `IORING_OP_STATX`.
+    public static func stat(directoryFD: Int32, path: String, followSymlinks: Bool) throws(Errno) -> RawFileStatus {
+        let result: Result<RawFileStatus, Errno> = withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 16) { buffer in
+            // SAFETY: the buffer lives for this closure, which the system call does not outlive.
+            let status = path.withCString { torus_statx_now(directoryFD, $0, followSymlinks ? 1 : 0, buffer.baseAddress!) }
+            return status == 0 ? .success(extract(from: buffer.baseAddress!)) : .failure(Errno(rawValue: -status))
+        }
+        return try result.get()
+    }
 
     /// The fields of a filled `struct statx`.
     public static func extract(from buffer: UnsafeRawPointer) -> RawFileStatus {

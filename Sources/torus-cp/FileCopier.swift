@@ -35,33 +35,77 @@ enum CopyMethod: String, CaseIterable, Sendable {
 struct FileCopier: Sendable {
     let options: CopyOptions
     let report: CopyReport
+    let buffers: BufferPool
 
-    func copy(from source: FilePath, metadata: FileMetadata, to destination: FilePath) async throws {
-        if let existing = try? await FileSystem.metadata(at: destination) {
-            if existing.inode == metadata.inode && existing.device == metadata.device {
-                throw CopyError("'\(source)' and '\(destination)' are the same file")
-            }
-            if options.noClobber {
-                report.skipped("not overwriting '\(destination)' (-n)")
-                return
-            }
-            if existing.isDirectory {
-                throw CopyError("cannot overwrite directory '\(destination)' with non-directory '\(source)'")
-            }
-            if !options.force && access(destination.string, W_OK) != 0 {
-                throw CopyError("cannot create regular file '\(destination)': Permission denied (use -f to replace it)")
-            }
-        }
+    /// - Parameter filesInFlight: how many files may be copied at once (bounds the idle buffers).
+    init(options: CopyOptions, report: CopyReport, filesInFlight: Int) {
+        self.options = options
+        self.report = report
+        buffers = BufferPool(capacity: options.chunkSize, alignment: options.direct ? 4096 : 16,
+                             limit: filesInFlight + options.queueDepth)
+    }
+
+    /// Copies the regular file `source` to `destination`.
+    /// - Parameters:
+    ///   - metadata: the source's, when the caller has it already; otherwise it is read from the
+    ///     opened file.
+    ///   - intoNewDirectory: this copy created the destination's directory, so nothing can be in
+    ///     the way and the existence checks are skipped (as cp does).
+    ///
+    /// Which operations go through the ring: the ones that may wait for the disk on a cold cache
+    /// (opening the source, reading it). Creating, writing, closing and renaming in the
+    /// destination directory are plain system calls on the core: io_uring would hand each of them
+    /// to a kernel worker thread anyway, and that hand-off cost more than the operation itself
+    /// (FileOperationRoute in the library; figures in docs/benchmarks.md).
+    func copy(from source: FilePath, metadata known: FileMetadata?, to destination: FilePath, intoNewDirectory: Bool) async throws {
         let input = try await File.open(source, options: options.direct ? [.read, .direct] : [.read])
-        let temporary = temporaryPath(for: destination)
-        let output: File
+        var copied = false
         do {
-            output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
-                                         permissions: FilePermissions(rawValue: creationMode(metadata)))
+            // The open file's inode is in memory: statx on it cannot wait for the disk.
+            let metadata: FileMetadata
+            if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
+            guard metadata.isRegularFile else { throw CopyError("'\(source)' is no longer a regular file") }
+            let mayCopy = intoNewDirectory ? true : try await mayWrite(destination, from: source, metadata: metadata)
+            if mayCopy {
+                try await copyContents(of: input, metadata: metadata, to: destination)
+                copied = true
+            }
         } catch {
-            try? await input.close()
+            try? await input.close(via: .inline)
             throw error
         }
+        try await input.close(via: .inline)
+        guard copied else { return }
+        if options.verify { try await verify(source, destination) }
+        report.fileDone()
+    }
+
+    /// Whether `destination` may be (over)written with `source`: false to skip it (-n); throws
+    /// when it is the same file, a directory, or not writable without -f.
+    private func mayWrite(_ destination: FilePath, from source: FilePath, metadata: FileMetadata) async throws -> Bool {
+        guard let existing = try? await FileSystem.metadata(at: destination) else { return true }
+        if existing.inode == metadata.inode && existing.device == metadata.device {
+            throw CopyError("'\(source)' and '\(destination)' are the same file")
+        }
+        if options.noClobber {
+            report.skipped("not overwriting '\(destination)' (-n)")
+            return false
+        }
+        if existing.isDirectory {
+            throw CopyError("cannot overwrite directory '\(destination)' with non-directory '\(source)'")
+        }
+        if !options.force && access(destination.string, W_OK) != 0 {
+            throw CopyError("cannot create regular file '\(destination)': Permission denied (use -f to replace it)")
+        }
+        return true
+    }
+
+    /// Writes the contents of `input` to a temporary file next to `destination` and renames it
+    /// into place; whatever goes wrong, the temporary file is removed.
+    private func copyContents(of input: File, metadata: FileMetadata, to destination: FilePath) async throws {
+        let temporary = temporaryPath(for: destination)
+        let output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
+                                         permissions: FilePermissions(rawValue: creationMode(metadata)), via: .inline)
         do {
             if metadata.size <= UInt64(options.chunkSize) && !options.direct {
                 try await copySmall(from: input, to: output, size: Int(metadata.size))
@@ -75,31 +119,51 @@ struct FileCopier: Sendable {
             let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
             if mode != creationMode(metadata) & ~umaskValue || options.preserve { fchmod(output.fileDescriptor, mode) }
             if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
-            try await output.close()
-            try await input.close()
-            try await FileSystem.rename(temporary, to: destination)
+            try await output.close(via: .inline)
+            try await FileSystem.rename(temporary, to: destination, via: .inline)
         } catch {
-            // Plain system calls here: in a cancelled task (SIGINT) ring operations are refused,
-            // and the temporary file must go whatever happened.
+            // Plain system calls: the temporary file must go whatever happened, cancelled or not.
             unlink(temporary.string)
-            try? await output.close()
-            try? await input.close()
+            try? await output.close(via: .inline)
             throw error
         }
-        if options.verify { try await verify(source, destination) }
-        report.fileDone()
     }
 
-    /// A file that fits in one chunk: one read, one write, a buffer of its size.
+    /// A file that fits in one chunk. Cached (the usual case for a warm tree): one
+    /// copy_file_range on the core, page cache to page cache, as cp does; the kernel cannot
+    /// wait for the disk there. Otherwise one ring read (the disk read overlaps other files'
+    /// work) and one plain write.
     private func copySmall(from input: File, to output: File, size: Int) async throws {
         guard size > 0 else { return }
-        let buffer = IOBuffer(capacity: size)
-        while buffer.count < size {
-            if try await input.read(into: buffer, at: UInt64(buffer.count)) == 0 { break }
+        if options.method == .auto || options.method == .copyFileRange, input.cachedFraction(of: UInt64(size)) == 1 {
+            do {
+                var done = 0
+                while done < size {
+                    let n = try await input.copyRange(to: output, from: UInt64(done), to: UInt64(done), length: size - done, via: .inline)
+                    if n == 0 { break }   // the file shrank while we copied
+                    done += n
+                }
+                report.copiedBytes(UInt64(done))
+                return
+            } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
+                && Self.kernelCannotCopy.contains(error.errno) {
+                // Read and write instead (the kernel refuses before copying anything).
+            }
         }
-        try await output.writeAll(buffer, at: 0)
-        report.copiedBytes(UInt64(buffer.count))
+        try await buffers.withBuffer { buffer in
+            while buffer.count < size {
+                if try await input.read(into: buffer, at: UInt64(buffer.count), maxLength: size - buffer.count) == 0 { break }
+            }
+            // A buffered write only copies into the page cache; on ext4 the ring would hand it to
+            // a worker thread.
+            try await output.writeAll(buffer, at: 0, via: .inline)
+            report.copiedBytes(UInt64(buffer.count))
+        }
     }
+
+    /// What copy_file_range fails with when the kernel cannot copy between two files (different
+    /// file system types, say).
+    static let kernelCannotCopy: [Errno] = [.improperLink, .invalidArgument, .notSupported, .noFunction]
 
     /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
     /// chunks with up to `queueDepth` in flight.
@@ -137,7 +201,7 @@ struct FileCopier: Sendable {
                                      from: input, to: output, streams: cached ? options.queueDepth : 1)
                 return
             } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
-                && [Errno.improperLink, .invalidArgument, .notSupported, .noFunction].contains(error.errno) {
+                && Self.kernelCannotCopy.contains(error.errno) {
                 // These two files cannot be copied by the kernel (different file system types,
                 // say; the kernel refuses before copying anything): read and write instead.
             }
@@ -180,10 +244,10 @@ struct FileCopier: Sendable {
 
     /// Copies the chunks through the ring: splice through a pipe or read and write.
     private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File) async throws {
-        let alignment = options.direct ? 4096 : 16
         let chunkSize = options.chunkSize
         let report = self.report
-        // Splice only on request (--method splice); O_DIRECT copies always use aligned buffers.
+        let buffers = self.buffers
+        // Splice only on request (--method splice); O_DIRECT copies use the pool's aligned buffers.
         let useSplice = options.method == .splice && !options.direct
         try await withWorkers(options.queueDepth, taking: chunks) { next in
             if useSplice {
@@ -194,16 +258,17 @@ struct FileCopier: Sendable {
                 }
                 return
             }
-            let buffer = IOBuffer(capacity: chunkSize, alignment: alignment)
-            while let (position, length) = next.take() {
-                precondition(length <= buffer.capacity, "a chunk of \(length) bytes does not fit the \(buffer.capacity)-byte buffer")
-                buffer.clear()
-                while buffer.count < length {
-                    let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
-                    if n == 0 { break }   // the file shrank while we copied
+            try await buffers.withBuffer { buffer in
+                while let (position, length) = next.take() {
+                    precondition(length <= buffer.capacity, "a chunk of \(length) bytes does not fit the \(buffer.capacity)-byte buffer")
+                    buffer.clear()
+                    while buffer.count < length {
+                        let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
+                        if n == 0 { break }   // the file shrank while we copied
+                    }
+                    try await output.writeAll(buffer, at: position)
+                    report.copiedBytes(UInt64(buffer.count))
                 }
-                try await output.writeAll(buffer, at: position)
-                report.copiedBytes(UInt64(buffer.count))
             }
         }
     }

@@ -18,7 +18,7 @@ struct TreeCopier: Sendable {
     init(options: CopyOptions, report: CopyReport, cores: [Core]) {
         self.options = options
         self.report = report
-        self.files = FileCopier(options: options, report: report)
+        self.files = FileCopier(options: options, report: report, filesInFlight: 32 * cores.count)
         self.filesInFlight = AsyncSemaphore(permits: 32 * cores.count)
         self.cores = cores
     }
@@ -49,7 +49,10 @@ struct TreeCopier: Sendable {
     private func copyItem(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
         switch metadata.kind {
         case .regular:
-            await copyFileOnSomeCore(source, metadata: metadata, to: destination)
+            await withDiscardingTaskGroup { group in
+                await addFileCopy(to: &group, source, metadata: metadata, to: destination, intoNewDirectory: false,
+                                  on: cores[nextCore.next() % cores.count])
+            }
         case .directory:
             await copyDirectory(source, metadata: metadata, to: destination)
         case .symbolicLink:
@@ -59,33 +62,41 @@ struct TreeCopier: Sendable {
         }
     }
 
-    private func copyFileOnSomeCore(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
-        let core = cores[nextCore.next() % cores.count]
+    /// Adds a task that copies one regular file on `core`, once one of the `filesInFlight`
+    /// permits is free. The permit is taken before the task exists: a task per file waiting
+    /// for its turn cost ~2 KiB each and made malloc grow its heap thousands of times (each
+    /// growth an mprotect that stalls the other cores' page faults).
+    private func addFileCopy(to group: inout DiscardingTaskGroup, _ source: FilePath, metadata: FileMetadata?, to destination: FilePath,
+                             intoNewDirectory: Bool, on core: Core) async {
         let files = self.files
         let report = self.report
-        let permits = filesInFlight
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask(executorPreference: core) {
-                do {
-                    try await permits.withPermits {
-                        try await files.copy(from: source, metadata: metadata, to: destination)
-                    }
-                } catch is CancellationError {
-                    report.failed("interrupted while copying '\(source)'")
-                } catch let error as CopyError {
-                    report.failed(error.description)
-                } catch {
-                    report.failed("cannot copy '\(source)' to '\(destination)': \(reason(error))")
-                }
+        let permit: AsyncSemaphore.Permit
+        do { permit = try await filesInFlight.acquire() } catch {
+            report.failed("interrupted while copying '\(source)'")
+            return
+        }
+        group.addTask(executorPreference: core) {
+            defer { permit.release() }
+            do {
+                try await files.copy(from: source, metadata: metadata, to: destination, intoNewDirectory: intoNewDirectory)
+            } catch is CancellationError {
+                report.failed("interrupted while copying '\(source)'")
+            } catch let error as CopyError {
+                report.failed(error.description)
+            } catch {
+                report.failed("cannot copy '\(source)' to '\(destination)': \(reason(error))")
             }
         }
     }
 
     private func copyDirectory(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
         do {
+            // Made by this copy: nothing inside can be in the way, so its files need no checks.
+            var madeHere = false
             do {
                 try await FileSystem.createDirectory(at: destination, permissions: FilePermissions(rawValue: metadata.permissions.rawValue | 0o700))
                 report.madeDirectory()
+                madeHere = true
             } catch let error as IOError where error.errno == .fileExists {
                 guard try await FileSystem.metadata(at: destination).isDirectory else {
                     report.failed("cannot overwrite non-directory '\(destination)' with directory '\(source)'")
@@ -93,13 +104,24 @@ struct TreeCopier: Sendable {
                 }
             }
             let entries = try await FileSystem.contentsOfDirectory(at: source)
-            await withTaskGroup(of: Void.self) { group in
+            // Creating and renaming files take the directory's lock: the files of one directory
+            // go to one core (directories take turns), so that cores do not queue on each
+            // other's locks.
+            let core = cores[nextCore.next() % cores.count]
+            await withDiscardingTaskGroup { group in
                 for entry in entries {
+                    let child = source.appending(entry.name)
+                    let target = destination.appending(entry.name)
+                    if entry.kind == .regular {
+                        // The directory listing said so: the metadata comes from the opened file,
+                        // no separate statx.
+                        await addFileCopy(to: &group, child, metadata: nil, to: target, intoNewDirectory: madeHere, on: core)
+                        continue
+                    }
                     group.addTask {
-                        let child = source.appending(entry.name)
                         do {
                             let childMetadata = try await FileSystem.metadata(at: child, followSymbolicLinks: false)
-                            await copyItem(child, metadata: childMetadata, to: destination.appending(entry.name))
+                            await copyItem(child, metadata: childMetadata, to: target)
                         } catch {
                             report.failed("cannot stat '\(child)': \(reason(error))")
                         }

@@ -89,7 +89,7 @@ struct TorusCopy: ParsableCommand {
             job?.cancel()
         }
         let job = runtime.handle.spawn(on: .core(0)) {
-            await withTaskGroup(of: Void.self) { group in
+            await withDiscardingTaskGroup { group in
                 for (source, target) in items {
                     group.addTask { await copier.copyTopLevel(source, to: target) }
                 }

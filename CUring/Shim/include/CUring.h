@@ -144,11 +144,17 @@ struct torus_file_stat {
     uint32_t blksize;
 };
 void torus_statx_extract(const void *statxbuf, struct torus_file_stat *out);
+/// statx(2) as a plain system call into `statxbuf` (torus_statx_size() bytes), for the same
+/// fields as IORING_OP_STATX. Returns 0 or -errno.
+int torus_statx_now(int dirfd, const char *path, int follow_symlinks, void *statxbuf);
 
 // MARK: system helpers (things Swift's Glibc module does not import)
 
 /// O_DIRECT (its value differs between architectures and needs _GNU_SOURCE).
 int torus_o_direct(void);
+
+/// renameat2(2) (glibc declares it only with _GNU_SOURCE). Returns 0 or -errno.
+int torus_renameat2(const char *from, const char *to, unsigned flags);
 
 /// Pages of [offset, offset+length) of `fd` in the page cache, with cachestat(2) (Linux 6.5).
 /// Returns 0 and sets *cached and *total (pages), or -errno (-ENOSYS on older kernels).

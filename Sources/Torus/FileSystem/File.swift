@@ -103,11 +103,20 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// - Parameters:
     ///   - options: default `.read`.
     ///   - permissions: for a created file; default `rw-r--r--` (before the umask).
+    ///   - route: `.inline` for a plain `open(2)` on the calling thread: io_uring hands every
+    ///     open that creates a file to a worker thread (see ``FileOperationRoute``).
     /// - Throws: ``IOError`` (`open "PATH": No such file or directory (ENOENT)`, ...),
     ///   `CancellationError` (a descriptor opened despite the cancellation is closed).
     public static func open(
-        _ path: FilePath, options: Options = .read, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+        _ path: FilePath, options: Options = .read, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead],
+        via route: FileOperationRoute = .ring
     ) async throws -> File {
+        if route == .inline {
+            let fd = try inlineSystemCall("open", path: path) {
+                Int(path.withPlatformString { Glibc.open($0, options.openFlags, mode_t(permissions.rawValue)) })
+            }
+            return File(descriptor: Int32(fd), path: path)
+        }
         let strings = CStringKeepAlive([path])
         let fd = try await ringIOProducingDescriptor("open", path: path, keepAlive: strings) { entry, _, _ in
             entry.prepareOpen(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
@@ -120,10 +129,17 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         try await open(path, options: [.write, .create, .truncate], permissions: permissions)
     }
 
-    /// Closes the descriptor with `IORING_OP_CLOSE`. Closing twice does nothing.
-    public func close() async throws {
+    /// Closes the descriptor with `IORING_OP_CLOSE` (with `.inline`, a plain `close(2)`; it
+    /// never waits for a disk). Closing twice does nothing.
+    public func close(via route: FileOperationRoute = .ring) async throws {
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
+        if route == .inline {
+            if Glibc.close(fd) != 0 && Glibc.errno != EINTR {
+                throw IOError(operation: "close", path: path, errno: Errno(rawValue: Glibc.errno))
+            }
+            return
+        }
         try await closeDescriptor(fd, path: path)
     }
 
@@ -157,23 +173,33 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Writes `buffer[from..<count]` at `offset` without moving the file position (`pwrite`).
-    public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64) async throws -> Int {
-        try await write(buffer, from: start, fileOffset: offset)
+    /// - Parameter route: `.inline` for a plain `pwrite(2)` on the calling thread: on ext4,
+    ///   io_uring hands every buffered write to a worker thread (see ``FileOperationRoute``).
+    public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64, via route: FileOperationRoute = .ring) async throws -> Int {
+        try await write(buffer, from: start, fileOffset: offset, via: route)
     }
 
     /// Writes all of `buffer[0..<count]` at `offset`, looping over short writes.
-    public func writeAll(_ buffer: IOBuffer, at offset: UInt64) async throws {
+    public func writeAll(_ buffer: IOBuffer, at offset: UInt64, via route: FileOperationRoute = .ring) async throws {
         var done = 0
         while done < buffer.count {
-            done += try await write(buffer, from: done, fileOffset: offset + UInt64(done))
+            done += try await write(buffer, from: done, fileOffset: offset + UInt64(done), via: route)
         }
     }
 
-    private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64) async throws -> Int {
+    private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64, via route: FileOperationRoute = .ring) async throws -> Int {
         let fd = try fd(for: "write")
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
+        if route == .inline {
+            // SAFETY: `buffer` is alive for this synchronous call.
+            let n = try inlineSystemCall("write", path: path) {
+                fileOffset == UInt64.max ? Glibc.write(fd, source, length) : pwrite(fd, source, length, off_t(fileOffset))
+            }
+            if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
+            return n
+        }
         let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
@@ -194,8 +220,19 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Size, kind, permissions and times of the open file (`statx` with `AT_EMPTY_PATH`).
-    public func metadata() async throws -> FileMetadata {
+    /// - Parameter route: `.inline` for a plain `statx(2)` on the calling thread. On a local file
+    ///   system the open file's inode is in memory, so it cannot wait for the disk, while
+    ///   io_uring hands every `statx` to a worker thread (see ``FileOperationRoute``).
+    public func metadata(via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         let fd = try fd(for: "statx")
+        if route == .inline {
+            if Task.isCancelled { throw CancellationError() }
+            do {
+                return FileMetadata(try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true))
+            } catch {
+                throw IOError(operation: "statx", path: path, errno: error)
+            }
+        }
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         let empty = CStringKeepAlive(strings: [""])
         let holder = KeepBoth(buffer, empty)

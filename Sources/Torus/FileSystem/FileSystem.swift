@@ -6,8 +6,17 @@ import TorusRing
 /// `UNLINKAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`, `STATX`) on the caller's core.
 public enum FileSystem {
     /// Creates a directory (`mkdirat`).
+    /// - Parameter route: `.inline` for a plain `mkdir(2)` on the calling thread (see
+    ///   ``FileOperationRoute``).
     /// - Throws: ``IOError``: `EEXIST` if something is there, `ENOENT` if the parent is missing.
-    public static func createDirectory(at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) async throws {
+    public static func createDirectory(
+        at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute],
+        via route: FileOperationRoute = .ring
+    ) async throws {
+        if route == .inline {
+            _ = try inlineSystemCall("mkdir", path: path) { Int(path.withPlatformString { mkdir($0, mode_t(permissions.rawValue)) }) }
+            return
+        }
         let strings = CStringKeepAlive([path])
         _ = try await ringIO("mkdir", path: path, keepAlive: strings) { entry, _, _ in
             entry.prepareMakeDirectory(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], mode: UInt32(permissions.rawValue))
@@ -45,8 +54,20 @@ public enum FileSystem {
     }
 
     /// Renames `source` to `destination` atomically (`renameat2`).
-    /// - Parameter replacing: replace an existing destination (default); false fails with `EEXIST`.
-    public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true) async throws {
+    /// - Parameters:
+    ///   - replacing: replace an existing destination (default); false fails with `EEXIST`.
+    ///   - route: `.inline` for a plain `renameat2(2)` on the calling thread: io_uring hands
+    ///     every rename to a worker thread (see ``FileOperationRoute``).
+    public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true, via route: FileOperationRoute = .ring) async throws {
+        if route == .inline {
+            if Task.isCancelled { throw CancellationError() }
+            do {
+                try renameNow(source.string, to: destination.string, noReplace: !replacing)
+            } catch {
+                throw IOError(operation: "rename", path: source, errno: error)
+            }
+            return
+        }
         let strings = CStringKeepAlive([source, destination])
         _ = try await ringIO("rename", path: source, keepAlive: strings) { entry, _, _ in
             entry.prepareRename(from: strings[0], to: strings[1], noReplace: !replacing)
@@ -70,7 +91,18 @@ public enum FileSystem {
     }
 
     /// Metadata of `path` (`statx`); with `followSymbolicLinks: false`, of a link itself.
-    public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true) async throws -> FileMetadata {
+    /// - Parameter route: `.inline` for a plain `statx(2)` on the calling thread: io_uring hands
+    ///   every `statx` to a worker thread, but with a cold cache the call waits for the disk
+    ///   (see ``FileOperationRoute``).
+    public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws -> FileMetadata {
+        if route == .inline {
+            if Task.isCancelled { throw CancellationError() }
+            do {
+                return FileMetadata(try FileStatusBuffer.stat(directoryFD: AT_FDCWD, path: path.string, followSymlinks: followSymbolicLinks))
+            } catch {
+                throw IOError(operation: "statx", path: path, errno: error)
+            }
+        }
         let strings = CStringKeepAlive([path])
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
