@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Synchronization
 
 /// What a copy did: counts for `--stats` and `--progress`, and every failure (the copy of the
@@ -47,20 +47,39 @@ final class CopyReport: Sendable {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-        return String(format: "%d files, %d directories, %d symbolic links, %d skipped, %d failed; %.1f MiB in %.3f s (%.1f MiB/s); CPU %.3f s",
-                      c.files, c.directories, c.symbolicLinks, c.skipped, c.failures, Double(c.bytes) / 1_048_576, seconds,
-                      Double(c.bytes) / 1_048_576 / max(seconds, 1e-9), cpu)
+        let mebibytes = Double(c.bytes) / 1_048_576
+        return "\(c.files) files, \(c.directories) directories, \(c.symbolicLinks) symbolic links, \(c.skipped) skipped, "
+            + "\(c.failures) failed; \(decimal(mebibytes, 1)) MiB in \(decimal(seconds, 3)) s "
+            + "(\(decimal(mebibytes / max(seconds, 1e-9), 1)) MiB/s); CPU \(decimal(cpu, 3)) s"
     }
 
     /// One progress line: files, bytes, rate.
     func progressLine() -> String {
         let c = snapshot
         let seconds = max(elapsedSeconds, 1e-9)
-        return String(format: "%d files, %.1f MiB, %.1f MiB/s", c.files, Double(c.bytes) / 1_048_576, Double(c.bytes) / 1_048_576 / seconds)
+        let mebibytes = Double(c.bytes) / 1_048_576
+        return "\(c.files) files, \(decimal(mebibytes, 1)) MiB, \(decimal(mebibytes / seconds, 1)) MiB/s"
     }
 }
 
-func printError(_ message: String) {
-    let line = message + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+/// Writes `message` and a newline to stderr.
+func printError(_ message: String) { writeError(message + "\n") }
+
+/// Writes `text` to stderr as it is.
+func writeError(_ text: String) {
+    _ = text.withCString { write(2, $0, strlen($0)) }
+}
+
+/// `value` with `places` decimals, rounded (what `%.Nf` prints, without Foundation: loading
+/// Foundation costs a command as short as one small copy several milliseconds).
+func decimal(_ value: Double, _ places: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<places { scale *= 10 }
+    let scaled = (abs(value) * scale).rounded()
+    guard scaled < 9e18 else { return "\(value)" }
+    let units = Int(scaled)
+    let whole = units / Int(scale)
+    var fraction = String(units % Int(scale))
+    while fraction.count < places { fraction = "0" + fraction }
+    return (value < 0 && units != 0 ? "-" : "") + "\(whole)" + (places > 0 ? "." + fraction : "")
 }

@@ -2,7 +2,7 @@
 // never leave a half-written file under its final name.
 import ArgumentParser
 import Dispatch
-import Foundation
+import Glibc
 import Synchronization
 import Torus
 
@@ -56,8 +56,8 @@ struct TorusCopy: ParsableCommand {
 
         let sources = paths.dropLast().map { FilePath($0) }
         let destination = FilePath(paths.last!)
-        var isDirectory: ObjCBool = false
-        let destinationIsDirectory = FileManager.default.fileExists(atPath: destination.string, isDirectory: &isDirectory) && isDirectory.boolValue
+        var status = stat()
+        let destinationIsDirectory = stat(destination.string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
         if sources.count > 1 && !destinationIsDirectory {
             printError("torus-cp: target '\(destination)' is not a directory")
             throw ExitCode(1)
@@ -119,7 +119,7 @@ struct TorusCopy: ParsableCommand {
     func startProgress(_ report: CopyReport) -> any DispatchSourceTimer {
         let timer = DispatchSource.makeTimerSource(queue: .global())
         timer.schedule(deadline: .now() + .milliseconds(200), repeating: .milliseconds(200))
-        timer.setEventHandler { FileHandle.standardError.write(Data(("\r\u{1B}[K" + report.progressLine()).utf8)) }
+        timer.setEventHandler { writeError("\r\u{1B}[K" + report.progressLine()) }
         timer.resume()
         return timer
     }

@@ -11,6 +11,8 @@ struct CopyComparisons {
 
     struct Workload {
         var name: String
+        /// Thousands of files: their copies are kept until the workload is done (see `run`).
+        var manyFiles = false
         var make: (String) throws -> Void
     }
 
@@ -20,7 +22,7 @@ struct CopyComparisons {
             Workload(name: "\(200 / scale) files of 8 MiB") { root in
                 for index in 0..<(200 / scale) { try writeFile(root + "/f\(index).bin", mebibytes: 8, seed: UInt64(index)) }
             },
-            Workload(name: "\(20_000 / scale) files of 1-64 KiB in \(240 / scale) directories") { root in
+            Workload(name: "\(20_000 / scale) files of 1-64 KiB in \(240 / scale) directories", manyFiles: true) { root in
                 var generator = SplitMix(seed: 7)
                 let block = [UInt8]((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
                 for directory in 0..<(240 / scale) {
@@ -44,7 +46,15 @@ struct CopyComparisons {
             try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
             try workload.make(source)
             let reference = try signature(source)
+            let bytes = try treeBytes(source)
             defer { try? FileManager.default.removeItem(atPath: source) }
+            // ext4 without a journal (this VM's root file system) will not reuse an inode freed
+            // in the last 60 s, and finding a free one means stepping over every such inode: a
+            // copy of 20,000 files made right after deleting the previous copy took 2-10 s
+            // instead of 0.8 s, for cp and torus-cp alike, growing with each repetition. So the
+            // copies of a many-file workload are all kept until it is done.
+            var kept: [String] = []
+            defer { for path in kept { try? FileManager.default.removeItem(atPath: path) } }
             for cold in canDropCaches ? [false, true] : [false] {
                 // Interleave the tools and swap which goes first on every repetition: on this VM's
                 // disk, a copy written right after deleting the previous one is alternately fast
@@ -53,9 +63,15 @@ struct CopyComparisons {
                 var torusRuns: [(Double, Double)] = []
                 for repetition in 0..<repetitions {
                     let cpFirst = repetition % 2 == 0
-                    if cpFirst { cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)) }
-                    torusRuns.append(try timeOnce([torusCopy, "-r", "--no-progress"], source: source, reference: reference, cold: cold))
-                    if !cpFirst { cpRuns.append(try timeOnce(["/bin/cp", "-r"], source: source, reference: reference, cold: cold)) }
+                    func time(_ command: [String]) throws -> (Double, Double) {
+                        let destination = directory + "/cp-bench-dst-\(kept.count)"
+                        let result = try timeOnce(command, source: source, to: destination, bytes: bytes, reference: reference, cold: cold)
+                        if workload.manyFiles { kept.append(destination) } else { try FileManager.default.removeItem(atPath: destination) }
+                        return result
+                    }
+                    if cpFirst { cpRuns.append(try time(["/bin/cp", "-r"])) }
+                    torusRuns.append(try time([torusCopy, "-r", "--no-progress"]))
+                    if !cpFirst { cpRuns.append(try time(["/bin/cp", "-r"])) }
                 }
                 let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
                 let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
@@ -68,13 +84,19 @@ struct CopyComparisons {
         return rows
     }
 
-    /// Wall and CPU milliseconds of one copy of `source` with `command`, verified.
-    func timeOnce(_ command: [String], source: String, reference: [String: UInt64], cold: Bool) throws -> (Double, Double) {
-        let destination = directory + "/cp-bench-dst"
+    /// Wall and CPU milliseconds of one copy of `source` (`bytes` of data) to `destination`
+    /// with `command`, verified.
+    func timeOnce(_ command: [String], source: String, to destination: String, bytes: Int, reference: [String: UInt64], cold: Bool) throws -> (Double, Double) {
         try? FileManager.default.removeItem(atPath: destination)
         sync()
         if cold { try "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
-        usleep(500_000)   // let the file system settle after the deletion and the flush
+        usleep(500_000)   // let the file system settle after the flush
+        // This VM hands free memory back to its host (free page reporting), and the first
+        // touch of such a page costs a host fault: a copy that allocated "returned" pages for
+        // its page cache took 2-3x as long, with the time showing as system time in the
+        // kernel's copy loops. Touching and freeing as much memory as the copy will need just
+        // before it runs gives every tool the same, backed pages (what real hardware has).
+        touchAndRelease(bytes: min(2 * bytes + (256 << 20), 8 << 30))
         let cpuBefore = childCPUMilliseconds()
         let start = ContinuousClock.now
         // posix_spawn + waitpid: Foundation's Process polls for exit in 50 ms steps.
@@ -84,7 +106,6 @@ struct CopyComparisons {
         let wall = Double(seconds) * 1000 + Double(attoseconds) / 1e15
         let cpu = childCPUMilliseconds() - cpuBefore
         guard try signature(destination) == reference else { throw CopyBenchError("\(command[0]) produced a different tree") }
-        try FileManager.default.removeItem(atPath: destination)
         return (wall, cpu)
     }
 }
@@ -92,6 +113,29 @@ struct CopyComparisons {
 struct CopyBenchError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Maps `bytes` of anonymous memory, writes every page, and unmaps it.
+func touchAndRelease(bytes: Int) {
+    guard let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), memory != MAP_FAILED else { return }
+    let pages = memory.bindMemory(to: UInt8.self, capacity: bytes)
+    var offset = 0
+    while offset < bytes {
+        pages[offset] = 1
+        offset += 4096
+    }
+    munmap(memory, bytes)
+}
+
+/// Total size of the regular files under `root`.
+func treeBytes(_ root: String) throws -> Int {
+    var total = 0
+    guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+    while let relative = walker.nextObject() as? String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: root + "/" + relative)
+        if attributes[.type] as? FileAttributeType == .typeRegular { total += (attributes[.size] as? Int) ?? 0 }
+    }
+    return total
 }
 
 /// Relative path -> FNV-1a of the contents, for every regular file under `root`.

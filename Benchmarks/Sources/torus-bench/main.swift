@@ -11,13 +11,15 @@ import Torus
 var repetitions = 5
 var scale = 1
 var writePath: String?
-/// Run only the comparisons whose names contain one of these comma-separated words.
+/// Run only the comparisons named by these comma-separated words (`mpsc` selects `mpsc-same`
+/// and `mpsc-cross`).
 nonisolated(unsafe) var only: String?
 
-/// Whether the comparison called `name` runs (`--only`).
+/// Whether the comparison called `name` runs (`--only`): its name, or its name's first part
+/// before a dash, is one of the words (so `cp` does not select `tcp`).
 func selected(_ name: String) -> Bool {
     guard let only else { return true }
-    return only.split(separator: ",").contains { name.contains($0) }
+    return only.split(separator: ",").contains { name == $0 || name.hasPrefix($0 + "-") }
 }
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {

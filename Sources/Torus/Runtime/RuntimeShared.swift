@@ -9,6 +9,8 @@ final class RuntimeShared: @unchecked Sendable {
     let phase = Atomic<UInt8>(RuntimePhase.running.rawValue)
     /// Tasks spawned and not yet finished (counted from spawn, before they first run).
     let liveTasks = Atomic<Int>(0)
+    /// Broadcast when the last task ends during shutdown, so `waitForTasks` need not poll.
+    let tasksDrained = ConditionLock(())
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
     let receiveBuffers: (count: Int, size: Int)
@@ -66,7 +68,10 @@ final class RuntimeShared: @unchecked Sendable {
 
     private func finish(on core: Core, slot: Int?) {
         if let slot, core.isCurrent { core.tasks.remove(slot) }
-        liveTasks.wrappingSubtract(1, ordering: .releasing)
+        let left = liveTasks.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        if left == 0 && phase.load(ordering: .acquiring) != RuntimePhase.running.rawValue {
+            tasksDrained.withLockBroadcasting { _ in }
+        }
     }
 
     /// Cancels every task spawned on the runtime: each core cancels its own.
@@ -75,13 +80,12 @@ final class RuntimeShared: @unchecked Sendable {
         for core in cores { core.execute { core.tasks.cancelAll() } }
     }
 
-    /// Waits (polling, shutdown only) until no spawned task is left or the deadline passes.
+    /// Waits (shutdown only: the phase is no longer `running`) until no spawned task is left or
+    /// the deadline passes; returns how many are left. The last task to end broadcasts under
+    /// the lock after its decrement, so the check-then-wait here cannot miss it.
     func waitForTasks(deadlineNanoseconds deadline: UInt64) -> Int {
-        while true {
-            let live = liveTasks.load(ordering: .acquiring)
-            if live == 0 || monotonicNanoseconds() >= deadline { return live }
-            usleep(1000)
-        }
+        _ = tasksDrained.wait(deadlineNanoseconds: deadline) { _ in liveTasks.load(ordering: .acquiring) == 0 ? true : nil }
+        return liveTasks.load(ordering: .acquiring)
     }
 }
 
