@@ -120,6 +120,10 @@ void torus_prep_openat(void *sqe, int dfd, const char *path, int flags, uint32_t
 void torus_prep_statx(void *sqe, int dfd, const char *path, int flags, unsigned mask, void *statxbuf) {
     io_uring_prep_statx(sqe, dfd, path, flags, mask, statxbuf);
 }
+void torus_prep_fadvise(void *sqe, int fd, uint64_t offset, uint32_t length, int willneed) {
+    io_uring_prep_fadvise(sqe, fd, offset, length, willneed ? POSIX_FADV_WILLNEED : POSIX_FADV_SEQUENTIAL);
+}
+
 void torus_prep_fsync(void *sqe, int fd, int datasync) {
     io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
 }

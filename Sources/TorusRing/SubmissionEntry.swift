@@ -79,6 +79,9 @@ public struct SubmissionEntry {
     /// `IORING_OP_FSYNC` (`IORING_FSYNC_DATASYNC` when `dataOnly`).
     public func prepareFsync(fd: Int32, dataOnly: Bool) { torus_prep_fsync(sqe, fd, dataOnly ? 1 : 0) }
 
+    /// `IORING_OP_FADVISE` with `POSIX_FADV_WILLNEED`: start reading the range into the page cache.
+    public func prepareWillNeed(fd: Int32, offset: UInt64, length: UInt32) { torus_prep_fadvise(sqe, fd, offset, length, 1) }
+
     /// `IORING_OP_MKDIRAT`.
     public func prepareMakeDirectory(directoryFD: Int32, path: UnsafePointer<CChar>, mode: UInt32) {
         torus_prep_mkdirat(sqe, directoryFD, path, mode)

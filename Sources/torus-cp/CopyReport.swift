@@ -14,6 +14,8 @@ final class CopyReport: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    /// What the whole copy will move, once `SizeScan` has added it up (with --progress).
+    private let expectedBytes = Mutex<UInt64?>(nil)
     let started = ContinuousClock.now
 
     var snapshot: Counts { counts.withLock { $0 } }
@@ -53,13 +55,34 @@ final class CopyReport: Sendable {
             + "(\(decimal(mebibytes / max(seconds, 1e-9), 1)) MiB/s); CPU \(decimal(cpu, 3)) s"
     }
 
-    /// One progress line: files, bytes, rate.
+    /// Sets the total the progress line measures against.
+    func expect(bytes: UInt64) { expectedBytes.withLock { $0 = bytes } }
+
+    /// One progress line: files, bytes, rate; once the total is known, the percentage done and
+    /// the time left at the rate so far.
     func progressLine() -> String {
         let c = snapshot
         let seconds = max(elapsedSeconds, 1e-9)
         let mebibytes = Double(c.bytes) / 1_048_576
-        return "\(c.files) files, \(decimal(mebibytes, 1)) MiB, \(decimal(mebibytes / seconds, 1)) MiB/s"
+        let rate = mebibytes / seconds
+        guard let total = expectedBytes.withLock({ $0 }), total > 0 else {
+            return "\(c.files) files, \(decimal(mebibytes, 1)) MiB, \(decimal(rate, 1)) MiB/s"
+        }
+        let totalMebibytes = Double(total) / 1_048_576
+        let percent = min(100, Double(c.bytes) / Double(total) * 100)
+        let left = max(0, totalMebibytes - mebibytes)
+        let eta = rate > 0 ? duration(left / rate) : "--"
+        return "\(c.files) files, \(decimal(mebibytes, 1)) of \(decimal(totalMebibytes, 1)) MiB (\(decimal(percent, 0))%), "
+            + "\(decimal(rate, 1)) MiB/s, ETA \(eta)"
     }
+}
+
+/// `42s`, `3m05s`, `1h02m`.
+func duration(_ seconds: Double) -> String {
+    let whole = Int(seconds.rounded(.up))
+    if whole < 60 { return "\(whole)s" }
+    if whole < 3600 { return "\(whole / 60)m" + (whole % 60 < 10 ? "0" : "") + "\(whole % 60)s" }
+    return "\(whole / 3600)h" + (whole % 3600 / 60 < 10 ? "0" : "") + "\(whole % 3600 / 60)m"
 }
 
 /// Writes `message` and a newline to stderr.

@@ -186,8 +186,8 @@ struct FileCopier: Sendable {
         // copy_file_range (one copy in the kernel, no pipe, no io_uring worker threads) beats
         // splice through a pipe (which runs in io_uring's worker threads and loses badly on
         // uncached data and on many files at once) and reads and writes through buffers (two
-        // copies). Cached data is copied in parallel chunks (memory bandwidth); uncached data in
-        // one sequential stream per file, so the kernel's readahead sees one sequential reader.
+        // copies). Cached data is copied in parallel chunks; uncached data in order, prefetched
+        // well ahead (kernelCopy).
         // O_DIRECT always reads and writes aligned buffers on the ring.
         let useKernelCopy: Bool
         switch options.method {
@@ -198,7 +198,7 @@ struct FileCopier: Sendable {
             let cached = (input.cachedFraction(of: size) ?? 0) >= 0.9
             do {
                 try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
-                                     from: input, to: output, streams: cached ? options.queueDepth : 1)
+                                     from: input, to: output, cached: cached)
                 return
             } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
                 && Self.kernelCannotCopy.contains(error.errno) {
@@ -223,22 +223,54 @@ struct FileCopier: Sendable {
         return chunks
     }
 
-    /// Copies the chunks with copy_file_range, up to `streams` of them at once for this file and
-    /// one per CPU across the whole copy.
-    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, streams: Int) async throws {
+    /// Copies the chunks with copy_file_range: cached, up to `queueDepth` at once for this file
+    /// (one per CPU across the whole copy); uncached, in order, one at a time, with the next
+    /// `readAheadChunks` prefetched. The kernel's readahead alone keeps too little in flight to
+    /// keep the disk busy while the copy runs: on this project's VM, one uncached 1 GiB file took
+    /// 1.0-2.0 s that way and 0.6-0.8 s with 128 MiB prefetched ahead (cp: 1.0-1.7 s).
+    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool) async throws {
         let report = self.report
-        try await withWorkers(streams, taking: chunks) { next in
-            while let (position, length) = next.take() {
-                var done = 0
-                while done < length {
-                    let permit = try await kernelCopySlots.acquire()
-                    defer { permit.release() }
-                    let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
-                    if n == 0 { break }   // the file shrank while we copied
-                    done += n
-                    report.copiedBytes(UInt64(n))
-                }
+        @Sendable func copy(_ position: UInt64, _ length: Int) async throws {
+            var done = 0
+            while done < length {
+                let permit = try await kernelCopySlots.acquire()
+                defer { permit.release() }
+                let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
+                if n == 0 { break }   // the file shrank while we copied
+                done += n
+                report.copiedBytes(UInt64(n))
             }
+        }
+        if cached {
+            try await withWorkers(options.queueDepth, taking: chunks) { next in
+                while let (position, length) = next.take() { try await copy(position, length) }
+            }
+            return
+        }
+        // Each prefetched chunk holds one of `readAheadSlots` until it is copied, so that many
+        // uncached files in flight share one window instead of each reading its own far ahead
+        // (the disk then seeks between dozens of streams).
+        var prefetched: [AsyncSemaphore.Permit] = []
+        defer { for permit in prefetched { permit.release() } }
+        var next = 0
+        for (position, length) in chunks {
+            while next < chunks.count, prefetched.count < readAheadChunks {
+                let permit: AsyncSemaphore.Permit
+                if next == 0 || prefetched.isEmpty {
+                    permit = try await readAheadSlots.acquire()   // wait for a turn at the disk
+                } else if let free = readAheadSlots.tryAcquire() {
+                    permit = free
+                } else {
+                    break   // the window is full: copy what has arrived first
+                }
+                let (start, count) = chunks[next]
+                // Advice only: a refused prefetch costs speed, never data.
+                try? await input.prefetch(offset: start, length: UInt64(count))
+                prefetched.append(permit)
+                next += 1
+            }
+            try await copy(position, length)
+            if !prefetched.isEmpty { prefetched.removeFirst().release() }
         }
     }
 
@@ -337,6 +369,12 @@ final class ChunkCursor: @unchecked Sendable {
 /// Bytes per copy_file_range call: big enough that the hop to the blocking pool is noise, small
 /// enough that a SIGINT is honoured quickly.
 let kernelCopyChunk = 8 << 20
+
+/// Chunks of an uncached file prefetched ahead of the copy (16 x 8 MiB = 128 MiB)...
+let readAheadChunks = 16
+
+/// ...and across all files: uncached data prefetched but not yet copied stays under 128 MiB.
+let readAheadSlots = AsyncSemaphore(permits: readAheadChunks)
 
 /// At most one copy_file_range per CPU at a time across the whole copy (more threads than
 /// CPUs only contend for memory bandwidth).

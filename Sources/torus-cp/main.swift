@@ -103,7 +103,15 @@ struct TorusCopy: ParsableCommand {
         }
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
+        let stopScan = SizeScan.Stop()
+        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [recursive] in
+            let total = try? await spawnBlocking { SizeScan.total(of: sources, recursive: recursive, stop: stopScan) }
+            if let total = total ?? nil { report.expect(bytes: total) }
+        } : nil
         _ = try? runtime.handle.block { await job.result }
+        // The walk reads metadata only, so it is done long before the copy unless interrupted.
+        if control.withLock({ $0.interrupted }) { stopScan.requested.store(true, ordering: .relaxed) }
+        _ = try? runtime.handle.block { await scan?.result }
         ticker?.cancel()
         if showProgress { printError("\r\u{1B}[K" + report.progressLine()) }
         watcher.cancel()   // it would otherwise hold the shutdown for its grace period

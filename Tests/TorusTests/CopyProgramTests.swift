@@ -86,6 +86,25 @@ extension RuntimeSuite {
             #expect(try treeSignature(root + "/again") == treeSignature(shm))
         }
 
+        @Test("--progress reports files, bytes of the total, percentage, rate and ETA; nothing on a pipe by default")
+        func progress() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            try FileManager.default.createDirectory(atPath: root + "/src/sub", withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: root + "/src/a.bin", contents: Data(pseudoRandomBytes(3 << 20, seed: 4)))
+            _ = FileManager.default.createFile(atPath: root + "/src/sub/b.bin", contents: Data(pseudoRandomBytes(1 << 20, seed: 5)))
+            let shown = try torusCopy(["-r", "--progress", root + "/src", root + "/shown"])
+            #expect(shown.status == 0, "\(shown.stderr)")
+            // The last line, after the copy: everything of the 4 MiB the size walk found.
+            let last = shown.stderr.split(separator: "\r").last.map(String.init) ?? ""
+            #expect(last.contains("2 files, 4.0 of 4.0 MiB (100%)"), "\(shown.stderr.debugDescription)")
+            #expect(last.contains("MiB/s, ETA 0s"), "\(shown.stderr.debugDescription)")
+            // stderr is a pipe here: no progress unless asked for.
+            let quiet = try torusCopy(["-r", root + "/src", root + "/quiet"])
+            #expect(quiet.status == 0)
+            #expect(quiet.stderr.isEmpty, "\(quiet.stderr.debugDescription)")
+        }
+
         @Test("-p preserves mode and times; -n leaves existing files; several sources into a directory")
         func options() throws {
             let root = try makeTemporaryDirectory()

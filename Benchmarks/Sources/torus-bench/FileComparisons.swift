@@ -16,7 +16,7 @@ struct FileComparisons {
         let path = directory + "/torus-bench-1g.bin"
         try prepare(path)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return [try sequential(path), try random(path)]
+        return [try sequential(path), try random(path), try creation()]
     }
 
     /// A file of `fileSize` pseudo-random bytes, read once so the page cache is warm.

@@ -94,6 +94,8 @@ void torus_prep_close(void *sqe, int fd);
 void torus_prep_openat(void *sqe, int dfd, const char *path, int flags, uint32_t mode);
 void torus_prep_statx(void *sqe, int dfd, const char *path, int flags, unsigned mask, void *statxbuf);
 void torus_prep_fsync(void *sqe, int fd, int datasync);
+/// IORING_OP_FADVISE with POSIX_FADV_WILLNEED (`willneed`) or POSIX_FADV_SEQUENTIAL.
+void torus_prep_fadvise(void *sqe, int fd, uint64_t offset, uint32_t length, int willneed);
 void torus_prep_mkdirat(void *sqe, int dfd, const char *path, uint32_t mode);
 void torus_prep_unlinkat(void *sqe, int dfd, const char *path, int flags);
 void torus_prep_renameat(void *sqe, int olddfd, const char *oldpath, int newdfd, const char *newpath, unsigned flags);

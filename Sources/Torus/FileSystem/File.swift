@@ -207,6 +207,28 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         return Int(n)
     }
 
+    /// Asks the kernel to start reading `length` bytes at `offset` into the page cache
+    /// (`IORING_OP_FADVISE` with `POSIX_FADV_WILLNEED`), and returns once the reads are issued,
+    /// not when they finish. The kernel's own readahead keeps only a little in flight ahead of a
+    /// sequential reader; prefetching tens of megabytes ahead keeps the device busy while the
+    /// caller works on what has arrived (torus-cp copies uncached big files this way: 1.5-2x
+    /// faster on this project's VM). Advice only: data the kernel did not read is read later.
+    public func prefetch(offset: UInt64, length: UInt64) async throws {
+        let fd = try fd(for: "fadvise")
+        var position = offset
+        let end = offset + length
+        while position < end {
+            // One advice reads at most max(read_ahead_kb, max_sectors_kb) of the device (from
+            // 1.25 MiB on a default disk), the rest is silently dropped: advise 1 MiB at a time.
+            let step = min(end - position, 1 << 20)
+            let start = position
+            _ = try await ringIO("fadvise", path: path) { entry, _, _ in
+                entry.prepareWillNeed(fd: fd, offset: start, length: UInt32(step))
+            }
+            position += step
+        }
+    }
+
     /// Flushes data and metadata to the device (`fsync`).
     public func sync() async throws {
         let fd = try fd(for: "fsync")
