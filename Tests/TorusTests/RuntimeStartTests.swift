@@ -34,7 +34,10 @@ extension RuntimeSuite {
             let placements = try runtime.block {
                 var seen: [Int] = []
                 for core in RuntimeHandle.current!.cores {
-                    seen.append(try await spawn(on: .core(core.index)) { Runtime.allowedCPUs == [core.cpu!] ? core.index : -1 }.value)
+                    // Pinned: the thread's own mask is its CPU; the process's set is unchanged.
+                    seen.append(try await spawn(on: .core(core.index)) {
+                        ThreadAffinity.allowedCPUs == [core.cpu!] && Runtime.allowedCPUs == allowed ? core.index : -1
+                    }.value)
                 }
                 return seen
             }

@@ -21,7 +21,13 @@ public final class Runtime: Sendable {
 
     /// The CPUs this process may run on (its affinity mask), ascending: what
     /// ``RuntimeConfiguration/Cores/automatic`` starts one core for each of.
-    public static var allowedCPUs: [Int] { ThreadAffinity.allowedCPUs }
+    ///
+    /// Read once, when the first runtime starts (or at the first call before that), from the
+    /// starting thread: on a core the calling thread is pinned to one CPU, so asking the kernel
+    /// there would answer with that CPU alone (``ThreadAffinity/allowedCPUs`` is that per-thread
+    /// answer). Sizing a pool from a core with the per-thread answer once made torus-cp copy
+    /// with one thread instead of two.
+    public static var allowedCPUs: [Int] { processAllowedCPUs }
 
     /// The runtime's cores, in index order.
     public var cores: [Core] { shared.cores }
@@ -35,7 +41,8 @@ public final class Runtime: Sendable {
     ///   ``RingSetupError`` that says why io_uring is unusable here (memlock limit,
     ///   `kernel.io_uring_disabled`, a seccomp profile, an old kernel) and what to do.
     public init(_ configuration: RuntimeConfiguration = RuntimeConfiguration()) throws(RuntimeError) {
-        let assignment = try configuration.cpuAssignment(allowed: CPUAffinity.allowedCPUs())
+        // Reading `allowedCPUs` here, before any core is pinned, fixes the process's set.
+        let assignment = try configuration.cpuAssignment(allowed: Runtime.allowedCPUs)
         let shared = RuntimeShared(blockingPool: BlockingPool(
             maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
             receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize))

@@ -3,7 +3,8 @@ import TorusRing
 /// Pinning threads that Torus does not own (a load generator, a peer's event loop in a
 /// benchmark) the way Torus pins its cores.
 public enum ThreadAffinity {
-    /// The CPUs the calling thread may run on, ascending.
+    /// The CPUs the calling thread may run on, ascending (on a Torus core: its one CPU; the
+    /// process's set is ``Runtime/allowedCPUs``).
     public static var allowedCPUs: [Int] { CPUAffinity.allowedCPUs() }
 
     /// Pins the calling thread to `cpu`.
@@ -14,3 +15,6 @@ public enum ThreadAffinity {
         if result != 0 { throw .pinningFailed(cpu: cpu, errno: result) }
     }
 }
+
+/// The process's CPUs as the first thread to ask saw them (see ``Runtime/allowedCPUs``).
+let processAllowedCPUs: [Int] = CPUAffinity.allowedCPUs()
