@@ -10,12 +10,17 @@ extension FileComparisons {
         let files = 2_000 / scale
         let payload = [UInt8](repeating: 7, count: 4096)
         var round = 0
+        // All rounds' files stay until the end: ext4 without a journal (this VM) steps over
+        // every inode freed in the last 60 s to allocate a new one, so deleting a round's files
+        // before the next would time that instead (see the torus-cp section).
+        var folders: [String] = []
+        defer { for folder in folders { try? FileManager.default.removeItem(atPath: folder) } }
         func run(_ createOne: @escaping @Sendable (FilePath, FilePath, [UInt8]) async throws -> Void) throws -> Sample {
             try measure(operations: files, repetitions: repetitions) {
                 round += 1
                 let folder = directory + "/torus-bench-create-\(round)"
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(atPath: folder) }
+                folders.append(folder)
                 try runtime.block {
                     let next = CounterBox()
                     try await withThrowingTaskGroup(of: Void.self) { group in
