@@ -248,12 +248,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     public func metadata(via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         let fd = try fd(for: "statx")
         if route == .inline {
-            if Task.isCancelled { throw CancellationError() }
-            do {
-                return FileMetadata(try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true))
-            } catch {
-                throw IOError(operation: "statx", path: path, errno: error)
-            }
+            return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
+                try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true)
+            })
         }
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         let empty = CStringKeepAlive(strings: [""])

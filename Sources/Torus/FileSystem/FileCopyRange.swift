@@ -23,11 +23,8 @@ extension File {
         let output = destination.fileDescriptor
         let path = self.path
         if route == .inline {
-            if Task.isCancelled { throw CancellationError() }
-            do throws(Errno) {
-                return try copyFileRange(from: input, at: sourceOffset, to: output, at: destinationOffset, length: length)
-            } catch {
-                throw IOError(operation: "copy_file_range", path: path, errno: error)
+            return try inlineCall("copy_file_range", path: path) { () throws(Errno) in
+                try copyFileRange(from: input, at: sourceOffset, to: output, at: destinationOffset, length: length)
             }
         }
         return try await spawnBlocking {

@@ -39,3 +39,14 @@ func inlineSystemCall(_ operation: String, path: FilePath, _ call: () -> Int) th
         throw IOError(operation: operation, path: path, errno: Errno(rawValue: error))
     }
 }
+
+/// ``inlineSystemCall(_:path:_:)`` for calls that report an `Errno` themselves (the ring layer's
+/// wrappers of `statx`, `renameat2`, `copy_file_range`).
+func inlineCall<T>(_ operation: String, path: FilePath, _ call: () throws(Errno) -> T) throws -> T {
+    if Task.isCancelled { throw CancellationError() }
+    do {
+        return try call()
+    } catch {
+        throw IOError(operation: operation, path: path, errno: error)
+    }
+}

@@ -60,11 +60,8 @@ public enum FileSystem {
     ///     every rename to a worker thread (see ``FileOperationRoute``).
     public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true, via route: FileOperationRoute = .ring) async throws {
         if route == .inline {
-            if Task.isCancelled { throw CancellationError() }
-            do {
+            try inlineCall("rename", path: source) { () throws(Errno) in
                 try renameNow(source.string, to: destination.string, noReplace: !replacing)
-            } catch {
-                throw IOError(operation: "rename", path: source, errno: error)
             }
             return
         }
@@ -96,12 +93,9 @@ public enum FileSystem {
     ///   (see ``FileOperationRoute``).
     public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         if route == .inline {
-            if Task.isCancelled { throw CancellationError() }
-            do {
-                return FileMetadata(try FileStatusBuffer.stat(directoryFD: AT_FDCWD, path: path.string, followSymlinks: followSymbolicLinks))
-            } catch {
-                throw IOError(operation: "statx", path: path, errno: error)
-            }
+            return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
+                try FileStatusBuffer.stat(directoryFD: AT_FDCWD, path: path.string, followSymlinks: followSymbolicLinks)
+            })
         }
         let strings = CStringKeepAlive([path])
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
