@@ -68,8 +68,10 @@ final class RuntimeShared: @unchecked Sendable {
 
     private func finish(on core: Core, slot: Int?) {
         if let slot, core.isCurrent { core.tasks.remove(slot) }
-        let left = liveTasks.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
-        if left == 0 && phase.load(ordering: .acquiring) != RuntimePhase.running.rawValue {
+        // Sequentially consistent, pairing with the shutdown's phase store and count load: one
+        // of the two sides sees the other, so the last task cannot miss a waiting shutdown.
+        let left = liveTasks.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
+        if left == 0 && phase.load(ordering: .sequentiallyConsistent) != RuntimePhase.running.rawValue {
             tasksDrained.withLockBroadcasting { _ in }
         }
     }
@@ -84,7 +86,7 @@ final class RuntimeShared: @unchecked Sendable {
     /// the deadline passes; returns how many are left. The last task to end broadcasts under
     /// the lock after its decrement, so the check-then-wait here cannot miss it.
     func waitForTasks(deadlineNanoseconds deadline: UInt64) -> Int {
-        _ = tasksDrained.wait(deadlineNanoseconds: deadline) { _ in liveTasks.load(ordering: .acquiring) == 0 ? true : nil }
+        _ = tasksDrained.wait(deadlineNanoseconds: deadline) { _ in liveTasks.load(ordering: .sequentiallyConsistent) == 0 ? true : nil }
         return liveTasks.load(ordering: .acquiring)
     }
 }
