@@ -78,29 +78,7 @@ struct TorusCopy: ParsableCommand {
         let copier = TreeCopier(options: options, report: report, cores: runtime.cores)
         // SIGINT / SIGTERM: cancel; every file in flight removes its temporary file. The handlers
         // are in place before the first file is opened.
-        let control = Mutex<(job: JoinHandle<Void>?, interrupted: Bool)>((nil, false))
         let signals = try SignalListener([.interrupt, .terminate])
-        let watcher = runtime.handle.spawn(on: .core(0)) {
-            _ = try await signals.next()
-            let job = control.withLock { state -> JoinHandle<Void>? in
-                state.interrupted = true
-                return state.job
-            }
-            job?.cancel()
-        }
-        let job = runtime.handle.spawn(on: .core(0)) {
-            await withDiscardingTaskGroup { group in
-                for (source, target) in items {
-                    group.addTask { await copier.copyTopLevel(source, to: target) }
-                }
-            }
-        }
-        if control.withLock({ state -> Bool in
-            state.job = job
-            return state.interrupted
-        }) {
-            job.cancel()
-        }
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
         let stopScan = SizeScan.Stop()
@@ -108,16 +86,24 @@ struct TorusCopy: ParsableCommand {
             let total = try? await spawnBlocking { SizeScan.total(of: sources, recursive: recursive, stop: stopScan) }
             if let total = total ?? nil { report.expect(bytes: total) }
         } : nil
-        _ = try? runtime.handle.block { await job.result }
+        let interruption = try? runtime.handle.block {
+            await signals.cancelling {
+                await withDiscardingTaskGroup { group in
+                    for (source, target) in items {
+                        group.addTask { await copier.copyTopLevel(source, to: target) }
+                    }
+                }
+            }
+        }.signal
+        let interrupted = interruption != nil
         // The walk reads metadata only, so it is done long before the copy unless interrupted.
-        if control.withLock({ $0.interrupted }) { stopScan.requested.store(true, ordering: .relaxed) }
+        if interrupted { stopScan.requested.store(true, ordering: .relaxed) }
         _ = try? runtime.handle.block { await scan?.result }
         ticker?.cancel()
         if showProgress { printError("\r\u{1B}[K" + report.progressLine()) }
-        watcher.cancel()   // it would otherwise hold the shutdown for its grace period
         runtime.shutdown(gracePeriod: .seconds(5))
         if stats { printError(report.summary()) }
-        if control.withLock({ $0.interrupted }) {
+        if interrupted {
             printError("torus-cp: interrupted")
             throw ExitCode(130)
         }

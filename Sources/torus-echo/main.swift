@@ -59,18 +59,14 @@ struct Server: ParsableCommand {
         // Handlers in place before the server listens, so an early signal is not lost.
         let signals = try SignalListener([.interrupt, .terminate])
         let server = EchoServer(address: address, accept: accept, buffers: buffers)
-        let handle = runtime.handle.spawn(on: .core(0)) {
-            try await server.run { bound in
-                say("listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), fd limit \(limit))")
+        // SIGINT / SIGTERM cancel the server: it stops accepting, closes the connections, exit 0.
+        let outcome = try runtime.handle.block {
+            await signals.cancelling {
+                try await server.run { bound in
+                    say("listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), fd limit \(limit))")
+                }
             }
-        }
-        // SIGINT / SIGTERM: stop accepting, close the connections, exit 0.
-        let watcher = runtime.handle.spawn(on: .core(0)) {
-            _ = try await signals.next()
-            handle.cancel()
-        }
-        let outcome = try runtime.handle.block { await handle.result }
-        watcher.cancel()   // it would otherwise hold the shutdown for its grace period
+        }.result
         runtime.shutdown(gracePeriod: .seconds(2))
         switch outcome {
         case .success:

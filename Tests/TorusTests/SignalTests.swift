@@ -26,6 +26,39 @@ extension RuntimeSuite {
             await #expect(throws: CancellationError.self) { try await idle.value }
         }
 
+        @Test("cancelling: a signal cancels the body and is reported; a body that ends first leaves nothing behind")
+        func cancelling() async throws {
+            let runtime = try makeRuntime()
+            let listener = try SignalListener([.user2])
+            // The body waits until cancelled; the signal comes while it runs.
+            let signalled = runtime.handle.spawn {
+                await listener.cancelling { () -> Int in
+                    try await Torus.sleep(for: .seconds(60))
+                    return 1
+                }
+            }
+            let signaller = Task {
+                while !Task.isCancelled {
+                    kill(getpid(), SIGUSR2)
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            let interrupted = try await signalled.value
+            signaller.cancel()
+            _ = try? await signaller.value
+            #expect(interrupted.signal == .user2)
+            #expect(throws: CancellationError.self) { try interrupted.result.get() }
+            // Drain deliveries the signaller made after the first, so the next body is not cut short.
+            while let _ = try? await runtime.handle.spawn({ try await withTimeout(.milliseconds(50)) { try await listener.next() } }).value {}
+            // The body ends first: its value, no signal, and no watcher left to hold the shutdown.
+            let finished = try await runtime.handle.spawn { await listener.cancelling { 42 } }.value
+            #expect(try finished.result.get() == 42)
+            #expect(finished.signal == nil)
+            let start = ContinuousClock.now
+            let report = runtime.shutdown(gracePeriod: .seconds(5))
+            #expect(ContinuousClock.now - start < .seconds(1), "\(report)")
+        }
+
         @Test("waitForSignal sees only signals sent after it started")
         func waitForOne() async throws {
             let runtime = try makeRuntime()

@@ -48,8 +48,11 @@ public func waitForSignal(_ signals: Set<ProcessSignal> = [.interrupt, .terminat
 ///
 /// ```swift
 /// let signals = try SignalListener([.interrupt, .terminate])   // before the work starts
-/// spawn { _ = try await signals.next(); job.cancel() }
+/// let outcome = await signals.cancelling { try await work() }   // a signal cancels `work`
 /// ```
+///
+/// ``cancelling(_:)`` is the usual way to use one; ``next()`` is there for loops that react to
+/// each signal (reload on SIGHUP, say).
 public final class SignalListener: Sendable {
     private let signals: Set<ProcessSignal>
     private let deliveries: Watch.Receiver<[Int32: Int]>
