@@ -200,6 +200,32 @@ extension RuntimeSuite {
             #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
         }
 
+        @Test("a full disk: the file that does not fit is reported, nothing under its name, no temporary file, space given back",
+              .enabled(if: getuid() == 0, "mounts an 8 MiB tmpfs"))
+        func fullDisk() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let small = root + "/small.bin"
+            let big = root + "/big.bin"
+            _ = FileManager.default.createFile(atPath: small, contents: Data(pseudoRandomBytes(1 << 20, seed: 30)))
+            _ = FileManager.default.createFile(atPath: big, contents: Data(repeating: 0xa5, count: 16 << 20))
+            let disk = root + "/disk"
+            try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: false)
+            let mount = try runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", disk])
+            try #require(mount.status == 0, "mount: \(mount.stderr)")
+            defer { _ = try? runProcess("/bin/umount", [disk]) }
+            // 16 MiB into 8 MiB (across file systems, so through the ring's reads and writes).
+            let full = try torusCopy(["--no-progress", big, disk + "/big.bin"])
+            #expect(full.status == 1)
+            #expect(full.stderr.contains("No space left on device"), "\(full.stderr)")
+            #expect(full.stderr.contains(big), "\(full.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty, "no file under the final name, no temporary file")
+            // The partial temporary file was removed, so its space is free again.
+            let fits = try torusCopy(["--no-progress", small, disk + "/small.bin"])
+            #expect(fits.status == 0, "\(fits.stderr)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: disk + "/small.bin")) == Data(contentsOf: URL(fileURLWithPath: small)))
+        }
+
         @Test("an interrupted copy leaves no file under the final name and no temporary file")
         func interrupted() throws {
             let root = try makeTemporaryDirectory()
