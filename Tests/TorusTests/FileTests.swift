@@ -198,6 +198,7 @@ extension RuntimeSuite {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
             let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
             let path = FilePath(directory).appending("data")
             let contents = pseudoRandomBytes(1 << 20, seed: 3)
             let outcome = try await runtime.handle.spawn { () -> (Int, Bool) in

@@ -224,7 +224,9 @@ extension RuntimeSuite {
             #expect(try redis("NOSUCH", "thing").hasPrefix("ERR unknown command 'NOSUCH'"))
 
             // The subscriber writes to a file that is polled (no pipe shared with the server).
-            let outputPath = try makeTemporaryDirectory() + "/subscriber.out"
+            let outputDirectory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: outputDirectory) }
+            let outputPath = outputDirectory + "/subscriber.out"
             _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
             let subscriber = Process()
             subscriber.executableURL = URL(fileURLWithPath: cli)

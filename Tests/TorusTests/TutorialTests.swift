@@ -109,6 +109,7 @@ struct TutorialDocsTests {
     @Test("the snippets that show a compiler error really fail to compile, with that error")
     func compileFailuresFail() throws {
         let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         var checked = 0
         for page in try TutorialPages.pages() {
             let lines = try String(contentsOf: page, encoding: .utf8).components(separatedBy: "\n")
@@ -117,7 +118,8 @@ struct TutorialDocsTests {
                 let file = "\(directory)/snippet\(checked).swift"
                 try block.code.write(toFile: file, atomically: true, encoding: .utf8)
                 // -emit-sil: the data-race diagnostics of region isolation run after type checking.
-                let outcome = try runProcess("/usr/bin/env", ["swiftc", "-swift-version", "6", "-emit-sil", "-o", "/dev/null", file])
+                // TMPDIR: the compiler driver leaves a scratch directory behind; keep it in ours.
+                let outcome = try runProcess("/usr/bin/env", ["TMPDIR=\(directory)", "swiftc", "-swift-version", "6", "-emit-sil", "-o", "/dev/null", file])
                 #expect(outcome.status != 0, "\(block.page):\(block.line) compiled, but the page says it does not")
                 #expect(outcome.stderr.contains(expected), "\(block.page):\(block.line): expected \"\(expected)\" in:\n\(outcome.stderr)")
                 checked += 1
@@ -184,6 +186,7 @@ extension RuntimeSuite {
         @Test("chapter 5: files, and both echo servers answer the split client", arguments: ["echo-copy", "echo-manual"])
         func io(server mode: String) throws {
             let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
             let files = try run("io", ["files", directory])
             #expect(files.contains("copied 12 bytes"))
             #expect(files.contains("the rest: us"))
