@@ -16,15 +16,19 @@ struct CopyOptions: Sendable {
 
 /// How file data moves.
 enum CopyMethod: String, CaseIterable, Sendable {
-    /// copy_file_range (in parallel chunks when the source is cached), reads and writes on the
-    /// ring where the kernel cannot copy (across some file systems) and with O_DIRECT.
+    /// copy_file_range: on the core for a cached file of one chunk or less, else on the blocking
+    /// pool (in parallel chunks when the source is cached, prefetched ahead when it is not);
+    /// ring reads and writes where the kernel cannot copy (across some file systems) and with
+    /// O_DIRECT; an uncached small file is one ring read and one write.
     case auto
-    /// `copy_file_range(2)` on the blocking pool: one copy, page cache to page cache (what cp
-    /// uses); at most one call per CPU at a time.
+    /// `copy_file_range(2)` only: one copy, page cache to page cache (what cp uses); on the core
+    /// for cached small files, on the blocking pool otherwise, at most one call per CPU at a time.
     case copyFileRange = "copy-file-range"
-    /// `IORING_OP_SPLICE` through a pipe: one copy, in the kernel.
+    /// `IORING_OP_SPLICE` through a pipe: one copy, in the kernel (files of one chunk or less:
+    /// one ring read and one write).
     case splice
-    /// `IORING_OP_READ` into a buffer, then `IORING_OP_WRITE`: two copies.
+    /// `IORING_OP_READ` into a buffer, then a write (`IORING_OP_WRITE`; a plain write on the core
+    /// for files of one chunk or less): two copies.
     case readWrite = "read-write"
 }
 
@@ -135,11 +139,15 @@ struct FileCopier: Sendable {
     /// work) and one plain write.
     private func copySmall(from input: File, to output: File, size: Int) async throws {
         guard size > 0 else { return }
-        if options.method == .auto || options.method == .copyFileRange, input.cachedFraction(of: UInt64(size)) == 1 {
+        let cached = input.cachedFraction(of: UInt64(size)) == 1
+        // Forced copy_file_range on an uncached file: on the blocking pool, where a disk read
+        // does not hold the core.
+        if options.method == .copyFileRange || (options.method == .auto && cached) {
             do {
                 var done = 0
                 while done < size {
-                    let n = try await input.copyRange(to: output, from: UInt64(done), to: UInt64(done), length: size - done, via: .inline)
+                    let n = try await input.copyRange(to: output, from: UInt64(done), to: UInt64(done), length: size - done,
+                                                      via: cached ? .inline : .ring)
                     if n == 0 { break }   // the file shrank while we copied
                     done += n
                 }
