@@ -124,6 +124,14 @@ void torus_prep_fadvise(void *sqe, int fd, uint64_t offset, uint32_t length, int
     io_uring_prep_fadvise(sqe, fd, offset, length, willneed ? POSIX_FADV_WILLNEED : POSIX_FADV_SEQUENTIAL);
 }
 
+void torus_prep_fallocate(void *sqe, int fd, uint64_t offset, uint64_t length) {
+    io_uring_prep_fallocate(sqe, fd, 0, (off_t)offset, (off_t)length);
+}
+
+int torus_fallocate(int fd, uint64_t offset, uint64_t length) {
+    return fallocate(fd, 0, (off_t)offset, (off_t)length) == 0 ? 0 : -errno;
+}
+
 void torus_prep_fsync(void *sqe, int fd, int datasync) {
     io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
 }

@@ -82,6 +82,9 @@ public struct SubmissionEntry {
     /// `IORING_OP_FADVISE` with `POSIX_FADV_WILLNEED`: start reading the range into the page cache.
     public func prepareWillNeed(fd: Int32, offset: UInt64, length: UInt32) { torus_prep_fadvise(sqe, fd, offset, length, 1) }
 
+    /// `IORING_OP_FALLOCATE` (mode 0: allocate `[offset, offset + length)` and extend the size).
+    public func prepareAllocate(fd: Int32, offset: UInt64, length: UInt64) { torus_prep_fallocate(sqe, fd, offset, length) }
+
     /// `IORING_OP_MKDIRAT`.
     public func prepareMakeDirectory(directoryFD: Int32, path: UnsafePointer<CChar>, mode: UInt32) {
         torus_prep_mkdirat(sqe, directoryFD, path, mode)

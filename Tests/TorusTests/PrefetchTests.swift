@@ -3,8 +3,38 @@ import Testing
 @testable import Torus
 
 extension RuntimeSuite {
-    @Suite("Prefetch")
+    @Suite("Prefetch and allocate")
     struct Prefetch {
+        @Test("allocate reserves the space and extends the file, on the ring and inline; errors name fallocate")
+        func allocate() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let base = FilePath(directory)
+            let (ring, inline, closedError) = try await runtime.handle.spawn { () -> (FileMetadata, FileMetadata, String) in
+                let first = try await File.open(base.appending("ring"), options: [.write, .create])
+                try await first.allocate(length: 3 << 20)
+                let ring = try await first.metadata()
+                try await first.close()
+                let second = try await File.open(base.appending("inline"), options: [.write, .create])
+                try await second.allocate(length: 5 << 20, via: .inline)
+                let inline = try await second.metadata(via: .inline)
+                try await second.close()
+                var message = ""
+                do { try await second.allocate(length: 1, via: .inline) } catch { message = "\(error)" }
+                return (ring, inline, message)
+            }.value
+            #expect(ring.size == 3 << 20)
+            #expect(ring.allocatedSize >= 3 << 20, "the blocks are reserved, not a hole")
+            #expect(inline.size == 5 << 20)
+            #expect(inline.allocatedSize >= 5 << 20)
+            #expect(closedError == "fallocate \"\(directory)/inline\": Bad file descriptor (EBADF)")
+            // Allocated but never written: reads back as zeros.
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: directory + "/inline"))
+            #expect(bytes.count == 5 << 20 && bytes.allSatisfy { $0 == 0 })
+        }
+
         @Test("prefetch brings an evicted file back into the page cache; errors name fadvise and the path")
         func prefetchEvictedFile() async throws {
             let runtime = try makeRuntime()

@@ -94,6 +94,10 @@ void torus_prep_close(void *sqe, int fd);
 void torus_prep_openat(void *sqe, int dfd, const char *path, int flags, uint32_t mode);
 void torus_prep_statx(void *sqe, int dfd, const char *path, int flags, unsigned mask, void *statxbuf);
 void torus_prep_fsync(void *sqe, int fd, int datasync);
+/// IORING_OP_FALLOCATE (mode 0: allocate and extend the size).
+void torus_prep_fallocate(void *sqe, int fd, uint64_t offset, uint64_t length);
+/// fallocate(2), mode 0, as a plain call (glibc declares it only with _GNU_SOURCE). 0 or -errno.
+int torus_fallocate(int fd, uint64_t offset, uint64_t length);
 /// IORING_OP_FADVISE with POSIX_FADV_WILLNEED (`willneed`) or POSIX_FADV_SEQUENTIAL.
 void torus_prep_fadvise(void *sqe, int fd, uint64_t offset, uint32_t length, int willneed);
 void torus_prep_mkdirat(void *sqe, int dfd, const char *path, uint32_t mode);

@@ -229,6 +229,24 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         }
     }
 
+    /// Allocates disk space for bytes `offset..<offset + length` and extends the file to cover
+    /// them (`fallocate`, mode 0): a later write there cannot fail for lack of space, and the
+    /// blocks are laid out together. On ext4, writes into allocated space also skip the
+    /// per-page delayed-allocation bookkeeping: torus-cp allocates each big destination file
+    /// first, and copying 1 GiB from the page cache took 180-210 ms instead of 245-325 ms.
+    /// - Parameter route: `.inline` for a plain `fallocate(2)` on the calling thread (the ring
+    ///   hands every `IORING_OP_FALLOCATE` to a worker thread; see ``FileOperationRoute``).
+    /// - Throws: ``IOError`` naming `fallocate`: `ENOSPC` when the space is not there,
+    ///   `EOPNOTSUPP` on file systems that cannot allocate ahead.
+    public func allocate(offset: UInt64 = 0, length: UInt64, via route: FileOperationRoute = .ring) async throws {
+        let fd = try fd(for: "fallocate")
+        if route == .inline {
+            try inlineCall("fallocate", path: path) { () throws(Errno) in try allocateNow(fd: fd, offset: offset, length: length) }
+            return
+        }
+        _ = try await ringIO("fallocate", path: path) { entry, _, _ in entry.prepareAllocate(fd: fd, offset: offset, length: length) }
+    }
+
     /// Flushes data and metadata to the device (`fsync`).
     public func sync() async throws {
         let fd = try fd(for: "fsync")
