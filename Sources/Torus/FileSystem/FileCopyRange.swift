@@ -28,10 +28,8 @@ extension File {
             }
         }
         return try await spawnBlocking {
-            do throws(Errno) {
-                return try copyFileRange(from: input, at: sourceOffset, to: output, at: destinationOffset, length: length)
-            } catch {
-                throw IOError(operation: "copy_file_range", path: path, errno: error)
+            try reportingIOError("copy_file_range", path: path) { () throws(Errno) in
+                try copyFileRange(from: input, at: sourceOffset, to: output, at: destinationOffset, length: length)
             }
         }
     }

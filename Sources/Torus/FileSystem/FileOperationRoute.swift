@@ -41,9 +41,15 @@ func inlineSystemCall(_ operation: String, path: FilePath, _ call: () -> Int) th
 }
 
 /// ``inlineSystemCall(_:path:_:)`` for calls that report an `Errno` themselves (the ring layer's
-/// wrappers of `statx`, `renameat2`, `copy_file_range`).
+/// wrappers of `statx`, `renameat2`, `fallocate`, `copy_file_range`).
 func inlineCall<T>(_ operation: String, path: FilePath, _ call: () throws(Errno) -> T) throws -> T {
     if Task.isCancelled { throw CancellationError() }
+    return try reportingIOError(operation, path: path, call)
+}
+
+/// Runs a call that throws an `Errno`, turning the failure into an ``IOError`` naming the
+/// operation and the path (on the core or on the blocking pool).
+func reportingIOError<T>(_ operation: String, path: FilePath, _ call: () throws(Errno) -> T) throws -> T {
     do {
         return try call()
     } catch {
