@@ -20,7 +20,6 @@ final class CopyReport: Sendable {
 
     var snapshot: Counts { counts.withLock { $0 } }
 
-    func copiedFile(bytes: UInt64) { counts.withLock { $0.files += 1; $0.bytes += bytes } }
     func copiedBytes(_ bytes: UInt64) { counts.withLock { $0.bytes += bytes } }
     func fileDone() { counts.withLock { $0.files += 1 } }
     func madeDirectory() { counts.withLock { $0.directories += 1 } }

@@ -122,7 +122,7 @@ struct FileCopier: Sendable {
             if metadata.allocatedSize < metadata.size, ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
                 throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
             }
-            let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
+            let mode = finalMode(metadata, preserve: options.preserve)
             if mode != creationMode(metadata) & ~umaskValue || options.preserve { fchmod(output.fileDescriptor, mode) }
             if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
             try await output.close(via: .inline)
@@ -146,18 +146,10 @@ struct FileCopier: Sendable {
         // does not hold the core.
         if options.method == .copyFileRange || (options.method == .auto && cached) {
             do {
-                var done = 0
-                while done < size {
-                    let n = try await input.copyRange(to: output, from: UInt64(done), to: UInt64(done), length: size - done,
-                                                      via: cached ? .inline : .ring)
-                    if n == 0 { break }   // the file shrank while we copied
-                    done += n
-                }
-                report.copiedBytes(UInt64(done))
+                try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring)
                 return
-            } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
-                && Self.kernelCannotCopy.contains(error.errno) {
-                // Read and write instead (the kernel refuses before copying anything).
+            } catch where kernelRefused(error) {
+                // Read and write instead.
             }
         }
         try await buffers.withBuffer { buffer in
@@ -184,9 +176,27 @@ struct FileCopier: Sendable {
         }
     }
 
-    /// What copy_file_range fails with when the kernel cannot copy between two files (different
-    /// file system types, say).
-    static let kernelCannotCopy: [Errno] = [.improperLink, .invalidArgument, .notSupported, .noFunction]
+    /// Whether `error` is copy_file_range refusing two files it cannot copy between (different
+    /// file system types, say; it refuses before copying anything), with `--method auto`, which
+    /// then reads and writes instead.
+    private func kernelRefused(_ error: any Error) -> Bool {
+        guard options.method == .auto, let error = error as? IOError, error.operation == "copy_file_range" else { return false }
+        return [Errno.improperLink, .invalidArgument, .notSupported, .noFunction].contains(error.errno)
+    }
+
+    /// Copies `length` bytes at `position` with copy_file_range, call after call until done or
+    /// the source ends. On the blocking pool (`.ring`) each call holds one of `kernelCopySlots`.
+    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute) async throws {
+        var done = 0
+        while done < length {
+            let permit = route == .ring ? try await kernelCopySlots.acquire() : nil
+            defer { permit?.release() }
+            let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done, via: route)
+            if n == 0 { break }   // the file shrank while we copied
+            done += n
+            report.copiedBytes(UInt64(n))
+        }
+    }
 
     /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
     /// chunks with up to `queueDepth` in flight.
@@ -223,10 +233,8 @@ struct FileCopier: Sendable {
                 try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
                                      from: input, to: output, cached: cached)
                 return
-            } catch let error as IOError where error.operation == "copy_file_range" && options.method == .auto
-                && Self.kernelCannotCopy.contains(error.errno) {
-                // These two files cannot be copied by the kernel (different file system types,
-                // say; the kernel refuses before copying anything): read and write instead.
+            } catch where kernelRefused(error) {
+                // Read and write instead.
             }
         }
         try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output)
@@ -252,21 +260,9 @@ struct FileCopier: Sendable {
     /// keep the disk busy while the copy runs: on this project's VM, one uncached 1 GiB file took
     /// 1.0-2.0 s that way and 0.6-0.8 s with 128 MiB prefetched ahead (cp: 1.0-1.7 s).
     private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool) async throws {
-        let report = self.report
-        @Sendable func copy(_ position: UInt64, _ length: Int) async throws {
-            var done = 0
-            while done < length {
-                let permit = try await kernelCopySlots.acquire()
-                defer { permit.release() }
-                let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done)
-                if n == 0 { break }   // the file shrank while we copied
-                done += n
-                report.copiedBytes(UInt64(n))
-            }
-        }
         if cached {
             try await withWorkers(options.queueDepth, taking: chunks) { next in
-                while let (position, length) = next.take() { try await copy(position, length) }
+                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring) }
             }
             return
         }
@@ -292,7 +288,7 @@ struct FileCopier: Sendable {
                 prefetched.append(permit)
                 next += 1
             }
-            try await copy(position, length)
+            try await copyRange(from: input, to: output, at: position, length: length, via: .ring)
             if !prefetched.isEmpty { prefetched.removeFirst().release() }
         }
     }
@@ -341,8 +337,7 @@ struct FileCopier: Sendable {
     }
 
     private func setTimes(of file: File, path: FilePath, from metadata: FileMetadata) throws {
-        var times = [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
-                     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+        var times = timestamps(metadata)
         if futimens(file.fileDescriptor, &times) != 0 {
             throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
         }
@@ -375,6 +370,18 @@ struct FileCopier: Sendable {
 /// The mode the temporary file is created with (before the umask): the source's permission
 /// bits, plus owner-write so that we can write it.
 func creationMode(_ metadata: FileMetadata) -> mode_t { metadata.permissions.rawValue & 0o777 | 0o200 }
+
+/// The mode a copy ends with (files and directories): the source's with -p, else the source's
+/// less the umask, as cp does.
+func finalMode(_ metadata: FileMetadata, preserve: Bool) -> mode_t {
+    preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
+}
+
+/// The source's access and modification times, as `futimens` and `utimensat` take them (-p).
+func timestamps(_ metadata: FileMetadata) -> [timespec] {
+    [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
+     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+}
 
 /// Hands out chunk positions to the copy tasks of one file (all on one core).
 final class ChunkCursor: @unchecked Sendable {

@@ -129,11 +129,9 @@ struct TreeCopier: Sendable {
                 }
             }
             // Modes and times after the contents, so that writing them did not change them.
-            let mode = options.preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
-            chmod(destination.string, mode)
+            chmod(destination.string, finalMode(metadata, preserve: options.preserve))
             if options.preserve {
-                var times = [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
-                             timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+                var times = timestamps(metadata)
                 utimensat(AT_FDCWD, destination.string, &times, 0)
             }
         } catch {
