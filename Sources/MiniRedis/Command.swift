@@ -71,8 +71,11 @@ public enum Command: Sendable, Equatable {
             }
             self = .configGet(name: arguments[2])
         default:
-            let shown = arguments.dropFirst().prefix(3).map { "'\(String(decoding: $0, as: UTF8.self))'" }.joined(separator: " ")
-            throw CommandError("ERR unknown command '\(name.text)', with args beginning with: \(shown)")
+            // Quoted at most 128 bytes each, as redis does (`%.128s`): the reply stays short
+            // whatever the client sent.
+            func quoted(_ bytes: [UInt8]) -> String { "'" + String(decoding: bytes.prefix(128), as: UTF8.self) + "'" }
+            let shown = arguments.dropFirst().prefix(3).map(quoted).joined(separator: " ")
+            throw CommandError("ERR unknown command \(quoted(arguments[0])), with args beginning with: \(shown)")
         }
     }
 

@@ -4,7 +4,7 @@
 public enum Frame: Sendable, Equatable {
     /// `+OK\r\n`: a short status line (no CR or LF inside).
     case simple(String)
-    /// `-ERR message\r\n`: an error reply.
+    /// `-ERR message\r\n`: an error reply (a CR or LF inside is sent as a space).
     case error(String)
     /// `:42\r\n`
     case integer(Int64)
@@ -27,7 +27,10 @@ public enum Frame: Sendable, Equatable {
             output.appendLineEnd()
         case .error(let text):
             output.append(UInt8(ascii: "-"))
-            output.append(contentsOf: text.utf8)
+            // Error messages quote what the client sent (an unknown command's name): a CR or
+            // LF in it would end the line early and let the client forge replies. Redis maps
+            // both to spaces (addReplyErrorLength); so do we, here, for every error.
+            for byte in text.utf8 { output.append(byte == 13 || byte == 10 ? UInt8(ascii: " ") : byte) }
             output.appendLineEnd()
         case .integer(let value):
             output.append(UInt8(ascii: ":"))
