@@ -1,3 +1,5 @@
+import Glibc
+
 /// Malformed RESP: the reason is sent back to the client as `-ERR Protocol error: <reason>`.
 public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
     public var reason: String
@@ -46,58 +48,6 @@ public struct FrameParser: Sendable {
         }
         guard let frame else { return .incomplete }
         return .frame(frame, consumed: cursor)
-    }
-
-    /// What a client sent: the usual array of bulk strings as its words (the fast path: no
-    /// `Frame` values are built), or any other frame.
-    public enum Request: Sendable, Equatable {
-        case words([[UInt8]])
-        case frame(Frame)
-    }
-
-    /// Looks for one request at the start of `bytes`: like ``parse(_:)-(UnsafeRawBufferPointer)``,
-    /// but an array of bulk strings comes back as its words.
-    public func parseRequest(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> (Request, consumed: Int)? {
-        guard !bytes.isEmpty else { return nil }
-        if bytes[0] == UInt8(ascii: "*") {
-            switch try parseWords(bytes) {
-            case .words(let words, let consumed): return (.words(words), consumed)
-            case .incomplete: return nil
-            case .other: break
-            }
-        }
-        guard case .frame(let frame, let consumed) = try parse(bytes) else { return nil }
-        return (.frame(frame), consumed)
-    }
-
-    private enum WordsOutcome {
-        case words([[UInt8]], consumed: Int)
-        case incomplete
-        /// Not an array of bulk strings (or an empty or null array): parse it as a frame.
-        case other
-    }
-
-    /// `*N\r\n` followed by N bulk strings, read straight into byte arrays.
-    private func parseWords(_ bytes: UnsafeRawBufferPointer) throws(ProtocolError) -> WordsOutcome {
-        guard let header = try readLine(bytes, from: 1) else { return .incomplete }
-        let count = try arrayCount(bytes, header)
-        guard count > 0 else { return .other }
-        var position = header.next
-        var words: [[UInt8]] = []
-        words.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            guard position < bytes.count else { return .incomplete }
-            guard bytes[position] == UInt8(ascii: "$") else { return .other }
-            guard let line = try readLine(bytes, from: position + 1) else { return .incomplete }
-            switch try bulkBody(bytes, after: line) {
-            case .incomplete: return .incomplete
-            case .null: return .other
-            case .bytes(let range, let next):
-                words.append(Array(UnsafeRawBufferPointer(rebasing: bytes[range])))
-                position = next
-            }
-        }
-        return .words(words, consumed: position)
     }
 
     /// Convenience for tests and clients holding an array.
@@ -155,10 +105,12 @@ public struct FrameParser: Sendable {
     /// An inline command: words separated by spaces, ended by LF (CRLF tolerated).
     private func parseInline(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int) throws(ProtocolError) -> Frame? {
         let limit = min(bytes.count, maxLineLength)
-        guard let newline = bytes[0..<limit].firstIndex(of: 10) else {
+        // memchr: a line that arrives a byte at a time is searched again on every read.
+        guard let found = memchr(bytes.baseAddress!, 10, limit) else {
             if bytes.count >= maxLineLength { throw ProtocolError("too big inline request") }
             return nil
         }
+        let newline = bytes.baseAddress!.distance(to: UnsafeRawPointer(found))
         var end = newline
         if end > 0 && bytes[end - 1] == 13 { end -= 1 }
         let words = bytes[0..<end].split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
@@ -167,13 +119,13 @@ public struct FrameParser: Sendable {
     }
 
     /// Where a bulk string's body is, given its `$LENGTH` line.
-    private enum BulkBody {
+    enum BulkBody {
         case null(next: Int)
         case bytes(Range<Int>, next: Int)
         case incomplete
     }
 
-    private func bulkBody(_ bytes: UnsafeRawBufferPointer, after line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> BulkBody {
+    func bulkBody(_ bytes: UnsafeRawBufferPointer, after line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> BulkBody {
         guard let length = decimal(bytes, line.range), length >= -1, length <= maxBulkLength else {
             throw ProtocolError("invalid bulk length")
         }
@@ -185,7 +137,7 @@ public struct FrameParser: Sendable {
     }
 
     /// The element count of an array from its `*COUNT` line (-1: the null array).
-    private func arrayCount(_ bytes: UnsafeRawBufferPointer, _ line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> Int64 {
+    func arrayCount(_ bytes: UnsafeRawBufferPointer, _ line: (range: Range<Int>, next: Int)) throws(ProtocolError) -> Int64 {
         guard let count = decimal(bytes, line.range), count >= -1, count <= maxArrayCount else {
             throw ProtocolError("invalid multibulk length")
         }
@@ -193,7 +145,10 @@ public struct FrameParser: Sendable {
     }
 
     /// The line starting at `start` up to CRLF: its byte range and where the next begins.
-    private func readLine(_ bytes: UnsafeRawBufferPointer, from start: Int) throws(ProtocolError) -> (range: Range<Int>, next: Int)? {
+    /// - Parameter maxLength: how far to look for the CRLF (``maxLineLength`` unless a shorter
+    ///   line is all that can be valid, like a length header).
+    func readLine(_ bytes: UnsafeRawBufferPointer, from start: Int, maxLength: Int? = nil) throws(ProtocolError) -> (range: Range<Int>, next: Int)? {
+        let maxLineLength = maxLength ?? self.maxLineLength
         var index = start
         let limit = min(bytes.count, start + maxLineLength)
         while index + 1 < limit {
@@ -207,7 +162,7 @@ public struct FrameParser: Sendable {
         return nil
     }
 
-    private func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
+    func decimal(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> Int64? {
         guard !range.isEmpty, range.count <= 20 else { return nil }
         var index = range.lowerBound
         var negative = false
@@ -229,7 +184,7 @@ public struct FrameParser: Sendable {
         return negative ? -value : value
     }
 
-    private func printable(_ byte: UInt8) -> String {
+    func printable(_ byte: UInt8) -> String {
         byte >= 0x20 && byte < 0x7f ? String(UnicodeScalar(byte)) : "\\x" + String(byte, radix: 16)
     }
 }

@@ -2,28 +2,54 @@ import Torus
 
 /// Reads RESP frames from a byte stream through one receive buffer per connection, allocated
 /// once and grown only for a frame that does not fit.
+///
+/// Bytes are parsed once: requests through a resumable ``RequestParser`` that keeps the words
+/// of a request still arriving, and a read position that advances past parsed bytes (the
+/// buffer is compacted only before the next read, not after every pipelined command).
 public final class FrameReader<Source: AsyncReader> {
     public let source: Source
     private var input: IOBuffer
+    /// Bytes at the front of `input` already parsed.
+    private var start = 0
+    private let initialSize: Int
     private let parser = FrameParser()
+    private var requests: RequestParser
 
-    public init(_ source: Source, bufferSize: Int = 16 << 10) {
+    /// A buffer grown past this for a large request is given back once it is empty (redis
+    /// shrinks idle query buffers too), so a connection does not keep its peak forever.
+    private static var largestKeptBuffer: Int { 1 << 20 }
+
+    public init(_ source: Source, bufferSize: Int = 16 << 10, requests: RequestParser = RequestParser()) {
         self.source = source
         input = IOBuffer(capacity: bufferSize)
+        initialSize = bufferSize
+        self.requests = requests
     }
 
     /// A whole frame already in the receive buffer, without reading: lets a server answer
     /// every pipelined command before it flushes once.
     public func bufferedFrame() throws(ProtocolError) -> Frame? {
-        try take { parser, bytes throws(ProtocolError) in
-            guard case .frame(let frame, let consumed) = try parser.parse(bytes) else { return nil }
-            return (frame, consumed)
-        }
+        guard start < input.count else { return nil }
+        let parser = self.parser
+        let start = self.start
+        let outcome = try input.withUnsafeBytes { bytes in
+            Result { () throws(ProtocolError) in try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[start...])) }
+        }.get()
+        guard case .frame(let frame, let consumed) = outcome else { return nil }
+        advance(by: consumed)
+        return frame
     }
 
-    /// A whole request already in the receive buffer (see ``FrameParser/parseRequest(_:)``).
+    /// A whole request already in the receive buffer (see ``RequestParser``); the parts of a
+    /// request still arriving are kept, not parsed again.
     public func bufferedRequest() throws(ProtocolError) -> FrameParser.Request? {
-        try take { parser, bytes throws(ProtocolError) in try parser.parseRequest(bytes) }
+        guard start < input.count else { return nil }
+        let start = self.start
+        let (request, consumed) = try input.withUnsafeBytes { bytes in
+            Result { () throws(ProtocolError) in try self.requests.parse(UnsafeRawBufferPointer(rebasing: bytes[start...])) }
+        }.get()
+        advance(by: consumed)
+        return request
     }
 
     /// The next frame, reading as needed; nil when the peer closed cleanly between frames.
@@ -38,18 +64,15 @@ public final class FrameReader<Source: AsyncReader> {
         try await read(bufferedRequest)
     }
 
-    /// Parses one value at the start of the buffer with `parse` and consumes its bytes.
-    private func take<Value>(
-        _ parse: (FrameParser, UnsafeRawBufferPointer) throws(ProtocolError) -> (Value, consumed: Int)?
-    ) throws(ProtocolError) -> Value? {
-        guard input.count > 0 else { return nil }
-        let parser = self.parser
-        let found = try input.withUnsafeBytes { bytes in
-            Result { () throws(ProtocolError) in try parse(parser, bytes) }
-        }.get()
-        guard let (value, consumed) = found else { return nil }
-        input.removeFirst(consumed)
-        return value
+    private func advance(by consumed: Int) {
+        start += consumed
+        guard start == input.count else { return }
+        start = 0
+        if input.capacity > Self.largestKeptBuffer {
+            input = IOBuffer(capacity: initialSize)
+        } else {
+            input.clear()
+        }
     }
 
     /// Reads until `buffered` finds a whole value; nil at a clean end of the stream.
@@ -57,17 +80,23 @@ public final class FrameReader<Source: AsyncReader> {
         while true {
             if let value = try buffered() { return value }
             guard try await fill() else {
-                if input.count == 0 { return nil }
+                if start == input.count && !requests.isInsideRequest { return nil }
                 throw ProtocolError("connection closed in the middle of a frame")
             }
         }
     }
 
-    /// Reads more into the buffer (growing it when full); false at the end of the stream.
+    /// Reads more into the buffer (dropping parsed bytes first, growing it when full); false
+    /// at the end of the stream.
     private func fill() async throws -> Bool {
+        if start > 0 {
+            input.removeFirst(start)
+            start = 0
+        }
         if input.freeCapacity == 0 {
-            // A frame bigger than the buffer (a large value): grow to fit it. The parser
-            // bounds frame sizes, so this cannot grow without limit.
+            // One element bigger than the buffer (a large value): grow to fit it. The parser
+            // bounds element and request sizes, so this cannot grow without limit, and the
+            // buffer only grows as bytes arrive, never to what a header merely announces.
             let bigger = IOBuffer(capacity: input.capacity * 2)
             input.withUnsafeBytes { bigger.append($0) }
             input = bigger

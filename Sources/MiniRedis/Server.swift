@@ -8,11 +8,15 @@ public struct Server: Sendable {
     /// At most this many connections at once; further clients wait in the listen backlog
     /// (tutorial chapter 4: bound every queue, the accept loop included).
     public let maxConnections: Int
+    /// The most bytes one request may take (redis's `client-query-buffer-limit`, 1 GiB by
+    /// default): a client sending more is told so and disconnected.
+    public let maxRequestSize: Int
 
-    public init(database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000) {
+    public init(database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000, maxRequestSize: Int = 1 << 30) {
         self.database = database
         self.pubsub = pubsub
         self.maxConnections = maxConnections
+        self.maxRequestSize = maxRequestSize
     }
 
     /// Listens on `address` and serves until the calling task is cancelled (graceful shutdown:
@@ -77,7 +81,7 @@ public struct Server: Sendable {
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
     public func serve(_ stream: TCPStream) async {
         try? stream.setNoDelay(true)
-        let session = Session(stream: stream, database: database, pubsub: pubsub)
+        let session = Session(stream: stream, database: database, pubsub: pubsub, maxRequestSize: maxRequestSize)
         await session.run()
         try? await stream.close()
     }

@@ -9,11 +9,11 @@ final class Session {
     let reader: FrameReader<TCPStream>
     let writer: FrameWriter<TCPStream>
 
-    init(stream: TCPStream, database: Database, pubsub: PubSub) {
+    init(stream: TCPStream, database: Database, pubsub: PubSub, maxRequestSize: Int) {
         self.stream = stream
         self.database = database
         self.pubsub = pubsub
-        reader = FrameReader(stream)
+        reader = FrameReader(stream, requests: RequestParser(maxRequestSize: maxRequestSize))
         writer = FrameWriter(stream)
     }
 

@@ -2,6 +2,10 @@
 // PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE), works with redis-cli and redis-benchmark.
 //
 //   mini-redis-server [--port 6379] [--host 127.0.0.1] [--cores N]
+//                     [--client-query-buffer-limit 1gb]
+//
+// --client-query-buffer-limit: the most bytes one request may take (redis's setting of that
+// name, same units: 1000, 64kb, 512mb, 1gb); a client sending more is disconnected.
 //
 // Prints "listening on ADDRESS" once ready; stops gracefully on SIGINT / SIGTERM.
 import Glibc
@@ -23,6 +27,7 @@ func say(_ message: String) {
 var port = "6379"
 var host = "127.0.0.1"
 var cores = RuntimeConfiguration.Cores.automatic
+var maxRequestSize = 1 << 30
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
@@ -32,7 +37,12 @@ while let flag = arguments.popFirst() {
     case "--cores":
         guard let count = Int(value), count > 0 else { fail("--cores needs a positive number, got \(value)") }
         cores = .count(count)
-    default: fail("unknown option \(flag) (options: --port P --host H --cores N)")
+    case "--client-query-buffer-limit":
+        guard let size = parseMemorySize(value), size >= 1 << 10 else {
+            fail("--client-query-buffer-limit needs a size of at least 1kb (like 1gb, 512mb, 65536), got \(value)")
+        }
+        maxRequestSize = size
+    default: fail("unknown option \(flag) (options: --port P --host H --cores N --client-query-buffer-limit SIZE)")
     }
 }
 guard let portNumber = UInt16(port) else { fail("invalid port \"\(port)\"") }
@@ -44,9 +54,9 @@ do {
     fail("\(error)")
 }
 
+let server = Server(maxRequestSize: maxRequestSize)
 do {
     try Runtime.run(RuntimeConfiguration(cores: cores)) {
-        let server = Server()
         // Graceful shutdown: the server runs as a child task; a signal cancels it, which
         // stops every accept loop and connection, and then the runtime shuts down.
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -35,9 +35,8 @@ struct RESPCodecTests {
 
     @Test("requests: arrays of bulk strings come back as words, other frames as frames, prefixes ask for more")
     func requests() throws {
-        let parser = FrameParser()
         func request(_ bytes: [UInt8]) throws -> (FrameParser.Request, consumed: Int)? {
-            try bytes.withUnsafeBytes { raw in try parser.parseRequest(raw) }
+            try bytes.withUnsafeBytes { raw in try RequestParser.request(in: raw) }
         }
         let set = Command.set(key: Array("k".utf8), value: [0, 13, 10, 255], expiry: .milliseconds(1500)).frame.encoded
         let parsed = try #require(try request(set + Array("*1\r\n".utf8)))
@@ -45,7 +44,9 @@ struct RESPCodecTests {
         #expect(parsed.0 == .words([Array("SET".utf8), Array("k".utf8), [0, 13, 10, 255], Array("PX".utf8), Array("1500".utf8)]))
         for cut in 0..<set.count { #expect(try request(Array(set[..<cut])) == nil, "prefix \(cut)") }
         #expect(try request(Array("PING\r\n".utf8))?.0 == .frame(.array([.bulk("PING")])))
-        #expect(try request(Array("*2\r\n$3\r\nGET\r\n:7\r\n".utf8))?.0 == .frame(.array([.bulk("GET"), .integer(7)])))
+        // As in redis: array elements must be bulk strings; empty and null arrays are skipped.
+        #expect(throws: ProtocolError("expected '$', got ':'")) { try request(Array("*2\r\n$3\r\nGET\r\n:7\r\n".utf8)) }
+        #expect(try request(Array("*0\r\n*-1\r\nPING\r\n".utf8))?.0 == .frame(.array([.bulk("PING")])))
         #expect(try Command(FrameParser.Request.frame(.array([.bulk("GET"), .integer(7)]))) == .get(key: Array("7".utf8)))
         #expect(throws: ProtocolError("invalid bulk length")) { try request(Array("*1\r\n$abc\r\n".utf8)) }
         #expect(throws: ProtocolError("bulk string not terminated by CRLF")) { try request(Array("*1\r\n$3\r\nabcd\r\n".utf8)) }
