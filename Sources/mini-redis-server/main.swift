@@ -12,9 +12,13 @@ import Glibc
 import MiniRedis
 import Torus
 
-func fail(_ message: String) -> Never {
+func warn(_ message: String) {
     let line = "mini-redis-server: \(message)\n"
     _ = line.withCString { write(2, $0, strlen($0)) }
+}
+
+func fail(_ message: String) -> Never {
+    warn(message)
     exit(1)
 }
 
@@ -36,7 +40,14 @@ while let flag = arguments.popFirst() {
     case "--host": host = value
     case "--cores":
         guard let count = Int(value), count > 0 else { fail("--cores needs a positive number, got \(value)") }
-        cores = .count(count)
+        // More core threads than CPUs would only time-slice each other.
+        let available = Runtime.allowedCPUs.count
+        if count > available && available > 0 {
+            warn("--cores \(count) is more than the \(available) CPUs this process may use; using \(available)")
+            cores = .count(available)
+        } else {
+            cores = .count(count)
+        }
     case "--client-query-buffer-limit":
         guard let size = parseMemorySize(value), size >= 1 << 10 else {
             fail("--client-query-buffer-limit needs a size of at least 1kb (like 1gb, 512mb, 65536), got \(value)")

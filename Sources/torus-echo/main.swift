@@ -27,6 +27,15 @@ func parseAddress(host: String, port: UInt16) throws -> SocketAddress {
     }
 }
 
+/// `requested` cores, or as many as this process may run on if that is fewer (more core
+/// threads than CPUs would only time-slice each other), saying so on stderr.
+func clampedCores(_ requested: Int, program: String) -> Int {
+    let available = Runtime.allowedCPUs.count
+    guard requested > available, available > 0 else { return requested }
+    printError("\(program): --cores \(requested) is more than the \(available) CPUs this process may use; using \(available)")
+    return available
+}
+
 func parseCPUs(_ text: String?) throws -> [Int]? {
     guard let text else { return nil }
     let cpus = text.split(separator: ",").compactMap { Int($0) }
@@ -52,10 +61,16 @@ struct Server: ParsableCommand {
             configuration.cores = .cpus(list)
         } else if let cores {
             guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
-            configuration.cores = .count(cores)
+            configuration.cores = .count(clampedCores(cores, program: "torus-echo server"))
         }
         let runtime: Runtime
-        do { runtime = try Runtime(configuration) } catch { throw CleanExit.message("torus-echo server: \(error)") }
+        do {
+            runtime = try Runtime(configuration)
+        } catch {
+            // A start-up failure (a CPU outside the allowed set, no io_uring): exit nonzero.
+            printError("torus-echo server: \(error)")
+            throw ExitCode(1)
+        }
         // Handlers in place before the server listens, so an early signal is not lost.
         let signals = try SignalListener([.interrupt, .terminate])
         let server = EchoServer(address: address, accept: accept, buffers: buffers)
@@ -105,7 +120,12 @@ struct Client: ParsableCommand {
         let address = try parseAddress(host: host, port: port)
         raiseDescriptorLimit()
         var configuration = RuntimeConfiguration()
-        if let list = try parseCPUs(cpus) { configuration.cores = .cpus(list) } else if let cores { configuration.cores = .count(cores) }
+        if let list = try parseCPUs(cpus) {
+            configuration.cores = .cpus(list)
+        } else if let cores {
+            guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
+            configuration.cores = .count(clampedCores(cores, program: "torus-echo client"))
+        }
         let runtime = try Runtime(configuration)
         defer { runtime.shutdown(gracePeriod: .zero) }
         let client = EchoClient(

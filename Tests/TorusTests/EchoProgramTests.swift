@@ -92,7 +92,24 @@ extension RuntimeSuite {
             let inUse = try runProcess(echo, ["server", "--port", "\(server.port)", "--accept", "handoff"])
             #expect(inUse.status == 1)
             #expect(inUse.stderr.contains("Address already in use"))
+            // SO_REUSEPORT listeners too: a second server must not silently take half the clients.
+            let shared = try runProcess(echo, ["server", "--port", "\(server.port)", "--accept", "reuseport", "--cores", "2"])
+            #expect(shared.status == 1)
+            #expect(shared.stderr.contains("Address already in use"), "\(shared.stderr)")
             _ = server.terminate()
+        }
+
+        @Test("start-up failures exit nonzero; --cores above the CPU count is clamped with a message")
+        func startupStatus() throws {
+            let echo = builtExecutable("torus-echo")
+            let badCPU = try runProcess(echo, ["server", "--port", "0", "--cpus", "4096"])
+            #expect(badCPU.status == 1)
+            #expect(badCPU.stderr.contains("CPU 4096"), "\(badCPU.stderr)")
+            let server = try ListeningProcess("torus-echo", ["server", "--port", "0", "--cores", "4096"])
+            let (status, _) = server.terminate()
+            #expect(status == 0)
+            let warning = String(decoding: server.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(warning.contains("--cores 4096 is more than the \(Runtime.allowedCPUs.count) CPUs"), "\(warning)")
         }
     }
 }

@@ -158,4 +158,22 @@ extension RuntimeSuite.HostileRedisClients {
             try await client.close()
         }.value
     }
+
+    @Test("a second server on a port in use exits 1 with EADDRINUSE; --cores above the CPU count is clamped")
+    func portInUse() throws {
+        let first = try miniRedisProcess()
+        let second = try runProcess(builtExecutable("mini-redis-server"), ["--port", "\(first.port)", "--cores", "2"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("Address already in use"), "\(second.stderr)")
+        // The first still serves every client.
+        for _ in 0..<10 { #expect(try redisCLI(port: first.port, ["PING"]).output == "PONG") }
+        #expect(first.terminate().0 == 0)
+
+        let clamped = try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "4096"])
+        #expect(clamped.terminate().0 == 0)
+        let warning = String(decoding: clamped.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(warning.contains("--cores 4096 is more than the \(Runtime.allowedCPUs.count) CPUs"), "\(warning)")
+        let badPort = try runProcess(builtExecutable("mini-redis-server"), ["--port", "99999"])
+        #expect(badPort.status == 1)
+    }
 }

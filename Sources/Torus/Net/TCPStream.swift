@@ -159,11 +159,28 @@ public final class TCPListener: Sendable {
     /// `count` listeners on one address with `SO_REUSEPORT`, for a thread-per-core server: give
     /// one to each core's accept loop and the kernel spreads connections over them. The first is
     /// bound first, so that port 0 resolves to one port shared by all.
-    public static func bindReusingPort(_ address: SocketAddress, count: Int, backlog: Int32 = 1024) throws -> [TCPListener] {
+    ///
+    /// The group is kept to itself: `SO_REUSEPORT` would let any other process of the same user
+    /// bind the port too and silently take a share of the connections (a second server started
+    /// by mistake). After binding, the group looks for listening sockets on its port that are
+    /// not its own (in `/proc/net/tcp` and `/proc/net/tcp6`, same address or a wildcard) and
+    /// fails with `EADDRINUSE` if there is one, closing its listeners. Whichever group binds
+    /// second sees the first, so two servers never both serve one port. Pass
+    /// `allowSharing: true` to join others on purpose (a zero-downtime restart that overlaps).
+    /// - Throws: ``IOError`` (`bind 127.0.0.1:6379: Address already in use (EADDRINUSE)`).
+    public static func bindReusingPort(_ address: SocketAddress, count: Int, backlog: Int32 = 1024, allowSharing: Bool = false) throws -> [TCPListener] {
         let first = try bind(address, backlog: backlog, reusePort: true)
         let bound = try first.localAddress
         var listeners = [first]
         for _ in 1..<max(count, 1) { listeners.append(try bind(bound, backlog: backlog, reusePort: true)) }
+        if !allowSharing {
+            do {
+                try ListenerGroupGuard.ensureAlone(bound, members: listeners.map(\.handle))
+            } catch {
+                for listener in listeners { listener.handle.closeNow() }
+                throw error
+            }
+        }
         return listeners
     }
 
