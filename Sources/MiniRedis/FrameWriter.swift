@@ -17,6 +17,9 @@ public final class FrameWriter<Sink: AsyncWriter> {
     /// Adds a frame to the pending output.
     public func queue(_ frame: Frame) { frame.encode(into: &output) }
 
+    /// Adds a frame encoded earlier (one encoding shared by many connections).
+    public func queue(encoded frame: [UInt8]) { output.append(contentsOf: frame) }
+
     /// Whether frames are waiting for ``flush()``.
     public var hasPendingOutput: Bool { !output.isEmpty }
 

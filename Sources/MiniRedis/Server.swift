@@ -11,12 +11,22 @@ public struct Server: Sendable {
     /// The most bytes one request may take (redis's `client-query-buffer-limit`, 1 GiB by
     /// default): a client sending more is told so and disconnected.
     public let maxRequestSize: Int
+    /// How much output a subscriber may have waiting before it is disconnected (redis's
+    /// `client-output-buffer-limit pubsub`, 32 MB hard, 8 MB for 60 s soft, by default).
+    public let pubsubOutputLimit: OutputBufferLimit
+    /// Where events worth an operator's attention go (a client disconnected for a limit).
+    public let log: @Sendable (String) -> Void
 
-    public init(database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000, maxRequestSize: Int = 1 << 30) {
+    public init(
+        database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000, maxRequestSize: Int = 1 << 30,
+        pubsubOutputLimit: OutputBufferLimit = .pubsub, log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.database = database
         self.pubsub = pubsub
         self.maxConnections = maxConnections
         self.maxRequestSize = maxRequestSize
+        self.pubsubOutputLimit = pubsubOutputLimit
+        self.log = log
     }
 
     /// Listens on `address` and serves until the calling task is cancelled (graceful shutdown:
@@ -81,7 +91,7 @@ public struct Server: Sendable {
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
     public func serve(_ stream: TCPStream) async {
         try? stream.setNoDelay(true)
-        let session = Session(stream: stream, database: database, pubsub: pubsub, maxRequestSize: maxRequestSize)
+        let session = Session(stream: stream, server: self)
         await session.run()
         try? await stream.close()
     }

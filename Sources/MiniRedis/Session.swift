@@ -4,16 +4,17 @@ import Torus
 /// subscriber mode on SUBSCRIBE.
 final class Session {
     let stream: TCPStream
-    let database: Database
-    let pubsub: PubSub
+    let server: Server
     let reader: FrameReader<TCPStream>
     let writer: FrameWriter<TCPStream>
 
-    init(stream: TCPStream, database: Database, pubsub: PubSub, maxRequestSize: Int) {
+    var database: Database { server.database }
+    var pubsub: PubSub { server.pubsub }
+
+    init(stream: TCPStream, server: Server) {
         self.stream = stream
-        self.database = database
-        self.pubsub = pubsub
-        reader = FrameReader(stream, requests: RequestParser(maxRequestSize: maxRequestSize))
+        self.server = server
+        reader = FrameReader(stream, requests: RequestParser(maxRequestSize: server.maxRequestSize))
         writer = FrameWriter(stream)
     }
 
@@ -27,7 +28,7 @@ final class Session {
                     case .success(.subscribe(let channels)):
                         try await writer.flush()
                         let subscriber = SubscriberSession(session: self)
-                        try await subscriber.run(first: channels)
+                        if try await subscriber.run(first: channels) == .peerClosed { return }
                     case .success(let command):
                         answer(command)
                     case .failure(let error):
@@ -42,10 +43,16 @@ final class Session {
             writer.queue(.error("ERR \(error)"))
             try? await writer.flush()
             await lingeringClose()
+        } catch let error as OutputBufferLimitExceeded {
+            // A subscriber that stopped reading: redis disconnects it and says so in its log.
+            server.log("closing client \(peerDescription): \(error)")
         } catch {
             // The peer vanished (reset, broken pipe) or the server is shutting down.
         }
     }
+
+    /// The client's address for the log.
+    var peerDescription: String { (try? stream.peerAddress.description) ?? "(unknown address)" }
 
     /// Ends our side, then reads and drops what the peer still sends (up to 1 MiB, for at most
     /// a second) so that closing does not reset the connection and destroy the error reply

@@ -3,109 +3,134 @@ import Torus
 /// A connection in subscriber mode (after SUBSCRIBE): messages from any core arrive while the
 /// client may still send SUBSCRIBE, UNSUBSCRIBE and PING.
 ///
-/// Shape: every outgoing frame goes through one bounded queue drained by a writer task, so
-/// confirmations and messages never interleave mid-frame; each subscribed channel has a
-/// forwarding task moving messages from its broadcast receiver into that queue. The session
-/// loop keeps reading commands. When the last channel is unsubscribed the connection returns
-/// to normal mode, as in RESP2.
-final class SubscriberSession {
+/// Shape: one delivery path per connection, whatever the number of channels. Publishers put
+/// encoded messages into the connection's ``SubscriberInbox`` without waiting, and three
+/// children of one task group serve it: the command reader (its confirmations go through the
+/// inbox too, so they stay in order with messages), the writer draining the inbox to the
+/// socket, and a watch that ends the connection when the inbox passes its output-buffer limit
+/// (a client that stopped reading). Cancelling the connection's task, as server shutdown does,
+/// cancels all three, even a writer stuck on a full socket. When the last channel is
+/// unsubscribed the connection returns to normal mode, as in RESP2.
+final class SubscriberSession: @unchecked Sendable {
+    // @unchecked: the three children run on the connection's core (they inherit its executor
+    // preference) and share no state but the inbox, which is Sendable: the reader owns
+    // `channels` and the session's reader, the writer owns its FrameWriter.
     private let session: Session
-    private let outbox: MPSC.Sender<Frame>
-    private let writerTask: JoinHandle<Void>
-    private var forwarders: [[UInt8]: JoinHandle<Void>] = [:]
+    private let inbox: SubscriberInbox
+    /// The channels subscribed to.
+    private var channels: Set<[UInt8]> = []
+
+    /// Why subscriber mode ended without an error.
+    enum Ending { case unsubscribedAll, peerClosed }
+
+    private enum Child { case reader(Ending), writer, watch }
 
     init(session: Session) {
         self.session = session
-        let (outbox, queued) = MPSC.bounded(Frame.self, capacity: 1024)
-        self.outbox = outbox
-        let stream = session.stream
-        writerTask = spawn {
-            let writer = FrameWriter(stream)
-            for await frame in queued {
-                writer.queue(frame)
-                // Batch whatever else is already queued into the same write.
-                while case .value(let more) = queued.tryReceive() { writer.queue(more) }
-                try await writer.flush()
-            }
-        }
+        inbox = SubscriberInbox(limit: session.server.pubsubOutputLimit)
     }
 
     /// Subscribes to `first`, then serves the connection until it leaves subscriber mode.
-    func run(first: [[UInt8]]) async throws {
-        do {
-            try await subscribe(first)
-            while !forwarders.isEmpty, let request = try await session.reader.readRequest() {
-                try await handle(request)
+    func run(first: [[UInt8]]) async throws -> Ending {
+        var ending = Ending.peerClosed
+        try await withThrowingTaskGroup(of: Child.self) { group in
+            group.addTask { .reader(try await self.readCommands(first: first)) }
+            group.addTask {
+                try await self.writeDeliveries()
+                return .writer
             }
-        } catch {
-            await stop()
-            throw error
+            group.addTask {
+                try await self.inbox.overLimit.notified()
+                throw OutputBufferLimitExceeded(pending: self.inbox.pendingBytes, limit: self.session.server.pubsubOutputLimit)
+            }
+            while let child = try await group.next() {
+                switch child {
+                case .reader(let how):
+                    ending = how
+                case .writer:
+                    // The reader finished the inbox and everything queued is written: only the
+                    // watch is left.
+                    group.cancelAll()
+                    return
+                case .watch:
+                    break
+                }
+            }
         }
-        await stop()
+        return ending
     }
 
-    private func handle(_ request: FrameParser.Request) async throws {
+    /// Serves commands until the last channel is left or the peer closes; then no more
+    /// deliveries come and the writer is told to end.
+    private func readCommands(first: [[UInt8]]) async throws -> Ending {
+        defer {
+            for channel in channels { session.server.pubsub.unsubscribe(channel, inbox) }
+            inbox.finish()
+        }
+        subscribe(first)
+        while !channels.isEmpty {
+            guard let request = try await session.reader.readRequest() else { return .peerClosed }
+            handle(request)
+        }
+        return .unsubscribedAll
+    }
+
+    /// Writes deliveries as they come, batching whatever is already queued into one write.
+    private func writeDeliveries() async throws {
+        let writer = FrameWriter(session.stream)
+        for await first in inbox.deliveries {
+            var bytes = first.count
+            writer.queue(encoded: first)
+            while bytes < 1 << 20, case .value(let more) = inbox.deliveries.tryReceive() {
+                bytes += more.count
+                writer.queue(encoded: more)
+            }
+            try await writer.flush()
+            inbox.written(bytes)
+        }
+    }
+
+    private func handle(_ request: FrameParser.Request) {
         let command: Command
         do {
             command = try Command(request)
         } catch {
-            try await send(.error(error.message))
+            send(.error(error.message))
             return
         }
         switch command {
         case .subscribe(let channels):
-            try await subscribe(channels)
+            subscribe(channels)
         case .unsubscribe(let channels):
-            try await unsubscribe(channels.isEmpty ? forwarders.keys.sorted { $0.lexicographicallyPrecedes($1) } : channels)
+            unsubscribe(channels.isEmpty ? self.channels.sorted { $0.lexicographicallyPrecedes($1) } : channels)
         case .ping(let message):
-            try await send(.array([.bulk("pong"), .bulk(message ?? [])]))
+            send(.array([.bulk("pong"), .bulk(message ?? [])]))
         default:
             let name = command.name.lowercased()
-            try await send(.error("ERR Can't execute '\(name)': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))
+            send(.error("ERR Can't execute '\(name)': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))
         }
     }
 
-    private func subscribe(_ channels: [[UInt8]]) async throws {
+    private func subscribe(_ channels: [[UInt8]]) {
         for channel in channels {
-            if forwarders[channel] == nil {
-                let receiver = session.pubsub.subscribe(channel)
-                let outbox = outbox
-                forwarders[channel] = spawn {
-                    for await message in receiver.messages {
-                        // A subscriber that fell too far behind misses messages (as with redis's
-                        // output-buffer limit); the rest are delivered in order.
-                        guard case .value(let payload) = message else { continue }
-                        try await outbox.send(.array([.bulk("message"), .bulk(channel), .bulk(payload)]))
-                    }
-                }
-            }
-            try await send(.array([.bulk("subscribe"), .bulk(channel), .integer(Int64(forwarders.count))]))
+            if self.channels.insert(channel).inserted { session.server.pubsub.subscribe(channel, inbox) }
+            send(.array([.bulk("subscribe"), .bulk(channel), .integer(Int64(self.channels.count))]))
         }
     }
 
-    private func unsubscribe(_ channels: [[UInt8]]) async throws {
-        for channel in channels {
-            await endForwarding(channel)
-            try await send(.array([.bulk("unsubscribe"), .bulk(channel), .integer(Int64(forwarders.count))]))
+    private func unsubscribe(_ leaving: [[UInt8]]) {
+        for channel in leaving {
+            if self.channels.remove(channel) != nil { session.server.pubsub.unsubscribe(channel, inbox) }
+            send(.array([.bulk("unsubscribe"), .bulk(channel), .integer(Int64(self.channels.count))]))
         }
     }
 
-    private func send(_ frame: Frame) async throws {
-        try await outbox.send(frame)
-    }
+    private func send(_ frame: Frame) { inbox.deliver(frame.encoded) }
+}
 
-    /// Stops the channel's forwarder, waits for it, and lets the channel go if it was the last.
-    private func endForwarding(_ channel: [UInt8]) async {
-        guard let forwarder = forwarders.removeValue(forKey: channel) else { return }
-        forwarder.cancel()
-        _ = await forwarder.result
-        session.pubsub.release(channel)
-    }
-
-    /// Ends the forwarders, lets the writer drain what is queued, and waits for it.
-    private func stop() async {
-        for channel in Array(forwarders.keys) { await endForwarding(channel) }
-        outbox.finish()
-        _ = await writerTask.result
-    }
+/// A subscriber whose pending output passed its ``OutputBufferLimit``: it is disconnected.
+struct OutputBufferLimitExceeded: Error, CustomStringConvertible {
+    var pending: Int
+    var limit: OutputBufferLimit
+    var description: String { "output buffer limit reached (\(pending) bytes pending; pubsub limit \(limit))" }
 }

@@ -2,10 +2,13 @@
 // PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE), works with redis-cli and redis-benchmark.
 //
 //   mini-redis-server [--port 6379] [--host 127.0.0.1] [--cores N]
-//                     [--client-query-buffer-limit 1gb]
+//                     [--client-query-buffer-limit 1gb] [--client-output-buffer-limit "pubsub 32mb 8mb 60"]
 //
 // --client-query-buffer-limit: the most bytes one request may take (redis's setting of that
 // name, same units: 1000, 64kb, 512mb, 1gb); a client sending more is disconnected.
+// --client-output-buffer-limit: as redis's, for the pubsub class: a subscriber with more output
+// waiting than the hard limit, or than the soft one for that many seconds, is disconnected and
+// logged (0 turns a limit off).
 //
 // Prints "listening on ADDRESS" once ready; stops gracefully on SIGINT / SIGTERM.
 import Glibc
@@ -32,6 +35,7 @@ var port = "6379"
 var host = "127.0.0.1"
 var cores = RuntimeConfiguration.Cores.automatic
 var maxRequestSize = 1 << 30
+var pubsubOutputLimit = OutputBufferLimit.pubsub
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
@@ -53,7 +57,14 @@ while let flag = arguments.popFirst() {
             fail("--client-query-buffer-limit needs a size of at least 1kb (like 1gb, 512mb, 65536), got \(value)")
         }
         maxRequestSize = size
-    default: fail("unknown option \(flag) (options: --port P --host H --cores N --client-query-buffer-limit SIZE)")
+    case "--client-output-buffer-limit":
+        let parts = value.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "pubsub", let limit = OutputBufferLimit(parsing: String(parts[1])) else {
+            fail("--client-output-buffer-limit takes \"pubsub HARD SOFT SECONDS\" (like \"pubsub 32mb 8mb 60\"), got \(value)")
+        }
+        pubsubOutputLimit = limit
+    default:
+        fail("unknown option \(flag) (options: --port P --host H --cores N --client-query-buffer-limit SIZE --client-output-buffer-limit \"pubsub HARD SOFT SECONDS\")")
     }
 }
 guard let portNumber = UInt16(port) else { fail("invalid port \"\(port)\"") }
@@ -65,7 +76,7 @@ do {
     fail("\(error)")
 }
 
-let server = Server(maxRequestSize: maxRequestSize)
+let server = Server(maxRequestSize: maxRequestSize, pubsubOutputLimit: pubsubOutputLimit, log: say)
 do {
     try Runtime.run(RuntimeConfiguration(cores: cores)) {
         // Graceful shutdown: the server runs as a child task; a signal cancels it, which
