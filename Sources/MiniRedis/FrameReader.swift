@@ -14,6 +14,8 @@ public final class FrameReader<Source: AsyncReader> {
     private let initialSize: Int
     private let parser = FrameParser()
     private var requests: RequestParser
+    /// Reads that returned bytes so far (an idle-client sweep compares it between sweeps).
+    public private(set) var reads = 0
 
     /// A buffer grown past this for a large request is given back once it is empty (redis
     /// shrinks idle query buffers too), so a connection does not keep its peak forever.
@@ -101,6 +103,8 @@ public final class FrameReader<Source: AsyncReader> {
             input.withUnsafeBytes { bigger.append($0) }
             input = bigger
         }
-        return try await source.read(into: input) > 0
+        guard try await source.read(into: input) > 0 else { return false }
+        reads &+= 1
+        return true
     }
 }

@@ -5,9 +5,13 @@ import Torus
 public struct Server: Sendable {
     public let database: Database
     public let pubsub: PubSub
-    /// At most this many connections at once; further clients wait in the listen backlog
-    /// (tutorial chapter 4: bound every queue, the accept loop included).
-    public let maxConnections: Int
+    /// At most this many clients at once (redis's `maxclients`, 10000 by default): one more is
+    /// told `-ERR max number of clients reached` and disconnected, as redis does, rather than
+    /// left waiting in the backlog with no word.
+    public let maxClients: Int
+    /// Clients that send nothing for this many seconds are disconnected (redis's `timeout`;
+    /// 0, the default, never). Subscribers are exempt.
+    public let idleTimeoutSeconds: Int
     /// The most bytes one request may take (redis's `client-query-buffer-limit`, 1 GiB by
     /// default): a client sending more is told so and disconnected.
     public let maxRequestSize: Int
@@ -18,12 +22,14 @@ public struct Server: Sendable {
     public let log: @Sendable (String) -> Void
 
     public init(
-        database: Database = Database(), pubsub: PubSub = PubSub(), maxConnections: Int = 10_000, maxRequestSize: Int = 1 << 30,
+        database: Database = Database(), pubsub: PubSub = PubSub(), maxClients: Int = 10_000, idleTimeoutSeconds: Int = 0,
+        maxRequestSize: Int = 1 << 30,
         pubsubOutputLimit: OutputBufferLimit = .pubsub, log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.database = database
         self.pubsub = pubsub
-        self.maxConnections = maxConnections
+        self.maxClients = maxClients
+        self.idleTimeoutSeconds = idleTimeoutSeconds
         self.maxRequestSize = maxRequestSize
         self.pubsubOutputLimit = pubsubOutputLimit
         self.log = log
@@ -37,7 +43,7 @@ public struct Server: Sendable {
         let cores = runtime.cores
         let listeners = try TCPListener.bindReusingPort(address, count: cores.count)
         let bound = try listeners[0].localAddress
-        let slots = AsyncSemaphore(permits: maxConnections)
+        let slots = AsyncSemaphore(permits: maxClients)
         ready(bound)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, listener) in listeners.enumerated() {
@@ -58,29 +64,44 @@ public struct Server: Sendable {
     }
 
     private func acceptLoop(_ listener: TCPListener, slots: AsyncSemaphore) async throws {
+        let idle = idleTimeoutSeconds > 0 ? IdleClients(timeoutSeconds: idleTimeoutSeconds) : nil
+        var shortageLogged = ContinuousClock.now - .seconds(60)
         // The listener's descriptor is closed when the last reference goes, however this ends.
         try await withThrowingDiscardingTaskGroup { group in
+            if let idle { group.addTask { [log] in await idle.run(log: log) } }
             while true {
-                let slot = try await slots.acquire()
                 let connection: TCPStream
                 do {
                     connection = try await listener.accept()
                 } catch let error as IOError where Server.isTransient(error) {
-                    // A client that gave up before we accepted it, or no descriptors left for
-                    // a moment: keep serving the others (after a pause, if out of descriptors).
-                    slot.release()
-                    if error.errno != .connectionAbort { try await sleep(for: .milliseconds(10)) }
+                    // A client that gave up before we accepted it, or no descriptors or memory
+                    // left for a moment: keep serving the others, retrying after a pause (the
+                    // connection waits in the backlog meanwhile). Logged at most once a minute.
+                    if error.errno == .connectionAbort { continue }
+                    if ContinuousClock.now - shortageLogged > .seconds(60) {
+                        log("accept: \(error); retrying")
+                        shortageLogged = .now
+                    }
+                    try await sleep(for: .milliseconds(10))
                     continue
-                } catch {
-                    slot.release()
-                    throw error
+                }
+                guard let slot = slots.tryAcquire() else {
+                    group.addTask { await Server.refuse(connection) }
+                    continue
                 }
                 group.addTask {
                     defer { slot.release() }
-                    await serve(connection)
+                    await serve(connection, idle: idle)
                 }
             }
         }
+    }
+
+    /// Tells a client over ``maxClients`` why and closes it, as redis does.
+    static func refuse(_ connection: TCPStream) async {
+        // 36 bytes into a new socket's empty send buffer: the write does not wait for the peer.
+        try? await connection.writeAll(Frame.error("ERR max number of clients reached").encoded)
+        try? await connection.close()
     }
 
     /// Accept errors that concern one connection or a passing shortage, not the listener.
@@ -90,9 +111,15 @@ public struct Server: Sendable {
 
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
     public func serve(_ stream: TCPStream) async {
+        await serve(stream, idle: nil)
+    }
+
+    func serve(_ stream: TCPStream, idle: IdleClients?) async {
         try? stream.setNoDelay(true)
         let session = Session(stream: stream, server: self)
+        idle?.add(session)
         await session.run()
+        idle?.remove(session)
         try? await stream.close()
     }
 }

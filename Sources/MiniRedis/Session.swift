@@ -8,6 +8,9 @@ final class Session {
     let reader: FrameReader<TCPStream>
     let writer: FrameWriter<TCPStream>
 
+    /// In subscriber mode (exempt from the idle timeout, as in redis).
+    var isSubscriber = false
+
     var database: Database { server.database }
     var pubsub: PubSub { server.pubsub }
 
@@ -28,7 +31,10 @@ final class Session {
                     case .success(.subscribe(let channels)):
                         try await writer.flush()
                         let subscriber = SubscriberSession(session: self)
-                        if try await subscriber.run(first: channels) == .peerClosed { return }
+                        isSubscriber = true
+                        let ending = try await subscriber.run(first: channels)
+                        isSubscriber = false
+                        if ending == .peerClosed { return }
                     case .success(let command):
                         answer(command)
                     case .failure(let error):

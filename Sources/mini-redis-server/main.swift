@@ -2,8 +2,12 @@
 // PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE), works with redis-cli and redis-benchmark.
 //
 //   mini-redis-server [--port 6379] [--host 127.0.0.1] [--cores N]
+//                     [--maxclients 10000] [--timeout 0]
 //                     [--client-query-buffer-limit 1gb] [--client-output-buffer-limit "pubsub 32mb 8mb 60"]
 //
+// --maxclients: as redis's, clients beyond it get "-ERR max number of clients reached" and are
+// closed. --timeout: as redis's, clients idle that many seconds are closed (0: never;
+// subscribers are exempt).
 // --client-query-buffer-limit: the most bytes one request may take (redis's setting of that
 // name, same units: 1000, 64kb, 512mb, 1gb); a client sending more is disconnected.
 // --client-output-buffer-limit: as redis's, for the pubsub class: a subscriber with more output
@@ -36,6 +40,8 @@ var host = "127.0.0.1"
 var cores = RuntimeConfiguration.Cores.automatic
 var maxRequestSize = 1 << 30
 var pubsubOutputLimit = OutputBufferLimit.pubsub
+var maxClients = 10_000
+var idleTimeout = 0
 var arguments = CommandLine.arguments.dropFirst()
 while let flag = arguments.popFirst() {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value") }
@@ -57,6 +63,12 @@ while let flag = arguments.popFirst() {
             fail("--client-query-buffer-limit needs a size of at least 1kb (like 1gb, 512mb, 65536), got \(value)")
         }
         maxRequestSize = size
+    case "--maxclients":
+        guard let count = Int(value), count > 0 else { fail("--maxclients needs a positive number, got \(value)") }
+        maxClients = count
+    case "--timeout":
+        guard let seconds = Int(value), seconds >= 0 else { fail("--timeout needs a number of seconds (0: never), got \(value)") }
+        idleTimeout = seconds
     case "--client-output-buffer-limit":
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "pubsub", let limit = OutputBufferLimit(parsing: String(parts[1])) else {
@@ -64,7 +76,7 @@ while let flag = arguments.popFirst() {
         }
         pubsubOutputLimit = limit
     default:
-        fail("unknown option \(flag) (options: --port P --host H --cores N --client-query-buffer-limit SIZE --client-output-buffer-limit \"pubsub HARD SOFT SECONDS\")")
+        fail("unknown option \(flag) (options: --port P --host H --cores N --maxclients N --timeout SECONDS --client-query-buffer-limit SIZE --client-output-buffer-limit \"pubsub HARD SOFT SECONDS\")")
     }
 }
 guard let portNumber = UInt16(port) else { fail("invalid port \"\(port)\"") }
@@ -76,7 +88,8 @@ do {
     fail("\(error)")
 }
 
-let server = Server(maxRequestSize: maxRequestSize, pubsubOutputLimit: pubsubOutputLimit, log: say)
+let server = Server(
+    maxClients: maxClients, idleTimeoutSeconds: idleTimeout, maxRequestSize: maxRequestSize, pubsubOutputLimit: pubsubOutputLimit, log: say)
 do {
     try Runtime.run(RuntimeConfiguration(cores: cores)) {
         // Graceful shutdown: the server runs as a child task; a signal cancels it, which
