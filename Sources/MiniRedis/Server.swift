@@ -65,26 +65,12 @@ public struct Server: Sendable {
 
     private func acceptLoop(_ listener: TCPListener, slots: AsyncSemaphore) async throws {
         let idle = idleTimeoutSeconds > 0 ? IdleClients(timeoutSeconds: idleTimeoutSeconds) : nil
-        var shortageLogged = ContinuousClock.now - .seconds(60)
         // The listener's descriptor is closed when the last reference goes, however this ends.
         try await withThrowingDiscardingTaskGroup { group in
             if let idle { group.addTask { [log] in await idle.run(log: log) } }
-            while true {
-                let connection: TCPStream
-                do {
-                    connection = try await listener.accept()
-                } catch let error as IOError where Server.isTransient(error) {
-                    // A client that gave up before we accepted it, or no descriptors or memory
-                    // left for a moment: keep serving the others, retrying after a pause (the
-                    // connection waits in the backlog meanwhile). Logged at most once a minute.
-                    if error.errno == .connectionAbort { continue }
-                    if ContinuousClock.now - shortageLogged > .seconds(60) {
-                        log("accept: \(error); retrying")
-                        shortageLogged = .now
-                    }
-                    try await sleep(for: .milliseconds(10))
-                    continue
-                }
+            // Out of descriptors or memory, the sequence pauses and accepts again (clients wait
+            // in the backlog meanwhile): logged once per shortage.
+            for try await connection in listener.connections(onShortage: { [log] error in log("accept: \(error); retrying") }) {
                 guard let slot = slots.tryAcquire() else {
                     group.addTask { await Server.refuse(connection) }
                     continue
@@ -102,11 +88,6 @@ public struct Server: Sendable {
         // 36 bytes into a new socket's empty send buffer: the write does not wait for the peer.
         try? await connection.writeAll(Frame.error("ERR max number of clients reached").encoded)
         try? await connection.close()
-    }
-
-    /// Accept errors that concern one connection or a passing shortage, not the listener.
-    static func isTransient(_ error: IOError) -> Bool {
-        [Errno.connectionAbort, .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noBufferSpace, .noMemory].contains(error.errno)
     }
 
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.

@@ -67,20 +67,20 @@ struct EchoServer: Sendable {
 
     private func acceptLoop(_ listener: TCPListener, load: Load, handoff: Bool) async throws {
         try await withThrowingDiscardingTaskGroup { group in
-                do {
-                    for try await connection in listener.connections {
-                        let core = load.assign(preferring: handoff ? nil : Core.current!.index)
-                        let buffers = self.buffers
-                        // Served on the chosen core, as a child: shutdown cancels it.
-                        group.addTask(executorPreference: RuntimeHandle.current!.cores[core]) {
-                            defer { load.release(core) }
-                            await serve(connection, buffers: buffers)
-                        }
-                    }
-                } catch let error as IOError where error.errno == .tooManyOpenFiles {
-                    printError("torus-echo server: out of file descriptors (\(error)); raise `ulimit -n`")
-                    throw error
+            // Out of descriptors, the sequence waits and accepts again (clients wait in the
+            // backlog until connections close); say so once per shortage.
+            let shortage: @Sendable (IOError) -> Void = { error in
+                printError("torus-echo server: accept: \(error); retrying until descriptors are freed (raise `ulimit -n`?)")
+            }
+            for try await connection in listener.connections(onShortage: shortage) {
+                let core = load.assign(preferring: handoff ? nil : Core.current!.index)
+                let buffers = self.buffers
+                // Served on the chosen core, as a child: shutdown cancels it.
+                group.addTask(executorPreference: RuntimeHandle.current!.cores[core]) {
+                    defer { load.release(core) }
+                    await serve(connection, buffers: buffers)
                 }
+            }
         }
         try await listener.close()
     }
@@ -127,3 +127,4 @@ func raiseDescriptorLimit() -> UInt64 {
     }
     return UInt64(limit.rlim_cur)
 }
+

@@ -10,8 +10,14 @@ final class ListeningProcess {
     let address: String
     let port: UInt16
 
-    init(_ executable: String, _ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: builtExecutable(executable))
+    convenience init(_ executable: String, _ arguments: [String]) throws {
+        try self.init(path: builtExecutable(executable), arguments)
+    }
+
+    /// Runs the program at `path` (a wrapper such as `prlimit`, say).
+    init(path: String, _ arguments: [String]) throws {
+        let executable = URL(fileURLWithPath: path).lastPathComponent
+        process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"

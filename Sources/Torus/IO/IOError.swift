@@ -37,6 +37,12 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isConnectionReset: Bool { errno == .connectionReset }
     public var isBrokenPipe: Bool { errno == .brokenPipe }
     public var isAddressInUse: Bool { errno == .addressInUse }
+    /// An accept failure that concerns one connection (`ECONNABORTED`: the client gave up) or a
+    /// passing shortage (`EMFILE`, `ENFILE`, `ENOMEM`, `ENOBUFS`), not the listener: a server
+    /// keeps accepting (after a pause, for a shortage).
+    public var isTransientAcceptFailure: Bool {
+        [Errno.connectionAbort, .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noMemory, .noBufferSpace].contains(errno)
+    }
 
     static func name(of errno: Errno) -> String {
         switch errno {

@@ -202,24 +202,61 @@ public final class TCPListener: Sendable {
     }
 
     /// Accepted connections, one per iteration, from a multishot accept (one SQE for all of
-    /// them); ends when the iterating task is cancelled, throws on accept errors (`EMFILE` when
-    /// out of descriptors; iterating again continues). Iterate on one core.
-    public var connections: Connections { Connections(listener: self) }
+    /// them); ends when the iterating task is cancelled. Iterate on one core.
+    ///
+    /// Running out of descriptors or memory does not end it: on `EMFILE`, `ENFILE`, `ENOMEM` or
+    /// `ENOBUFS` it waits (10 ms, doubling up to a second while the shortage lasts) and accepts
+    /// again, so the waiting clients are served once descriptors are freed; a client that gave
+    /// up before it was accepted (`ECONNABORTED`) is skipped. Other errors are thrown.
+    public var connections: Connections { Connections(listener: self, onShortage: { _ in }) }
+
+    /// ``connections`` that reports the first failure of each shortage (`EMFILE`, `ENFILE`,
+    /// `ENOMEM`, `ENOBUFS`) to `onShortage`, to log it: once when it starts, not on every
+    /// retry.
+    public func connections(onShortage: @escaping @Sendable (IOError) -> Void) -> Connections {
+        Connections(listener: self, onShortage: onShortage)
+    }
 
     public struct Connections: AsyncSequence, Sendable {
         let listener: TCPListener
-        public func makeAsyncIterator() -> Iterator { Iterator(listener: listener) }
+        let onShortage: @Sendable (IOError) -> Void
+        public func makeAsyncIterator() -> Iterator { Iterator(listener: listener, onShortage: onShortage) }
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
+            let onShortage: @Sendable (IOError) -> Void
             var acceptor: MultishotSource<Int32>?
+            /// The pause before accepting again while a shortage lasts.
+            var backoff = Self.firstBackoff
+            /// Whether a shortage is under way (reported already).
+            var inShortage = false
+
+            static var firstBackoff: Duration { .milliseconds(10) }
+            static var longestBackoff: Duration { .seconds(1) }
 
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
                     acceptor = makeMultishotAcceptor(core: core, handle: listener.handle)
                 }
-                guard let fd = try await acceptor!.next(endOnCancel: true) else { return nil }
-                return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))
+                while true {
+                    do {
+                        guard let fd = try await acceptor!.next(endOnCancel: true) else { return nil }
+                        backoff = Self.firstBackoff
+                        inShortage = false
+                        return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))
+                    } catch let error as IOError where error.isTransientAcceptFailure {
+                        // The kernel ended the multishot accept; the next call arms it again.
+                        if error.errno == .connectionAbort { continue }
+                        if !inShortage { onShortage(error) }
+                        inShortage = true
+                        do {
+                            try await sleep(for: backoff)
+                        } catch is CancellationError {
+                            return nil
+                        }
+                        backoff = Swift.min(backoff * 2, Self.longestBackoff)
+                    }
+                }
             }
         }
     }

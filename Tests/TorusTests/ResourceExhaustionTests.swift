@@ -1,0 +1,39 @@
+import Foundation
+import Glibc
+import Testing
+@testable import Torus
+
+extension RuntimeSuite.EchoProgram {
+    static let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    @Test("out of descriptors (prlimit --nofile=64), the accept loops wait and retry: every client is served once others close",
+          .enabled(if: prlimit != nil, "prlimit is not installed (util-linux)"))
+    func acceptSurvivesEMFILE() async throws {
+        let server = try ListeningProcess(path: Self.prlimit!, [
+            "--nofile=64", builtExecutable("torus-echo"), "server", "--port", "0", "--cores", "2"])
+        let port = server.port
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let served = try await runtime.handle.spawn { () -> [Bool] in
+            // Far more connections than the server has descriptors for.
+            var clients: [TCPStream] = []
+            for _ in 0..<90 { clients.append(try await TCPStream.connect(to: .loopback(port: port))) }
+            try await sleep(for: .milliseconds(200))
+            // Free most of them: the clients still waiting in the backlog get accepted.
+            for client in clients[..<60] { try await client.close() }
+            let fresh = try await TCPStream.connect(to: .loopback(port: port))
+            var served: [Bool] = []
+            for client in Array(clients[60...]) + [fresh] {
+                try await client.writeAll("ping")
+                let echoed = try? await withTimeout(.seconds(5)) { try await client.readExactly(4) }
+                served.append(echoed == Array("ping".utf8))
+            }
+            return served
+        }.value
+        #expect(served.allSatisfy { $0 }, "\(served.filter { !$0 }.count) of \(served.count) clients were not served")
+        let (status, _) = server.terminate()
+        #expect(status == 0, "the server ended")
+        let errors = String(decoding: server.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(errors.contains("Too many open files"), "\(errors)")
+    }
+}
