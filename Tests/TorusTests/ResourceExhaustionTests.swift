@@ -37,3 +37,38 @@ extension RuntimeSuite.EchoProgram {
         #expect(errors.contains("Too many open files"), "\(errors)")
     }
 }
+
+extension RuntimeSuite.EchoProgram {
+    @Test("clients that send without ever reading do not starve fresh ones (default provided buffers)")
+    func stuckClientsDoNotStarveFreshOnes() async throws {
+        let server = try ListeningProcess.echoServer(["--buffers", "provided"])
+        let port = server.port
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let served = try await runtime.handle.spawn { () -> Int in
+            // Eight clients flooding the server and never reading its echo: its writes to them
+            // block, their receives stop being consumed.
+            var floods: [JoinHandle<Void>] = []
+            for _ in 0..<8 {
+                floods.append(spawn {
+                    let client = try await TCPStream.connect(to: .loopback(port: port))
+                    let chunk = IOBuffer(Array(repeating: 7, count: 64 << 10))
+                    while true { try await client.writeAll(chunk) }
+                })
+            }
+            try await sleep(for: .milliseconds(500))
+            var served = 0
+            for index in 0..<20 {
+                let client = try await TCPStream.connect(to: .loopback(port: port))
+                let message = Array("fresh \(index)".utf8)
+                try await client.writeAll(message)
+                if (try? await withTimeout(.seconds(5)) { try await client.readExactly(message.count) }) == message { served += 1 }
+                try await client.close()
+            }
+            for flood in floods { flood.cancel() }
+            return served
+        }.value
+        #expect(served == 20)
+        #expect(server.terminate().0 == 0)
+    }
+}

@@ -32,15 +32,32 @@ final class MultishotSource<Element>: @unchecked Sendable {
     private var armed: OperationID?
     private var waiter: UnsafeContinuation<Void, Never>?
     private var starved = false
+    /// Items queued before the operation is paused (cancelled until the consumer catches up).
+    private let maxQueued: Int
+    private let spill: (Element) -> Element
+    /// A pause (cancellation) was requested and its final completion has not come yet.
+    private var pausing = false
 
     /// - Parameters:
     ///   - prepare: fills the SQE for the socket's descriptor.
     ///   - interpret: turns a completion into an event.
     ///   - discard: releases an item nobody took (closes an accepted descriptor).
+    ///   - maxQueued: how many items may wait for the consumer before the operation is paused
+    ///     (cancelled, and armed again by `next()` once the queue is empty). For a receive into
+    ///     the core's shared provided buffers this is what keeps a consumer that stopped reading
+    ///     from holding them all: its unread bytes stay in the socket (TCP pushes back on the
+    ///     peer) instead of in the pool other connections need.
+    ///   - spill: applied to items that arrive while `maxQueued` are already waiting (the
+    ///     kernel may deliver several before the pause takes effect): moves a received chunk
+    ///     out of the shared pool.
     init(core: Core, handle: SocketHandle, operation: String,
          prepare: @escaping (SubmissionEntry, Int32) -> Void,
          interpret: @escaping (Completion) -> MultishotEvent<Element>,
-         discard: @escaping (Element) -> Void = { _ in }) {
+         discard: @escaping (Element) -> Void = { _ in },
+         maxQueued: Int = .max,
+         spill: @escaping (Element) -> Element = { $0 }) {
+        self.maxQueued = maxQueued
+        self.spill = spill
         self.core = core
         self.handle = handle
         self.operation = operation
@@ -100,7 +117,12 @@ final class MultishotSource<Element>: @unchecked Sendable {
 
     private func complete(_ completion: Completion) {
         switch interpret(completion) {
-        case .item(let item): items.append(item)
+        case .item(let item):
+            items.append(items.count < maxQueued ? item : spill(item))
+            if items.count >= maxQueued, let armed, !pausing {
+                pausing = true
+                core.cancelOperation(armed)
+            }
         case .end: finished = .success(())
         case .failure(let error): finished = .failure(error)
         case .starved: starved = true
@@ -108,6 +130,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
         }
         if !completion.hasMore {
             armed = nil
+            pausing = false
             handle.registerMultishot(core: nil, id: nil)
         }
         wake()

@@ -6,32 +6,58 @@ import TorusRing
 /// The buffer goes back to the kernel when this object is released, so hold it only as long as
 /// you need the bytes (or copy them out). Not `Sendable`: it belongs to the core that received it.
 public final class ReceivedBuffer {
+    /// Where the bytes are.
+    enum Storage {
+        /// A provided buffer of the core's pool, returned to it on release.
+        case provided(ProvidedBufferRing, id: UInt16)
+        /// Memory of its own: bytes moved out of the pool because the consumer was not taking
+        /// them (see ``ReceivedChunks``), freed on release.
+        case owned
+    }
+
     let core: Core
-    let pool: ProvidedBufferRing
-    let id: UInt16
+    let storage: Storage
+    /// The first byte (in the pool, or the owned allocation).
+    let address: UnsafeRawPointer
     /// The number of bytes received.
     public let count: Int
 
     init(core: Core, pool: ProvidedBufferRing, id: UInt16, count: Int) {
         self.core = core
-        self.pool = pool
-        self.id = id
+        storage = .provided(pool, id: id)
+        address = UnsafeRawPointer(pool.address(of: id))
         self.count = count
+    }
+
+    private init(core: Core, copying bytes: UnsafeRawPointer, count: Int) {
+        self.core = core
+        storage = .owned
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        copy.copyMemory(from: bytes, byteCount: count)
+        address = UnsafeRawPointer(copy)
+        self.count = count
+    }
+
+    /// The same bytes in memory of their own: once this object is released its provided buffer
+    /// goes back to the pool for other connections.
+    func movedOutOfPool() -> ReceivedBuffer {
+        if case .owned = storage { return self }
+        return ReceivedBuffer(core: core, copying: address, count: count)
     }
 
     /// The received bytes (do not let the pointer escape).
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(start: pool.address(of: id), count: count))
+        try body(UnsafeRawBufferPointer(start: address, count: count))
     }
 
     /// A copy of the received bytes.
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
-    var address: UnsafeRawPointer { UnsafeRawPointer(pool.address(of: id)) }
-
     deinit {
-        let pool = self.pool
-        let id = self.id
+        guard case .provided(let pool, let id) = storage else {
+            UnsafeMutableRawPointer(mutating: address).deallocate()
+            return
+        }
         if core.isCurrent {
             pool.recycle(id)
         } else {
@@ -43,7 +69,8 @@ public final class ReceivedBuffer {
 }
 
 /// A stream's multishot receive into the core's provided-buffer ring: an idle connection holds
-/// no buffer; the kernel takes one only when bytes arrive.
+/// no buffer; the kernel takes one only when bytes arrive, and a connection whose consumer
+/// stopped reading holds at most ``receiveQueueLimit(pool:)`` of them.
 func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBufferRing) -> MultishotSource<ReceivedBuffer> {
     MultishotSource(
         core: core, handle: handle, operation: "recv",
@@ -55,11 +82,29 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
             if result == -ENOBUFS { return .starved }
             if result == -ECANCELED { return .none }
             return .failure(IOError(operation: "recv", address: handle.address, errno: Errno(rawValue: -result)))
-        })
+        },
+        maxQueued: receiveQueueLimit(pool: pool),
+        spill: { $0.movedOutOfPool() })
 }
+
+/// How many received chunks one connection may have waiting for its consumer in provided
+/// buffers before its receive is paused: 1/64 of the core's buffers, at least 2 (16 of the
+/// default 1,024; the kernel delivers up to 32 in one go, the rest are moved out of the pool).
+/// A consumer that keeps up rarely gets near it; one that stopped (its peer does not read the
+/// replies, say) cannot starve the other connections on the core: 64 of them would be needed
+/// to empty the pool.
+func receiveQueueLimit(pool: ProvidedBufferRing) -> Int { max(2, pool.count / 64) }
 
 /// The chunks a stream receives, as an `AsyncSequence` of ``ReceivedBuffer``s (multishot
 /// `IORING_OP_RECV` with provided buffers). Ends at end of stream; throws ``IOError``.
+///
+/// Fair to the other connections of the core: while its consumer is not taking chunks, at most
+/// a few (1/64 of the core's buffers) wait in provided buffers; then the receive is paused and
+/// armed again when the consumer asks for more, so unread bytes wait in the socket, not in the
+/// shared pool. What the kernel delivered before the pause took effect (it may fill many
+/// buffers in one go) is moved into memory of the connection's own and its buffers given
+/// back. When the pool is empty anyway (`ENOBUFS`), the receive waits a millisecond for
+/// buffers to come back and is armed again.
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
