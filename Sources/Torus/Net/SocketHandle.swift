@@ -27,6 +27,12 @@ final class SocketHandle: Sendable {
         return SocketHandle(descriptor: fd, address: address)
     }
 
+    /// The same descriptor under a handle that names `address` in its errors (a listener bound
+    /// to port 0 names the port it got). This handle gives the descriptor up.
+    func naming(_ address: SocketAddress) -> SocketHandle {
+        SocketHandle(descriptor: descriptor.exchange(-1, ordering: .acquiringAndReleasing), address: address)
+    }
+
     func fd(for operation: String) throws -> Int32 {
         let fd = descriptor.load(ordering: .acquiring)
         if fd < 0 { throw IOError(operation: operation, address: address, errno: .badFileDescriptor) }

@@ -153,6 +153,8 @@ public final class TCPListener: Sendable {
         if reusePort { try handle.setOption(SOL_SOCKET, SO_REUSEPORT, 1, operation: "setsockopt(SO_REUSEPORT)") }
         try handle.bind(to: address)
         try handle.listen(backlog: backlog)
+        // Errors (an accept out of descriptors) name the port actually bound, not port 0.
+        if address.port == 0 { return TCPListener(handle: handle.naming(try handle.localAddress())) }
         return TCPListener(handle: handle)
     }
 
