@@ -51,3 +51,47 @@ extension RuntimeSuite.ProvidedBuffers {
         #expect(served == 10)
     }
 }
+
+extension RuntimeSuite.ProvidedBuffers {
+    @Test("with every provided buffer held (ENOBUFS), a receive waits and is served as soon as buffers come back")
+    func starvedReceiveWakesOnReturn() async throws {
+        let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), receiveBufferCount: 8, receiveBufferSize: 1024))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let (before, after) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8]?, [UInt8]?) in
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            let address = try listener.localAddress
+            // A consumer that keeps all 8 buffers: 8 messages, each its own receive.
+            let hoarder = try await TCPStream.connect(to: address)
+            let hoarded = try await listener.accept()
+            var held: [ReceivedBuffer] = []
+            var chunks = try hoarded.receivedChunks().makeAsyncIterator()
+            for index in 0..<8 {
+                try await hoarder.writeAll("message \(index)")
+                guard let chunk = try await chunks.next() else { break }
+                held.append(chunk)
+            }
+            #expect(held.count == 8)
+            // Another connection speaks: no buffer for it.
+            let client = try await TCPStream.connect(to: address)
+            let connection = try await listener.accept()
+            try await client.writeAll("hello")
+            let heard = SharedCounter()
+            let listening = spawn { () -> [UInt8]? in
+                for try await chunk in try connection.receivedChunks() {
+                    heard.increment()
+                    return chunk.bytes
+                }
+                return nil
+            }
+            try await sleep(for: .milliseconds(300))
+            let before: [UInt8]? = heard.value > 0 ? [] : nil
+            // The buffers come back: the starved receive is armed again at once.
+            held.removeAll()
+            let after = try? await withTimeout(.seconds(2)) { try await listening.value }
+            _ = chunks
+            return (before, after ?? nil)
+        }.value
+        #expect(before == nil)
+        #expect(after == Array("hello".utf8))
+    }
+}

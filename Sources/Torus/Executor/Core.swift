@@ -51,6 +51,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     @exclusivity(unchecked) var tasks = TaskSlab()
     /// The provided-buffer ring for multishot receives, created on first use.
     var providedBuffers: ProvidedBufferRing?
+    /// Its buffers out on loan, and the receives waiting for one (see ``ProvidedBufferLoans``).
+    let bufferLoans = ProvidedBufferLoans()
     var stopping = false
     var doorbellArmed = false
     var doorbellFD: Int32 = -1

@@ -37,6 +37,9 @@ final class MultishotSource<Element>: @unchecked Sendable {
     private let spill: (Element) -> Element
     /// A pause (cancellation) was requested and its final completion has not come yet.
     private var pausing = false
+    /// Starved, and waiting for the core's provided buffers to come back (see
+    /// ``ProvidedBufferLoans``).
+    private var waitingForBuffers = false
 
     /// - Parameters:
     ///   - prepare: fills the SQE for the socket's descriptor.
@@ -84,18 +87,20 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 return nil
             }
             if Task.isCancelled {
+                waitingForBuffers = false
                 if let armed, endOnCancel { core.cancelOperation(armed) }
                 if endOnCancel { return nil }
                 throw CancellationError()
             }
-            if armed == nil {
-                if starved {
-                    // The provided-buffer ring was empty: let buffers come back before re-arming.
-                    starved = false
-                    try await sleep(for: .milliseconds(1))
-                    continue
+            if armed == nil && !waitingForBuffers {
+                if starved, let pool = core.providedBuffers, !core.bufferLoans.hasFree(capacity: pool.count) {
+                    // The provided-buffer ring is empty: arm again when a buffer comes back.
+                    waitingForBuffers = true
+                    core.bufferLoans.waitForReturn { [weak self] in self?.buffersReturned() ?? false }
+                } else {
+                    try arm()
                 }
-                try arm()
+                starved = false
             }
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in waiter = continuation }
@@ -103,6 +108,15 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 core.execute { self.wake() }
             }
         }
+    }
+
+    /// A provided buffer came back while this source was waiting for one: false if it no
+    /// longer waits (the buffer is offered to the next receive).
+    private func buffersReturned() -> Bool {
+        guard waitingForBuffers else { return false }
+        waitingForBuffers = false
+        wake()
+        return true
     }
 
     private func arm() throws {

@@ -22,7 +22,9 @@ public final class ReceivedBuffer {
     /// The number of bytes received.
     public let count: Int
 
+    /// Takes buffer `id` of `pool` on loan (it goes back to the pool on release).
     init(core: Core, pool: ProvidedBufferRing, id: UInt16, count: Int) {
+        core.bufferLoans.lend()
         self.core = core
         storage = .provided(pool, id: id)
         address = UnsafeRawPointer(pool.address(of: id))
@@ -58,12 +60,17 @@ public final class ReceivedBuffer {
             UnsafeMutableRawPointer(mutating: address).deallocate()
             return
         }
+        let core = self.core
         if core.isCurrent {
             pool.recycle(id)
+            core.bufferLoans.returned()
         } else {
             // SAFETY: the pool is only touched on its core; hand the recycling over.
             nonisolated(unsafe) let handoff = pool
-            core.execute { handoff.recycle(id) }
+            core.execute {
+                handoff.recycle(id)
+                core.bufferLoans.returned()
+            }
         }
     }
 }
@@ -103,8 +110,8 @@ func receiveQueueLimit(pool: ProvidedBufferRing) -> Int { max(2, pool.count / 64
 /// armed again when the consumer asks for more, so unread bytes wait in the socket, not in the
 /// shared pool. What the kernel delivered before the pause took effect (it may fill many
 /// buffers in one go) is moved into memory of the connection's own and its buffers given
-/// back. When the pool is empty anyway (`ENOBUFS`), the receive waits a millisecond for
-/// buffers to come back and is armed again.
+/// back. When the pool is empty anyway (`ENOBUFS`), the receive is armed again as soon as a
+/// buffer comes back (waiting receives take turns), not on a timer.
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
