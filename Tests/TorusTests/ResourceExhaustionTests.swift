@@ -75,3 +75,14 @@ extension RuntimeSuite.EchoProgram {
         for flood in floods { flood.cancel() }
     }
 }
+
+extension RuntimeSuite.EchoProgram {
+    @Test("SIGTERM right after start-up never hangs (30 starts): a cancellation that lands while an accept is being armed is not lost")
+    func earlySignal() throws {
+        for _ in 0..<30 {
+            let server = try ListeningProcess.echoServer()
+            kill(server.process.processIdentifier, SIGTERM)
+            guard waitForExit(server, within: .seconds(5), "torus-echo server after an early SIGTERM") == 0 else { return }
+        }
+    }
+}

@@ -103,7 +103,17 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 starved = false
             }
             await withTaskCancellationHandler {
-                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in waiter = continuation }
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    // A cancellation that came after the check above runs the handler at once,
+                    // on this core, before `waiter` is set: its wake finds nobody. Look again
+                    // here, or the task sleeps through its cancellation (a SIGTERM right after
+                    // start-up left torus-echo hanging 1 time in 20).
+                    if Task.isCancelled {
+                        continuation.resume()
+                    } else {
+                        waiter = continuation
+                    }
+                }
             } onCancel: { [core] in
                 core.execute { self.wake() }
             }
