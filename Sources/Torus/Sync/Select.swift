@@ -33,14 +33,18 @@
 /// - Throws: what the winning handler threw; `CancellationError` if the task is cancelled (or
 ///   the deadline of its ``withDeadline(_:isolation:_:)`` scope passes) before a branch won, in
 ///   which case no branch took anything.
-public func select<Output>(
+@inlinable public func select<Output>(
     biased: Bool = false,
     _ branches: SelectBranch<Output>...,
     otherwise: (() async throws -> Output)? = nil,
     isolation: isolated (any Actor)? = #isolation
 ) async throws -> Output {
     precondition(!branches.isEmpty, "select needs at least one branch")
-    let operations = branches.compactMap(\.operation)
+    // A plain loop: a key path here would be instantiated at run time on every call.
+    var operations: [@Sendable () async -> Void] = []
+    for branch in branches {
+        if let operation = branch.operation { operations.append(operation) }
+    }
     let handler: () async throws -> Output
     if operations.isEmpty {
         handler = try await chooseBranch(branches, biased: biased, otherwise: otherwise)
@@ -57,7 +61,7 @@ public func select<Output>(
 }
 
 /// Polls, arms, waits and polls again until a branch is ready; returns its handler.
-private func chooseBranch<Output>(
+@usableFromInline func chooseBranch<Output>(
     _ branches: [SelectBranch<Output>],
     biased: Bool,
     otherwise: (() async throws -> Output)?,

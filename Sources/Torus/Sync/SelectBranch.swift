@@ -20,7 +20,7 @@ public struct SelectBranch<Output> {
     /// For an operation branch, the work to run as a child task while the select waits.
     @usableFromInline let operation: (@Sendable () async -> Void)?
 
-    @usableFromInline init(
+    @inlinable init(
         attempt: @escaping () -> (() async throws -> Output)?,
         watch: @escaping (SelectSignal) -> SelectWatch,
         operation: (@Sendable () async -> Void)? = nil
@@ -34,7 +34,7 @@ public struct SelectBranch<Output> {
 /// How to take back an armed watch.
 @usableFromInline struct SelectWatch {
     @usableFromInline let disarm: (() -> Void)?
-    @usableFromInline init(disarm: (() -> Void)?) { self.disarm = disarm }
+    @inlinable init(disarm: (() -> Void)?) { self.disarm = disarm }
 }
 
 // MARK: channels
@@ -42,7 +42,7 @@ public struct SelectBranch<Output> {
 extension SelectBranch {
     /// Receives from an MPSC channel: `handler` gets the value, or nil once the channel is
     /// closed and drained. A losing branch takes nothing.
-    public static func receive<Value>(
+    @inlinable public static func receive<Value>(
         from receiver: MPSC.Receiver<Value>,
         then handler: @escaping (Value?) async throws -> Output
     ) -> SelectBranch {
@@ -146,33 +146,37 @@ extension SelectBranch {
 extension SelectBranch {
     /// Fires `duration` after the branch is made (each time a select loop builds it, as tokio's
     /// `sleep` in a `select!`), served by a ring timer on the caller's core.
-    public static func sleep(for duration: Duration, then handler: @escaping () async throws -> Output) -> SelectBranch {
+    @inlinable public static func sleep(for duration: Duration, then handler: @escaping () async throws -> Output) -> SelectBranch {
         sleep(until: ContinuousClock.now.advanced(by: duration), then: handler)
     }
 
     /// Fires at `deadline`.
-    public static func sleep(until deadline: ContinuousClock.Instant, then handler: @escaping () async throws -> Output) -> SelectBranch {
+    @inlinable public static func sleep(until deadline: ContinuousClock.Instant, then handler: @escaping () async throws -> Output) -> SelectBranch {
         SelectBranch(
             attempt: { ContinuousClock.now >= deadline ? handler : nil },
-            watch: { signal in
-                let nanoseconds = ContinuousClock.now.duration(to: deadline).clampedNanoseconds
-                if nanoseconds == 0 {
-                    signal.fire()
-                    return SelectWatch(disarm: nil)
-                }
-                guard let core = Core.current else {
-                    let timer = Task {
-                        try? await Task.sleep(for: .nanoseconds(Int64(clamping: nanoseconds)))
-                        signal.fire()
-                    }
-                    return SelectWatch(disarm: { timer.cancel() })
-                }
-                let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { result in
-                    if result != -ECANCELED { signal.fire() }
-                }
-                return SelectWatch(disarm: { core.cancelOperation(id) })
-            })
+            watch: { signal in armSelectTimer(signal, at: deadline) })
     }
+}
+
+/// A ring timer on the caller's core that fires `signal` at `deadline` (a sleeping task off a
+/// core); disarming cancels it in the kernel.
+@usableFromInline func armSelectTimer(_ signal: SelectSignal, at deadline: ContinuousClock.Instant) -> SelectWatch {
+    let nanoseconds = ContinuousClock.now.duration(to: deadline).clampedNanoseconds
+    if nanoseconds == 0 {
+        signal.fire()
+        return SelectWatch(disarm: nil)
+    }
+    guard let core = Core.current else {
+        let timer = Task {
+            try? await Task.sleep(for: .nanoseconds(Int64(clamping: nanoseconds)))
+            signal.fire()
+        }
+        return SelectWatch(disarm: { timer.cancel() })
+    }
+    let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { result in
+        if result != -ECANCELED { signal.fire() }
+    }
+    return SelectWatch(disarm: { core.cancelOperation(id) })
 }
 
 // MARK: any operation

@@ -36,7 +36,7 @@ import Synchronization
 
     /// Waits until fired, the task is cancelled, or the deadline of its scope passes. The caller
     /// checks which.
-    func wait() async {
+    @usableFromInline func wait() async {
         let scope = DeadlineScope.ofCurrentTask
         let token = scope?.register { [self] in fire() }
         if scope != nil && token == nil { return }   // the deadline has passed
@@ -60,7 +60,7 @@ import Synchronization
     }
 
     /// Where an unbiased select starts polling, so that no branch is favoured over many calls.
-    static func rotatingStart(count: Int) -> Int {
+    @usableFromInline static func rotatingStart(count: Int) -> Int {
         Int(truncatingIfNeeded: nextStart.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(count))
     }
 
