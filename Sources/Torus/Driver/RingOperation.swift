@@ -31,13 +31,27 @@ extension Core {
         // Inside a deadline scope the time left travels with the SQE as a linked timeout; a
         // deadline already passed refuses the operation as a cancellation would.
         var timeLimit: Duration?
-        if let scope = DeadlineScope.ofCurrentTask {
+        var scopeHook: (scope: CancelScope, token: UInt64)?
+        let id: OperationID
+        if let scope = CancelScope.ofCurrentTask {
             if scope.isExpired { return -ECANCELED }
             timeLimit = scope.remaining
+            id = operations.reserve(keepAlive: keepAlive)
+            // A token can fire at any time: it cancels the operation in the kernel (from any
+            // thread; a cancel before submission keeps it from being submitted at all).
+            if scope.firesExternally {
+                guard let token = scope.register({ [self] in cancelOperation(id) }, armsTimer: false) else {
+                    operations.release(id, wasSubmitted: false)
+                    return -ECANCELED
+                }
+                scopeHook = (scope, token)
+            }
+        } else {
+            id = operations.reserve(keepAlive: keepAlive)
         }
-        let id = operations.reserve(keepAlive: keepAlive)
+        defer { if let scopeHook { scopeHook.scope.unregister(scopeHook.token) } }
         guard cancellable else {
-            if Task.isCancelled {
+            if Task.isCancelled || operations.isCancelRequested(id) {
                 operations.release(id, wasSubmitted: false)
                 return -ECANCELED
             }

@@ -52,8 +52,8 @@ final class RuntimeShared: @unchecked Sendable {
             defer { finish(on: core, slot: slot) }
             // A spawned task outlives the scope it was spawned in: it does not inherit a
             // deadline scope (Swift copies task-locals into unstructured tasks).
-            if DeadlineScope.ofCurrentTask != nil {
-                return try await DeadlineScope.$current.withValue(nil) { try await body() }
+            if CancelScope.ofCurrentTask != nil {
+                return try await CancelScope.$current.withValue(nil) { try await body() }
             }
             return try await body()
         }

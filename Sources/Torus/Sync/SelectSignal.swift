@@ -37,7 +37,7 @@ import Synchronization
     /// Waits until fired, the task is cancelled, or the deadline of its scope passes. The caller
     /// checks which.
     @usableFromInline func wait() async {
-        let scope = DeadlineScope.ofCurrentTask
+        let scope = CancelScope.ofCurrentTask
         let token = scope?.register { [self] in fire() }
         if scope != nil && token == nil { return }   // the deadline has passed
         await withTaskCancellationHandler {

@@ -25,7 +25,7 @@ import Synchronization
         guard let waiterID = id.withLock({ $0 }), let waiter = cancel(waiterID) else { return }
         waiter.resume(cancelledValue)
     }
-    guard let scope = DeadlineScope.ofCurrentTask else {
+    guard let scope = CancelScope.ofCurrentTask else {
         return await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
                 if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {

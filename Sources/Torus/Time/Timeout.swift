@@ -78,14 +78,9 @@ private func runWithDeadline<T>(
     isolation: isolated (any Actor)? = #isolation,
     _ body: () async throws -> T
 ) async throws -> T {
-    let scope = DeadlineScope(deadline: deadline, parent: DeadlineScope.current)
-    DeadlineScope.active.wrappingAdd(1, ordering: .relaxed)
-    defer {
-        scope.end()
-        DeadlineScope.active.wrappingSubtract(1, ordering: .relaxed)
-    }
+    let scope = CancelScope(deadline: deadline, external: false, parent: CancelScope.current)
     do {
-        return try await DeadlineScope.$current.withValue(scope) { try await body() }
+        return try await scope.run(body)
     } catch {
         // Only this scope's own deadline turns a cancellation into a timeout: an enclosing
         // scope whose earlier deadline passed reports its own, and a cancelled task stays a
@@ -93,12 +88,4 @@ private func runWithDeadline<T>(
         guard ContinuousClock.now >= deadline, !Task.isCancelled, isCancellation(error) else { throw error }
         throw TimeoutError(duration: duration)
     }
-}
-
-/// Whether `error` is how a wait reports that it was cancelled.
-private func isCancellation(_ error: any Error) -> Bool {
-    if error is CancellationError { return true }
-    if let error = error as? IOError, error.errno == .canceled { return true }
-    if let error = error as? BroadcastError, error == .cancelled { return true }
-    return false
 }
