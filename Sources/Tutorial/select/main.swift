@@ -83,6 +83,22 @@ func readTimeoutExample() async throws {
     // snippet:end
 }
 
+func tokenExample() async throws {
+    // snippet:begin token
+    let shutdown = CancellationToken()
+    let workers = (0..<3).map { index in
+        spawn(on: .spread) { () -> String in
+            // Every Torus wait inside run stops when the token is cancelled; the task goes on.
+            let finished = try await shutdown.run { try await sleep(for: .seconds(60)) }
+            return finished == nil ? "worker \(index) stopped" : "worker \(index) finished"
+        }
+    }
+    try await sleep(for: .milliseconds(10))
+    shutdown.cancel()
+    for worker in workers { print(try await worker.value) }
+    // snippet:end
+}
+
 func streamsExample() async throws {
     // snippet:begin streams
     // Channels and timers are AsyncSequences: the standard library's map, filter and prefix
@@ -166,6 +182,7 @@ do {
     try Runtime.run(RuntimeConfiguration(cores: .count(1))) {
         try await selectExample()
         try await readTimeoutExample()
+        try await tokenExample()
         try await streamsExample()
         try await shutdownExample()
     }
