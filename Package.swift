@@ -12,9 +12,10 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
+// states it at compile time (Sources/Torus/Platform.swift).
 let package = Package(
     name: "Torus",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Torus", targets: ["Torus"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
@@ -35,7 +36,8 @@ let package = Package(
             name: "CLibUring",
             path: "CUring/System",
             pkgConfig: "liburing",
-            providers: [.apt(["liburing-dev"])]
+            // liburing 2.3 or newer (Debian 12, Ubuntu 24.04, Fedora 38 and later).
+            providers: [.apt(["liburing-dev"]), .yum(["liburing-devel"])]
         ),
         // The C shim over it: the only code that includes liburing.h (see CUring/Shim/include).
         .target(

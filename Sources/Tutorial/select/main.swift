@@ -89,7 +89,7 @@ func tokenExample() async throws {
     let workers = (0..<3).map { index in
         spawn(on: .spread) { () -> String in
             // Every Torus wait inside run stops when the token is cancelled; the task goes on.
-            let finished = try await shutdown.run { try await sleep(for: .seconds(60)) }
+            let finished = try await shutdown.run { try await sleep(for: .seconds(60)); return true }
             return finished == nil ? "worker \(index) stopped" : "worker \(index) finished"
         }
     }
