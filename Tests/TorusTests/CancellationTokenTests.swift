@@ -95,11 +95,20 @@ extension RuntimeSuite {
                 results.append(try await selecting.value)
                 results.append("child \(child.isCancelled), late child \(parent.child().isCancelled)")
                 results.append("run on a cancelled token: \(String(describing: try await parent.run { 1 }))")
+                // Children dropped before their parent is cancelled are freed, not kept by it.
+                let longLived = CancellationToken()
+                weak var dropped: CancellationToken?
+                do {
+                    let child = longLived.child()
+                    dropped = child
+                }
+                results.append("dropped child freed: \(dropped == nil)")
                 return results
             }.value
             #expect(results == [
                 "child alone: parent false", "child saw it", "select saw it",
                 "child true, late child true", "run on a cancelled token: nil",
+                "dropped child freed: true",
             ])
         }
 

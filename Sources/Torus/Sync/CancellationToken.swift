@@ -32,21 +32,24 @@ public final class CancellationToken: Sendable {
 
     private let state = Lock(State())
     /// This token's hook in its parent, for a child token.
-    private let parentLink: (parent: CancellationToken, hook: UInt64)?
+    private let parentLink = Lock<(parent: CancellationToken, hook: UInt64)?>(nil)
 
     /// A token that is not cancelled.
-    public init() { parentLink = nil }
+    public init() {}
 
     private init(parent: CancellationToken) {
-        let child = Lock<CancellationToken?>(nil)
-        let hook = parent.addHook { child.withLock { $0 }?.cancel() }
-        parentLink = hook.map { (parent, $0) }
-        child.withLock { $0 = self }
-        if hook == nil { cancel() }
+        // The parent holds the child weakly: a child dropped before its parent is cancelled
+        // (one per connection, say) must not live as long as the parent.
+        let child = WeakToken(self)
+        if let hook = parent.addHook({ child.token?.cancel() }) {
+            parentLink.withLock { $0 = (parent, hook) }
+        } else {
+            cancel()
+        }
     }
 
     deinit {
-        if let parentLink { parentLink.parent.removeHook(parentLink.hook) }
+        if let link = parentLink.withLock({ $0 }) { link.parent.removeHook(link.hook) }
     }
 
     /// A token cancelled when this one is (or on its own ``cancel()``, which leaves this one alone).
@@ -138,4 +141,12 @@ extension SelectBranch {
                 return SelectWatch(disarm: { token.removeHook(id) })
             })
     }
+}
+
+/// A weak reference to a child token, for its parent's hook.
+private final class WeakToken: Sendable {
+    // Swift's weak references are safe to read from any thread; this one is written once,
+    // before the hook that reads it is published.
+    nonisolated(unsafe) weak var token: CancellationToken?
+    init(_ token: CancellationToken) { self.token = token }
 }
