@@ -4,17 +4,19 @@ import PackageDescription
 // Torus: a thread-per-core Swift async runtime on io_uring.
 //
 // Dependencies are kept short on purpose: liburing (the one system library, wrapped by
-// `CUring`) and swift-system, whose `Errno`, `FilePath` and `FilePermissions` are the
-// vocabulary types a Swift user already knows for system errors and paths.
+// `CUring`), swift-system, whose `Errno`, `FilePath` and `FilePermissions` are the
+// vocabulary types a Swift user already knows for system errors and paths, and swift-log,
+// the logging API the Swift server ecosystem shares.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
+// Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
+// states it at compile time (Sources/Torus/Platform.swift).
 let package = Package(
     name: "Torus",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Torus", targets: ["Torus"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
@@ -25,6 +27,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The Swift server ecosystem's logging API: the runtime reports stalls, fallbacks and
+        // abandoned tasks through a `Logger` the user configures.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // For the command-line programs only (never a dependency of the Torus library):
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
@@ -35,7 +40,8 @@ let package = Package(
             name: "CLibUring",
             path: "CUring/System",
             pkgConfig: "liburing",
-            providers: [.apt(["liburing-dev"])]
+            // liburing 2.3 or newer (Debian 12, Ubuntu 24.04, Fedora 38 and later).
+            providers: [.apt(["liburing-dev"]), .yum(["liburing-devel"])]
         ),
         // The C shim over it: the only code that includes liburing.h (see CUring/Shim/include).
         .target(
@@ -53,7 +59,11 @@ let package = Package(
         // Executors, runtime, timers, blocking pool, and (later) files, sockets and channels.
         .target(
             name: "Torus",
-            dependencies: ["TorusRing", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: [
+                "TorusRing",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -119,7 +129,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", "TorusTestHelper", "torus-echo", "torus-cp", "MiniRedis", "mini-redis-server",
+            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "MiniRedis", "mini-redis-server",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

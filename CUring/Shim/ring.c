@@ -96,6 +96,9 @@ void torus_prep_nop(void *sqe) { io_uring_prep_nop(sqe); }
 void torus_prep_timeout(void *sqe, struct torus_timespec *ts, unsigned count, unsigned flags) {
     io_uring_prep_timeout(sqe, (struct __kernel_timespec *)ts, count, flags);
 }
+void torus_prep_link_timeout(void *sqe, struct torus_timespec *ts, unsigned flags) {
+    io_uring_prep_link_timeout(sqe, (struct __kernel_timespec *)ts, flags);
+}
 void torus_prep_cancel(void *sqe, uint64_t user_data, int flags) { io_uring_prep_cancel64(sqe, user_data, flags); }
 void torus_prep_cancel_any(void *sqe) { io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY); }
 void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data) { io_uring_prep_msg_ring(sqe, fd, res, data, 0); }

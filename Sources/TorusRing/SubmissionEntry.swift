@@ -30,6 +30,20 @@ public struct SubmissionEntry {
         }
     }
 
+    /// `IORING_OP_LINK_TIMEOUT`: cancels the operation in the SQE before this one (which must
+    /// carry `IOSQE_IO_LINK`) if it has not completed when `timespec` elapses. The operation then
+    /// completes with `-ECANCELED`, this entry with `-ETIME`; if the operation finishes first,
+    /// this entry completes with `-ECANCELED`.
+    ///
+    /// The corresponding C function is `io_uring_prep_link_timeout`.
+    public func prepareLinkTimeout(_ timespec: UnsafeMutablePointer<KernelTimespec>) {
+        // SAFETY: as in prepareTimeout; the kernel copies the timespec while the SQE is
+        // submitted, and the caller keeps it alive at least until then.
+        timespec.withMemoryRebound(to: torus_timespec.self, capacity: 1) {
+            torus_prep_link_timeout(sqe, $0, 0)
+        }
+    }
+
     /// `IORING_OP_ASYNC_CANCEL` for the operation whose `user_data` is `target`.
     public func prepareCancel(userData target: UInt64) { torus_prep_cancel(sqe, target, 0) }
 

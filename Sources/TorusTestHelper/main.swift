@@ -3,6 +3,9 @@
 //
 //   TorusTestHelper probe        start a one-core runtime; exit 0, or 2 with the error on stderr
 //   TorusTestHelper leak-check   run a workload, shut down, print "threads A B fds C D"
+//   TorusTestHelper stdio-upper  copy standard input to standard output in upper case, through
+//                                StandardStreams, BufferedReader and BufferedWriter; "bye" on
+//                                standard error at the end
 import Glibc
 import Torus
 
@@ -59,6 +62,22 @@ case "leak-check":
         exit(2)
     }
     print("threads \(threadsBefore) \(countEntries("/proc/self/task")) fds \(fdsBefore) \(countEntries("/proc/self/fd"))")
+
+case "stdio-upper":
+    do {
+        try Runtime.run(RuntimeConfiguration(cores: .count(1))) {
+            let input = BufferedReader(try StandardStreams.input())
+            let output = BufferedWriter(try StandardStreams.output())
+            while let line = try await input.readLine() {
+                try await output.write(line.uppercased() + "\n")
+            }
+            try await output.flush()
+            try await copy(from: Array("bye\n".utf8), to: try StandardStreams.error())
+        }
+    } catch {
+        printError("\(error)")
+        exit(2)
+    }
 
 default:
     printError("usage: TorusTestHelper probe|leak-check")

@@ -55,7 +55,7 @@ extension RuntimeSuite {
                 }
                 try await sleep(for: .milliseconds(5))
                 log.value.append("queued \(rx.count)")
-                let first = await rx.receive()!
+                let first = try await rx.receive()!
                 try await sender.value
                 var rest: [Int] = [first]
                 while case .value(let value) = rx.tryReceive() { rest.append(value) }
@@ -95,28 +95,34 @@ extension RuntimeSuite {
                 try await sleep(for: .milliseconds(2))
                 rx.close()
                 var drained: [Int] = []
-                while let value = await rx.receive() { drained.append(value) }
+                while let value = try await rx.receive() { drained.append(value) }
                 return (drained, try await blocked.value)
             }.value
             #expect(drained == [1])
             #expect(blockedOutcome == "closed 2")
         }
 
-        @Test("a cancelled receive consumes nothing and returns nil")
+        @Test("a cancelled receive consumes nothing and throws CancellationError, unlike a closed channel")
         func cancelledReceive() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            let (first, later) = try await runtime.handle.spawn(on: .core(0)) { () -> (Int?, Int?) in
+            let (first, later, closed) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int?, String) in
                 let (tx, rx) = MPSC.unbounded(Int.self)
-                let waiting = spawn { await rx.receive() }
+                let waiting = spawn { () -> String in
+                    do { return "value \(String(describing: try await rx.receive()))" } catch { return "\(type(of: error))" }
+                }
                 try await sleep(for: .milliseconds(2))
                 waiting.cancel()
                 let first = try await waiting.value
                 try await tx.send(7)
-                return (first, await rx.receive())
+                let later = try await rx.receive()
+                tx.finish()
+                let closed = "\(String(describing: try await rx.receive()))"
+                return (first, later, closed)
             }.value
-            #expect(first == nil)
+            #expect(first == "CancellationError")
             #expect(later == 7)
+            #expect(closed == "nil")
         }
 
         @Test("a cancelled send waiting for room throws with the value and enqueues nothing")
@@ -296,7 +302,7 @@ extension RuntimeSuite {
                 }
                 for value in 0..<10 {
                     sender.send(value)
-                    _ = await acknowledged.receive()
+                    _ = try await acknowledged.receive()
                 }
                 var slowLog: [String] = []
                 while true {

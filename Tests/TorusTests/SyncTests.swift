@@ -148,7 +148,7 @@ extension RuntimeSuite {
             #expect(leaders == [1, 1, 1])
         }
 
-        @Test("select returns the first branch and cancels the rest; join returns all")
+        @Test("select returns the first ready branch and cancels a losing operation in the kernel; join returns all")
         func selectAndJoin() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -159,20 +159,20 @@ extension RuntimeSuite {
                     try await sleep(for: .milliseconds(5))
                     try await tx.send(99)
                 }
-                let outcome = try await select(
-                    { () -> Int in
+                let outcome: Int = try await select(
+                    .operation({ () -> Int in
                         do { try await sleep(for: .seconds(10)) } catch {
                             loserSawCancel.set()
                             throw error
                         }
                         return -1
-                    },
-                    { await rx.receive() ?? -2 }
+                    }) { $0 },
+                    .receive(from: rx) { 1000 + ($0 ?? -2) }
                 )
                 let (a, b) = try await join({ () -> Int in try await sleep(for: .milliseconds(2)); return 1 }, { 2 })
                 let (c, d, e) = try await join({ 3 }, { 4 }, { 5 })
                 let core = Core.current!
-                return (outcome.index * 1000 + outcome.value, loserSawCancel.isSet, [a, b, c, d, e], core.operations.inFlight)
+                return (outcome, loserSawCancel.isSet, [a, b, c, d, e], core.operations.inFlight)
             }.value
             #expect(winner == 1099)
             #expect(loserCancelled)

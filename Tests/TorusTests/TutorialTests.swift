@@ -205,6 +205,9 @@ extension RuntimeSuite {
         func selectAndShutdown() throws {
             let output = try run("select")
             #expect(output.contains("rx2 completed first with two"))
+            #expect(output.contains("received 100 of 100 in order: true"))
+            #expect(output.contains(#"lines: ["hello", "world", "last"], after several timeouts"#))
+            #expect(output.contains("worker 0 stopped\nworker 1 stopped\nworker 2 stopped\n"))
             #expect(output.contains("no answer: operation timed out"))
             #expect(output.contains("even squares: [0, 4, 16, 36, 64]"))
             #expect(output.contains("ticked 3 times"))

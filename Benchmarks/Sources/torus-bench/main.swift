@@ -53,7 +53,8 @@ print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(s
 let runtimeRows = only != nil ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
 let channelRows = !["mpsc-same", "mpsc-cross", "oneshot", "mutex-uncontended", "mutex-contended"].contains(where: selected) ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
-printTable("Channels and synchronization", channelRows)
+let timeoutRows = try TimeoutComparisons(runtime: runtime, repetitions: repetitions, scale: scale).run()
+printTable("Channels and synchronization", channelRows + timeoutRows)
 let fileRows = !selected("files") ? [] : try FileComparisons(
     runtime: runtime, repetitions: repetitions, scale: scale,
     directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
@@ -97,5 +98,6 @@ if let writePath {
         try writeSection("redis", body: "Measured \(date) on \(machine); release build; median of \(max(1, repetitions)) runs; each server pinned to CPU 0 (mini-redis-server with one Torus core, redis-server single-threaded, no persistence), redis-benchmark pinned to CPU 1; server CPU = user + system + softirq time of CPU 0 per request.\n\n" + markdownTable(redisRows), to: writePath)
     }
     if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
+    if !timeoutRows.isEmpty { try writeSection("timeouts", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs, the four ways interleaved in every run.\n\n" + markdownTable(timeoutRows), to: writePath) }
     print("\nwrote \(writePath)")
 }

@@ -85,6 +85,7 @@ void torus_sqe_set_data(void *sqe, uint64_t data);
 void torus_sqe_add_flags(void *sqe, uint32_t flags);
 void torus_prep_nop(void *sqe);
 void torus_prep_timeout(void *sqe, struct torus_timespec *ts, unsigned count, unsigned flags);
+void torus_prep_link_timeout(void *sqe, struct torus_timespec *ts, unsigned flags);
 void torus_prep_cancel(void *sqe, uint64_t user_data, int flags);
 void torus_prep_cancel_any(void *sqe);
 void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data);

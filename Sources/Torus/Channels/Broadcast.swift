@@ -60,9 +60,13 @@ public enum Broadcast {
         }
 
         /// The next value.
+        ///
+        /// Cancel safety: a cancelled receive does not move this receiver; the value it was
+        /// waiting for is the next one received.
         /// - Throws: ``BroadcastError/lagged(_:)`` once after falling behind (the next call
         ///   continues with the oldest value kept), ``BroadcastError/closed`` at the end,
-        ///   `CancellationError` if the task is cancelled while waiting.
+        ///   ``BroadcastError/cancelled`` if the task is cancelled (or the deadline of its
+        ///   ``withDeadline(_:isolation:_:)`` scope passes) while waiting.
         @inlinable public func receive() async throws(BroadcastError) -> Value {
             while true {
                 let position = cursor.withLock { $0 }
@@ -77,6 +81,25 @@ public enum Broadcast {
                     throw .closed
                 case .cancelled:
                     throw .cancelled
+                }
+            }
+        }
+
+        /// The next value if one is there now, `.lagged` or `.closed` if that is the news, nil if
+        /// nothing is there yet (never waits).
+        @inlinable public func tryReceive() -> Result<Value, BroadcastError>? {
+            cursor.withLock { position -> Result<Value, BroadcastError>? in
+                switch storage.state.withLock({ $0.read(at: position) }) {
+                case .value(let value, let next)?:
+                    position = next
+                    return .success(value)
+                case .lagged(let missed, let oldest)?:
+                    position = oldest
+                    return .failure(.lagged(missed))
+                case .closed?:
+                    return .failure(.closed)
+                case .cancelled?, nil:
+                    return nil
                 }
             }
         }
@@ -200,7 +223,7 @@ public enum BroadcastError: Error, Sendable, Equatable {
                 register: { waiter, setID in
                     state.withLock { state -> Void? in
                         if state.read(at: position) != nil { return () }
-                        if Task.isCancelled {
+                        if isWaitCancelled {
                             cancelled.withLock { $0 = true }
                             return ()
                         }
@@ -210,10 +233,24 @@ public enum BroadcastError: Error, Sendable, Equatable {
                 },
                 cancel: { [self] id in state.withLock { $0.waiters.remove(id: id) } },
                 cancelledValue: ())
-            if cancelled.withLock({ $0 }) || Task.isCancelled {
+            if cancelled.withLock({ $0 }) || isWaitCancelled {
                 if let ready = state.withLock({ $0.read(at: position) }) { return ready }
                 return .cancelled
             }
         }
+    }
+
+    /// Arms `signal` for a select: fired when a read at `position` would not wait.
+    @usableFromInline func watch(_ signal: SelectSignal, at position: UInt64) -> UInt64? {
+        let id = state.withLock { state -> UInt64? in
+            if state.read(at: position) != nil { return nil }
+            return state.waiters.append(.select(signal))
+        }
+        if id == nil { signal.fire() }
+        return id
+    }
+
+    @usableFromInline func unwatch(_ id: UInt64) {
+        state.withLock { _ = $0.waiters.remove(id: id) }
     }
 }

@@ -15,9 +15,13 @@ import Synchronization
 /// still queued and then `nil`: iteration ends. When the ``Receiver`` is gone or closed, `send`
 /// fails with ``SendError`` and hands the value back.
 ///
-/// **Cancellation.** A cancelled `send` that was waiting for room throws ``SendError`` with
-/// reason `.cancelled` and the value; nothing was enqueued. A cancelled `receive` returns `nil`
-/// and consumes nothing.
+/// **Cancel safety.** A cancelled `send` that was waiting for room throws ``SendError`` with
+/// reason `.cancelled` and hands the value back; nothing was enqueued. A cancelled `receive`
+/// throws `CancellationError` and takes nothing: the value stays queued for the next receive.
+/// (A value handed to the receive in the same instant as the cancellation is returned, not
+/// dropped.) The same holds when the deadline of a ``withDeadline(_:isolation:_:)`` scope stops
+/// the wait, and a channel branch of ``select(biased:_:otherwise:isolation:)`` takes a value only
+/// when it wins, so loops of selects never lose or duplicate one.
 ///
 /// **Cores.** Every type is `Sendable`. Waking a waiter resumes its task on its own core: a
 /// local queue push on the same core, a mailbox message across cores.
@@ -65,8 +69,11 @@ public enum MPSC {
         }
 
         /// Sends `value`, waiting while the channel is full.
-        /// - Throws: ``SendError`` with the value when the receiver is gone or the task is
-        ///   cancelled while waiting.
+        ///
+        /// Cancel safety: a cancelled wait hands the value back in the error, not enqueued.
+        /// - Throws: ``SendError`` with the value when the receiver is gone (`.closed`) or the
+        ///   task is cancelled while waiting (`.cancelled`, also when a deadline scope's
+        ///   deadline passes).
         @inlinable public func send(_ value: Value) async throws(SendError<Value>) {
             if finished.load(ordering: .relaxed) { throw SendError(reason: .closed, value: value) }
             try await storage.send(value)
@@ -92,7 +99,8 @@ public enum MPSC {
     }
 
     /// The receiving side, an `AsyncSequence` of the values sent. Iteration ends once every
-    /// sender is gone and the queue is drained (or when the iterating task is cancelled).
+    /// sender is gone and the queue is drained, or when the iterating task is cancelled (then
+    /// without taking a value: what is queued stays for a later receive).
     public final class Receiver<Value: Sendable>: AsyncSequence, Sendable {
         @usableFromInline let storage: MPSCStorage<Value>
 
@@ -100,9 +108,14 @@ public enum MPSC {
 
         deinit { storage.receiverGone() }
 
-        /// The next value, waiting for one; `nil` when the channel is closed and drained, or
-        /// when the task is cancelled (nothing is consumed then).
-        @inlinable public func receive() async -> Value? { await storage.receive() }
+        /// The next value, waiting for one; `nil` when the channel is closed and drained.
+        ///
+        /// Cancel safety: a cancelled receive takes nothing (the value stays queued), and a value
+        /// handed over in the same instant as the cancellation is returned.
+        /// - Throws: `CancellationError` when the task is cancelled, or the deadline of its
+        ///   ``withDeadline(_:isolation:_:)`` scope passes, before a value arrives: a cancelled
+        ///   receive is never mistaken for a closed channel.
+        @inlinable public func receive() async throws(CancellationError) -> Value? { try await storage.receive() }
 
         /// The next value if one is queued now.
         @inlinable public func tryReceive() -> TryReceiveResult<Value> { storage.tryReceive() }
@@ -125,7 +138,8 @@ public enum MPSC {
         public struct Iterator: AsyncIteratorProtocol {
             @usableFromInline let receiver: Receiver<Value>
             @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
-            @inlinable public mutating func next() async -> Value? { await receiver.receive() }
+            /// The next value; nil at the end, or when the task is cancelled (taking nothing).
+            @inlinable public mutating func next() async -> Value? { try? await receiver.receive() }
         }
     }
 }

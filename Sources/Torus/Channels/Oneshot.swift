@@ -40,8 +40,11 @@ public enum Oneshot {
         deinit { storage.receiverGone() }
 
         /// The value, waiting for it.
+        ///
+        /// Cancel safety: a cancelled wait takes nothing; the value can still be awaited again.
         /// - Throws: ``OneshotError/senderDropped`` if the sender went away without sending;
-        ///   `CancellationError` if the waiting task is cancelled.
+        ///   `CancellationError` if the waiting task is cancelled (or the deadline of its
+        ///   ``withDeadline(_:isolation:_:)`` scope passes).
         @inlinable public var value: Value {
             get async throws {
                 switch await storage.wait() {
@@ -103,7 +106,7 @@ public enum OneshotError: Error, Sendable, Equatable {
             register: { waiter, setID in
                 state.withLock { state -> Outcome? in
                     if let outcome = state.outcome { return outcome }
-                    if Task.isCancelled { return .failure(.cancelled) }
+                    if isWaitCancelled { return .failure(.cancelled) }
                     setID(state.waiters.append(waiter))
                     return nil
                 }
@@ -121,5 +124,24 @@ public enum OneshotError: Error, Sendable, Equatable {
         }
         let outcome = immediate ?? parker.park()
         return outcome.mapError { _ in .senderDropped }
+    }
+
+    /// The outcome if it is there, without waiting (for select).
+    @usableFromInline func peek() -> Result<Value, OneshotError>? {
+        state.withLock { $0.outcome }?.mapError { _ in .senderDropped }
+    }
+
+    /// Arms `signal` for a select: fired when the outcome is set.
+    @usableFromInline func watch(_ signal: SelectSignal) -> UInt64? {
+        let id = state.withLock { state -> UInt64? in
+            if state.outcome != nil { return nil }
+            return state.waiters.append(.select(signal))
+        }
+        if id == nil { signal.fire() }
+        return id
+    }
+
+    @usableFromInline func unwatch(_ id: UInt64) {
+        state.withLock { _ = $0.waiters.remove(id: id) }
     }
 }

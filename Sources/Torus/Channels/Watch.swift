@@ -6,8 +6,14 @@ import Synchronization
 /// ```swift
 /// let (config, watcher) = Watch.channel(Config.default)
 /// config.send(newConfig)
-/// while try await watcher.changed() { apply(watcher.current) }   // waits for each change
+/// while true {
+///     try await watcher.changed()   // waits for a change; throws WatchError.closed at the end
+///     apply(watcher.current)
+/// }
 /// ```
+///
+/// **Cancel safety.** A cancelled ``Receiver/changed()`` marks nothing seen: the change it was
+/// waiting for is still reported by the next call.
 ///
 /// Receivers see the *latest* value, not every value: two quick sends may be observed as one
 /// change. When the sender is gone, ``Receiver/changed()`` throws ``WatchError/closed``.
@@ -58,11 +64,36 @@ public enum Watch {
         @inlinable public var hasChanged: Bool { storage.snapshot().version != seen.withLock { $0 } }
 
         /// Waits until the value changes after the last one this receiver read, then marks it seen.
+        ///
+        /// Cancel safety: a cancelled wait marks nothing seen.
         /// - Throws: ``WatchError/closed`` when the sender is gone (and nothing newer is there),
-        ///   `CancellationError` if the task is cancelled.
+        ///   `CancellationError` if the task is cancelled (or the deadline of its
+        ///   ``withDeadline(_:isolation:_:)`` scope passes).
         @inlinable public func changed() async throws {
             let version = try await storage.waitForVersion(after: seen.withLock { $0 })
             seen.withLock { $0 = version }
+        }
+
+        /// The outcome of ``tryChanged()``.
+        public enum TryChanged {
+            /// A newer value, now marked seen.
+            case changed(Value)
+            /// Nothing newer, and the sender is still there.
+            case unchanged
+            /// Nothing newer, and the sender is gone.
+            case closed
+        }
+
+        /// The newer value if there is one (marking it seen), without waiting.
+        @inlinable public func tryChanged() -> TryChanged {
+            let (value, version, closed) = storage.state.withLock { ($0.value, $0.version, $0.closed) }
+            return seen.withLock { seen -> TryChanged in
+                if version != seen {
+                    seen = version
+                    return .changed(value)
+                }
+                return closed ? .closed : .unchanged
+            }
         }
 
         /// Another receiver, at this one's position.
@@ -133,11 +164,11 @@ public enum WatchError: Error, Sendable, Equatable {
             let (version, closed) = state.withLock { ($0.version, $0.closed) }
             if version != seen { return version }
             if closed { throw WatchError.closed }
-            try Task.checkCancellation()
+            try checkWaitCancellation()
             await suspend(
                 register: { waiter, setID in
                     state.withLock { state -> Void? in
-                        if state.version != seen || state.closed || Task.isCancelled { return () }
+                        if state.version != seen || state.closed || isWaitCancelled { return () }
                         setID(state.waiters.append(waiter))
                         return nil
                     }
@@ -145,5 +176,19 @@ public enum WatchError: Error, Sendable, Equatable {
                 cancel: { [self] id in state.withLock { $0.waiters.remove(id: id) } },
                 cancelledValue: ())
         }
+    }
+
+    /// Arms `signal` for a select: fired when the version moves past `seen` or the sender goes.
+    @usableFromInline func watch(_ signal: SelectSignal, after seen: UInt64) -> UInt64? {
+        let id = state.withLock { state -> UInt64? in
+            if state.version != seen || state.closed { return nil }
+            return state.waiters.append(.select(signal))
+        }
+        if id == nil { signal.fire() }
+        return id
+    }
+
+    @usableFromInline func unwatch(_ id: UInt64) {
+        state.withLock { _ = $0.waiters.remove(id: id) }
     }
 }

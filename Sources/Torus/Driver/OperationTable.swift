@@ -60,6 +60,8 @@ struct OperationSlot {
     // been seen, even if the task that started the operation was cancelled long before.
     var keepAlive: AnyObject?
     var timespec = KernelTimespec()
+    /// The time limit of an `IORING_OP_LINK_TIMEOUT` linked to this operation (deadline scopes).
+    var linkTimespec = KernelTimespec()
 }
 
 /// The per-core table of operations in flight. Core-thread only.
@@ -123,6 +125,11 @@ struct OperationTable: ~Copyable {
     /// The slot's timespec, for timeout operations.
     func timespecPointer(for id: OperationID) -> UnsafeMutablePointer<KernelTimespec> {
         withUnsafeMutablePointer(to: &slot(id.index).pointee.timespec) { $0 }
+    }
+
+    /// The slot's second timespec, for the link timeout that carries a deadline.
+    func linkTimespecPointer(for id: OperationID) -> UnsafeMutablePointer<KernelTimespec> {
+        withUnsafeMutablePointer(to: &slot(id.index).pointee.linkTimespec) { $0 }
     }
 
     /// Records that the SQE for `id` is in the ring, with who to tell on completion.

@@ -28,14 +28,35 @@ extension Core {
     ) async -> Int32 {
         precondition(isCurrent, "ring operations must be submitted from core \(index)'s own thread")
         if stopping { return -ECANCELED }
-        let id = operations.reserve(keepAlive: keepAlive)
+        // Inside a deadline scope the time left travels with the SQE as a linked timeout; a
+        // deadline already passed refuses the operation as a cancellation would.
+        var timeLimit: Duration?
+        var scopeHook: (scope: CancelScope, token: UInt64)?
+        let id: OperationID
+        if let scope = CancelScope.ofCurrentTask {
+            if scope.isExpired { return -ECANCELED }
+            timeLimit = scope.remaining
+            id = operations.reserve(keepAlive: keepAlive)
+            // A token can fire at any time: it cancels the operation in the kernel (from any
+            // thread; a cancel before submission keeps it from being submitted at all).
+            if scope.firesExternally {
+                guard let token = scope.register({ [self] in cancelOperation(id) }, armsTimer: false) else {
+                    operations.release(id, wasSubmitted: false)
+                    return -ECANCELED
+                }
+                scopeHook = (scope, token)
+            }
+        } else {
+            id = operations.reserve(keepAlive: keepAlive)
+        }
+        defer { if let scopeHook { scopeHook.scope.unregister(scopeHook.token) } }
         guard cancellable else {
-            if Task.isCancelled {
+            if Task.isCancelled || operations.isCancelRequested(id) {
                 operations.release(id, wasSubmitted: false)
                 return -ECANCELED
             }
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<Int32, Never>) in
-                submit(id, continuation, prepare)
+                submit(id, continuation, timeLimit: timeLimit, prepare)
             }
         }
         return await withTaskCancellationHandler {
@@ -45,28 +66,54 @@ extension Core {
                     continuation.resume(returning: -ECANCELED)
                     return
                 }
-                submit(id, continuation, prepare)
+                submit(id, continuation, timeLimit: timeLimit, prepare)
             }
         } onCancel: {
             self.cancelOperation(id)
         }
     }
 
-    /// Fills and queues the SQE of a reserved operation whose completion resumes `continuation`.
+    /// Fills and queues the SQE of a reserved operation whose completion resumes `continuation`,
+    /// followed by an `IORING_OP_LINK_TIMEOUT` when the operation has a time limit.
     @inline(__always)
-    private func submit(_ id: OperationID, _ continuation: UnsafeContinuation<Int32, Never>, _ prepare: (SubmissionEntry, OperationID) -> Void) {
-        let entry = nextEntry()
+    private func submit(
+        _ id: OperationID, _ continuation: UnsafeContinuation<Int32, Never>, timeLimit: Duration?,
+        _ prepare: (SubmissionEntry, OperationID) -> Void
+    ) {
+        guard let timeLimit else {
+            let entry = nextEntry()
+            prepare(entry, id)
+            entry.setUserData(id.userData)
+            operations.markSubmitted(id, waiter: .continuation(continuation))
+            return
+        }
+        // Both entries must go to the kernel in one submission (a link ends at a submission's
+        // boundary): one more entry than usual is kept free before the first is taken, and
+        // nothing submits between the two.
+        let entry = nextEntry(extra: 1)
         prepare(entry, id)
         entry.setUserData(id.userData)
+        entry.addFlags(.link)
+        // SAFETY: the link timespec lives in the operation's slot, which stays allocated until
+        // the operation's final completion, after this submission (when the kernel copies it).
+        let timespec = operations.linkTimespecPointer(for: id)
+        timespec.pointee = KernelTimespec(timeLimit)
+        guard let ring, let timeout = ring.nextEntry(reserving: 0) else {
+            preconditionFailure("core \(index): no second SQE after reserving room for two")
+        }
+        timeout.prepareLinkTimeout(timespec)
+        timeout.setUserData(ReservedUserData.ignored)
         operations.markSubmitted(id, waiter: .continuation(continuation))
     }
 
     /// An SQE for a new operation, keeping room for cancels. If the kernel cannot take the
     /// queued entries (its completion queue is overflowing), completions are reaped until it can.
-    func nextEntry() -> SubmissionEntry {
+    /// - Parameter extra: entries to keep free beyond the cancel reserve, for linked entries
+    ///   that must follow this one in the same submission.
+    func nextEntry(extra: UInt32 = 0) -> SubmissionEntry {
         guard let ring else { preconditionFailure("core \(index) has no ring") }
         while true {
-            if let entry = ring.nextEntry(reserving: Core.cancelReserve) { return entry }
+            if let entry = ring.nextEntry(reserving: Core.cancelReserve + extra) { return entry }
             ring.submitAndGetEvents()
             reapCompletions(ring)
         }
@@ -115,5 +162,24 @@ extension Core {
         entry.prepareTimeout(timespec)
         entry.setUserData(id.userData)
         operations.markSubmitted(id, waiter: .job(job))
+    }
+
+    /// Arms an `IORING_OP_TIMEOUT` that calls `handler` on this core with its result (`-ETIME`
+    /// when it fired, `-ECANCELED` when ``cancelOperation(_:)`` took it back). Core thread only.
+    func armCallbackTimer(nanoseconds: Int64, _ handler: @escaping (Int32) -> Void) -> OperationID {
+        assertOnCore()
+        let id = operations.reserve(keepAlive: nil)
+        if stopping {
+            operations.release(id, wasSubmitted: false)
+            handler(-ECANCELED)
+            return id
+        }
+        let timespec = operations.timespecPointer(for: id)
+        timespec.pointee = KernelTimespec(seconds: nanoseconds / 1_000_000_000, nanoseconds: nanoseconds % 1_000_000_000)
+        let entry = nextEntry()
+        entry.prepareTimeout(timespec)
+        entry.setUserData(id.userData)
+        operations.markSubmitted(id, waiter: .handler { completion in handler(completion.result) })
+        return id
     }
 }

@@ -27,6 +27,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     let mailbox = Mailbox()
     /// True while the core is (about to be) blocked in `io_uring_enter` waiting for completions.
     let parked = Atomic<Bool>(false)
+    /// Jobs started, for the stall watchdog on another thread (``statistics`` is core-only).
+    let jobsStarted = Atomic<UInt64>(0)
     let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
     /// The eventfd foreign threads write to; nil once the core is closed. The lock makes "signal"
     /// and "close" exclusive so that a late signal never writes to a recycled fd number.

@@ -54,6 +54,7 @@ extension Core {
         while budget > 0, let job = local.pop() {
             budget -= 1
             statistics.jobsRun &+= 1
+            jobsStarted.wrappingAdd(1, ordering: .relaxed)
             job.runSynchronously(on: executor)
         }
     }

@@ -6,6 +6,9 @@ struct TaskSlab {
     private var tasks: [UnsafeCurrentTask?] = []
     private var free: [Int] = []
 
+    /// Tasks registered now.
+    var count: Int { tasks.count - free.count }
+
     mutating func insert(_ task: UnsafeCurrentTask) -> Int {
         if let slot = free.popLast() {
             tasks[slot] = task

@@ -39,9 +39,9 @@ func ringIO(
         if result >= 0 { return result }
         switch -result {
         case EINTR, EAGAIN:
-            if Task.isCancelled { throw CancellationError() }
+            if isWaitCancelled { throw CancellationError() }
             continue
-        case ECANCELED where Task.isCancelled || core.stopping:
+        case ECANCELED where isWaitCancelled || core.stopping:
             throw CancellationError()
         default:
             throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: -result))

@@ -1,3 +1,5 @@
+import Logging
+
 /// How a ``Runtime`` is laid out.
 public struct RuntimeConfiguration: Sendable {
     /// Which cores to start.
@@ -25,6 +27,18 @@ public struct RuntimeConfiguration: Sendable {
     public var receiveBufferCount: Int
     /// The size of each provided receive buffer. Default 16 KiB.
     public var receiveBufferSize: Int
+    /// Where the runtime reports what an operator needs to know: a job that blocked a core
+    /// (warning), tasks abandoned at shutdown (warning), each core's ring setup (debug).
+    /// Default: a logger that discards everything (as AsyncHTTPClient's and SwiftNIO's
+    /// defaults do: a library does not write to a program's standard output uninvited); pass
+    /// the program's own `Logger` to see these.
+    public var logger: Logger
+    /// A job that runs longer than this without returning to its core's loop blocks every
+    /// other task on that core: it is reported (``logger`` at warning level, and
+    /// ``onStall``). nil turns the watchdog off. Default 100 ms.
+    public var stallThreshold: Duration?
+    /// Called (on the watchdog thread) when a stall is detected and when it ends.
+    public var onStall: (@Sendable (StallReport) -> Void)?
 
     public init(
         cores: Cores = .automatic,
@@ -33,8 +47,14 @@ public struct RuntimeConfiguration: Sendable {
         maxBlockingThreads: Int = 64,
         blockingThreadKeepAlive: Duration = .seconds(10),
         receiveBufferCount: Int = 1024,
-        receiveBufferSize: Int = 16 << 10
+        receiveBufferSize: Int = 16 << 10,
+        logger: Logger = Logger(label: "torus", factory: { _ in SwiftLogNoOpLogHandler() }),
+        stallThreshold: Duration? = .milliseconds(100),
+        onStall: (@Sendable (StallReport) -> Void)? = nil
     ) {
+        self.logger = logger
+        self.stallThreshold = stallThreshold
+        self.onStall = onStall
         self.receiveBufferCount = receiveBufferCount
         self.receiveBufferSize = receiveBufferSize
         self.cores = cores
@@ -65,6 +85,9 @@ public struct RuntimeConfiguration: Sendable {
         }
         guard receiveBufferSize > 0 else {
             throw .invalidConfiguration("receiveBufferSize must be positive, got \(receiveBufferSize)")
+        }
+        if let stallThreshold, stallThreshold < .milliseconds(1) {
+            throw .invalidConfiguration("stallThreshold must be at least 1 ms, got \(stallThreshold)")
         }
         guard maxBlockingThreads > 0 else {
             throw .invalidConfiguration("maxBlockingThreads must be at least 1, got \(maxBlockingThreads)")

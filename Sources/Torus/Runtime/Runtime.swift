@@ -1,3 +1,4 @@
+import Logging
 import Synchronization
 import TorusRing
 
@@ -18,6 +19,8 @@ public final class Runtime: Sendable {
     let shared: RuntimeShared
     private let threads: [OSThread]
     private let shutdownState = Mutex<ShutdownReport?>(nil)
+    private let watchdog: StallWatchdog?
+    private let logger: Logger
 
     /// The CPUs this process may run on (its affinity mask), ascending: what
     /// ``RuntimeConfiguration/Cores/automatic`` starts one core for each of.
@@ -73,6 +76,9 @@ public final class Runtime: Sendable {
             threads.append(thread)
         }
         let results = started.wait { $0.count == threads.count ? $0 : nil }!
+        for core in cores where results[core.index].map({ (try? $0.get()) != nil }) == true {
+            configuration.logger.debug("core \(core.index) started: \(core.capability)", metadata: ["core": "\(core.index)"])
+        }
         if startError == nil {
             for index in results.keys.sorted() {
                 if case .failure(let error) = results[index]! {
@@ -83,6 +89,9 @@ public final class Runtime: Sendable {
         }
         self.shared = shared
         self.threads = threads
+        logger = configuration.logger
+        watchdog = startError != nil ? nil : StallWatchdog(
+            cores: cores, threshold: configuration.stallThreshold, logger: configuration.logger, onStall: configuration.onStall)
         if let startError {
             for index in results.keys where (try? results[index]!.get()) != nil {
                 cores[index].send(.stop)
@@ -154,6 +163,10 @@ public final class Runtime: Sendable {
             abandoned = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + cancellationWait.clampedNanoseconds)
         }
 
+        if abandoned > 0 {
+            logger.warning("runtime shutdown: \(abandoned) task(s) still suspended after cancellation were abandoned", metadata: ["abandoned": "\(abandoned)"])
+        }
+        watchdog?.shutdown()
         for core in cores { core.send(.stop) }
         for thread in threads { thread.join() }
         for core in cores { core.close() }

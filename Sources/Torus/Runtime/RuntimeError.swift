@@ -23,7 +23,7 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
         case let .ringSetup(core, error):
             return "Torus could not start core \(core): \(error)"
         case let .pinningFailed(cpu, code):
-            return "Torus could not pin a core thread to CPU \(cpu): \(String(cString: strerror(code))) (errno \(code)). Use Runtime.Configuration(pinThreads: false) or a CPU from the allowed set (taskset/cgroup cpuset)."
+            return "Torus could not pin a core thread to CPU \(cpu): \(String(cString: strerror(code))) (errno \(code)). Use RuntimeConfiguration(pinThreads: false) or a CPU from the allowed set (taskset/cgroup cpuset)."
         case let .doorbellSetup(core, code):
             return "Torus could not create the eventfd for core \(core): \(String(cString: strerror(code))) (errno \(code))."
         case let .threadStartFailed(name):

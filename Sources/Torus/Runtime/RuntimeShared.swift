@@ -50,6 +50,11 @@ final class RuntimeShared: @unchecked Sendable {
         let task = Task(executorPreference: core) { [self] in
             let slot = register(on: core)
             defer { finish(on: core, slot: slot) }
+            // A spawned task outlives the scope it was spawned in: it does not inherit a
+            // deadline scope (Swift copies task-locals into unstructured tasks).
+            if CancelScope.ofCurrentTask != nil {
+                return try await CancelScope.$current.withValue(nil) { try await body() }
+            }
             return try await body()
         }
         return JoinHandle(task)

@@ -69,10 +69,13 @@ import Glibc
 }
 
 extension Duration {
-    /// Whole nanoseconds, clamped to be non-negative.
+    /// Whole nanoseconds, clamped to be non-negative and to `Int64.max` (some 292 years), so
+    /// that any duration a caller passes converts without trapping.
     var clampedNanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         if seconds < 0 || (seconds == 0 && attoseconds < 0) { return 0 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow || whole > UInt64(Int64.max) - 1_000_000_000 { return UInt64(Int64.max) }
+        return whole + UInt64(attoseconds / 1_000_000_000)
     }
 }

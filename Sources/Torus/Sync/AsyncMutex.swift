@@ -50,7 +50,7 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
                         state.locked = true
                         return true
                     }
-                    if Task.isCancelled { return false }
+                    if isWaitCancelled { return false }
                     setID(state.waiters.append(waiter))
                     return nil
                 }

@@ -61,7 +61,7 @@ public final class AsyncSemaphore: Sendable {
                         state.available -= count
                         return true
                     }
-                    if Task.isCancelled { return false }
+                    if isWaitCancelled { return false }
                     setID(state.waiters.append(Waiter(count: count, resume: waiter)))
                     return nil
                 }

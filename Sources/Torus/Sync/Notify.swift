@@ -34,7 +34,7 @@ public final class Notify: Sendable {
                         state.permit = false
                         return true
                     }
-                    if Task.isCancelled { return false }
+                    if isWaitCancelled { return false }
                     setID(state.waiters.append(waiter))
                     return nil
                 }

@@ -7,24 +7,53 @@ import Synchronization
 ///
 /// - `register` runs under the caller's lock inside the continuation closure: it returns either
 ///   an immediate result, or nil after queueing the waiter and reporting its id through `setID`.
+///   It refuses (returns the cancelled value) when ``isWaitCancelled``.
 /// - `cancel` runs on cancellation with the id (if one was registered); it returns the waiter if
 ///   it was still queued, and then the suspension resumes with `cancelledValue`.
+///
+/// Inside a ``withDeadline(_:isolation:_:)`` scope the deadline cancels the wait the same way,
+/// through a hook the scope's timer runs.
 @inlinable func suspend<Value: Sendable>(
     register: (Resumable<Value>, _ setID: (UInt64) -> Void) -> Value?,
     cancel: @escaping @Sendable (UInt64) -> Resumable<Value>?,
     cancelledValue: Value
 ) async -> Value {
     let id = Lock<UInt64?>(nil)
-    return await withTaskCancellationHandler {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
-            if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
-                continuation.resume(returning: immediate)
-            }
-        }
-    } onCancel: {
+    let cancelWaiter: @Sendable () -> Void = {
         // `id` is set under the primitive's lock, and `cancel` takes the same lock, so either the
-        // waiter is found here or it was never queued (register saw Task.isCancelled).
+        // waiter is found here or it was never queued (register saw the cancellation).
         guard let waiterID = id.withLock({ $0 }), let waiter = cancel(waiterID) else { return }
         waiter.resume(cancelledValue)
     }
+    guard let scope = CancelScope.ofCurrentTask else {
+        return await withTaskCancellationHandler {
+            await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
+                if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
+                    continuation.resume(returning: immediate)
+                }
+            }
+        } onCancel: {
+            cancelWaiter()
+        }
+    }
+    let hook = Lock<UInt64?>(nil)
+    let value = await withTaskCancellationHandler {
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
+            if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
+                continuation.resume(returning: immediate)
+                return
+            }
+            // Queued: the deadline takes the waiter back like a cancellation. If it passed in
+            // between, do that now.
+            if let token = scope.register(cancelWaiter) {
+                hook.withLock { $0 = token }
+            } else {
+                cancelWaiter()
+            }
+        }
+    } onCancel: {
+        cancelWaiter()
+    }
+    if let token = hook.withLock({ $0 }) { scope.unregister(token) }
+    return value
 }

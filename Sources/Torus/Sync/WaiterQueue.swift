@@ -68,15 +68,19 @@
     }
 }
 
-/// A suspended task or a parked thread, resumed with a value.
+/// A suspended task or a parked thread, resumed with a value; or a ``select(biased:_:otherwise:isolation:)``
+/// watching for readiness, which is only signalled (it takes nothing: the select then takes the
+/// value itself, from the one branch it chooses).
 @usableFromInline enum Resumable<Value: Sendable> {
     case task(UnsafeContinuation<Value, Never>)
     case thread(ThreadParker<Value>)
+    case select(SelectSignal)
 
     @inlinable func resume(_ value: Value) {
         switch self {
         case .task(let continuation): continuation.resume(returning: value)
         case .thread(let parker): parker.unpark(with: value)
+        case .select(let signal): signal.fire()
         }
     }
 }

@@ -12,12 +12,36 @@ func selectExample() async throws {
     spawn { try await sleep(for: .milliseconds(20)); firstSender.send("one") }
     spawn { try await sleep(for: .milliseconds(5)); secondSender.send("two") }
 
-    // The first branch to finish wins; the other is cancelled (its ring operations too).
-    let outcome = try await select(
-        { "rx1 completed first with \(try await first.value)" },
-        { "rx2 completed first with \(try await second.value)" }
+    // Each branch waits without taking anything; the first one ready wins and its handler runs.
+    let message: String = try await select(
+        .value(of: first) { "rx1 completed first with \(try $0.get())" },
+        .value(of: second) { "rx2 completed first with \(try $0.get())" }
     )
-    print(outcome.value)
+    print(message)
+    // snippet:end
+
+    // snippet:begin select-loop
+    enum Event { case message(Int), tick, closed }
+    let (producer, inbox) = MPSC.bounded(Int.self, capacity: 4)
+    spawn {
+        for value in 1...100 { try await producer.send(value) }
+        producer.finish()
+    }
+    var received: [Int] = []
+    var ticks = 0
+    loop: while true {
+        // A losing receive branch takes nothing, so no value is ever lost to the timer.
+        let event: Event = try await select(
+            .receive(from: inbox) { $0.map(Event.message) ?? .closed },
+            .sleep(for: .microseconds(50)) { .tick }
+        )
+        switch event {
+        case .message(let value): received.append(value)
+        case .tick: ticks += 1
+        case .closed: break loop
+        }
+    }
+    print("received \(received.count) of 100 in order: \(received == Array(1...100))")
     // snippet:end
 
     // snippet:begin timeout
@@ -27,6 +51,51 @@ func selectExample() async throws {
     } catch let error as TimeoutError {
         print("no answer: \(error)")
     }
+    // snippet:end
+}
+
+func readTimeoutExample() async throws {
+    let listener = try TCPListener.bind("127.0.0.1:0")
+    let address = try listener.localAddress
+    // A slow peer: lines arrive in pieces, with pauses longer than the reader's timeout.
+    spawn {
+        let peer = try await listener.accept()
+        for piece in ["hel", "lo\nwor", "ld\n", "last"] {
+            try await peer.writeAll(piece)
+            try await sleep(for: .milliseconds(30))
+        }
+        try await peer.close()
+    }
+    let stream = try await TCPStream.connect(to: address)
+    // snippet:begin read-timeout
+    let reader = BufferedReader(stream)   // not Sendable: fine, nothing leaves this task
+    var lines: [String] = []
+    var timeouts = 0
+    while true {
+        do {
+            guard let line = try await withTimeout(.milliseconds(10), { try await reader.readLine() }) else { break }
+            lines.append(line)
+        } catch is TimeoutError {
+            timeouts += 1   // the part of a line received so far stays in the reader
+        }
+    }
+    print("lines: \(lines), after \(timeouts > 1 ? "several" : "too few") timeouts")
+    // snippet:end
+}
+
+func tokenExample() async throws {
+    // snippet:begin token
+    let shutdown = CancellationToken()
+    let workers = (0..<3).map { index in
+        spawn(on: .spread) { () -> String in
+            // Every Torus wait inside run stops when the token is cancelled; the task goes on.
+            let finished = try await shutdown.run { try await sleep(for: .seconds(60)); return true }
+            return finished == nil ? "worker \(index) stopped" : "worker \(index) finished"
+        }
+    }
+    try await sleep(for: .milliseconds(10))
+    shutdown.cancel()
+    for worker in workers { print(try await worker.value) }
     // snippet:end
 }
 
@@ -69,11 +138,11 @@ func serveUntilInterrupted(_ listener: TCPListener) async throws -> Int {
             try await withThrowingDiscardingTaskGroup { connections in
                 let stop = shutdownRequested.clone()
                 while true {
-                    let accepted = try await select(
-                        { Optional(try await listener.accept()) },
-                        { try await stop.changed(); return nil }
+                    let accepted: TCPStream? = try await select(
+                        .operation({ try await listener.accept() }) { $0 },
+                        .changed(stop) { _ in nil }
                     )
-                    guard let connection = accepted.value else { break }
+                    guard let connection = accepted else { break }
                     let stopConnection = shutdownRequested.clone()
                     connections.addTask {
                         // 3. Each connection finishes its work, says goodbye, and closes.
@@ -112,6 +181,8 @@ func shutdownExample() async throws {
 do {
     try Runtime.run(RuntimeConfiguration(cores: .count(1))) {
         try await selectExample()
+        try await readTimeoutExample()
+        try await tokenExample()
         try await streamsExample()
         try await shutdownExample()
     }

@@ -1,0 +1,196 @@
+import Glibc
+import Synchronization
+import TorusRing
+
+/// A region of a task whose waits stop early: at a deadline (``withDeadline(_:isolation:_:)``,
+/// ``withTimeout(_:isolation:_:)``) or when a ``CancellationToken`` is cancelled
+/// (``CancellationToken/run(isolation:_:)``), without cancelling the task itself.
+///
+/// Every wait Torus makes looks the scope up when it starts:
+/// - a ring operation under a deadline is submitted with an `IORING_OP_LINK_TIMEOUT` for the time
+///   left, so the kernel cancels it at the deadline with no timer or task of ours; under a token
+///   it registers a hook that cancels it in the kernel when the token fires;
+/// - channel, synchronization and `select` waits register a hook that takes the waiter back, as
+///   a task cancellation would. For a deadline, the first such hook arms one ring timer for the
+///   whole scope, which runs the hooks when it fires.
+///
+/// A scope is found through a task-local, so it covers the calling task and the child tasks it
+/// creates (task groups, `async let`), not tasks spawned from inside it (``spawn(on:_:)`` clears
+/// it: a connection handler spawned by a loop under a deadline does not inherit the deadline).
+@usableFromInline final class CancelScope: Sendable {
+    @usableFromInline @TaskLocal static var current: CancelScope?
+
+    /// Scopes alive in the process. While none is, a wait skips the task-local lookup: the
+    /// price of scopes for code that does not use them is one relaxed atomic load.
+    @usableFromInline static let active = Atomic<Int>(0)
+
+    /// This scope's own deadline, if it has one.
+    let deadline: ContinuousClock.Instant?
+    /// The earliest deadline of this scope and every scope around it: the one that applies.
+    let effectiveDeadline: ContinuousClock.Instant?
+    /// Whether something other than the clock can end this scope or one around it (a token):
+    /// ring operations then register a hook, since a linked timeout cannot express it.
+    let firesExternally: Bool
+    private let parent: CancelScope?
+    /// Set once the scope has fired (its timer, its token, or an enclosing scope).
+    private let fired = Atomic<Bool>(false)
+
+    private struct State {
+        var hooks: [UInt64: @Sendable () -> Void] = [:]
+        var nextToken: UInt64 = 0
+        /// The body returned; hooks are no longer taken.
+        var ended = false
+        var timerRequested = false
+        var timer: (core: Core, id: OperationID)?
+    }
+
+    private let state = Lock(State())
+    /// This scope's hook in its parent (so that a parent's token reaches the waits in here).
+    private let parentHook = Lock<UInt64?>(nil)
+
+    init(deadline: ContinuousClock.Instant?, external: Bool, parent: CancelScope?) {
+        self.deadline = deadline
+        self.parent = parent
+        switch (deadline, parent?.effectiveDeadline) {
+        case (let own?, let inherited?): effectiveDeadline = min(own, inherited)
+        case (let own, let inherited): effectiveDeadline = own ?? inherited
+        }
+        firesExternally = external || parent?.firesExternally == true
+    }
+
+    /// Enters the scope: counted as active, and linked to an enclosing scope that can be fired
+    /// from outside (a token), so that firing it fires this one too.
+    func begin() {
+        CancelScope.active.wrappingAdd(1, ordering: .relaxed)
+        if let parent, parent.firesExternally {
+            if let token = parent.register({ [self] in fire() }, armsTimer: false) {
+                parentHook.withLock { $0 = token }
+            } else {
+                fire()
+            }
+        }
+    }
+
+    /// Leaves the scope: no hook is taken any more, the timer is cancelled, the parent link
+    /// dropped.
+    func end() {
+        let timer = state.withLock { state -> (core: Core, id: OperationID)? in
+            state.ended = true
+            state.hooks.removeAll()
+            defer { state.timer = nil }
+            return state.timer
+        }
+        if let timer { timer.core.cancelOperation(timer.id) }
+        if let parent, let token = parentHook.withLock({ $0 }) { parent.unregister(token) }
+        CancelScope.active.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// The scope of the calling task, if any (one atomic load when no scope exists anywhere).
+    @inlinable static var ofCurrentTask: CancelScope? {
+        active.load(ordering: .relaxed) == 0 ? nil : current
+    }
+
+    /// Whether the scope has ended its waits: fired, or past the deadline that applies.
+    @usableFromInline var isExpired: Bool {
+        if fired.load(ordering: .acquiring) { return true }
+        if let effectiveDeadline, ContinuousClock.now >= effectiveDeadline { return true }
+        return false
+    }
+
+    /// The time left before the deadline that applies (zero once passed), or nil without one.
+    var remaining: Duration? {
+        guard let effectiveDeadline else { return nil }
+        let left = ContinuousClock.now.duration(to: effectiveDeadline)
+        return left < .zero ? .zero : left
+    }
+
+    /// Registers `hook` to run once when the scope fires. Returns a token for
+    /// ``unregister(_:)``, or nil if it has already fired (the caller stops waiting).
+    /// - Parameter armsTimer: whether a deadline scope should arm its timer for this hook (on
+    ///   the caller's core, so it must be called from a task).
+    @usableFromInline func register(_ hook: @escaping @Sendable () -> Void, armsTimer: Bool = true) -> UInt64? {
+        if isExpired { return nil }
+        let (token, armTimer) = state.withLock { state -> (UInt64?, Bool) in
+            guard !state.ended else { return (nil, false) }
+            state.nextToken &+= 1
+            state.hooks[state.nextToken] = hook
+            let arm = armsTimer && effectiveDeadline != nil && !state.timerRequested
+            if arm { state.timerRequested = true }
+            return (state.nextToken, arm)
+        }
+        // A fire between the check above and the insert would have missed this hook.
+        if token != nil && fired.load(ordering: .acquiring) {
+            fire()
+        }
+        // The timer is armed outside the lock: arming may reap completions, whose handlers may
+        // take this lock.
+        if armTimer { startTimer() }
+        return token
+    }
+
+    /// Takes a hook back (the wait ended by itself). Harmless after the scope fired.
+    @usableFromInline func unregister(_ token: UInt64) {
+        state.withLock { _ = $0.hooks.removeValue(forKey: token) }
+    }
+
+    /// Marks the scope fired and runs every registered hook (outside the lock). Idempotent for
+    /// the hooks: each runs at most once.
+    func fire() {
+        fired.store(true, ordering: .releasing)
+        let hooks = state.withLock { state -> [@Sendable () -> Void] in
+            defer { state.hooks.removeAll() }
+            return Array(state.hooks.values)
+        }
+        for hook in hooks { hook() }
+    }
+
+    private func startTimer() {
+        guard let remaining else { return }
+        let nanoseconds = remaining.clampedNanoseconds
+        guard let core = Core.current else {
+            // Off a core (a plain Swift task): a sleeping task stands in for the ring timer.
+            Task { [self] in
+                try? await Task.sleep(for: remaining)
+                fire()
+            }
+            return
+        }
+        let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { [self] result in
+            if result != -ECANCELED { fire() }
+        }
+        let cancelNow = state.withLock { state -> Bool in
+            if state.ended { return true }
+            state.timer = (core, id)
+            return false
+        }
+        if cancelNow { core.cancelOperation(id) }
+    }
+
+    /// Runs `body` with this scope as the current one.
+    func run<T>(isolation: isolated (any Actor)? = #isolation, _ body: () async throws -> T) async throws -> T {
+        begin()
+        defer { end() }
+        return try await CancelScope.$current.withValue(self) { try await body() }
+    }
+}
+
+/// Whether a wait of the calling task should stop: the task is cancelled, or its
+/// ``CancelScope`` has fired or passed its deadline.
+@inlinable var isWaitCancelled: Bool {
+    if Task.isCancelled { return true }
+    guard let scope = CancelScope.ofCurrentTask else { return false }
+    return scope.isExpired
+}
+
+/// Throws `CancellationError` if ``isWaitCancelled``.
+@inlinable func checkWaitCancellation() throws(CancellationError) {
+    if isWaitCancelled { throw CancellationError() }
+}
+
+/// Whether `error` is how a wait reports that it was cancelled.
+func isCancellation(_ error: any Error) -> Bool {
+    if error is CancellationError { return true }
+    if let error = error as? IOError, error.errno == .canceled { return true }
+    if let error = error as? BroadcastError, error == .cancelled { return true }
+    return false
+}
