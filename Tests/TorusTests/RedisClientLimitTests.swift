@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Glibc
 import MiniRedis
 import Testing
@@ -74,5 +75,51 @@ extension RuntimeSuite.HostileRedisClients {
         let (status, log) = server.terminate()
         #expect(status == 0)
         #expect(log.contains("idle for 1 s (timeout)"), "\(log)")
+    }
+}
+
+extension RuntimeSuite.HostileRedisClients {
+    @Test("redis's size units and client-output-buffer-limit form parse; nonsense does not")
+    func limitSyntax() {
+        #expect(parseMemorySize("1gb") == 1 << 30)
+        #expect(parseMemorySize("512MB") == 512 << 20)
+        #expect(parseMemorySize("64k") == 64_000)
+        #expect(parseMemorySize("1000") == 1000)
+        #expect(parseMemorySize("-1kb") == nil)
+        #expect(parseMemorySize("lots") == nil)
+        #expect(parseMemorySize("99999999999gb") == nil)
+        #expect(OutputBufferLimit(parsing: "32mb 8mb 60") == .pubsub)
+        #expect(OutputBufferLimit(parsing: "0 0 0") == .unlimited)
+        #expect(OutputBufferLimit(parsing: "32mb 8mb") == nil)
+    }
+
+    @Test("a subscriber over the soft output limit for longer than its seconds is disconnected; a short burst is not")
+    func softOutputLimit() async throws {
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let logged = Mutex<[String]>([])
+        let limit = OutputBufferLimit(hard: 0, soft: 256 << 10, softSeconds: 1)
+        let mini = Server(pubsubOutputLimit: limit, log: { line in logged.withLock { $0.append(line) } })
+        let (address, server) = try startMiniRedis(on: runtime, server: mini)
+        defer { server.cancel() }
+        let port = try #require(address.port)
+        let receivers = try await runtime.handle.spawn { () -> [Int] in
+            let stalled = try await stalledSubscriber(port: port, channel: "slow")
+            let publisher = try await Client.connect(to: address)
+            let message = [UInt8](repeating: 2, count: 64 << 10)
+            var receivers: [Int] = []
+            // 10 MB at once (the kernel buffers a few): over the soft limit, but not for a second.
+            for _ in 0..<160 { receivers.append(try await publisher.publish("slow", message)) }
+            try await sleep(for: .milliseconds(1200))
+            // Still over it a second later: the next message finds it over for too long.
+            for _ in 0..<4 { receivers.append(try await publisher.publish("slow", message)) }
+            try await publisher.close()
+            _ = stalled
+            return receivers
+        }.value
+        #expect(receivers.prefix(160).allSatisfy { $0 == 1 }, "disconnected before its second was up: \(receivers)")
+        #expect(receivers.last == 0, "\(receivers)")
+        for _ in 0..<100 where logged.withLock({ $0.isEmpty }) { usleep(10_000) }
+        #expect(logged.withLock { $0.first?.contains("output buffer limit") == true })
     }
 }
