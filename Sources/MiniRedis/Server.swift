@@ -99,7 +99,13 @@ public struct Server: Sendable {
         try? stream.setNoDelay(true)
         let session = Session(stream: stream, server: self)
         idle?.add(session)
-        await session.run()
+        // Shutdown cancels the session; a reply stuck on a full socket (a client that does not
+        // read) would not notice, so the connection is aborted too.
+        await withTaskCancellationHandler {
+            await session.run()
+        } onCancel: {
+            try? stream.abort()
+        }
         idle?.remove(session)
         try? await stream.close()
     }

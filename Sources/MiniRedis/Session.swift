@@ -51,7 +51,7 @@ final class Session {
             await lingeringClose()
         } catch let error as OutputBufferLimitExceeded {
             // A subscriber that stopped reading: redis disconnects it and says so in its log.
-            server.log("closing client \(peerDescription): \(error)")
+            server.log("closing client \(error.peer): \(error)")
         } catch {
             // The peer vanished (reset, broken pipe) or the server is shutting down.
         }

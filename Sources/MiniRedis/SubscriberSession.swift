@@ -41,12 +41,23 @@ final class SubscriberSession: @unchecked Sendable {
             }
             group.addTask {
                 try await self.inbox.overLimit.notified()
-                throw OutputBufferLimitExceeded(pending: self.inbox.pendingBytes, limit: self.session.server.pubsubOutputLimit)
+                let exceeded = OutputBufferLimitExceeded(
+                    peer: self.session.peerDescription, pending: self.inbox.pendingBytes, limit: self.session.server.pubsubOutputLimit)
+                // The writer is stuck on the full socket: end the connection under it.
+                try? self.session.stream.abort()
+                throw exceeded
             }
             while let child = try await group.next() {
                 switch child {
                 case .reader(let how):
                     ending = how
+                    // The client is gone (end of stream): like redis, drop what it was still
+                    // to be sent instead of waiting on a socket nobody may ever read.
+                    if how == .peerClosed {
+                        try? self.session.stream.abort()
+                        group.cancelAll()
+                        return
+                    }
                 case .writer:
                     // The reader finished the inbox and everything queued is written: only the
                     // watch is left.
@@ -130,6 +141,8 @@ final class SubscriberSession: @unchecked Sendable {
 
 /// A subscriber whose pending output passed its ``OutputBufferLimit``: it is disconnected.
 struct OutputBufferLimitExceeded: Error, CustomStringConvertible {
+    /// The client's address (taken before the connection is aborted).
+    var peer: String
     var pending: Int
     var limit: OutputBufferLimit
     var description: String { "output buffer limit reached (\(pending) bytes pending; pubsub limit \(limit))" }

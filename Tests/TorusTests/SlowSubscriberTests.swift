@@ -110,3 +110,33 @@ extension RuntimeSuite.HostileRedisClients {
         #expect(server.terminate().0 == 0)
     }
 }
+
+extension RuntimeSuite.HostileRedisClients {
+    @Test("a subscriber that half-closes with a full socket is dropped at once (its client slot comes back), as redis does at end of stream")
+    func subscriberEndOfStream() async throws {
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let (address, server) = try startMiniRedis(on: runtime, server: Server(maxClients: 2))
+        defer { server.cancel() }
+        let port = try #require(address.port)
+        let served = try await runtime.handle.spawn { () -> Bool in
+            let stalled = try await stalledSubscriber(port: port, channel: "full")
+            let publisher = try await Client.connect(to: address)
+            for _ in 0..<8 { _ = try await publisher.publish("full", [UInt8](repeating: 3, count: 1 << 20)) }
+            // The subscriber says it is done, and never reads what is waiting for it.
+            try await stalled.shutdown(.write)
+            var served = false
+            for _ in 0..<100 where !served {
+                try await sleep(for: .milliseconds(20))
+                let probe = try await TCPStream.connect(to: address)
+                try await probe.writeAll(Command.ping(message: nil).frame.encoded)
+                served = (try? await withTimeout(.seconds(1)) { try await probe.readExactly(7) }) == Array("+PONG\r\n".utf8)
+                try await probe.close()
+            }
+            try await publisher.close()
+            _ = stalled
+            return served
+        }.value
+        #expect(served, "the half-closed subscriber kept its client slot")
+    }
+}

@@ -68,6 +68,19 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// Closes the connection. Idempotent.
     public func close() async throws { try await handle.close() }
 
+    /// Ends both directions at once with a plain `shutdown(2)`, from any thread: a send or
+    /// receive waiting on this connection fails now. For dropping a connection whose peer does
+    /// not read: cancelling a task may not interrupt its send once the kernel has handed the
+    /// send to an io-wq worker (it blocks there on a full socket), and closing the descriptor
+    /// does not either; a shutdown does. A connection already ended is not an error.
+    public func abort() throws {
+        let fd = handle.rawDescriptor
+        guard fd >= 0 else { return }
+        if Glibc.shutdown(fd, Int32(SHUT_RDWR)) != 0 && errno != ENOTCONN {
+            throw IOError(operation: "shutdown", address: handle.address, errno: Errno(rawValue: errno))
+        }
+    }
+
     /// This end's address.
     public var localAddress: SocketAddress { get throws { try handle.localAddress() } }
     /// The other end's address.
