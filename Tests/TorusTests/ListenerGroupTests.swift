@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 @testable import Torus
 
@@ -60,5 +61,35 @@ extension RuntimeSuite {
             #expect(ListenerGroupGuard.overlaps([127, 0, 0, 1], [0, 0, 0, 0]))
             #expect(!ListenerGroupGuard.overlaps([127, 0, 0, 1], [127, 0, 0, 2]))
         }
+    }
+}
+
+extension RuntimeSuite.ListenerGroups {
+    @Test("TCPStream.abort ends a send blocked on a peer that does not read, from another task")
+    func abortEndsBlockedSend() async throws {
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let outcome = try await runtime.handle.spawn { () -> String in
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            let peer = try await TCPStream.connect(to: try listener.localAddress)
+            var size: Int32 = 4096
+            setsockopt(peer.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            let connection = try await listener.accept()
+            let writer = spawn { () -> String in
+                let chunk = IOBuffer(Array(repeating: 9, count: 64 << 10))
+                do {
+                    while true { try await connection.writeAll(chunk) }
+                } catch {
+                    return "\(error)"
+                }
+            }
+            try await sleep(for: .milliseconds(200))
+            try connection.abort()
+            try connection.abort()   // a connection already ended is not an error
+            let ended = try await withTimeout(.seconds(2)) { try await writer.value }
+            _ = peer
+            return ended
+        }.value
+        #expect(outcome.contains("EPIPE"), "\(outcome)")
     }
 }
