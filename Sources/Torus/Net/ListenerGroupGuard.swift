@@ -42,23 +42,46 @@ enum ListenerGroupGuard {
     /// The lines of a `/proc/net/tcp*` table in state LISTEN (`0A`). Columns: slot,
     /// local address (`0100007F:1F90`, each 32-bit word printed in host byte order), remote
     /// address, state, queues, timers, retransmits, uid, timeout, inode.
-    static func listeningEntries(_ table: String) -> [Entry] {
-        table.split(separator: "\n").dropFirst().compactMap { line in
-            let columns = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard columns.count > 9, columns[3] == "0A" else { return nil }
-            let local = columns[1].split(separator: ":")
-            guard local.count == 2, let port = UInt16(local[1], radix: 16), let inode = UInt64(columns[9]),
-                  local[0].count % 8 == 0 else { return nil }
-            var address: [UInt8] = []
-            var word = local[0][...]
-            while !word.isEmpty {
-                guard let value = UInt32(word.prefix(8), radix: 16) else { return nil }
-                // Printed as the host reads the word: its bytes in memory are the address's.
-                withUnsafeBytes(of: value) { address += $0 }
-                word = word.dropFirst(8)
+    ///
+    /// Read as bytes, a line's columns only as far as needed: the table also lists every
+    /// connection and TIME_WAIT socket (thousands on a busy host), nearly all of them skipped
+    /// at their state column.
+    static func listeningEntries(_ table: [UInt8]) -> [Entry] {
+        var entries: [Entry] = []
+        var lineStart = table.startIndex
+        var isHeader = true
+        while lineStart < table.endIndex {
+            let lineEnd = table[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? table.endIndex
+            defer { lineStart = lineEnd + 1 }
+            if isHeader {
+                isHeader = false
+                continue
             }
-            return Entry(address: address, port: port, inode: inode)
+            let columns = table[lineStart..<lineEnd].split(separator: UInt8(ascii: " "), maxSplits: 10, omittingEmptySubsequences: true)
+            guard columns.count > 9, columns[3].elementsEqual("0A".utf8) else { continue }
+            if let entry = entry(local: columns[1], inode: columns[9]) { entries.append(entry) }
         }
+        return entries
+    }
+
+    /// The same, from text (tests).
+    static func listeningEntries(_ table: String) -> [Entry] { listeningEntries(Array(table.utf8)) }
+
+    /// An entry from its local-address and inode columns.
+    private static func entry(local: ArraySlice<UInt8>, inode: ArraySlice<UInt8>) -> Entry? {
+        let parts = local.split(separator: UInt8(ascii: ":"))
+        guard parts.count == 2, parts[0].count % 8 == 0,
+              let port = UInt16(String(decoding: parts[1], as: UTF8.self), radix: 16),
+              let inode = UInt64(String(decoding: inode, as: UTF8.self)) else { return nil }
+        var address: [UInt8] = []
+        var word = parts[0][...]
+        while !word.isEmpty {
+            guard let value = UInt32(String(decoding: word.prefix(8), as: UTF8.self), radix: 16) else { return nil }
+            // Printed as the host reads the word: its bytes in memory are the address's.
+            withUnsafeBytes(of: value) { address += $0 }
+            word = word.dropFirst(8)
+        }
+        return Entry(address: address, port: port, inode: inode)
     }
 
     /// Two listeners on one port collide when their addresses are equal or either is a
@@ -76,8 +99,8 @@ enum ListenerGroupGuard {
         }
     }
 
-    /// A small text file read whole (nil if it cannot be opened).
-    static func readSmallFile(_ path: String) -> String? {
+    /// A small file read whole (nil if it cannot be opened or read).
+    static func readSmallFile(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
@@ -86,7 +109,7 @@ enum ListenerGroupGuard {
         while true {
             let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { return count == 0 ? String(decoding: bytes, as: UTF8.self) : nil }
+            guard count > 0 else { return count == 0 ? bytes : nil }
             bytes += chunk[..<count]
         }
     }
