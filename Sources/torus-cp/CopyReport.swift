@@ -24,6 +24,8 @@ final class CopyReport: Sendable {
     func fileDone() { counts.withLock { $0.files += 1 } }
     func madeDirectory() { counts.withLock { $0.directories += 1 } }
     func madeLink() { counts.withLock { $0.symbolicLinks += 1 } }
+    /// A FIFO or device node recreated (counted with the files).
+    func madeSpecialFile() { counts.withLock { $0.files += 1 } }
 
     /// A file left alone (special file, `-n` with an existing destination), with a warning.
     func skipped(_ message: String) {

@@ -55,61 +55,56 @@ struct FileCopier: Sendable {
     ///     opened file.
     ///   - intoNewDirectory: this copy created the destination's directory, so nothing can be in
     ///     the way and the existence checks are skipped (as cp does).
+    ///   - topLevel: named on the command line: a symbolic link as the source is followed
+    ///     unless copying recursively, one as the destination is written through (cp's rules).
+    ///     Inside a tree neither is ever followed.
     ///
     /// Which operations go through the ring: the ones that may wait for the disk on a cold cache
     /// (opening the source, reading it). Creating, writing, closing and renaming in the
     /// destination directory are plain system calls on the core: io_uring would hand each of them
     /// to a kernel worker thread anyway, and that hand-off cost more than the operation itself
     /// (FileOperationRoute in the library; figures in docs/benchmarks.md).
-    func copy(from source: FilePath, metadata known: FileMetadata?, to destination: FilePath, intoNewDirectory: Bool) async throws {
-        let input = try await File.open(source, options: options.direct ? [.read, .direct] : [.read])
+    func copy(from source: Place, metadata known: FileMetadata?, to destination: Place, intoNewDirectory: Bool, topLevel: Bool) async throws {
+        var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
+        if !(topLevel && !options.recursive) { sourceOptions.insert(.noFollow) }
+        let input = try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: sourceOptions)
         var copied = false
         do {
             // The open file's inode is in memory: statx on it cannot wait for the disk.
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
-            guard metadata.isRegularFile else { throw CopyError("'\(source)' is no longer a regular file") }
-            let mayCopy = intoNewDirectory ? true : try await mayWrite(destination, from: source, metadata: metadata)
-            if mayCopy {
-                try await copyContents(of: input, metadata: metadata, to: destination)
-                copied = true
+            guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
+            let action = intoNewDirectory ? .create : try action(for: destination, source: source, metadata: metadata, topLevel: topLevel)
+            switch action {
+            case .skip:
+                break
+            case .create:
+                try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
+            case .replace(let existing):
+                try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
+            case .writeInto(let followLink):
+                try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
             }
+            if case .skip = action {} else { copied = true }
         } catch {
             try? await input.close(via: .inline)
             throw error
         }
         try await input.close(via: .inline)
         guard copied else { return }
-        if options.verify { try await verify(source, destination) }
+        if options.verify { try await verify(source.path, destination.path) }
         report.fileDone()
-    }
-
-    /// Whether `destination` may be (over)written with `source`: false to skip it (-n); throws
-    /// when it is the same file, a directory, or not writable without -f.
-    private func mayWrite(_ destination: FilePath, from source: FilePath, metadata: FileMetadata) async throws -> Bool {
-        guard let existing = try? await FileSystem.metadata(at: destination) else { return true }
-        if existing.inode == metadata.inode && existing.device == metadata.device {
-            throw CopyError("'\(source)' and '\(destination)' are the same file")
-        }
-        if options.noClobber {
-            report.skipped("not overwriting '\(destination)' (-n)")
-            return false
-        }
-        if existing.isDirectory {
-            throw CopyError("cannot overwrite directory '\(destination)' with non-directory '\(source)'")
-        }
-        if !options.force && access(destination.string, W_OK) != 0 {
-            throw CopyError("cannot create regular file '\(destination)': Permission denied (use -f to replace it)")
-        }
-        return true
     }
 
     /// Writes the contents of `input` to a temporary file next to `destination` and renames it
     /// into place; whatever goes wrong, the temporary file is removed.
-    private func copyContents(of input: File, metadata: FileMetadata, to destination: FilePath) async throws {
-        let temporary = temporaryPath(for: destination)
-        let output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
-                                         permissions: FilePermissions(rawValue: creationMode(metadata)), via: .inline)
+    /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
+    ///   (without -p); nil for a new file.
+    private func copyContents(of input: File, metadata: FileMetadata, to destination: Place, replacing existing: FileMetadata?) async throws {
+        let directory = destination.directory
+        let mode = creationMode(metadata)
+        let (output, temporary) = try await createTemporaryFile(in: directory, permissions: mode,
+                                                                 options: options.direct ? [.write, .direct] : [.write])
         do {
             if metadata.size <= UInt64(options.chunkSize) && !options.direct {
                 try await copySmall(from: input, to: output, size: Int(metadata.size))
@@ -120,19 +115,54 @@ struct FileCopier: Sendable {
             }
             // Only a sparse copy can end in a hole that no write extended the file over.
             if metadata.allocatedSize < metadata.size, ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
-                throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
+                throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
             }
-            let mode = finalMode(metadata, preserve: options.preserve)
-            if mode != creationMode(metadata) & ~umaskValue || options.preserve { fchmod(output.fileDescriptor, mode) }
-            if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
+            try FinalAttributes(copyOf: metadata, replacing: existing, preserve: options.preserve)
+                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
             try await output.close(via: .inline)
-            try await FileSystem.rename(temporary, to: destination, via: .inline)
+            // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
+            try Task.checkCancellation()
+            let renamed = temporary.withPlatformString { from in
+                destination.name.withPlatformString { to in renameat(directory.descriptor, from, directory.descriptor, to) }
+            }
+            if renamed != 0 { throw IOError(operation: "rename", path: output.path, errno: Errno(rawValue: errno)) }
         } catch {
             // Plain system calls: the temporary file must go whatever happened, cancelled or not.
-            unlink(temporary.string)
+            _ = temporary.withPlatformString { unlinkat(directory.descriptor, $0, 0) }
             try? await output.close(via: .inline)
             throw error
         }
+    }
+
+    /// Opens the existing `destination` and writes `input` into it from the start, as cp does: a
+    /// device or FIFO (sequential writes; the open waits for a FIFO's reader on the ring, not on
+    /// the core), a file a command-line symbolic link points to, a file of another owner. A
+    /// regular file is truncated to what was written and, with -p, given the source's
+    /// attributes; a device or FIFO keeps its own.
+    private func copyInto(_ destination: Place, followLink: Bool, from input: File, metadata: FileMetadata) async throws {
+        let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
+                                         options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
+        do {
+            try await buffers.withBuffer { buffer in
+                var offset: UInt64 = 0
+                while true {
+                    buffer.clear()
+                    let n = try await input.read(into: buffer, at: offset)
+                    if n == 0 { break }
+                    var written = 0
+                    while written < n { written += try await output.write(buffer, from: written) }
+                    offset += UInt64(n)
+                    report.copiedBytes(UInt64(n))
+                }
+            }
+            if options.preserve, try await output.metadata(via: .inline).isRegularFile {
+                try FinalAttributes(copyOf: metadata, preserve: true).apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+            }
+        } catch {
+            try? await output.close(via: .inline)
+            throw error
+        }
+        try await output.close(via: .inline)
     }
 
     /// A file that fits in one chunk. Cached (the usual case for a warm tree): one
@@ -336,13 +366,6 @@ struct FileCopier: Sendable {
         }
     }
 
-    private func setTimes(of file: File, path: FilePath, from metadata: FileMetadata) throws {
-        var times = timestamps(metadata)
-        if futimens(file.fileDescriptor, &times) != 0 {
-            throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
-        }
-    }
-
     /// Re-reads both files and compares them.
     private func verify(_ source: FilePath, _ destination: FilePath) async throws {
         let a = try await File.open(source)
@@ -365,22 +388,6 @@ struct FileCopier: Sendable {
         try await a.close()
         try await b.close()
     }
-}
-
-/// The mode the temporary file is created with (before the umask): the source's permission
-/// bits, plus owner-write so that we can write it.
-func creationMode(_ metadata: FileMetadata) -> mode_t { metadata.permissions.rawValue & 0o777 | 0o200 }
-
-/// The mode a copy ends with (files and directories): the source's with -p, else the source's
-/// less the umask, as cp does.
-func finalMode(_ metadata: FileMetadata, preserve: Bool) -> mode_t {
-    preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
-}
-
-/// The source's access and modification times, as `futimens` and `utimensat` take them (-p).
-func timestamps(_ metadata: FileMetadata) -> [timespec] {
-    [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
-     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
 }
 
 /// Hands out chunk positions to the copy tasks of one file (all on one core).
@@ -413,21 +420,6 @@ let kernelCopySlots = AsyncSemaphore(permits: max(1, Runtime.allowedCPUs.count))
 // lseek whences for sparse files (GNU extensions, so not in Swift's Glibc module).
 let SEEK_DATA: Int32 = 3
 let SEEK_HOLE: Int32 = 4
-
-/// `.NAME.torus-cp-RANDOM` next to `destination`, so the final rename stays within one directory.
-func temporaryPath(for destination: FilePath) -> FilePath {
-    let name = destination.lastComponent?.string ?? "file"
-    let directory = destination.removingLastComponent()
-    let random = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-    return directory.appending(".\(name).torus-cp-\(random)")
-}
-
-/// The process umask (read once: setting it is the only way to read it).
-let umaskValue: mode_t = {
-    let value = umask(0o022)
-    umask(value)
-    return value
-}()
 
 /// A copy failure with cp-style wording.
 struct CopyError: Error, CustomStringConvertible {

@@ -54,18 +54,25 @@ struct TorusCopy: ParsableCommand {
         options.method = method
         options.chunkSize = parseSize(chunkSize)!
 
-        let sources = paths.dropLast().map { FilePath($0) }
-        let destination = FilePath(paths.last!)
+        let operands = rawOperands(paths)
+        let sources = Array(operands.dropLast())
+        let destination = operands.last!
         var status = stat()
-        let destinationIsDirectory = stat(destination.string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+        let destinationIsDirectory = destination.withPlatformString { stat($0, &status) } == 0 && status.st_mode & S_IFMT == S_IFDIR
         if sources.count > 1 && !destinationIsDirectory {
             printError("torus-cp: target '\(destination)' is not a directory")
             throw ExitCode(1)
         }
-        let items = sources.map { source -> (FilePath, FilePath) in
-            let name = source.lastComponent?.string ?? source.string
-            return (source, destinationIsDirectory ? destination.appending(name) : destination)
+        // Into a directory: one open descriptor for all sources, each copied under its last name.
+        let destinationDirectory: OpenDirectory?
+        do {
+            destinationDirectory = destinationIsDirectory ? try OpenDirectory.open(destination, in: .current, followLink: true) : nil
+        } catch {
+            printError("torus-cp: cannot open directory '\(destination)': \(reason(error))")
+            throw ExitCode(1)
         }
+        // `SRC DEST/` with no directory DEST: cp refuses to create a file there.
+        let mustBeDirectory = paths.last!.hasSuffix("/")
 
         var configuration = RuntimeConfiguration()
         if let cores { configuration.cores = .count(cores) }
@@ -89,8 +96,19 @@ struct TorusCopy: ParsableCommand {
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
-                    for (source, target) in items {
-                        group.addTask { await copier.copyTopLevel(source, to: target) }
+                    for source in sources {
+                        group.addTask {
+                            let target: Place
+                            if let destinationDirectory {
+                                target = Place(destinationDirectory, source.lastComponent.map { FilePath(root: nil, [$0]) } ?? source)
+                            } else {
+                                do { target = try Place.operand(destination) } catch {
+                                    report.failed("cannot create '\(destination)': \(reason(error))")
+                                    return
+                                }
+                            }
+                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory)
+                        }
                     }
                 }
             }
@@ -116,6 +134,19 @@ struct TorusCopy: ParsableCommand {
         timer.setEventHandler { writeError("\r\u{1B}[K" + report.progressLine()) }
         timer.resume()
         return timer
+    }
+}
+
+/// The operands as the bytes the command line holds: ArgumentParser's strings repair invalid
+/// UTF-8, so each is matched (in order) to its raw argument, whose bytes are kept.
+func rawOperands(_ operands: [String]) -> [FilePath] {
+    // SAFETY: argv holds argc valid C strings for the life of the process.
+    var raw = (1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0] }[...]
+    return operands.map { operand in
+        while let argument = raw.popFirst() {
+            if String(cString: argument) == operand { return FilePath(platformString: argument) }
+        }
+        return FilePath(operand)
     }
 }
 

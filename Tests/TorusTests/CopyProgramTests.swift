@@ -195,7 +195,7 @@ extension RuntimeSuite {
             let readOnly = try runProcess("/usr/bin/setpriv", asNobody + [root + "/public", root + "/locked/copy"])
             #expect(readOnly.status == 1)
             #expect(readOnly.stderr.contains("Permission denied"))
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains("torus-cp-") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".tcp-") }
             #expect(leftovers.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
         }
@@ -244,7 +244,7 @@ extension RuntimeSuite {
             // Interrupt once the copy is under way (its temporary file exists).
             let deadline = ContinuousClock.now + .seconds(5)
             while ContinuousClock.now < deadline,
-                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.contains("torus-cp-") }) {
+                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.contains(".tcp-") }) {
                 usleep(1000)
             }
             process.interrupt()
