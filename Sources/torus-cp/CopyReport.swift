@@ -33,6 +33,13 @@ final class CopyReport: Sendable {
         printError("torus-cp: \(message)")
     }
 
+    /// A file copied, but not as it was when the copy began (it changed meanwhile): a warning,
+    /// and exit status 1 as for a failure, since the copy may match no state the file was ever in.
+    func changed(_ message: String) {
+        counts.withLock { $0.failures += 1 }
+        printError("torus-cp: warning: \(message)")
+    }
+
     /// A failure: reported now on stderr with the path and the reason.
     func failed(_ message: String) {
         counts.withLock { $0.failures += 1 }

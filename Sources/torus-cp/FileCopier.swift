@@ -106,17 +106,24 @@ struct FileCopier: Sendable {
         let (output, temporary) = try await createTemporaryFile(in: directory, permissions: mode,
                                                                  options: options.direct ? [.write, .direct] : [.write])
         do {
+            var length: UInt64
             if metadata.size <= UInt64(options.chunkSize) && !options.direct {
-                try await copySmall(from: input, to: output, size: Int(metadata.size))
+                // Writes exactly what it read: the file's length is right as it is.
+                length = try await copySmall(from: input, to: output, size: Int(metadata.size))
             } else {
                 let sparse = metadata.allocatedSize < metadata.size
                 if !sparse { try await allocate(output, size: metadata.size) }
-                try await copyData(from: input, to: output, size: metadata.size, sparse: sparse)
+                let end = SourceEnd()
+                try await copyData(from: input, to: output, size: metadata.size, sparse: sparse, end: end)
+                length = end.offset ?? metadata.size
+                // A sparse copy can end in a hole no write extended the file over; a preallocated
+                // one is longer than a source that shrank.
+                if sparse || length < metadata.size, ftruncate(output.fileDescriptor, off_t(length)) != 0 {
+                    throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
+                }
             }
-            // Only a sparse copy can end in a hole that no write extended the file over.
-            if metadata.allocatedSize < metadata.size, ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
-                throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
-            }
+            if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
+            if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserve: options.preserve)
                 .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
             try await output.close(via: .inline)
@@ -169,20 +176,20 @@ struct FileCopier: Sendable {
     /// copy_file_range on the core, page cache to page cache, as cp does; the kernel cannot
     /// wait for the disk there. Otherwise one ring read (the disk read overlaps other files'
     /// work) and one plain write.
-    private func copySmall(from input: File, to output: File, size: Int) async throws {
-        guard size > 0 else { return }
+    /// - Returns: the bytes copied (fewer than `size` if the source ended first).
+    private func copySmall(from input: File, to output: File, size: Int) async throws -> UInt64 {
+        guard size > 0 else { return 0 }
         let cached = input.cachedFraction(of: UInt64(size)) == 1
         // Forced copy_file_range on an uncached file: on the blocking pool, where a disk read
         // does not hold the core.
         if options.method == .copyFileRange || (options.method == .auto && cached) {
             do {
-                try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring)
-                return
+                return UInt64(try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring))
             } catch where kernelRefused(error) {
                 // Read and write instead.
             }
         }
-        try await buffers.withBuffer { buffer in
+        return try await buffers.withBuffer { buffer in
             while buffer.count < size {
                 if try await input.read(into: buffer, at: UInt64(buffer.count), maxLength: size - buffer.count) == 0 { break }
             }
@@ -190,6 +197,7 @@ struct FileCopier: Sendable {
             // a worker thread.
             try await output.writeAll(buffer, at: 0, via: .inline)
             report.copiedBytes(UInt64(buffer.count))
+            return UInt64(buffer.count)
         }
     }
 
@@ -216,21 +224,28 @@ struct FileCopier: Sendable {
 
     /// Copies `length` bytes at `position` with copy_file_range, call after call until done or
     /// the source ends. On the blocking pool (`.ring`) each call holds one of `kernelCopySlots`.
-    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute) async throws {
+    /// - Returns: the bytes copied; fewer than `length` where the source ended (noted in `end`).
+    @discardableResult
+    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute,
+                           end: SourceEnd? = nil) async throws -> Int {
         var done = 0
         while done < length {
             let permit = route == .ring ? try await kernelCopySlots.acquire() : nil
             defer { permit?.release() }
             let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done, via: route)
-            if n == 0 { break }   // the file shrank while we copied
+            if n == 0 {
+                end?.ended(at: position + UInt64(done))   // the file shrank while we copied
+                break
+            }
             done += n
             report.copiedBytes(UInt64(n))
         }
+        return done
     }
 
     /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
     /// chunks with up to `queueDepth` in flight.
-    private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool) async throws {
+    private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool, end sourceEnd: SourceEnd) async throws {
         var segments: [(UInt64, UInt64)] = sparse ? [] : [(UInt64(0), size)]
         var offset: off_t = sparse ? 0 : off_t(size)
         let end = off_t(size)
@@ -261,13 +276,13 @@ struct FileCopier: Sendable {
             let cached = (input.cachedFraction(of: size) ?? 0) >= 0.9
             do {
                 try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
-                                     from: input, to: output, cached: cached)
+                                     from: input, to: output, cached: cached, end: sourceEnd)
                 return
             } catch where kernelRefused(error) {
                 // Read and write instead.
             }
         }
-        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output)
+        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output, end: sourceEnd)
     }
 
     /// The segments cut into pieces of at most `size` bytes.
@@ -289,10 +304,10 @@ struct FileCopier: Sendable {
     /// `readAheadChunks` prefetched. The kernel's readahead alone keeps too little in flight to
     /// keep the disk busy while the copy runs: on this project's VM, one uncached 1 GiB file took
     /// 1.0-2.0 s that way and 0.6-0.8 s with 128 MiB prefetched ahead (cp: 1.0-1.7 s).
-    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool) async throws {
+    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool, end: SourceEnd) async throws {
         if cached {
             try await withWorkers(options.queueDepth, taking: chunks) { next in
-                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring) }
+                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end) }
             }
             return
         }
@@ -318,13 +333,13 @@ struct FileCopier: Sendable {
                 prefetched.append(permit)
                 next += 1
             }
-            try await copyRange(from: input, to: output, at: position, length: length, via: .ring)
+            try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end)
             if !prefetched.isEmpty { prefetched.removeFirst().release() }
         }
     }
 
     /// Copies the chunks through the ring: splice through a pipe or read and write.
-    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File) async throws {
+    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, end: SourceEnd) async throws {
         let chunkSize = options.chunkSize
         let report = self.report
         let buffers = self.buffers
@@ -335,6 +350,7 @@ struct FileCopier: Sendable {
                 let pipe = try PipePair(capacity: chunkSize)
                 while let (position, length) = next.take() {
                     let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
+                    if n < length { end.ended(at: position + UInt64(n)) }
                     report.copiedBytes(UInt64(n))
                 }
                 return
@@ -345,7 +361,10 @@ struct FileCopier: Sendable {
                     buffer.clear()
                     while buffer.count < length {
                         let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
-                        if n == 0 { break }   // the file shrank while we copied
+                        if n == 0 {
+                            end.ended(at: position + UInt64(buffer.count))   // the file shrank while we copied
+                            break
+                        }
                     }
                     try await output.writeAll(buffer, at: position)
                     report.copiedBytes(UInt64(buffer.count))

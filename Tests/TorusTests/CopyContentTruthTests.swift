@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+extension RuntimeSuite {
+    /// A copy holds exactly the bytes reading the source found, whatever `st_size` said.
+    @Suite("torus-cp truthful content")
+    struct CopyContentTruth {
+        @Test("procfs and sysfs files are read to their end: not empty, not padded with NULs")
+        func pseudoFiles() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            for (index, path) in ["/proc/version", "/proc/cpuinfo", "/sys/devices/system/cpu/online"].enumerated()
+            where FileManager.default.fileExists(atPath: path) {
+                let copy = root + "/copy\(index)"
+                let outcome = try torusCopy([path, copy])
+                #expect(outcome.status == 0, "\(path): \(outcome.stderr)")
+                let copied = readAll(Array(copy.utf8))
+                #expect(!copied.isEmpty, "\(path) copied as an empty file")
+                #expect(!copied.contains(0), "\(path) copied with NUL padding")
+                if path != "/proc/cpuinfo" {   // cpuinfo's MHz lines change from read to read
+                    #expect(copied == readAll(Array(path.utf8)), "\(path)")
+                }
+            }
+        }
+
+        @Test("a source truncated during the copy: the copy holds the bytes read, no zero tail; a warning names it; exit 1")
+        func shrinkingSource() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = root + "/shrinking"
+            let original = pseudoRandomBytes(8 << 20, seed: 41)
+            createFile(Array(source.utf8), original)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            // Small chunks one at a time through buffers: slow enough to truncate the source midway.
+            process.arguments = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            let deadline = ContinuousClock.now + .seconds(5)
+            while ContinuousClock.now < deadline,
+                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.hasPrefix(".tcp-") }) {
+                usleep(200)
+            }
+            #expect(truncate(source, 256 << 10) == 0)
+            process.waitUntilExit()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let copy = readAll(Array((root + "/copy").utf8))
+            try #require(copy.count < original.count, "the copy finished before the truncation: make it longer")
+            #expect(copy.count >= 256 << 10)
+            #expect(copy[...] == original.prefix(copy.count), "the copy is not the bytes read (a zero tail?)")
+            #expect(process.terminationStatus == 1)
+            #expect(stderr.contains("warning: '\(source)' changed size while it was copied"), "\(stderr)")
+        }
+    }
+}
