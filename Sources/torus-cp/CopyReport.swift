@@ -14,6 +14,7 @@ final class CopyReport: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    private let directRefusalShown = Atomic<Bool>(false)
     /// What the whole copy will move, once `SizeScan` has added it up (with --progress).
     private let expectedBytes = Mutex<UInt64?>(nil)
     let started = ContinuousClock.now
@@ -38,6 +39,13 @@ final class CopyReport: Sendable {
     func changed(_ message: String) {
         counts.withLock { $0.failures += 1 }
         printError("torus-cp: warning: \(message)")
+    }
+
+    /// --direct where the file system refuses O_DIRECT: said once, then copied through the page
+    /// cache (not a failure).
+    func directRefused(_ path: String) {
+        guard !directRefusalShown.exchange(true, ordering: .relaxed) else { return }
+        printError("torus-cp: warning: O_DIRECT refused for '\(path)' (Invalid argument): copying through the page cache where it is refused")
     }
 
     /// A failure: reported now on stderr with the path and the reason.

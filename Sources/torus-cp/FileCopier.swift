@@ -67,7 +67,9 @@ struct FileCopier: Sendable {
     func copy(from source: Place, metadata known: FileMetadata?, to destination: Place, intoNewDirectory: Bool, topLevel: Bool) async throws {
         var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
         if !(topLevel && !options.recursive) { sourceOptions.insert(.noFollow) }
-        let input = try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: sourceOptions)
+        let input = try await openAllowingDirectFallback(sourceOptions) { options in
+            try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: options)
+        }
         var copied = false
         do {
             // The open file's inode is in memory: statx on it cannot wait for the disk.
@@ -103,8 +105,12 @@ struct FileCopier: Sendable {
     private func copyContents(of input: File, metadata: FileMetadata, to destination: Place, replacing existing: FileMetadata?) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
-        let (output, temporary) = try await createTemporaryFile(in: directory, permissions: mode,
-                                                                 options: options.direct ? [.write, .direct] : [.write])
+        var temporary = FilePath()
+        let output = try await openAllowingDirectFallback(options.direct ? [.write, .direct] : [.write]) { options in
+            let (file, name) = try await createTemporaryFile(in: directory, permissions: mode, options: options)
+            temporary = name
+            return file
+        }
         do {
             var length: UInt64
             if metadata.size <= UInt64(options.chunkSize) && !options.direct {
@@ -149,6 +155,8 @@ struct FileCopier: Sendable {
     private func copyInto(_ destination: Place, followLink: Bool, from input: File, metadata: FileMetadata) async throws {
         let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
                                          options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
+        // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
+        try input.setDirect(false)
         do {
             try await buffers.withBuffer { buffer in
                 var offset: UInt64 = 0
@@ -282,7 +290,9 @@ struct FileCopier: Sendable {
                 // Read and write instead.
             }
         }
-        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output, end: sourceEnd)
+        let (aligned, tail) = splitUnalignedTail(chunks(of: segments, size: options.chunkSize))
+        try await ringCopy(aligned, from: input, to: output, end: sourceEnd)
+        if let tail { try await copyTail(tail, from: input, to: output, end: sourceEnd) }
     }
 
     /// The segments cut into pieces of at most `size` bytes.

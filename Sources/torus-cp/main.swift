@@ -34,12 +34,12 @@ struct TorusCopy: ParsableCommand {
 
     func validate() throws {
         guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
-        guard queueDepth >= 1 else { throw ValidationError("--queue-depth must be at least 1") }
+        guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a size from 4K to 1G, got '\(chunkSize)'")
         }
         if direct && size % 4096 != 0 { throw ValidationError("--direct needs a chunk size that is a multiple of 4K") }
-        if let cores, cores < 1 { throw ValidationError("--cores must be at least 1") }
+        if let cores, !(1...4096).contains(cores) { throw ValidationError("--cores must be from 1 to 4096") }
     }
 
     func run() throws {
@@ -150,11 +150,24 @@ func rawOperands(_ operands: [String]) -> [FilePath] {
     }
 }
 
-/// `512`, `64K`, `1M`, `2G` (powers of 1024).
+/// `512`, `64K`, `1M`, `2G` (powers of 1024); nil for anything else, a size that overflows
+/// included.
 func parseSize(_ text: String) -> Int? {
     let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
-    if let last = text.last, let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
-    return Int(text)
+    guard let last = text.last, let unit = units[last] else { return Int(text) }
+    guard let count = Int(text.dropLast()) else { return nil }
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : bytes
 }
 
-TorusCopy.main()
+// Usage errors exit with status 1, as cp's do (ArgumentParser's default is 64), with cp's hint.
+do {
+    var command = try TorusCopy.parseAsRoot()
+    try command.run()
+} catch {
+    if TorusCopy.exitCode(for: error) == .validationFailure {
+        printError("torus-cp: " + TorusCopy.message(for: error) + "\nTry 'torus-cp --help' for more information.")
+        exit(1)
+    }
+    TorusCopy.exit(withError: error)
+}
