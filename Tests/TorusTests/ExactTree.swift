@@ -7,13 +7,18 @@ struct ExactEntry: Equatable, CustomStringConvertible {
     /// Regular files: size and checksum of the contents; symbolic links: the target's bytes;
     /// devices: the device number.
     var contents: String
+    /// Modification time in nanoseconds (regular files and directories), when asked for.
+    var modified: Int? = nil
 
-    var description: String { "type \(String(type >> 12, radix: 8)) mode \(String(permissions, radix: 8)) \(contents)" }
+    var description: String {
+        "type \(String(type >> 12, radix: 8)) mode \(String(permissions, radix: 8)) \(contents)" + (modified.map { " mtime \($0)" } ?? "")
+    }
 }
 
 /// Every entry under `root` keyed by its relative path's bytes (names that are not UTF-8
 /// included), read with `opendir`/`readdir`/`lstat`/`readlink` only: no `String` in the way.
-func exactTree(_ root: String) -> [[UInt8]: ExactEntry] {
+/// - Parameter withTimes: include the modification times of files and directories (for -p).
+func exactTree(_ root: String, withTimes: Bool = false) -> [[UInt8]: ExactEntry] {
     var result: [[UInt8]: ExactEntry] = [:]
     func walk(_ relative: [UInt8]) {
         let path = Array(root.utf8) + (relative.isEmpty ? [] : [UInt8(ascii: "/")] + relative)
@@ -43,7 +48,11 @@ func exactTree(_ root: String) -> [[UInt8]: ExactEntry] {
             default:
                 break
             }
-            result[childRelative] = ExactEntry(type: type, permissions: status.st_mode & 0o7777, contents: contents)
+            var entry = ExactEntry(type: type, permissions: status.st_mode & 0o7777, contents: contents)
+            if withTimes && (type == S_IFREG || type == S_IFDIR) {
+                entry.modified = status.st_mtim.tv_sec * 1_000_000_000 + status.st_mtim.tv_nsec
+            }
+            result[childRelative] = entry
             if type == S_IFDIR { walk(childRelative) }
         }
     }
