@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import Torus
 
 /// What a copy did: counts for `--stats` and `--progress`, and every failure (the copy of the
 /// other files goes on, like cp).
@@ -46,6 +47,13 @@ final class CopyReport: Sendable {
     func directRefused(_ path: String) {
         guard !directRefusalShown.exchange(true, ordering: .relaxed) else { return }
         printError("torus-cp: warning: O_DIRECT refused for '\(path)' (Invalid argument): copying through the page cache where it is refused")
+    }
+
+    /// -v: `'SOURCE' -> 'DEST'` on stdout, one line per item, as cp prints it.
+    func verbose(_ source: FilePath, _ destination: FilePath) {
+        let line = "'\(source)' -> '\(destination)'\n"
+        // One write per line: lines from different cores never interleave.
+        _ = line.withCString { write(1, $0, strlen($0)) }
     }
 
     /// A failure: reported now on stderr with the path and the reason.

@@ -56,7 +56,7 @@ extension FileCopier {
             }
             return .replace(keeping: nil)   // -f: a new file in its place, as cp's unlink and create
         }
-        if options.preserve { return .replace(keeping: nil) }
+        if !options.preserved.isDisjoint(with: [.mode, .ownership]) { return .replace(keeping: nil) }
         // The copy is made by this process: it can take the old file's owner only as root (or
         // when the old file's owner and group are this process's).
         let canKeepOwner = geteuid() == 0 || (existing.ownerID == geteuid() && existing.groupID == getegid())

@@ -4,7 +4,9 @@ import Torus
 /// How to copy.
 struct CopyOptions: Sendable {
     var recursive = false
-    var preserve = false
+    var preserved: Preserved = []
+    var following = LinkFollowing.never
+    var verbose = false
     var noClobber = false
     var force = false
     var verify = false
@@ -40,6 +42,8 @@ struct FileCopier: Sendable {
     let options: CopyOptions
     let report: CopyReport
     let buffers: BufferPool
+    /// --preserve=links: the copies of files with several names.
+    let hardLinks = HardLinks()
 
     /// - Parameter filesInFlight: how many files may be copied at once (bounds the idle buffers).
     init(options: CopyOptions, report: CopyReport, filesInFlight: Int) {
@@ -66,7 +70,7 @@ struct FileCopier: Sendable {
     /// (FileOperationRoute in the library; figures in docs/benchmarks.md).
     func copy(from source: Place, metadata known: FileMetadata?, to destination: Place, intoNewDirectory: Bool, topLevel: Bool) async throws {
         var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
-        if !(topLevel && !options.recursive) { sourceOptions.insert(.noFollow) }
+        if !(topLevel ? options.followsOperandLinks : options.followsTreeLinks) { sourceOptions.insert(.noFollow) }
         let input = try await openAllowingDirectFallback(sourceOptions) { options in
             try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: options)
         }
@@ -76,18 +80,24 @@ struct FileCopier: Sendable {
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
             guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
-            let action = intoNewDirectory ? .create : try action(for: destination, source: source, metadata: metadata, topLevel: topLevel)
-            switch action {
-            case .skip:
-                break
-            case .create:
-                try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
-            case .replace(let existing):
-                try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
-            case .writeInto(let followLink):
-                try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
+            if options.preserved.contains(.links) && metadata.linkCount > 1 {
+                let key = InodeKey(metadata)
+                let (first, target) = await hardLinks.linkTarget(for: key)
+                if let target {
+                    try link(destination, to: target)
+                    copied = true
+                } else {
+                    do {
+                        copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
+                    } catch {
+                        if first { hardLinks.finished(key, at: nil) }
+                        throw error
+                    }
+                    if first { hardLinks.finished(key, at: copied ? destination : nil) }
+                }
+            } else {
+                copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
             }
-            if case .skip = action {} else { copied = true }
         } catch {
             try? await input.close(via: .inline)
             throw error
@@ -96,6 +106,24 @@ struct FileCopier: Sendable {
         guard copied else { return }
         if options.verify { try await verify(source.path, destination.path) }
         report.fileDone()
+        if options.verbose { report.verbose(source.path, destination.path) }
+    }
+
+    /// Copies the open `input` as cp's rules for `destination` say; false if it was left alone (-n).
+    private func copy(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+                      topLevel: Bool) async throws -> Bool {
+        let action = intoNewDirectory ? .create : try action(for: destination, source: source, metadata: metadata, topLevel: topLevel)
+        switch action {
+        case .skip:
+            return false
+        case .create:
+            try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
+        case .replace(let existing):
+            try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
+        case .writeInto(let followLink):
+            try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
+        }
+        return true
     }
 
     /// Writes the contents of `input` to a temporary file next to `destination` and renames it
@@ -130,7 +158,7 @@ struct FileCopier: Sendable {
             }
             if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
-            try FinalAttributes(copyOf: metadata, replacing: existing, preserve: options.preserve)
+            try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
                 .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
@@ -170,8 +198,9 @@ struct FileCopier: Sendable {
                     report.copiedBytes(UInt64(n))
                 }
             }
-            if options.preserve, try await output.metadata(via: .inline).isRegularFile {
-                try FinalAttributes(copyOf: metadata, preserve: true).apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+            if !options.preserved.isDisjoint(with: .standard), try await output.metadata(via: .inline).isRegularFile {
+                try FinalAttributes(copyOf: metadata, replacing: metadata, preserved: options.preserved)
+                    .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
             }
         } catch {
             try? await output.close(via: .inline)

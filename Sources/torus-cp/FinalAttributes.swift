@@ -15,19 +15,23 @@ struct FinalAttributes {
 
     /// For a copy of `source`; `existing` is the destination it replaces, whose mode and owner
     /// are kept without -p.
-    init(copyOf source: FileMetadata, replacing existing: FileMetadata? = nil, preserve: Bool) {
+    init(copyOf source: FileMetadata, replacing existing: FileMetadata? = nil, preserved: Preserved) {
         let bits = source.permissions.rawValue
-        if preserve {
+        if preserved.contains(.ownership) {
             owner = (source.ownerID, source.groupID)
-            mode = bits & 0o7777
-            times = timestamps(source)
         } else if let existing {
             owner = (existing.ownerID, existing.groupID)
+        }
+        if preserved.contains(.mode) {
+            // setuid/setgid only for the owner they were set for.
+            mode = bits & (preserved.contains(.ownership) ? 0o7777 : 0o1777)
+        } else if let existing {
             // Only root may keep setuid/setgid on a file it rewrites (writing clears them otherwise).
             mode = existing.permissions.rawValue & (geteuid() == 0 ? 0o7777 : 0o1777)
         } else {
             mode = bits & (source.isDirectory ? 0o1777 : 0o777) & ~umaskValue
         }
+        if preserved.contains(.timestamps) { times = timestamps(source) }
     }
 
     /// Applies them to the open `fd` of `path`: the owner first (changing it clears

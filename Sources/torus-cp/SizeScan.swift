@@ -13,12 +13,12 @@ enum SizeScan {
 
     /// The size of every regular file in `sources` (walking directories when `recursive`), or
     /// nil if stopped first.
-    static func total(of sources: [FilePath], recursive: Bool, stop: Stop) -> UInt64? {
+    static func total(of sources: [FilePath], recursive: Bool, followLinks: Bool, stop: Stop) -> UInt64? {
         var total: UInt64 = 0
         for source in sources {
-            // On the command line a symbolic link is followed unless copying recursively (as the
-            // copy itself does).
-            guard let bytes = size(of: source, followLink: !recursive, recursive: recursive, stop: stop) else { return nil }
+            // On the command line a symbolic link is followed as the copy follows it (inside a
+            // tree never: an estimate).
+            guard let bytes = size(of: source, followLink: followLinks, recursive: recursive, stop: stop) else { return nil }
             total += bytes
         }
         return total

@@ -38,9 +38,10 @@ struct TreeCopier: Sendable {
         let metadata: FileMetadata
         do {
             source = try Place.operand(sourceOperand)
-            // On the command line, cp follows a symbolic link unless copying recursively.
+            // On the command line, cp follows a symbolic link unless copying recursively (-P),
+            // or with -H or -L.
             metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
-                                               followSymbolicLinks: !options.recursive)
+                                               followSymbolicLinks: options.followsOperandLinks)
         } catch {
             report.failed("cannot stat '\(sourceOperand)': \(reason(error))")
             return
@@ -69,7 +70,8 @@ struct TreeCopier: Sendable {
                                   on: cores[nextCore.next() % cores.count])
             }
         case .directory:
-            await copyDirectory(source, to: destination)
+            await copyDirectory(source, to: destination, followLink: topLevel ? options.followsOperandLinks : options.followsTreeLinks,
+                                ancestors: [])
         case .symbolicLink:
             await copyLink(source, to: destination)
         case .socket:
@@ -78,6 +80,7 @@ struct TreeCopier: Sendable {
             do {
                 if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
                     report.madeSpecialFile()
+                    if options.verbose { report.verbose(source.path, destination.path) }
                 } else {
                     report.skipped("not overwriting '\(destination.path)' (-n)")
                 }
@@ -114,12 +117,22 @@ struct TreeCopier: Sendable {
         }
     }
 
-    private func copyDirectory(_ source: Place, to destination: Place) async {
+    /// - Parameters:
+    ///   - followLink: open the source directory through a symbolic link (-L; -H on the command line).
+    ///   - ancestors: the directories above it in the source tree, where following links could
+    ///     loop back.
+    private func copyDirectory(_ source: Place, to destination: Place, followLink: Bool, ancestors: [InodeKey]) async {
         do {
-            let sourceDirectory = try OpenDirectory.open(source.name, in: source.directory, followLink: false)
+            let sourceDirectory = try OpenDirectory.open(source.name, in: source.directory, followLink: followLink)
             // The opened directory's own metadata: the entry cannot have changed under us since.
             let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let key = InodeKey(metadata)
+            if ancestors.contains(key) {
+                throw CopyError("cannot copy cyclic symbolic link '\(source.path)'")
+            }
+            let ancestors = ancestors + [key]
             let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
+            if madeHere && options.verbose { report.verbose(source.path, destination.path) }
             let entries = try await FileSystem.exactContentsOfDirectory(descriptor: sourceDirectory.descriptor, path: sourceDirectory.path)
             // Creating and renaming files take the directory's lock: the files of one directory
             // go to one core (directories take turns), so that cores do not queue on each
@@ -137,7 +150,8 @@ struct TreeCopier: Sendable {
                     }
                     let childMetadata: FileMetadata
                     do {
-                        childMetadata = try FileSystem.metadata(of: child.name, inDirectory: sourceDirectory.descriptor, path: child.path)
+                        childMetadata = try FileSystem.metadata(of: child.name, inDirectory: sourceDirectory.descriptor, path: child.path,
+                                                                followSymbolicLinks: options.followsTreeLinks)
                     } catch {
                         report.failed("cannot stat '\(child.path)': \(reason(error))")
                         continue
@@ -149,17 +163,18 @@ struct TreeCopier: Sendable {
                     if let permit = directoriesInFlight.tryAcquire() {
                         group.addTask {
                             defer { permit.release() }
-                            await copyDirectory(child, to: childTarget)
+                            await copyDirectory(child, to: childTarget, followLink: options.followsTreeLinks, ancestors: ancestors)
                         }
                     } else {
-                        await copyDirectory(child, to: childTarget)
+                        await copyDirectory(child, to: childTarget, followLink: options.followsTreeLinks, ancestors: ancestors)
                     }
                 }
             }
             // Owner, mode and times after the contents, so that writing them did not change
             // them. A directory that was there keeps its mode (as with cp), unless -p.
-            if madeHere || options.preserve {
-                try FinalAttributes(copyOf: metadata, preserve: options.preserve)
+            if madeHere || !options.preserved.isDisjoint(with: .standard) {
+                try FinalAttributes(copyOf: metadata, replacing: madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path),
+                                   preserved: options.preserved)
                     .apply(to: target.descriptor, path: target.path, createdWith: nil)
             }
         } catch let error as CopyError {
@@ -208,6 +223,7 @@ struct TreeCopier: Sendable {
                 if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
             report.madeLink()
+            if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
             report.failed("cannot copy symbolic link '\(source.path)' to '\(destination.path)': \(reason(error))")
         }

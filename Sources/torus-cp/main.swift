@@ -19,7 +19,15 @@ struct TorusCopy: ParsableCommand {
             """)
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
-    @Flag(name: [.short, .long], help: "Preserve mode and timestamps.") var preserve = false
+    @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
+    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all.", valueName: "LIST"))
+    var preserveList: String?
+    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all.") var archive = false
+    @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
+    @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference = false
+    @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).") var dereference = false
+    @Flag(name: .customShort("H"), help: "Follow symbolic links named on the command line.") var dereferenceCommandLine = false
+    @Flag(name: [.short, .long], help: "Print each item copied.") var verbose = false
     @Flag(name: [.customShort("n"), .customLong("no-clobber")], help: "Do not overwrite an existing file.") var noClobber = false
     @Flag(name: [.short, .long], help: "Replace destination files that cannot be opened for writing.") var force = false
     @Option(help: "Cores to copy on (default: every allowed CPU).") var cores: Int?
@@ -33,6 +41,9 @@ struct TorusCopy: ParsableCommand {
     @Argument(help: "SOURCE... DEST") var paths: [String] = []
 
     func validate() throws {
+        if let preserveList, Preserved(list: preserveList) == nil {
+            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, all)")
+        }
         guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
         guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
@@ -44,8 +55,21 @@ struct TorusCopy: ParsableCommand {
 
     func run() throws {
         var options = CopyOptions()
-        options.recursive = recursive
-        options.preserve = preserve
+        options.recursive = recursive || archive
+        if preserveStandard { options.preserved.formUnion(.standard) }
+        if archive { options.preserved.formUnion(.all) }
+        if noDereferenceKeepLinks { options.preserved.insert(.links) }
+        if let preserveList, let list = Preserved(list: preserveList) { options.preserved.formUnion(list) }
+        if dereference {
+            options.following = .always
+        } else if dereferenceCommandLine {
+            options.following = .commandLine
+        } else if noDereference || archive || noDereferenceKeepLinks {
+            options.following = .never
+        } else {
+            options.following = options.recursive ? .never : .always
+        }
+        options.verbose = verbose
         options.noClobber = noClobber
         options.force = force
         options.verify = verify
@@ -89,8 +113,10 @@ struct TorusCopy: ParsableCommand {
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
         let stopScan = SizeScan.Stop()
-        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [recursive] in
-            let total = try? await spawnBlocking { SizeScan.total(of: sources, recursive: recursive, stop: stopScan) }
+        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [options] in
+            let total = try? await spawnBlocking {
+                SizeScan.total(of: sources, recursive: options.recursive, followLinks: options.followsOperandLinks, stop: stopScan)
+            }
             if let total = total ?? nil { report.expect(bytes: total) }
         } : nil
         let interruption = try? runtime.handle.block {
