@@ -73,7 +73,7 @@ struct TreeCopier: Sendable {
             await copyDirectory(source, to: destination, followLink: topLevel ? options.followsOperandLinks : options.followsTreeLinks,
                                 ancestors: [])
         case .symbolicLink:
-            await copyLink(source, to: destination)
+            await copyLink(source, metadata: metadata, to: destination)
         case .socket:
             report.failed("cannot copy socket '\(source.path)': sockets are skipped")
         default:
@@ -204,7 +204,7 @@ struct TreeCopier: Sendable {
         }
     }
 
-    private func copyLink(_ source: Place, to destination: Place) async {
+    private func copyLink(_ source: Place, metadata: FileMetadata, to destination: Place) async {
         do {
             let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.descriptor, path: source.path)
             let link = { target.withPlatformString { target in
@@ -222,10 +222,29 @@ struct TreeCopier: Sendable {
                 }
                 if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
+            try preserveLinkAttributes(of: metadata, at: destination)
             report.madeLink()
             if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
             report.failed("cannot copy symbolic link '\(source.path)' to '\(destination.path)': \(reason(error))")
+        }
+    }
+}
+
+extension TreeCopier {
+    /// -p / -a on a symbolic link: its owner and times (a link's mode means nothing on Linux).
+    func preserveLinkAttributes(of metadata: FileMetadata, at destination: Place) throws {
+        let fd = destination.directory.descriptor
+        if options.preserved.contains(.ownership),
+           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0,
+           errno != EPERM || geteuid() == 0 {
+            throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno))
+        }
+        if options.preserved.contains(.timestamps) {
+            var times = timestamps(metadata)
+            if destination.name.withPlatformString({ utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                throw IOError(operation: "utimensat", path: destination.path, errno: Errno(rawValue: errno))
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ struct ExactEntry: Equatable, CustomStringConvertible {
     /// Regular files: size and checksum of the contents; symbolic links: the target's bytes;
     /// devices: the device number.
     var contents: String
-    /// Modification time in nanoseconds (regular files and directories), when asked for.
+    /// Modification time in nanoseconds (files, directories, links), when asked for.
     var modified: Int? = nil
 
     var description: String {
@@ -49,7 +49,7 @@ func exactTree(_ root: String, withTimes: Bool = false) -> [[UInt8]: ExactEntry]
                 break
             }
             var entry = ExactEntry(type: type, permissions: status.st_mode & 0o7777, contents: contents)
-            if withTimes && (type == S_IFREG || type == S_IFDIR) {
+            if withTimes && (type == S_IFREG || type == S_IFDIR || type == S_IFLNK) {
                 entry.modified = status.st_mtim.tv_sec * 1_000_000_000 + status.st_mtim.tv_nsec
             }
             result[childRelative] = entry
