@@ -37,11 +37,7 @@ extension RuntimeSuite {
             let errors = Pipe()
             process.standardError = errors
             try process.run()
-            let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline,
-                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.hasPrefix(".tcp-") }) {
-                usleep(200)
-            }
+            waitForTemporaryFile(in: root)
             #expect(truncate(source, 256 << 10) == 0)
             process.waitUntilExit()
             let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
