@@ -123,7 +123,8 @@ struct TreeCopier: Sendable {
     ///     loop back.
     private func copyDirectory(_ source: Place, to destination: Place, followLink: Bool, ancestors: [InodeKey]) async {
         do {
-            let sourceDirectory = try OpenDirectory.open(source.name, in: source.directory, followLink: followLink)
+            // On the blocking pool, as the listing: with a cold cache the open waits for the disk.
+            let sourceDirectory = try await spawnBlocking { try OpenDirectory.open(source.name, in: source.directory, followLink: followLink) }
             // The opened directory's own metadata: the entry cannot have changed under us since.
             let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
             let key = InodeKey(metadata)

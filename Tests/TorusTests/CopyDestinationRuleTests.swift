@@ -102,3 +102,39 @@ extension RuntimeSuite {
         }
     }
 }
+
+extension RuntimeSuite.CopyDestinationRules {
+    @Test("as an unprivileged user, as cp: another user's writable file is rewritten in place (owner kept); -p of root's setuid file drops setuid",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
+    func unprivileged() throws {
+        let root = "/tmp/torus-cp-unprivileged-\(getpid())"
+        try? FileManager.default.removeItem(atPath: root)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let binary = root + "/torus-cp"
+        try FileManager.default.copyItem(atPath: builtExecutable("torus-cp"), toPath: binary)
+        _ = FileManager.default.createFile(atPath: root + "/public", contents: Data("new".utf8), attributes: [.posixPermissions: 0o644])
+        _ = FileManager.default.createFile(atPath: root + "/setuid", contents: Data("s".utf8))
+        #expect(chmod(root + "/setuid", 0o4755) == 0)
+        let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups"]
+        for (program, tag) in [(binary, "torus"), ("/bin/cp", "cp")] {
+            let theirs = "\(root)/theirs-\(tag)"
+            _ = FileManager.default.createFile(atPath: theirs, contents: Data("old".utf8))
+            #expect(chown(theirs, 1000, 1000) == 0 && chmod(theirs, 0o666) == 0)
+            let overwrite = try runProcess("/usr/bin/setpriv", asNobody + [program, root + "/public", theirs])
+            #expect(overwrite.status == 0, "\(tag): \(overwrite.stderr)")
+            let preserve = try runProcess("/usr/bin/setpriv", asNobody + [program, "-p", root + "/setuid", "\(root)/setuid-\(tag)"])
+            #expect(preserve.status == 0, "\(tag): \(preserve.stderr)")
+        }
+        let rewritten = fileStatus(root + "/theirs-torus")
+        #expect(rewritten.st_uid == 1000 && rewritten.st_mode & 0o7777 == 0o666)
+        #expect(try String(contentsOfFile: root + "/theirs-torus", encoding: .utf8) == "new")
+        let copied = fileStatus(root + "/setuid-torus")
+        #expect(copied.st_uid == 65534 && copied.st_mode & 0o7777 == 0o755)
+        // And exactly what cp did.
+        for name in ["theirs", "setuid"] {
+            let (torus, cp) = (fileStatus("\(root)/\(name)-torus"), fileStatus("\(root)/\(name)-cp"))
+            #expect(torus.st_uid == cp.st_uid && torus.st_gid == cp.st_gid && torus.st_mode == cp.st_mode, "\(name)")
+        }
+    }
+}
