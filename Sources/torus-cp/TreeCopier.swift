@@ -32,18 +32,26 @@ struct TreeCopier: Sendable {
     }
 
     /// Copies one command-line source to `destination`.
-    /// - Parameter mustBeDirectory: the destination operand ended in `/`.
-    func copyTopLevel(_ sourceOperand: FilePath, to destination: Place, mustBeDirectory: Bool) async {
+    /// - Parameters:
+    ///   - mustBeDirectory: the destination operand ended in `/`.
+    ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
+    ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
+    func copyTopLevel(_ sourceOperand: FilePath, to destination: Place, mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
         let source: Place
         let metadata: FileMetadata
+        // On the command line, cp follows a symbolic link unless copying recursively (-P), or
+        // with -H or -L, or when the operand ends in `/`.
+        let followLink = options.followsOperandLinks || sourceEndsInSlash
         do {
             source = try Place.operand(sourceOperand)
-            // On the command line, cp follows a symbolic link unless copying recursively (-P),
-            // or with -H or -L.
             metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
-                                               followSymbolicLinks: options.followsOperandLinks)
+                                               followSymbolicLinks: followLink)
         } catch {
             report.failed("cannot stat '\(sourceOperand)': \(reason(error))")
+            return
+        }
+        if sourceEndsInSlash && !metadata.isDirectory {
+            report.failed("cannot stat '\(sourceOperand)/': Not a directory")
             return
         }
         if metadata.isDirectory {
@@ -59,7 +67,11 @@ struct TreeCopier: Sendable {
             report.failed("cannot create regular file '\(destination.path)/': Not a directory")
             return
         }
-        await copyItem(source, metadata: metadata, to: destination, topLevel: true)
+        if metadata.isDirectory {
+            await copyDirectory(source, to: destination, followLink: followLink, ancestors: [])
+        } else {
+            await copyItem(source, metadata: metadata, to: destination, topLevel: true)
+        }
     }
 
     private func copyItem(_ source: Place, metadata: FileMetadata, to destination: Place, topLevel: Bool) async {
@@ -70,8 +82,8 @@ struct TreeCopier: Sendable {
                                   on: cores[nextCore.next() % cores.count])
             }
         case .directory:
-            await copyDirectory(source, to: destination, followLink: topLevel ? options.followsOperandLinks : options.followsTreeLinks,
-                                ancestors: [])
+            // (A directory on the command line goes straight to copyDirectory.)
+            await copyDirectory(source, to: destination, followLink: options.followsTreeLinks, ancestors: [])
         case .symbolicLink:
             await copyLink(source, metadata: metadata, to: destination)
         case .socket:

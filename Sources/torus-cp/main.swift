@@ -97,6 +97,7 @@ struct TorusCopy: ParsableCommand {
         }
         // `SRC DEST/` with no directory DEST: cp refuses to create a file there.
         let mustBeDirectory = paths.last!.hasSuffix("/")
+        let slashEnded = Set(zip(paths.dropLast(), sources).filter { $0.0.hasSuffix("/") && $0.0 != "/" }.map(\.1))
 
         var configuration = RuntimeConfiguration()
         if let cores { configuration.cores = .count(cores) }
@@ -133,7 +134,8 @@ struct TorusCopy: ParsableCommand {
                                     return
                                 }
                             }
-                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory)
+                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory,
+                                                      sourceEndsInSlash: slashEnded.contains(source))
                         }
                     }
                 }

@@ -36,13 +36,13 @@ extension RuntimeSuite {
             #expect(fileStatus(root + "/plain/a").st_nlink == 1)
         }
 
-        @Test("-L follows every link, -H only those on the command line, -P (the -R default) none")
+        @Test("-L follows every link, -H only those on the command line, -P (the -R default) none; an operand ending in / is followed")
         func dereference() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
             try makeLinkedTree(root)
             for flags in [["-rL"], ["-rH"], ["-rP"], ["-r"]] {
-                for operand in ["/src", "/src/dirlink"] {
+                for operand in ["/src", "/src/dirlink", "/src/dirlink/"] {
                     let name = flags[0] + operand.replacingOccurrences(of: "/", with: "_")
                     let reference = try runProcess("/bin/cp", flags + [root + operand, root + "/cp" + name])
                     let outcome = try torusCopy(flags + [root + operand, root + "/torus" + name])
