@@ -80,24 +80,8 @@ struct FileCopier: Sendable {
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
             guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
-            if options.preserved.contains(.links) && metadata.linkCount > 1 {
-                let key = InodeKey(metadata)
-                let (first, target) = await hardLinks.linkTarget(for: key)
-                if let target {
-                    try link(destination, to: target)
-                    copied = true
-                } else {
-                    do {
-                        copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
-                    } catch {
-                        if first { hardLinks.finished(key, at: nil) }
-                        throw error
-                    }
-                    if first { hardLinks.finished(key, at: copied ? destination : nil) }
-                }
-            } else {
-                copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
-            }
+            copied = try await copyOrLink(input, metadata: metadata, from: source, to: destination,
+                                          intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         } catch {
             try? await input.close(via: .inline)
             throw error
@@ -107,6 +91,26 @@ struct FileCopier: Sendable {
         if options.verify { try await verify(source.path, destination.path) }
         report.fileDone()
         if options.verbose { report.verbose(source.path, destination.path) }
+    }
+
+    /// With --preserve=links, a later name of a file with several names becomes a hard link to
+    /// the first name's copy; anything else is copied. False if left alone (-n).
+    private func copyOrLink(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+                            topLevel: Bool) async throws -> Bool {
+        guard options.preserved.contains(.links) && metadata.linkCount > 1 else {
+            return try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
+        }
+        let key = InodeKey(metadata)
+        let (first, target) = await hardLinks.linkTarget(for: key)
+        if let target {
+            try link(destination, to: target)
+            return true
+        }
+        var copied = false
+        // The later names wait for this: tell them whatever happens (nil: copy on your own).
+        defer { if first { hardLinks.finished(key, at: copied ? destination : nil) } }
+        copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
+        return copied
     }
 
     /// Copies the open `input` as cp's rules for `destination` say; false if it was left alone (-n).
@@ -198,9 +202,12 @@ struct FileCopier: Sendable {
                     report.copiedBytes(UInt64(n))
                 }
             }
-            if !options.preserved.isDisjoint(with: .standard), try await output.metadata(via: .inline).isRegularFile {
-                try FinalAttributes(copyOf: metadata, replacing: metadata, preserved: options.preserved)
-                    .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+            if !options.preserved.isDisjoint(with: .standard) {
+                let existing = try await output.metadata(via: .inline)
+                if existing.isRegularFile {
+                    try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
+                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+                }
             }
         } catch {
             try? await output.close(via: .inline)
