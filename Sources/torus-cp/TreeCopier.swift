@@ -186,8 +186,9 @@ struct TreeCopier: Sendable {
             // Owner, mode and times after the contents, so that writing them did not change
             // them. A directory that was there keeps its mode (as with cp), unless -p.
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
-                try FinalAttributes(copyOf: metadata, replacing: madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path),
-                                   preserved: options.preserved)
+                // What is not preserved stays as it was on a directory that was there.
+                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
+                try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
                     .apply(to: target.descriptor, path: target.path, createdWith: nil)
             }
         } catch let error as CopyError {
