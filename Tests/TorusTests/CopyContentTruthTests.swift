@@ -48,5 +48,29 @@ extension RuntimeSuite {
             #expect(process.terminationStatus == 1)
             #expect(stderr.contains("warning: '\(source)' changed size while it was copied"), "\(stderr)")
         }
+
+        @Test("a source that grows during the copy is copied to its end, with the warning")
+        func growingSource() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = root + "/growing"
+            createFile(Array(source.utf8), [UInt8](repeating: 0xa5, count: 64 << 20))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            process.arguments = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            waitForTemporaryFile(in: root)
+            let appender = open(source, O_WRONLY | O_APPEND)
+            let tail = pseudoRandomBytes(1 << 20, seed: 43)
+            #expect(tail.withUnsafeBytes { write(appender, $0.baseAddress, $0.count) } == tail.count)
+            close(appender)
+            process.waitUntilExit()
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            try #require(process.terminationStatus == 1, "the copy finished before the append: make it longer")
+            #expect(stderr.contains("warning: '\(source)' changed size while it was copied"), "\(stderr)")
+            #expect(readAll(Array((root + "/copy").utf8)) == readAll(Array(source.utf8)))
+        }
     }
 }
