@@ -15,7 +15,10 @@ struct TorusCopy: ParsableCommand {
         discussion: """
             Each destination file is written under a temporary name in its directory and renamed into \
             place when complete: an interrupted copy never leaves a truncated file under the final name. \
-            Exit status 0 only if everything was copied.
+            Devices, FIFOs and files reached through a destination symbolic link are written into, as \
+            with cp. Trees are walked without following symbolic links (unless -L), names copied as \
+            bytes. Exit status 0 only if everything was copied unchanged: a failure, a skipped socket \
+            or a source that changed size while it was copied gives 1; a usage error 1.
             """)
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
