@@ -161,17 +161,21 @@ struct TreeCopier: Sendable {
                         await addFileCopy(to: &group, child, metadata: nil, to: childTarget, intoNewDirectory: madeHere, topLevel: false, on: core)
                         continue
                     }
-                    let childMetadata: FileMetadata
-                    do {
-                        childMetadata = try FileSystem.metadata(of: child.name, inDirectory: sourceDirectory.descriptor, path: child.path,
-                                                                followSymbolicLinks: options.followsTreeLinks)
-                    } catch {
-                        report.failed("cannot stat '\(child.path)': \(reason(error))")
-                        continue
-                    }
-                    guard childMetadata.isDirectory else {
-                        group.addTask { await copyItem(child, metadata: childMetadata, to: childTarget, topLevel: false) }
-                        continue
+                    // A directory by the listing needs no statx either: copyDirectory opens it
+                    // (refusing a link swapped in since) and reads the open directory's metadata.
+                    if entry.kind != .directory {
+                        let childMetadata: FileMetadata
+                        do {
+                            childMetadata = try FileSystem.metadata(of: child.name, inDirectory: sourceDirectory.descriptor, path: child.path,
+                                                                    followSymbolicLinks: options.followsTreeLinks)
+                        } catch {
+                            report.failed("cannot stat '\(child.path)': \(reason(error))")
+                            continue
+                        }
+                        guard childMetadata.isDirectory else {
+                            group.addTask { await copyItem(child, metadata: childMetadata, to: childTarget, topLevel: false) }
+                            continue
+                        }
                     }
                     if let permit = directoriesInFlight.tryAcquire() {
                         group.addTask {
