@@ -91,6 +91,7 @@ struct TreeCopier: Sendable {
         default:
             do {
                 if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
+                    try preserveAttributes(of: metadata, at: destination)
                     report.madeSpecialFile()
                     if options.verbose { report.verbose(source.path, destination.path) }
                 } else {
@@ -240,7 +241,7 @@ struct TreeCopier: Sendable {
                 }
                 if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
-            try preserveLinkAttributes(of: metadata, at: destination)
+            try preserveAttributes(of: metadata, at: destination)
             report.madeLink()
             if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
@@ -250,13 +251,22 @@ struct TreeCopier: Sendable {
 }
 
 extension TreeCopier {
-    /// -p / -a on a symbolic link: its owner and times (a link's mode means nothing on Linux).
-    func preserveLinkAttributes(of metadata: FileMetadata, at destination: Place) throws {
+    /// -p / -a on what has no descriptor to set them through (a symbolic link, a FIFO, a device
+    /// node just made): owner, mode (not a link's: it means nothing on Linux) and times, by name
+    /// in the open directory, never following a link.
+    func preserveAttributes(of metadata: FileMetadata, at destination: Place) throws {
         let fd = destination.directory.descriptor
+        var ownerKept = true
         if options.preserved.contains(.ownership),
-           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0,
-           errno != EPERM || geteuid() == 0 {
-            throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno))
+           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0 {
+            guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
+            ownerKept = false
+        }
+        if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
+            let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
+            if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                throw IOError(operation: "chmod", path: destination.path, errno: Errno(rawValue: errno))
+            }
         }
         if options.preserved.contains(.timestamps) {
             var times = timestamps(metadata)

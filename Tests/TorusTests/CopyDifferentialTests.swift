@@ -15,7 +15,8 @@ struct SeededGenerator: RandomNumberGenerator {
 
 /// Builds a random tree at `root` (which must not exist): names of random bytes (invalid UTF-8
 /// included, some of 255 bytes), empty, small and sparse files with assorted modes (setuid
-/// too), nested directories, symbolic links (absolute, relative, dangling, looping) and FIFOs.
+/// too), nested directories, symbolic links (absolute, relative, dangling, looping), hard links
+/// and FIFOs.
 func makeRandomTree(at root: String, seed: UInt64) {
     var random = SeededGenerator(seed: seed)
     let slash = UInt8(ascii: "/")
@@ -31,14 +32,24 @@ func makeRandomTree(at root: String, seed: UInt64) {
         }
     }
     let modes: [mode_t] = [0o644, 0o600, 0o755, 0o700, 0o444, 0o4755, 0o2755, 0o640, 0o777]
+    var files: [[UInt8]] = []
     func fill(_ directory: [UInt8], depth: Int) {
         for _ in 0..<Int.random(in: 3...8, using: &random) {
             let path = directory + [slash] + randomName()
-            switch Int.random(in: 0..<10, using: &random) {
+            switch Int.random(in: 0..<11, using: &random) {
+            case 10 where !files.isEmpty:
+                _ = withCString(files.randomElement(using: &random)!) { existing in withCString(path) { link(existing, $0) } }
             case 0...3:
                 let size = [0, 1, 100, 4096, 70_000].randomElement(using: &random)!
                 let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &random) }
-                createFile(path, bytes, mode: modes.randomElement(using: &random)!)
+                let mode = modes.randomElement(using: &random)!
+                createFile(path, bytes, mode: mode)
+                if getuid() == 0 && Bool.random(using: &random) {
+                    // Another owner (chown clears setuid/setgid: the mode is set again).
+                    _ = withCString(path) { chown($0, 1000, 1000) }
+                    _ = withCString(path) { chmod($0, mode) }
+                }
+                files.append(path)
             case 4:
                 // Sparse: data, a hole of 1 MiB, data.
                 createFile(path, Array("head".utf8))
@@ -50,12 +61,14 @@ func makeRandomTree(at root: String, seed: UInt64) {
                 fill(path, depth: depth + 1)
                 _ = withCString(path) { chmod($0, [0o755, 0o700, 0o750, 0o1777].randomElement(using: &random)!) }
             case 7...8:
+                // The last one points to itself: a loop.
                 let targets: [[UInt8]] = [Array(root.utf8) + [slash] + randomName(), Array("../nowhere".utf8), randomName(),
-                                          Array("self-loop".utf8), [0x61, 0xff, 0xfe]]
+                                          [0x61, 0xff, 0xfe], Array(path.split(separator: slash).last!)]
                 let target = targets.randomElement(using: &random)!
                 _ = withCString(target) { target in withCString(path) { symlink(target, $0) } }
             default:
                 _ = withCString(path) { mkfifo($0, 0o644) }
+                _ = withCString(path) { chmod($0, modes.randomElement(using: &random)! & 0o777) }
             }
         }
     }
@@ -67,7 +80,7 @@ extension RuntimeSuite {
     /// torus-cp against GNU cp on the same random trees.
     @Suite("torus-cp against GNU cp")
     struct CopyDifferential {
-        @Test("random trees: cp -r and torus-cp -r give the same types, contents, modes and link targets; with -p the same times too",
+        @Test("random trees: cp -r/-rp/-a and torus-cp -r/-rp/-a give the same types, contents, modes, link targets; times with -p, owners and hard links with -a",
               .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
         func randomTrees() throws {
             let root = try makeTemporaryDirectory()
@@ -76,13 +89,13 @@ extension RuntimeSuite {
             for seed in 1...UInt64(trees) {
                 let source = "\(root)/src\(seed)"
                 makeRandomTree(at: source, seed: seed)
-                for flags in [["-r"], ["-rp"]] {
+                for flags in [["-r"], ["-rp"], ["-a"]] {
                     let name = "\(seed)\(flags[0])"
                     let reference = try runProcess("/bin/cp", flags + [source, "\(root)/cp\(name)"])
                     let outcome = try torusCopy(flags + [source, "\(root)/torus\(name)"])
                     #expect(outcome.status == reference.status, "seed \(seed) \(flags): \(outcome.stderr) / cp: \(reference.stderr)")
-                    let expected = exactTree("\(root)/cp\(name)", withTimes: flags == ["-rp"])
-                    let actual = exactTree("\(root)/torus\(name)", withTimes: flags == ["-rp"])
+                    let expected = exactTree("\(root)/cp\(name)", withTimes: flags != ["-r"], withLinks: flags == ["-a"])
+                    let actual = exactTree("\(root)/torus\(name)", withTimes: flags != ["-r"], withLinks: flags == ["-a"])
                     #expect(!expected.isEmpty)
                     for (path, entry) in expected where actual[path] != entry {
                         Issue.record("seed \(seed) \(flags) \(String(decoding: path, as: UTF8.self)): cp \(entry), torus-cp \(actual[path].map { "\($0)" } ?? "missing")")

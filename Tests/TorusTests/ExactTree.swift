@@ -9,16 +9,20 @@ struct ExactEntry: Equatable, CustomStringConvertible {
     var contents: String
     /// Modification time in nanoseconds (files, directories, links), when asked for.
     var modified: Int? = nil
+    /// Owner and group, and the link count of a regular file, when asked for.
+    var owner: String? = nil
 
     var description: String {
         "type \(String(type >> 12, radix: 8)) mode \(String(permissions, radix: 8)) \(contents)" + (modified.map { " mtime \($0)" } ?? "")
+            + (owner.map { " \($0)" } ?? "")
     }
 }
 
 /// Every entry under `root` keyed by its relative path's bytes (names that are not UTF-8
 /// included), read with `opendir`/`readdir`/`lstat`/`readlink` only: no `String` in the way.
 /// - Parameter withTimes: include the modification times of files and directories (for -p).
-func exactTree(_ root: String, withTimes: Bool = false) -> [[UInt8]: ExactEntry] {
+/// - Parameter withLinks: include owners and the link count of regular files (for -a).
+func exactTree(_ root: String, withTimes: Bool = false, withLinks: Bool = false) -> [[UInt8]: ExactEntry] {
     var result: [[UInt8]: ExactEntry] = [:]
     func walk(_ relative: [UInt8]) {
         let path = Array(root.utf8) + (relative.isEmpty ? [] : [UInt8(ascii: "/")] + relative)
@@ -51,6 +55,9 @@ func exactTree(_ root: String, withTimes: Bool = false) -> [[UInt8]: ExactEntry]
             var entry = ExactEntry(type: type, permissions: status.st_mode & 0o7777, contents: contents)
             if withTimes && (type == S_IFREG || type == S_IFDIR || type == S_IFLNK) {
                 entry.modified = status.st_mtim.tv_sec * 1_000_000_000 + status.st_mtim.tv_nsec
+            }
+            if withLinks {
+                entry.owner = "owner \(status.st_uid):\(status.st_gid)" + (type == S_IFREG ? " links \(status.st_nlink)" : "")
             }
             result[childRelative] = entry
             if type == S_IFDIR { walk(childRelative) }
