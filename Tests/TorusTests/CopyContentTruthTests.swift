@@ -1,6 +1,22 @@
 import Foundation
 import Testing
 
+/// Runs torus-cp on `source` in small chunks one at a time through buffers (slow enough to change
+/// the source midway), runs `change` once the copy is under way, and returns the exit status and
+/// stderr.
+func copySlowly(_ source: String, to destination: String, whileRunning change: () -> Void) throws -> (Int32, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+    process.arguments = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, destination]
+    let errors = Pipe()
+    process.standardError = errors
+    try process.run()
+    waitForTemporaryFile(in: String(destination[..<destination.lastIndex(of: "/")!]))
+    change()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+}
+
 extension RuntimeSuite {
     /// A copy holds exactly the bytes reading the source found, whatever `st_size` said.
     @Suite("torus-cp truthful content")
@@ -30,22 +46,12 @@ extension RuntimeSuite {
             let source = root + "/shrinking"
             let original = pseudoRandomBytes(8 << 20, seed: 41)
             createFile(Array(source.utf8), original)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            // Small chunks one at a time through buffers: slow enough to truncate the source midway.
-            process.arguments = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
-            let errors = Pipe()
-            process.standardError = errors
-            try process.run()
-            waitForTemporaryFile(in: root)
-            #expect(truncate(source, 256 << 10) == 0)
-            process.waitUntilExit()
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let (status, stderr) = try copySlowly(source, to: root + "/copy") { #expect(truncate(source, 256 << 10) == 0) }
             let copy = readAll(Array((root + "/copy").utf8))
             try #require(copy.count < original.count, "the copy finished before the truncation: make it longer")
             #expect(copy.count >= 256 << 10)
             #expect(copy[...] == original.prefix(copy.count), "the copy is not the bytes read (a zero tail?)")
-            #expect(process.terminationStatus == 1)
+            #expect(status == 1)
             #expect(stderr.contains("warning: '\(source)' changed size while it was copied"), "\(stderr)")
         }
 
@@ -55,27 +61,20 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let source = root + "/growing"
             createFile(Array(source.utf8), [UInt8](repeating: 0xa5, count: 64 << 20))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
-            let errors = Pipe()
-            process.standardError = errors
-            try process.run()
-            waitForTemporaryFile(in: root)
-            let appender = open(source, O_WRONLY | O_APPEND)
-            let tail = pseudoRandomBytes(1 << 20, seed: 43)
-            #expect(tail.withUnsafeBytes { write(appender, $0.baseAddress, $0.count) } == tail.count)
-            close(appender)
-            process.waitUntilExit()
-            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let (status, stderr) = try copySlowly(source, to: root + "/copy") {
+                let appender = open(source, O_WRONLY | O_APPEND)
+                let tail = pseudoRandomBytes(1 << 20, seed: 43)
+                #expect(tail.withUnsafeBytes { write(appender, $0.baseAddress, $0.count) } == tail.count)
+                close(appender)
+            }
             let copy = readAll(Array((root + "/copy").utf8))
-            if process.terminationStatus == 0 {
+            if status == 0 {
                 // The copy was complete before the append landed (a loaded machine): it must then
                 // be the file as it was, exactly.
                 #expect(copy == [UInt8](repeating: 0xa5, count: 64 << 20))
                 return
             }
-            #expect(process.terminationStatus == 1)
+            #expect(status == 1)
             #expect(stderr.contains("warning: '\(source)' changed size while it was copied"), "\(stderr)")
             #expect(copy == readAll(Array(source.utf8)))
         }
