@@ -23,7 +23,7 @@ struct TorusCopy: ParsableCommand {
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
     @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
-    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all.", valueName: "LIST"))
+    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
     var preserveList: String?
     @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all.") var archive = false
     @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
@@ -192,8 +192,11 @@ func parseSize(_ text: String) -> Int? {
 }
 
 // Usage errors exit with status 1, as cp's do (ArgumentParser's default is 64), with cp's hint.
+// `--preserve` alone is cp's `--preserve=mode,ownership,timestamps` (its LIST is optional, which
+// ArgumentParser's options cannot be; cp takes a LIST only after `=`, so nothing else changes).
+let arguments = CommandLine.arguments.dropFirst().map { $0 == "--preserve" ? "--preserve=mode,ownership,timestamps" : $0 }
 do {
-    var command = try TorusCopy.parseAsRoot()
+    var command = try TorusCopy.parseAsRoot(Array(arguments))
     try command.run()
 } catch {
     if TorusCopy.exitCode(for: error) == .validationFailure {

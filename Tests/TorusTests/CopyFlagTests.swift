@@ -31,6 +31,12 @@ extension RuntimeSuite {
             #expect(a.st_nlink == 3)
             #expect(fileStatus(root + "/torus/b").st_ino == a.st_ino && fileStatus(root + "/torus/sub/c").st_ino == a.st_ino)
             if getuid() == 0 { #expect(a.st_uid == 1000) }
+            // --preserve alone is -p; --preserve=links alone keeps the links, not the owner.
+            #expect(try torusCopy(["-r", "--preserve", root + "/src", root + "/bare"]).status == 0)
+            #expect(exactTree(root + "/bare", withTimes: true) == exactTree(root + "/torus", withTimes: true))
+            #expect(try torusCopy(["-r", "--preserve=links", root + "/src", root + "/links"]).status == 0)
+            #expect(fileStatus(root + "/links/a").st_nlink == 3)
+            if getuid() == 0 { #expect(fileStatus(root + "/links/a").st_uid == 0) }
             // Without links preserved, three files.
             #expect(try torusCopy(["-r", root + "/src", root + "/plain"]).status == 0)
             #expect(fileStatus(root + "/plain/a").st_nlink == 1)
