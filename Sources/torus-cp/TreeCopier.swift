@@ -162,19 +162,23 @@ struct TreeCopier: Sendable {
                         await addFileCopy(to: &group, child, metadata: nil, to: childTarget, intoNewDirectory: madeHere, topLevel: false, on: core)
                         continue
                     }
-                    // A directory by the listing needs no statx either: copyDirectory opens it
-                    // (refusing a link swapped in since) and reads the open directory's metadata.
-                    if entry.kind != .directory {
-                        let childMetadata: FileMetadata
-                        do {
-                            childMetadata = try FileSystem.metadata(of: child.name, inDirectory: sourceDirectory.descriptor, path: child.path,
-                                                                    followSymbolicLinks: options.followsTreeLinks)
-                        } catch {
-                            report.failed("cannot stat '\(child.path)': \(reason(error))")
-                            continue
+                    // A link or special file: its statx on the ring (its inode may not be cached;
+                    // the disk is not waited for on the core), in its own task as the copy.
+                    let mayBeDirectory = entry.kind == .unknown || (entry.kind == .symbolicLink && options.followsTreeLinks)
+                    if entry.kind != .directory && !mayBeDirectory {
+                        group.addTask {
+                            guard let metadata = await childMetadata(child) else { return }
+                            await copyItem(child, metadata: metadata, to: childTarget, topLevel: false)
                         }
-                        guard childMetadata.isDirectory else {
-                            group.addTask { await copyItem(child, metadata: childMetadata, to: childTarget, topLevel: false) }
+                        continue
+                    }
+                    // A directory by the listing needs no statx: copyDirectory opens it (refusing
+                    // a link swapped in since) and reads the open directory's metadata. Otherwise
+                    // the statx says whether it is one (-L, or a file system without d_type).
+                    if mayBeDirectory {
+                        guard let metadata = await childMetadata(child) else { continue }
+                        guard metadata.isDirectory else {
+                            group.addTask { await copyItem(child, metadata: metadata, to: childTarget, topLevel: false) }
                             continue
                         }
                     }
@@ -200,6 +204,18 @@ struct TreeCopier: Sendable {
             report.failed(error.description)
         } catch {
             report.failed("cannot copy directory '\(source.path)': \(reason(error))")
+        }
+    }
+
+    /// The metadata of an entry of a source directory (following a link with -L), or nil after
+    /// reporting why not.
+    private func childMetadata(_ child: Place) async -> FileMetadata? {
+        do {
+            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
+                                                 followSymbolicLinks: options.followsTreeLinks, via: .ring)
+        } catch {
+            report.failed("cannot stat '\(child.path)': \(reason(error))")
+            return nil
         }
     }
 

@@ -68,6 +68,25 @@ extension FileSystem {
         })
     }
 
+    /// ``metadata(of:inDirectory:path:followSymbolicLinks:)`` on a chosen route: `.ring` for an
+    /// `IORING_OP_STATX` relative to the descriptor, so that with a cold cache the lookup waits
+    /// for the disk in the kernel, not on the core (io_uring hands every `statx` to a worker
+    /// thread, which costs more than the call when the inode is cached; see
+    /// ``FileOperationRoute``); `.inline` for the plain call.
+    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
+                                via route: FileOperationRoute) async throws -> FileMetadata {
+        if route == .inline {
+            if Task.isCancelled { throw CancellationError() }
+            return try metadata(of: name, inDirectory: directory, path: path, followSymbolicLinks: followSymbolicLinks)
+        }
+        let strings = CStringKeepAlive([name])
+        let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
+        _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
+            entry.prepareStatx(directoryFD: directory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
+        }
+        return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
+    }
+
     /// The target of the symbolic link `name` in the open directory `directory` (`readlinkat`
     /// on the calling thread), byte for byte.
     /// - Parameter path: the link's path, for error messages only.
