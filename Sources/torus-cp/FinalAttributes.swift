@@ -6,15 +6,16 @@ import Torus
 /// - without -p, a new file gets the source's permission bits less the umask, never
 ///   setuid/setgid (a directory keeps the sticky bit); an existing destination replaced by a
 ///   copy keeps its own mode and owner;
-/// - with -p, the source's owner, mode (setuid/setgid only if the owner could be kept: an
-///   unprivileged user's `fchown` to another owner fails, silently as in cp) and times.
+/// - with -p (each of --preserve=mode,ownership,timestamps on its own), the source's owner, mode
+///   (setuid/setgid only with the owner, and only if it could be kept: an unprivileged user's
+///   `fchown` to another owner fails, silently as in cp) and times.
 struct FinalAttributes {
     var owner: (user: uid_t, group: gid_t)?
     var mode: mode_t
     var times: [timespec]?
 
     /// For a copy of `source`; `existing` is the destination it replaces, whose mode and owner
-    /// are kept without -p.
+    /// are kept where they are not preserved from the source.
     init(copyOf source: FileMetadata, replacing existing: FileMetadata? = nil, preserved: Preserved) {
         let bits = source.permissions.rawValue
         if preserved.contains(.ownership) {
