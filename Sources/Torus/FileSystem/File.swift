@@ -36,6 +36,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         /// Bypass the page cache (`O_DIRECT`): buffers, offsets and lengths must be aligned to
         /// the device's block size (use `IOBuffer(capacity:alignment: 4096)`).
         public static let direct = Options(rawValue: 1 << 6)
+        /// Fail with `ELOOP` if the last component is a symbolic link instead of following it
+        /// (`O_NOFOLLOW`).
+        public static let noFollow = Options(rawValue: 1 << 7)
 
         var openFlags: Int32 {
             var flags: Int32 = O_CLOEXEC
@@ -49,6 +52,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if contains(.append) { flags |= O_APPEND }
             if contains(.exclusive) { flags |= O_CREAT | O_EXCL }
             if contains(.direct) { flags |= SubmissionEntry.directIOFlag }
+            if contains(.noFollow) { flags |= O_NOFOLLOW }
             return flags
         }
     }
