@@ -14,6 +14,9 @@ public protocol AsyncReader {
 public protocol AsyncWriter {
     /// Writes some of the bytes `buffer[offset..<buffer.count]` and returns how many (a short
     /// write is possible; ``writeAll(_:)`` loops).
+    ///
+    /// Cancel safety (what every Torus writer guarantees): a cancelled write either sends
+    /// nothing and throws, or returns the count of what it sent first.
     func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int
 }
 

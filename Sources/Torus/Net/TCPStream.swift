@@ -253,6 +253,10 @@ public final class TCPListener: Sendable {
             let listener: TCPListener
             var acceptor: MultishotSource<Int32>?
 
+            /// The next accepted connection; nil once the task is cancelled.
+            ///
+            /// Cancel safety: see ``TCPListener/connections``: connections already accepted
+            /// are handed out first, and a deadline keeps the accept armed for the next call.
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
