@@ -468,6 +468,14 @@ extension RuntimeSuite {
             FileManager.default.createFile(atPath: other.string, contents: Data(repeating: 0xEE, count: 10))
             let copy = FilePath(directory).appending("copy")
             let (failure, left) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int32) in
+                // Bytes left in the pipe would fill it, and the next copy would wait forever.
+                try await withWatchdog { try await copyTwice() }
+            }.value
+            #expect(failure == "IOError")
+            #expect(left == 0, "the failed copy left bytes in the pipe")
+            #expect(FileManager.default.contents(atPath: copy.string) == Data(contents), "the next copy through the pipe is corrupted")
+
+            @Sendable func copyTwice() async throws -> (String, Int32) {
                 let input = try await File.open(source)
                 let pipe = try PipePair(capacity: 64 << 10)
                 // Read-only: the splice into the pipe succeeds, the one out of it fails (EBADF).
@@ -482,10 +490,38 @@ extension RuntimeSuite {
                 try await readOnly.close()
                 try await input.close()
                 return (failure, left)
+            }
+        }
+
+        @Test("a splice waiting on a full pipe, cancelled, throws CancellationError (not the kernel's ERESTARTSYS) and moves nothing")
+        func spliceIntoFullPipeCancelled() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let source = FilePath(directory).appending("source")
+            FileManager.default.createFile(atPath: source.string, contents: Data(pseudoRandomBytes(8192, seed: 2)))
+            let (outcomes, moved) = try await runtime.handle.spawn(on: .core(0)) { () -> ([String], Int) in
+                let input = try await File.open(source)
+                let pipe = try PipePair(capacity: 4096)
+                // Fill the pipe: a splice into it waits in one of io_uring's worker threads,
+                // and a cancel interrupts it there. (Not a deadline: its linked timeout does not
+                // interrupt a worker, see File.splice(into:from:length:).)
+                let filler = [UInt8](repeating: 7, count: pipe.capacity)
+                #expect(write(pipe.writeEnd, filler, filler.count) == filler.count)
+                var outcomes: [String] = []
+                let splicing = spawn { _ = try await input.splice(into: pipe, from: 0, length: 4096) }
+                try await sleep(for: .milliseconds(20))
+                splicing.cancel()
+                outcomes.append(await outcome { try await splicing.value })
+                // Nothing was moved: once the filler is drained, all of it is still the filler.
+                var drained = [UInt8](repeating: 0, count: filler.count + 1)
+                let n = read(pipe.readEnd, &drained, drained.count)
+                try await input.close()
+                return (outcomes, n)
             }.value
-            #expect(failure == "IOError")
-            #expect(left == 0, "the failed copy left bytes in the pipe")
-            #expect(FileManager.default.contents(atPath: copy.string) == Data(contents), "the next copy through the pipe is corrupted")
+            #expect(outcomes == ["CancellationError"], "an interrupted splice surfaced as an I/O error (ERESTARTSYS)")
+            #expect(moved == 4096)
         }
 
         // MARK: Time

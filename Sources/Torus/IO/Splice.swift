@@ -74,7 +74,12 @@ extension File {
     /// 0 at end of file.
     ///
     /// Cancel safety: a cancelled splice moves nothing and throws, or, if it completed first,
-    /// returns its count: the caller always knows how many bytes are in the pipe.
+    /// returns its count: the caller always knows how many bytes are in the pipe. One caveat: a
+    /// splice that has to wait for room in a full pipe waits in one of io_uring's worker
+    /// threads; task cancellation interrupts it there, but the linked timeout of a
+    /// ``withTimeout(_:isolation:_:)`` deadline does not (seen on Linux 6.18), so under a
+    /// deadline it waits until the pipe has room. Keep the pipe drained, as
+    /// ``spliceCopy(from:at:to:length:through:)`` does, and it never waits.
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
         let fd = try fd(for: "splice")
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
@@ -85,7 +90,9 @@ extension File {
     /// Moves up to `length` bytes out of `pipe` into this file at `offset`. Returns the count.
     ///
     /// Cancel safety: a cancelled splice takes nothing out of the pipe and throws, or, if it
-    /// completed first, returns its count; bytes not moved stay in the pipe.
+    /// completed first, returns its count; bytes not moved stay in the pipe. As with
+    /// ``splice(into:from:length:)``, a splice that waits on an empty pipe is interrupted by task
+    /// cancellation but not by a deadline.
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try fd(for: "splice")
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
