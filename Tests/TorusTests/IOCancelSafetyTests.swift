@@ -546,6 +546,41 @@ extension RuntimeSuite {
             #expect(inFlight == 0, "a cancelled sleep left its timer (or its link timeout) on the ring")
         }
 
+        @Test("an interval wait stopped by a deadline returns nil and consumes no tick: the next call returns that tick")
+        func intervalWaitCancelled() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (first, stopped, next) = try await runtime.handle.spawn(on: .core(0)) { () -> (ContinuousClock.Instant?, ContinuousClock.Instant?, ContinuousClock.Instant?) in
+                var ticks = interval(every: .milliseconds(40)).makeAsyncIterator()
+                let first = await ticks.next()
+                let stopped = try await withTimeout(.milliseconds(5)) { await ticks.next() }
+                let next = await ticks.next()
+                return (first, stopped, next)
+            }.value
+            #expect(first != nil)
+            #expect(stopped == nil)
+            #expect(next == first.map { $0 + .milliseconds(40) }, "the stopped wait consumed the tick it waited for")
+        }
+
+        // MARK: Signals
+
+        @Test("a SignalListener wait stopped by a deadline marks nothing as reported: a signal that comes later is returned")
+        func signalWaitCancelled() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let listener = try SignalListener([.user2])
+            let (stopped, received) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, ProcessSignal?) in
+                try await withWatchdog {
+                    let stopped = await outcome { _ = try await withTimeout(.milliseconds(10)) { try await listener.next() } }
+                    kill(getpid(), SIGUSR2)
+                    let received = try await withTimeout(.seconds(1)) { try await listener.next() }
+                    return (stopped, received)
+                }
+            }.value
+            #expect(stopped == "TimeoutError")
+            #expect(received == .user2)
+        }
+
         // MARK: Synchronization
 
         @Test("AsyncMutex: a wait stopped by a deadline takes no lock; the next waiter gets it")
