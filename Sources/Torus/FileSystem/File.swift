@@ -22,9 +22,10 @@ import TorusRing
 /// included, and its next call is refused with `CancellationError` before it is submitted. On FIFOs, terminals and character
 /// devices, which can wait forever, reads and writes are cancelled in the kernel as socket I/O
 /// is: a cancelled read takes no byte, unless it completed first, and then returns it. Other
-/// operations (open, sync, allocate, metadata) throw `CancellationError` only when the kernel
-/// cancelled them before they took effect. A ``withTimeout(_:isolation:_:)`` deadline stops
-/// calls the same way. Multi-step calls (``writeAll(_:at:via:)``, ``AsyncReader/readToEnd(limit:chunkSize:)``,
+/// operations (sync, allocate, metadata) throw `CancellationError` only when the kernel
+/// cancelled them before they took effect; an open that the kernel completed for a cancelled
+/// task has its descriptor closed before it throws, so none leaks. A
+/// ``withTimeout(_:isolation:_:)`` deadline stops calls the same way. Multi-step calls (``writeAll(_:at:via:)``, ``AsyncReader/readToEnd(limit:chunkSize:)``,
 /// ``spliceCopy(from:at:to:length:through:)``) stop between steps and say what is left behind.
 public final class File: AsyncReader, AsyncWriter, Sendable {
     /// How to open a file (`O_*` flags).
