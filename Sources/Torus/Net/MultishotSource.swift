@@ -55,6 +55,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
 
     /// The next item; nil at the end of the stream or, for `endOnCancel`, once the task is
     /// cancelled (the multishot operation is cancelled then).
+    ///
+    /// Inside a ``withDeadline(_:isolation:_:)`` scope whose deadline passes, the wait throws
+    /// `CancellationError` (the scope reports a timeout) and the operation stays armed: items
+    /// that arrive meanwhile are queued for the next call, none is lost.
     func next(endOnCancel: Bool) async throws -> Element? {
         precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
         while true {
@@ -71,6 +75,8 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 if endOnCancel { return nil }
                 throw CancellationError()
             }
+            let scope = DeadlineScope.ofCurrentTask
+            if let scope, scope.isExpired { throw CancellationError() }
             if armed == nil {
                 if starved {
                     // The provided-buffer ring was empty: let buffers come back before re-arming.
@@ -80,11 +86,20 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 }
                 try arm()
             }
+            // The deadline wakes the wait as a cancellation does; the loop above then throws.
+            var deadlineHook: UInt64?
             await withTaskCancellationHandler {
-                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in waiter = continuation }
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+                    waiter = continuation
+                    if let scope {
+                        deadlineHook = scope.register { [core] in core.execute { self.wake() } }
+                        if deadlineHook == nil { wake() }   // it passed in between
+                    }
+                }
             } onCancel: { [core] in
                 core.execute { self.wake() }
             }
+            if let scope, let deadlineHook { scope.unregister(deadlineHook) }
         }
     }
 

@@ -60,6 +60,13 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
 
 /// The chunks a stream receives, as an `AsyncSequence` of ``ReceivedBuffer``s (multishot
 /// `IORING_OP_RECV` with provided buffers). Ends at end of stream; throws ``IOError``.
+///
+/// **Cancel safety.** The kernel receives ahead of `next()`, into the core's buffers, and the
+/// chunks wait here in order. A `next()` stopped by cancellation or a
+/// ``withTimeout(_:isolation:_:)`` deadline throws `CancellationError` and takes nothing (a
+/// chunk already waiting is returned rather than dropped); the receive stays armed, and chunks
+/// that arrive later come out of the next call, in order. Chunks nobody took go back to the
+/// pool once the sequence is dropped and the stream closed.
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
@@ -67,6 +74,10 @@ public struct ReceivedChunks: AsyncSequence {
 
     public struct Iterator: AsyncIteratorProtocol {
         let receiver: MultishotSource<ReceivedBuffer>
+        /// The next chunk, waiting for one; nil at end of stream.
+        ///
+        /// Cancel safety: cancel safe: a call stopped by cancellation or a deadline takes no
+        /// chunk (one already waiting is returned, not dropped).
         public mutating func next() async throws -> ReceivedBuffer? { try await receiver.next(endOnCancel: false) }
     }
 }
