@@ -75,7 +75,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 if endOnCancel { return nil }
                 throw CancellationError()
             }
-            let scope = DeadlineScope.ofCurrentTask
+            let scope = CancelScope.ofCurrentTask
             if let scope, scope.isExpired { throw CancellationError() }
             if armed == nil {
                 if starved {
