@@ -32,6 +32,15 @@ public enum CPUAffinity {
         return result < 0 ? Int32(-result) : 0
     }
 
+    /// Lets the calling thread run on any of `cpus` (undoing a pin it inherited).
+    /// - Returns: 0, or the errno.
+    public static func allowCurrentThread(on cpus: [Int]) -> Int32 {
+        var mask = [UInt64](repeating: 0, count: words)
+        for cpu in cpus where cpu >= 0 && cpu < words * 64 { mask[cpu / 64] |= 1 << UInt64(cpu % 64) }
+        let result = mask.withUnsafeBufferPointer { torus_set_thread_affinity($0.baseAddress, UInt(words)) }
+        return result < 0 ? Int32(-result) : 0
+    }
+
     /// The kernel thread id of the caller (`gettid`).
     public static var currentThreadID: Int { torus_gettid() }
 }

@@ -175,9 +175,15 @@ public enum FileStatusBuffer {
     /// `statx(2)` as a plain system call on the calling thread (`AT_EMPTY_PATH` when `path` is
     /// empty: the file `directoryFD` itself), for the same fields as `IORING_OP_STATX`.
     public static func stat(directoryFD: Int32, path: String, followSymlinks: Bool) throws(Errno) -> RawFileStatus {
+        try path.withCString { path in Result { () throws(Errno) in try stat(directoryFD: directoryFD, path: path, followSymlinks: followSymlinks) } }.get()
+    }
+
+    /// ``stat(directoryFD:path:followSymlinks:)`` for a name given as bytes (a C string), which
+    /// need not be valid UTF-8.
+    public static func stat(directoryFD: Int32, path: UnsafePointer<CChar>, followSymlinks: Bool) throws(Errno) -> RawFileStatus {
         let result: Result<RawFileStatus, Errno> = withUnsafeTemporaryAllocation(byteCount: byteCount, alignment: 16) { buffer in
             // SAFETY: the buffer lives for this closure, which the system call does not outlive.
-            let status = path.withCString { torus_statx_now(directoryFD, $0, followSymlinks ? 1 : 0, buffer.baseAddress!) }
+            let status = torus_statx_now(directoryFD, path, followSymlinks ? 1 : 0, buffer.baseAddress!)
             return status == 0 ? .success(extract(from: buffer.baseAddress!)) : .failure(Errno(rawValue: -status))
         }
         return try result.get()

@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import Torus
 
 /// What a copy did: counts for `--stats` and `--progress`, and every failure (the copy of the
 /// other files goes on, like cp).
@@ -14,6 +15,7 @@ final class CopyReport: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    private let directRefusalShown = Atomic<Bool>(false)
     /// What the whole copy will move, once `SizeScan` has added it up (with --progress).
     private let expectedBytes = Mutex<UInt64?>(nil)
     let started = ContinuousClock.now
@@ -24,11 +26,34 @@ final class CopyReport: Sendable {
     func fileDone() { counts.withLock { $0.files += 1 } }
     func madeDirectory() { counts.withLock { $0.directories += 1 } }
     func madeLink() { counts.withLock { $0.symbolicLinks += 1 } }
+    /// A FIFO or device node recreated (counted with the files).
+    func madeSpecialFile() { counts.withLock { $0.files += 1 } }
 
     /// A file left alone (special file, `-n` with an existing destination), with a warning.
     func skipped(_ message: String) {
         counts.withLock { $0.skipped += 1 }
         printError("torus-cp: \(message)")
+    }
+
+    /// A file copied, but not as it was when the copy began (it changed meanwhile): a warning,
+    /// and exit status 1 as for a failure, since the copy may match no state the file was ever in.
+    func changed(_ message: String) {
+        counts.withLock { $0.failures += 1 }
+        printError("torus-cp: warning: \(message)")
+    }
+
+    /// --direct where the file system refuses O_DIRECT: said once, then copied through the page
+    /// cache (not a failure).
+    func directRefused(_ path: String) {
+        guard !directRefusalShown.exchange(true, ordering: .relaxed) else { return }
+        printError("torus-cp: warning: O_DIRECT refused for '\(path)' (Invalid argument): copying through the page cache where it is refused")
+    }
+
+    /// -v: `'SOURCE' -> 'DEST'` on stdout, one line per item, as cp prints it.
+    func verbose(_ source: FilePath, _ destination: FilePath) {
+        let line = "'\(source)' -> '\(destination)'\n"
+        // One write per line: lines from different cores never interleave.
+        _ = line.withCString { write(1, $0, strlen($0)) }
     }
 
     /// A failure: reported now on stderr with the path and the reason.

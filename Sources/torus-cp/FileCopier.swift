@@ -4,7 +4,9 @@ import Torus
 /// How to copy.
 struct CopyOptions: Sendable {
     var recursive = false
-    var preserve = false
+    var preserved: Preserved = []
+    var following = LinkFollowing.never
+    var verbose = false
     var noClobber = false
     var force = false
     var verify = false
@@ -40,6 +42,8 @@ struct FileCopier: Sendable {
     let options: CopyOptions
     let report: CopyReport
     let buffers: BufferPool
+    /// --preserve=links: the copies of files with several names.
+    let hardLinks = HardLinks()
 
     /// - Parameter filesInFlight: how many files may be copied at once (bounds the idle buffers).
     init(options: CopyOptions, report: CopyReport, filesInFlight: Int) {
@@ -55,104 +59,181 @@ struct FileCopier: Sendable {
     ///     opened file.
     ///   - intoNewDirectory: this copy created the destination's directory, so nothing can be in
     ///     the way and the existence checks are skipped (as cp does).
+    ///   - topLevel: named on the command line: a symbolic link as the source is followed
+    ///     unless copying recursively, one as the destination is written through (cp's rules).
+    ///     Inside a tree neither is ever followed.
     ///
     /// Which operations go through the ring: the ones that may wait for the disk on a cold cache
     /// (opening the source, reading it). Creating, writing, closing and renaming in the
     /// destination directory are plain system calls on the core: io_uring would hand each of them
     /// to a kernel worker thread anyway, and that hand-off cost more than the operation itself
     /// (FileOperationRoute in the library; figures in docs/benchmarks.md).
-    func copy(from source: FilePath, metadata known: FileMetadata?, to destination: FilePath, intoNewDirectory: Bool) async throws {
-        let input = try await File.open(source, options: options.direct ? [.read, .direct] : [.read])
+    func copy(from source: Place, metadata known: FileMetadata?, to destination: Place, intoNewDirectory: Bool, topLevel: Bool) async throws {
+        var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
+        if !(topLevel ? options.followsOperandLinks : options.followsTreeLinks) { sourceOptions.insert(.noFollow) }
+        let input = try await openAllowingDirectFallback(sourceOptions) { options in
+            try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: options)
+        }
         var copied = false
         do {
             // The open file's inode is in memory: statx on it cannot wait for the disk.
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
-            guard metadata.isRegularFile else { throw CopyError("'\(source)' is no longer a regular file") }
-            let mayCopy = intoNewDirectory ? true : try await mayWrite(destination, from: source, metadata: metadata)
-            if mayCopy {
-                try await copyContents(of: input, metadata: metadata, to: destination)
-                copied = true
-            }
+            guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
+            copied = try await copyOrLink(input, metadata: metadata, from: source, to: destination,
+                                          intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         } catch {
             try? await input.close(via: .inline)
             throw error
         }
         try await input.close(via: .inline)
         guard copied else { return }
-        if options.verify { try await verify(source, destination) }
+        if options.verify { try await verify(source.path, destination.path) }
         report.fileDone()
+        if options.verbose { report.verbose(source.path, destination.path) }
     }
 
-    /// Whether `destination` may be (over)written with `source`: false to skip it (-n); throws
-    /// when it is the same file, a directory, or not writable without -f.
-    private func mayWrite(_ destination: FilePath, from source: FilePath, metadata: FileMetadata) async throws -> Bool {
-        guard let existing = try? await FileSystem.metadata(at: destination) else { return true }
-        if existing.inode == metadata.inode && existing.device == metadata.device {
-            throw CopyError("'\(source)' and '\(destination)' are the same file")
+    /// With --preserve=links, a later name of a file with several names becomes a hard link to
+    /// the first name's copy; anything else is copied. False if left alone (-n).
+    private func copyOrLink(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+                            topLevel: Bool) async throws -> Bool {
+        guard options.preserved.contains(.links) && metadata.linkCount > 1 else {
+            return try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         }
-        if options.noClobber {
-            report.skipped("not overwriting '\(destination)' (-n)")
+        let key = InodeKey(metadata)
+        let (first, target) = await hardLinks.linkTarget(for: key)
+        if let target {
+            try link(destination, to: target)
+            return true
+        }
+        var copied = false
+        // The later names wait for this: tell them whatever happens (nil: copy on your own).
+        defer { if first { hardLinks.finished(key, at: copied ? destination : nil) } }
+        copied = try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
+        return copied
+    }
+
+    /// Copies the open `input` as cp's rules for `destination` say; false if it was left alone (-n).
+    private func copy(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+                      topLevel: Bool) async throws -> Bool {
+        let action = intoNewDirectory ? .create : try action(for: destination, source: source, metadata: metadata, topLevel: topLevel)
+        switch action {
+        case .skip:
             return false
-        }
-        if existing.isDirectory {
-            throw CopyError("cannot overwrite directory '\(destination)' with non-directory '\(source)'")
-        }
-        if !options.force && access(destination.string, W_OK) != 0 {
-            throw CopyError("cannot create regular file '\(destination)': Permission denied (use -f to replace it)")
+        case .create:
+            try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
+        case .replace(let existing):
+            try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
+        case .writeInto(let followLink):
+            try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
         }
         return true
     }
 
     /// Writes the contents of `input` to a temporary file next to `destination` and renames it
     /// into place; whatever goes wrong, the temporary file is removed.
-    private func copyContents(of input: File, metadata: FileMetadata, to destination: FilePath) async throws {
-        let temporary = temporaryPath(for: destination)
-        let output = try await File.open(temporary, options: options.direct ? [.write, .exclusive, .direct] : [.write, .exclusive],
-                                         permissions: FilePermissions(rawValue: creationMode(metadata)), via: .inline)
+    /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
+    ///   (without -p); nil for a new file.
+    private func copyContents(of input: File, metadata: FileMetadata, to destination: Place, replacing existing: FileMetadata?) async throws {
+        let directory = destination.directory
+        let mode = creationMode(metadata)
+        var temporary = FilePath()
+        let output = try await openAllowingDirectFallback(options.direct ? [.write, .direct] : [.write]) { options in
+            let (file, name) = try await createTemporaryFile(in: directory, permissions: mode, options: options)
+            temporary = name
+            return file
+        }
         do {
+            var length: UInt64
             if metadata.size <= UInt64(options.chunkSize) && !options.direct {
-                try await copySmall(from: input, to: output, size: Int(metadata.size))
+                // Writes exactly what it read: the file's length is right as it is.
+                length = try await copySmall(from: input, to: output, size: Int(metadata.size))
             } else {
                 let sparse = metadata.allocatedSize < metadata.size
                 if !sparse { try await allocate(output, size: metadata.size) }
-                try await copyData(from: input, to: output, size: metadata.size, sparse: sparse)
+                let end = SourceEnd()
+                try await copyData(from: input, to: output, size: metadata.size, sparse: sparse, end: end)
+                length = end.offset ?? metadata.size
+                // A sparse copy can end in a hole no write extended the file over; a preallocated
+                // one is longer than a source that shrank.
+                if sparse || length < metadata.size, ftruncate(output.fileDescriptor, off_t(length)) != 0 {
+                    throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
+                }
             }
-            // Only a sparse copy can end in a hole that no write extended the file over.
-            if metadata.allocatedSize < metadata.size, ftruncate(output.fileDescriptor, off_t(metadata.size)) != 0 {
-                throw IOError(operation: "ftruncate", path: temporary, errno: Errno(rawValue: errno))
-            }
-            let mode = finalMode(metadata, preserve: options.preserve)
-            if mode != creationMode(metadata) & ~umaskValue || options.preserve { fchmod(output.fileDescriptor, mode) }
-            if options.preserve { try setTimes(of: output, path: temporary, from: metadata) }
+            if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
+            if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
+            try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
+                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
             try await output.close(via: .inline)
-            try await FileSystem.rename(temporary, to: destination, via: .inline)
+            // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
+            try Task.checkCancellation()
+            let renamed = temporary.withPlatformString { from in
+                destination.name.withPlatformString { to in renameat(directory.descriptor, from, directory.descriptor, to) }
+            }
+            if renamed != 0 { throw IOError(operation: "rename", path: output.path, errno: Errno(rawValue: errno)) }
         } catch {
             // Plain system calls: the temporary file must go whatever happened, cancelled or not.
-            unlink(temporary.string)
+            _ = temporary.withPlatformString { unlinkat(directory.descriptor, $0, 0) }
             try? await output.close(via: .inline)
             throw error
         }
+    }
+
+    /// Opens the existing `destination` and writes `input` into it from the start, as cp does: a
+    /// device or FIFO (sequential writes; the open waits for a FIFO's reader on the ring, not on
+    /// the core), a file a command-line symbolic link points to, a file of another owner. A
+    /// regular file is truncated to what was written and, with -p, given the source's
+    /// attributes; a device or FIFO keeps its own.
+    private func copyInto(_ destination: Place, followLink: Bool, from input: File, metadata: FileMetadata) async throws {
+        let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
+                                         options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
+        // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
+        try input.setDirect(false)
+        do {
+            try await buffers.withBuffer { buffer in
+                var offset: UInt64 = 0
+                while true {
+                    buffer.clear()
+                    let n = try await input.read(into: buffer, at: offset)
+                    if n == 0 { break }
+                    var written = 0
+                    while written < n { written += try await output.write(buffer, from: written) }
+                    offset += UInt64(n)
+                    report.copiedBytes(UInt64(n))
+                }
+            }
+            if !options.preserved.isDisjoint(with: .standard) {
+                let existing = try await output.metadata(via: .inline)
+                if existing.isRegularFile {
+                    try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
+                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+                }
+            }
+        } catch {
+            try? await output.close(via: .inline)
+            throw error
+        }
+        try await output.close(via: .inline)
     }
 
     /// A file that fits in one chunk. Cached (the usual case for a warm tree): one
     /// copy_file_range on the core, page cache to page cache, as cp does; the kernel cannot
     /// wait for the disk there. Otherwise one ring read (the disk read overlaps other files'
     /// work) and one plain write.
-    private func copySmall(from input: File, to output: File, size: Int) async throws {
-        guard size > 0 else { return }
+    /// - Returns: the bytes copied (fewer than `size` if the source ended first).
+    private func copySmall(from input: File, to output: File, size: Int) async throws -> UInt64 {
+        guard size > 0 else { return 0 }
         let cached = input.cachedFraction(of: UInt64(size)) == 1
         // Forced copy_file_range on an uncached file: on the blocking pool, where a disk read
         // does not hold the core.
         if options.method == .copyFileRange || (options.method == .auto && cached) {
             do {
-                try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring)
-                return
+                return UInt64(try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring))
             } catch where kernelRefused(error) {
                 // Read and write instead.
             }
         }
-        try await buffers.withBuffer { buffer in
+        return try await buffers.withBuffer { buffer in
             while buffer.count < size {
                 if try await input.read(into: buffer, at: UInt64(buffer.count), maxLength: size - buffer.count) == 0 { break }
             }
@@ -160,6 +241,7 @@ struct FileCopier: Sendable {
             // a worker thread.
             try await output.writeAll(buffer, at: 0, via: .inline)
             report.copiedBytes(UInt64(buffer.count))
+            return UInt64(buffer.count)
         }
     }
 
@@ -186,21 +268,28 @@ struct FileCopier: Sendable {
 
     /// Copies `length` bytes at `position` with copy_file_range, call after call until done or
     /// the source ends. On the blocking pool (`.ring`) each call holds one of `kernelCopySlots`.
-    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute) async throws {
+    /// - Returns: the bytes copied; fewer than `length` where the source ended (noted in `end`).
+    @discardableResult
+    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute,
+                           end: SourceEnd? = nil) async throws -> Int {
         var done = 0
         while done < length {
             let permit = route == .ring ? try await kernelCopySlots.acquire() : nil
             defer { permit?.release() }
             let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done, via: route)
-            if n == 0 { break }   // the file shrank while we copied
+            if n == 0 {
+                end?.ended(at: position + UInt64(done))   // the file shrank while we copied
+                break
+            }
             done += n
             report.copiedBytes(UInt64(n))
         }
+        return done
     }
 
     /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
     /// chunks with up to `queueDepth` in flight.
-    private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool) async throws {
+    private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool, end sourceEnd: SourceEnd) async throws {
         var segments: [(UInt64, UInt64)] = sparse ? [] : [(UInt64(0), size)]
         var offset: off_t = sparse ? 0 : off_t(size)
         let end = off_t(size)
@@ -231,13 +320,15 @@ struct FileCopier: Sendable {
             let cached = (input.cachedFraction(of: size) ?? 0) >= 0.9
             do {
                 try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
-                                     from: input, to: output, cached: cached)
+                                     from: input, to: output, cached: cached, end: sourceEnd)
                 return
             } catch where kernelRefused(error) {
                 // Read and write instead.
             }
         }
-        try await ringCopy(chunks(of: segments, size: options.chunkSize), from: input, to: output)
+        let (aligned, tail) = splitUnalignedTail(chunks(of: segments, size: options.chunkSize))
+        try await ringCopy(aligned, from: input, to: output, end: sourceEnd)
+        if let tail { try await copyTail(tail, from: input, to: output, end: sourceEnd) }
     }
 
     /// The segments cut into pieces of at most `size` bytes.
@@ -259,10 +350,10 @@ struct FileCopier: Sendable {
     /// `readAheadChunks` prefetched. The kernel's readahead alone keeps too little in flight to
     /// keep the disk busy while the copy runs: on this project's VM, one uncached 1 GiB file took
     /// 1.0-2.0 s that way and 0.6-0.8 s with 128 MiB prefetched ahead (cp: 1.0-1.7 s).
-    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool) async throws {
+    private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool, end: SourceEnd) async throws {
         if cached {
             try await withWorkers(options.queueDepth, taking: chunks) { next in
-                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring) }
+                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end) }
             }
             return
         }
@@ -288,13 +379,13 @@ struct FileCopier: Sendable {
                 prefetched.append(permit)
                 next += 1
             }
-            try await copyRange(from: input, to: output, at: position, length: length, via: .ring)
+            try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end)
             if !prefetched.isEmpty { prefetched.removeFirst().release() }
         }
     }
 
     /// Copies the chunks through the ring: splice through a pipe or read and write.
-    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File) async throws {
+    private func ringCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, end: SourceEnd) async throws {
         let chunkSize = options.chunkSize
         let report = self.report
         let buffers = self.buffers
@@ -305,6 +396,7 @@ struct FileCopier: Sendable {
                 let pipe = try PipePair(capacity: chunkSize)
                 while let (position, length) = next.take() {
                     let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
+                    if n < length { end.ended(at: position + UInt64(n)) }
                     report.copiedBytes(UInt64(n))
                 }
                 return
@@ -315,7 +407,10 @@ struct FileCopier: Sendable {
                     buffer.clear()
                     while buffer.count < length {
                         let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
-                        if n == 0 { break }   // the file shrank while we copied
+                        if n == 0 {
+                            end.ended(at: position + UInt64(buffer.count))   // the file shrank while we copied
+                            break
+                        }
                     }
                     try await output.writeAll(buffer, at: position)
                     report.copiedBytes(UInt64(buffer.count))
@@ -333,13 +428,6 @@ struct FileCopier: Sendable {
                 group.addTask { try await work(next) }
             }
             try await group.waitForAll()
-        }
-    }
-
-    private func setTimes(of file: File, path: FilePath, from metadata: FileMetadata) throws {
-        var times = timestamps(metadata)
-        if futimens(file.fileDescriptor, &times) != 0 {
-            throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
         }
     }
 
@@ -365,22 +453,6 @@ struct FileCopier: Sendable {
         try await a.close()
         try await b.close()
     }
-}
-
-/// The mode the temporary file is created with (before the umask): the source's permission
-/// bits, plus owner-write so that we can write it.
-func creationMode(_ metadata: FileMetadata) -> mode_t { metadata.permissions.rawValue & 0o777 | 0o200 }
-
-/// The mode a copy ends with (files and directories): the source's with -p, else the source's
-/// less the umask, as cp does.
-func finalMode(_ metadata: FileMetadata, preserve: Bool) -> mode_t {
-    preserve ? metadata.permissions.rawValue : metadata.permissions.rawValue & ~umaskValue
-}
-
-/// The source's access and modification times, as `futimens` and `utimensat` take them (-p).
-func timestamps(_ metadata: FileMetadata) -> [timespec] {
-    [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
-     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
 }
 
 /// Hands out chunk positions to the copy tasks of one file (all on one core).
@@ -413,21 +485,6 @@ let kernelCopySlots = AsyncSemaphore(permits: max(1, Runtime.allowedCPUs.count))
 // lseek whences for sparse files (GNU extensions, so not in Swift's Glibc module).
 let SEEK_DATA: Int32 = 3
 let SEEK_HOLE: Int32 = 4
-
-/// `.NAME.torus-cp-RANDOM` next to `destination`, so the final rename stays within one directory.
-func temporaryPath(for destination: FilePath) -> FilePath {
-    let name = destination.lastComponent?.string ?? "file"
-    let directory = destination.removingLastComponent()
-    let random = String(UInt64.random(in: 0...UInt64.max), radix: 36)
-    return directory.appending(".\(name).torus-cp-\(random)")
-}
-
-/// The process umask (read once: setting it is the only way to read it).
-let umaskValue: mode_t = {
-    let value = umask(0o022)
-    umask(value)
-    return value
-}()
 
 /// A copy failure with cp-style wording.
 struct CopyError: Error, CustomStringConvertible {

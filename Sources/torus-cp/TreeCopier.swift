@@ -4,14 +4,22 @@ import Torus
 
 /// Walks sources and copies them: files spread over every core (each core keeps many files and
 /// chunks in flight on its ring), directories created before their contents, symbolic links
-/// copied as links, special files skipped with a warning. Failures are reported and the rest
-/// goes on.
+/// copied as links, FIFOs and devices recreated, sockets skipped with a warning. Failures are
+/// reported and the rest goes on.
+///
+/// The walk never follows a symbolic link inside a tree, on either side: every entry is looked up
+/// relative to its directory's open descriptor (``OpenDirectory``), files are opened with
+/// `O_NOFOLLOW`, directories with `O_DIRECTORY | O_NOFOLLOW`, so an entry swapped for a link
+/// while the copy runs is refused instead of read or written through.
 struct TreeCopier: Sendable {
     let options: CopyOptions
     let report: CopyReport
     let files: FileCopier
     /// Bounds the files open at once (descriptors and buffers).
     let filesInFlight: AsyncSemaphore
+    /// Bounds the directories walked in parallel (each holds two descriptors until its subtree
+    /// is done); past it, subdirectories are walked one after the other in their parent's task.
+    let directoriesInFlight = AsyncSemaphore(permits: 256)
     let cores: [Core]
     let nextCore = CoreCounter()
 
@@ -24,41 +32,74 @@ struct TreeCopier: Sendable {
     }
 
     /// Copies one command-line source to `destination`.
-    func copyTopLevel(_ source: FilePath, to destination: FilePath) async {
+    /// - Parameters:
+    ///   - mustBeDirectory: the destination operand ended in `/`.
+    ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
+    ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
+    func copyTopLevel(_ sourceOperand: FilePath, to destination: Place, mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+        let source: Place
         let metadata: FileMetadata
+        // On the command line, cp follows a symbolic link unless copying recursively (-P), or
+        // with -H or -L, or when the operand ends in `/`.
+        let followLink = options.followsOperandLinks || sourceEndsInSlash
         do {
-            // On the command line, cp follows a symbolic link unless copying recursively.
-            metadata = try await FileSystem.metadata(at: source, followSymbolicLinks: !options.recursive)
+            source = try Place.operand(sourceOperand)
+            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
+                                               followSymbolicLinks: followLink)
         } catch {
-            report.failed("cannot stat '\(source)': \(reason(error))")
+            report.failed("cannot stat '\(sourceOperand)': \(reason(error))")
+            return
+        }
+        if sourceEndsInSlash && !metadata.isDirectory {
+            report.failed("cannot stat '\(sourceOperand)/': Not a directory")
             return
         }
         if metadata.isDirectory {
             guard options.recursive else {
-                report.failed("-r not specified; omitting directory '\(source)'")
+                report.failed("-r not specified; omitting directory '\(sourceOperand)'")
                 return
             }
-            if isInside(destination, source) {
-                report.failed("cannot copy a directory, '\(source)', into itself, '\(destination)'")
+            if isInside(destination.path, sourceOperand) {
+                report.failed("cannot copy a directory, '\(sourceOperand)', into itself, '\(destination.path)'")
                 return
             }
+        } else if mustBeDirectory {
+            report.failed("cannot create regular file '\(destination.path)/': Not a directory")
+            return
         }
-        await copyItem(source, metadata: metadata, to: destination)
+        if metadata.isDirectory {
+            await copyDirectory(source, to: destination, followLink: followLink, ancestors: [])
+        } else {
+            await copyItem(source, metadata: metadata, to: destination, topLevel: true)
+        }
     }
 
-    private func copyItem(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
+    private func copyItem(_ source: Place, metadata: FileMetadata, to destination: Place, topLevel: Bool) async {
         switch metadata.kind {
         case .regular:
             await withDiscardingTaskGroup { group in
-                await addFileCopy(to: &group, source, metadata: metadata, to: destination, intoNewDirectory: false,
+                await addFileCopy(to: &group, source, metadata: metadata, to: destination, intoNewDirectory: false, topLevel: topLevel,
                                   on: cores[nextCore.next() % cores.count])
             }
         case .directory:
-            await copyDirectory(source, metadata: metadata, to: destination)
+            // (A directory on the command line goes straight to copyDirectory.)
+            await copyDirectory(source, to: destination, followLink: options.followsTreeLinks, ancestors: [])
         case .symbolicLink:
-            await copyLink(source, to: destination)
+            await copyLink(source, metadata: metadata, to: destination)
+        case .socket:
+            report.failed("cannot copy socket '\(source.path)': sockets are skipped")
         default:
-            report.skipped("skipping special file '\(source)' (\(metadata.kind))")
+            do {
+                if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
+                    try preserveAttributes(of: metadata, at: destination)
+                    report.madeSpecialFile()
+                    if options.verbose { report.verbose(source.path, destination.path) }
+                } else {
+                    report.skipped("not overwriting '\(destination.path)' (-n)")
+                }
+            } catch {
+                report.failed("cannot create special file '\(destination.path)': \(reason(error))")
+            }
         }
     }
 
@@ -66,93 +107,188 @@ struct TreeCopier: Sendable {
     /// permits is free. The permit is taken before the task exists: a task per file waiting
     /// for its turn cost ~2 KiB each and made malloc grow its heap thousands of times (each
     /// growth an mprotect that stalls the other cores' page faults).
-    private func addFileCopy(to group: inout DiscardingTaskGroup, _ source: FilePath, metadata: FileMetadata?, to destination: FilePath,
-                             intoNewDirectory: Bool, on core: Core) async {
+    private func addFileCopy(to group: inout DiscardingTaskGroup, _ source: Place, metadata: FileMetadata?, to destination: Place,
+                             intoNewDirectory: Bool, topLevel: Bool, on core: Core) async {
         let files = self.files
         let report = self.report
         let permit: AsyncSemaphore.Permit
         do { permit = try await filesInFlight.acquire() } catch {
-            report.failed("interrupted while copying '\(source)'")
+            report.failed("interrupted while copying '\(source.path)'")
             return
         }
         group.addTask(executorPreference: core) {
             defer { permit.release() }
             do {
-                try await files.copy(from: source, metadata: metadata, to: destination, intoNewDirectory: intoNewDirectory)
+                try await files.copy(from: source, metadata: metadata, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
             } catch is CancellationError {
-                report.failed("interrupted while copying '\(source)'")
+                report.failed("interrupted while copying '\(source.path)'")
             } catch let error as CopyError {
                 report.failed(error.description)
             } catch {
-                report.failed("cannot copy '\(source)' to '\(destination)': \(reason(error))")
+                report.failed("cannot copy '\(source.path)' to '\(destination.path)': \(reason(error))")
             }
         }
     }
 
-    private func copyDirectory(_ source: FilePath, metadata: FileMetadata, to destination: FilePath) async {
+    /// - Parameters:
+    ///   - followLink: open the source directory through a symbolic link (-L; -H on the command line).
+    ///   - ancestors: the directories above it in the source tree, where following links could
+    ///     loop back.
+    private func copyDirectory(_ source: Place, to destination: Place, followLink: Bool, ancestors: [InodeKey]) async {
         do {
-            // Made by this copy: nothing inside can be in the way, so its files need no checks.
-            var madeHere = false
-            do {
-                try await FileSystem.createDirectory(at: destination, permissions: FilePermissions(rawValue: metadata.permissions.rawValue | 0o700))
-                report.madeDirectory()
-                madeHere = true
-            } catch let error as IOError where error.errno == .fileExists {
-                guard try await FileSystem.metadata(at: destination).isDirectory else {
-                    report.failed("cannot overwrite non-directory '\(destination)' with directory '\(source)'")
-                    return
-                }
+            // On the blocking pool, as the listing: with a cold cache the open waits for the disk.
+            let sourceDirectory = try await spawnBlocking { try OpenDirectory.open(source.name, in: source.directory, followLink: followLink) }
+            // The opened directory's own metadata: the entry cannot have changed under us since.
+            let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let key = InodeKey(metadata)
+            if ancestors.contains(key) {
+                throw CopyError("cannot copy cyclic symbolic link '\(source.path)'")
             }
-            let entries = try await FileSystem.contentsOfDirectory(at: source)
+            let ancestors = ancestors + [key]
+            let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
+            if madeHere && options.verbose { report.verbose(source.path, destination.path) }
+            let entries = try await FileSystem.exactContentsOfDirectory(descriptor: sourceDirectory.descriptor, path: sourceDirectory.path)
             // Creating and renaming files take the directory's lock: the files of one directory
             // go to one core (directories take turns), so that cores do not queue on each
             // other's locks.
             let core = cores[nextCore.next() % cores.count]
             await withDiscardingTaskGroup { group in
                 for entry in entries {
-                    let child = source.appending(entry.name)
-                    let target = destination.appending(entry.name)
+                    let child = Place(sourceDirectory, entry.name)
+                    let childTarget = Place(target, entry.name)
                     if entry.kind == .regular {
                         // The directory listing said so: the metadata comes from the opened file,
                         // no separate statx.
-                        await addFileCopy(to: &group, child, metadata: nil, to: target, intoNewDirectory: madeHere, on: core)
+                        await addFileCopy(to: &group, child, metadata: nil, to: childTarget, intoNewDirectory: madeHere, topLevel: false, on: core)
                         continue
                     }
-                    group.addTask {
-                        do {
-                            let childMetadata = try await FileSystem.metadata(at: child, followSymbolicLinks: false)
-                            await copyItem(child, metadata: childMetadata, to: target)
-                        } catch {
-                            report.failed("cannot stat '\(child)': \(reason(error))")
+                    // A link or special file: its statx on the ring (its inode may not be cached;
+                    // the disk is not waited for on the core), in its own task as the copy.
+                    let mayBeDirectory = entry.kind == .unknown || (entry.kind == .symbolicLink && options.followsTreeLinks)
+                    if entry.kind != .directory && !mayBeDirectory {
+                        group.addTask {
+                            guard let metadata = await childMetadata(child) else { return }
+                            await copyItem(child, metadata: metadata, to: childTarget, topLevel: false)
                         }
+                        continue
+                    }
+                    // A directory by the listing needs no statx: copyDirectory opens it (refusing
+                    // a link swapped in since) and reads the open directory's metadata. Otherwise
+                    // the statx says whether it is one (-L, or a file system without d_type).
+                    if mayBeDirectory {
+                        guard let metadata = await childMetadata(child) else { continue }
+                        guard metadata.isDirectory else {
+                            group.addTask { await copyItem(child, metadata: metadata, to: childTarget, topLevel: false) }
+                            continue
+                        }
+                    }
+                    if let permit = directoriesInFlight.tryAcquire() {
+                        group.addTask {
+                            defer { permit.release() }
+                            await copyDirectory(child, to: childTarget, followLink: options.followsTreeLinks, ancestors: ancestors)
+                        }
+                    } else {
+                        await copyDirectory(child, to: childTarget, followLink: options.followsTreeLinks, ancestors: ancestors)
                     }
                 }
             }
-            // Modes and times after the contents, so that writing them did not change them.
-            chmod(destination.string, finalMode(metadata, preserve: options.preserve))
-            if options.preserve {
-                var times = timestamps(metadata)
-                utimensat(AT_FDCWD, destination.string, &times, 0)
+            // Owner, mode and times after the contents, so that writing them did not change
+            // them. A directory that was there keeps its mode (as with cp), unless -p.
+            if madeHere || !options.preserved.isDisjoint(with: .standard) {
+                // What is not preserved stays as it was on a directory that was there.
+                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
+                try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
+                    .apply(to: target.descriptor, path: target.path, createdWith: nil)
             }
+        } catch let error as CopyError {
+            report.failed(error.description)
         } catch {
-            report.failed("cannot copy directory '\(source)': \(reason(error))")
+            report.failed("cannot copy directory '\(source.path)': \(reason(error))")
         }
     }
 
-    private func copyLink(_ source: FilePath, to destination: FilePath) async {
+    /// The metadata of an entry of a source directory (following a link with -L), or nil after
+    /// reporting why not.
+    private func childMetadata(_ child: Place) async -> FileMetadata? {
         do {
-            let target = try await FileSystem.destinationOfSymbolicLink(at: source)
-            if try await FileSystem.exists(at: destination) {
+            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
+                                                 followSymbolicLinks: options.followsTreeLinks, via: .ring)
+        } catch {
+            report.failed("cannot stat '\(child.path)': \(reason(error))")
+            return nil
+        }
+    }
+
+    /// Creates the destination directory (or finds it there) and opens it without following a
+    /// symbolic link. Returns whether this copy made it: nothing inside can then be in the way,
+    /// so its files need no checks.
+    private func makeDirectory(_ destination: Place, for source: Place, metadata: FileMetadata) throws -> (OpenDirectory, Bool) {
+        // Owner-writable and searchable while the contents are copied; the final mode comes after.
+        let mode = metadata.permissions.rawValue & 0o777 | 0o700
+        var madeHere = false
+        if destination.name.withPlatformString({ mkdirat(destination.directory.descriptor, $0, mode) }) == 0 {
+            report.madeDirectory()
+            madeHere = true
+        } else if errno != EEXIST {
+            throw IOError(operation: "mkdir", path: destination.path, errno: Errno(rawValue: errno))
+        }
+        do {
+            return (try OpenDirectory.open(destination.name, in: destination.directory, followLink: false), madeHere)
+        } catch let error as IOError where error.errno == .notDirectory || error.errno == .tooManySymbolicLinkLevels {
+            throw CopyError("cannot overwrite non-directory '\(destination.path)' with directory '\(source.path)'")
+        }
+    }
+
+    private func copyLink(_ source: Place, metadata: FileMetadata, to destination: Place) async {
+        do {
+            let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.descriptor, path: source.path)
+            let link = { target.withPlatformString { target in
+                destination.name.withPlatformString { symlinkat(target, destination.directory.descriptor, $0) }
+            } }
+            if link() != 0 {
+                guard errno == EEXIST else { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
                 if options.noClobber {
-                    report.skipped("not overwriting '\(destination)' (-n)")
+                    report.skipped("not overwriting '\(destination.path)' (-n)")
                     return
                 }
-                try await FileSystem.removeFile(at: destination)
+                // Replaced, as cp -r does: unlinkat never removes a directory without AT_REMOVEDIR.
+                if destination.name.withPlatformString({ unlinkat(destination.directory.descriptor, $0, 0) }) != 0 {
+                    throw IOError(operation: "unlink", path: destination.path, errno: Errno(rawValue: errno))
+                }
+                if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
-            try await FileSystem.createSymbolicLink(at: destination, to: target)
+            try preserveAttributes(of: metadata, at: destination)
             report.madeLink()
+            if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
-            report.failed("cannot copy symbolic link '\(source)' to '\(destination)': \(reason(error))")
+            report.failed("cannot copy symbolic link '\(source.path)' to '\(destination.path)': \(reason(error))")
+        }
+    }
+}
+
+extension TreeCopier {
+    /// -p / -a on what has no descriptor to set them through (a symbolic link, a FIFO, a device
+    /// node just made): owner, mode (not a link's: it means nothing on Linux) and times, by name
+    /// in the open directory, never following a link.
+    func preserveAttributes(of metadata: FileMetadata, at destination: Place) throws {
+        let fd = destination.directory.descriptor
+        var ownerKept = true
+        if options.preserved.contains(.ownership),
+           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0 {
+            guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
+            ownerKept = false
+        }
+        if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
+            let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
+            if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                throw IOError(operation: "chmod", path: destination.path, errno: Errno(rawValue: errno))
+            }
+        }
+        if options.preserved.contains(.timestamps) {
+            var times = timestamps(metadata)
+            if destination.name.withPlatformString({ utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 {
+                throw IOError(operation: "utimensat", path: destination.path, errno: Errno(rawValue: errno))
+            }
         }
     }
 }
@@ -173,13 +309,14 @@ func reason(_ error: any Error) -> String {
 func isInside(_ path: FilePath, _ directory: FilePath) -> Bool {
     guard let base = resolved(directory) else { return false }
     // The destination may not exist yet: resolve its parent and append the name.
-    let target = resolved(path) ?? resolved(path.removingLastComponent()).map { $0.appending(path.lastComponent?.string ?? "") }
+    let target = resolved(path) ?? path.lastComponent.flatMap { last in resolved(path.removingLastComponent()).map { $0.appending(last) } }
     guard let target else { return false }
     return target == base || target.starts(with: base)
 }
 
 func resolved(_ path: FilePath) -> FilePath? {
-    guard let pointer = realpath(path.string.isEmpty ? "." : path.string, nil) else { return nil }
+    let pointer = path.isEmpty ? realpath(".", nil) : path.withPlatformString { realpath($0, nil) }
+    guard let pointer else { return nil }
     defer { free(pointer) }
-    return FilePath(String(cString: pointer))
+    return FilePath(platformString: pointer)
 }

@@ -15,11 +15,22 @@ struct TorusCopy: ParsableCommand {
         discussion: """
             Each destination file is written under a temporary name in its directory and renamed into \
             place when complete: an interrupted copy never leaves a truncated file under the final name. \
-            Exit status 0 only if everything was copied.
+            Devices, FIFOs and files reached through a destination symbolic link are written into, as \
+            with cp. Trees are walked without following symbolic links (unless -L), names copied as \
+            bytes. Exit status 0 only if everything was copied unchanged: a failure, a skipped socket \
+            or a source that changed size while it was copied gives 1; a usage error 1.
             """)
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
-    @Flag(name: [.short, .long], help: "Preserve mode and timestamps.") var preserve = false
+    @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
+    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
+    var preserveList: String?
+    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all.") var archive = false
+    @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
+    @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference = false
+    @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).") var dereference = false
+    @Flag(name: .customShort("H"), help: "Follow symbolic links named on the command line.") var dereferenceCommandLine = false
+    @Flag(name: [.short, .long], help: "Print each item copied.") var verbose = false
     @Flag(name: [.customShort("n"), .customLong("no-clobber")], help: "Do not overwrite an existing file.") var noClobber = false
     @Flag(name: [.short, .long], help: "Replace destination files that cannot be opened for writing.") var force = false
     @Option(help: "Cores to copy on (default: every allowed CPU).") var cores: Int?
@@ -33,19 +44,35 @@ struct TorusCopy: ParsableCommand {
     @Argument(help: "SOURCE... DEST") var paths: [String] = []
 
     func validate() throws {
+        if let preserveList, Preserved(list: preserveList) == nil {
+            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, all)")
+        }
         guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
-        guard queueDepth >= 1 else { throw ValidationError("--queue-depth must be at least 1") }
+        guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a size from 4K to 1G, got '\(chunkSize)'")
         }
         if direct && size % 4096 != 0 { throw ValidationError("--direct needs a chunk size that is a multiple of 4K") }
-        if let cores, cores < 1 { throw ValidationError("--cores must be at least 1") }
+        if let cores, !(1...4096).contains(cores) { throw ValidationError("--cores must be from 1 to 4096") }
     }
 
     func run() throws {
         var options = CopyOptions()
-        options.recursive = recursive
-        options.preserve = preserve
+        options.recursive = recursive || archive
+        if preserveStandard { options.preserved.formUnion(.standard) }
+        if archive { options.preserved.formUnion(.all) }
+        if noDereferenceKeepLinks { options.preserved.insert(.links) }
+        if let preserveList, let list = Preserved(list: preserveList) { options.preserved.formUnion(list) }
+        if dereference {
+            options.following = .always
+        } else if dereferenceCommandLine {
+            options.following = .commandLine
+        } else if noDereference || archive || noDereferenceKeepLinks {
+            options.following = .never
+        } else {
+            options.following = options.recursive ? .never : .always
+        }
+        options.verbose = verbose
         options.noClobber = noClobber
         options.force = force
         options.verify = verify
@@ -54,18 +81,26 @@ struct TorusCopy: ParsableCommand {
         options.method = method
         options.chunkSize = parseSize(chunkSize)!
 
-        let sources = paths.dropLast().map { FilePath($0) }
-        let destination = FilePath(paths.last!)
+        let operands = rawOperands(paths)
+        let sources = Array(operands.dropLast())
+        let destination = operands.last!
         var status = stat()
-        let destinationIsDirectory = stat(destination.string, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+        let destinationIsDirectory = destination.withPlatformString { stat($0, &status) } == 0 && status.st_mode & S_IFMT == S_IFDIR
         if sources.count > 1 && !destinationIsDirectory {
             printError("torus-cp: target '\(destination)' is not a directory")
             throw ExitCode(1)
         }
-        let items = sources.map { source -> (FilePath, FilePath) in
-            let name = source.lastComponent?.string ?? source.string
-            return (source, destinationIsDirectory ? destination.appending(name) : destination)
+        // Into a directory: one open descriptor for all sources, each copied under its last name.
+        let destinationDirectory: OpenDirectory?
+        do {
+            destinationDirectory = destinationIsDirectory ? try OpenDirectory.open(destination, in: .current, followLink: true) : nil
+        } catch {
+            printError("torus-cp: cannot open directory '\(destination)': \(reason(error))")
+            throw ExitCode(1)
         }
+        // `SRC DEST/` with no directory DEST: cp refuses to create a file there.
+        let mustBeDirectory = paths.last!.hasSuffix("/")
+        let slashEnded = Set(zip(paths.dropLast(), sources).filter { $0.0.hasSuffix("/") && $0.0 != "/" }.map(\.1))
 
         var configuration = RuntimeConfiguration()
         if let cores { configuration.cores = .count(cores) }
@@ -82,15 +117,29 @@ struct TorusCopy: ParsableCommand {
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
         let stopScan = SizeScan.Stop()
-        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [recursive] in
-            let total = try? await spawnBlocking { SizeScan.total(of: sources, recursive: recursive, stop: stopScan) }
+        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [options] in
+            let total = try? await spawnBlocking {
+                SizeScan.total(of: sources, recursive: options.recursive, followLinks: options.followsOperandLinks, stop: stopScan)
+            }
             if let total = total ?? nil { report.expect(bytes: total) }
         } : nil
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
-                    for (source, target) in items {
-                        group.addTask { await copier.copyTopLevel(source, to: target) }
+                    for source in sources {
+                        group.addTask {
+                            let target: Place
+                            if let destinationDirectory {
+                                target = Place(destinationDirectory, source.lastComponent.map { FilePath(root: nil, [$0]) } ?? source)
+                            } else {
+                                do { target = try Place.operand(destination) } catch {
+                                    report.failed("cannot create '\(destination)': \(reason(error))")
+                                    return
+                                }
+                            }
+                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory,
+                                                      sourceEndsInSlash: slashEnded.contains(source))
+                        }
                     }
                 }
             }
@@ -119,11 +168,40 @@ struct TorusCopy: ParsableCommand {
     }
 }
 
-/// `512`, `64K`, `1M`, `2G` (powers of 1024).
-func parseSize(_ text: String) -> Int? {
-    let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
-    if let last = text.last, let unit = units[last] { return Int(text.dropLast()).map { $0 * unit } }
-    return Int(text)
+/// The operands as the bytes the command line holds: ArgumentParser's strings repair invalid
+/// UTF-8, so each is matched (in order) to its raw argument, whose bytes are kept.
+func rawOperands(_ operands: [String]) -> [FilePath] {
+    // SAFETY: argv holds argc valid C strings for the life of the process.
+    var raw = (1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0] }[...]
+    return operands.map { operand in
+        while let argument = raw.popFirst() {
+            if String(cString: argument) == operand { return FilePath(platformString: argument) }
+        }
+        return FilePath(operand)
+    }
 }
 
-TorusCopy.main()
+/// `512`, `64K`, `1M`, `2G` (powers of 1024); nil for anything else, a size that overflows
+/// included.
+func parseSize(_ text: String) -> Int? {
+    let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
+    guard let last = text.last, let unit = units[last] else { return Int(text) }
+    guard let count = Int(text.dropLast()) else { return nil }
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: unit)
+    return overflow ? nil : bytes
+}
+
+// Usage errors exit with status 1, as cp's do (ArgumentParser's default is 64), with cp's hint.
+// `--preserve` alone is cp's `--preserve=mode,ownership,timestamps` (its LIST is optional, which
+// ArgumentParser's options cannot be; cp takes a LIST only after `=`, so nothing else changes).
+let arguments = CommandLine.arguments.dropFirst().map { $0 == "--preserve" ? "--preserve=mode,ownership,timestamps" : $0 }
+do {
+    var command = try TorusCopy.parseAsRoot(Array(arguments))
+    try command.run()
+} catch {
+    if TorusCopy.exitCode(for: error) == .validationFailure {
+        printError("torus-cp: " + TorusCopy.message(for: error) + "\nTry 'torus-cp --help' for more information.")
+        exit(1)
+    }
+    TorusCopy.exit(withError: error)
+}

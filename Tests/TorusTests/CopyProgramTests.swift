@@ -7,6 +7,16 @@ func torusCopy(_ arguments: [String]) throws -> ProcessOutcome {
     try runProcess(builtExecutable("torus-cp"), arguments)
 }
 
+/// Waits (up to 5 s) until a torus-cp temporary file (`.tcp-XXXXXX`) appears in `directory`: the
+/// copy of a file there is under way.
+func waitForTemporaryFile(in directory: String) {
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline,
+          !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains(where: { $0.hasPrefix(".tcp-") }) {
+        usleep(200)
+    }
+}
+
 /// Every regular file, directory and link under `root`, with contents or targets, for comparing trees.
 func treeSignature(_ root: String) throws -> [String: String] {
     var result: [String: String] = [:]
@@ -195,7 +205,7 @@ extension RuntimeSuite {
             let readOnly = try runProcess("/usr/bin/setpriv", asNobody + [root + "/public", root + "/locked/copy"])
             #expect(readOnly.status == 1)
             #expect(readOnly.stderr.contains("Permission denied"))
-            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains("torus-cp-") }
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: root).filter { $0.contains(".tcp-") }
             #expect(leftovers.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
         }
@@ -242,11 +252,7 @@ extension RuntimeSuite {
             process.standardError = Pipe()
             try process.run()
             // Interrupt once the copy is under way (its temporary file exists).
-            let deadline = ContinuousClock.now + .seconds(5)
-            while ContinuousClock.now < deadline,
-                  !((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).contains(where: { $0.contains("torus-cp-") }) {
-                usleep(1000)
-            }
+            waitForTemporaryFile(in: root)
             process.interrupt()
             process.waitUntilExit()
             #expect(process.terminationStatus == 130, "the copy finished before the interrupt: make it longer")

@@ -50,7 +50,7 @@ for (index, loop) in loops.makeIterator().enumerated() {
 }
 print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(separator: "\n"))
 
-let runtimeRows = only != nil ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
+let runtimeRows = only != nil && !selected("runtime") ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
 let channelRows = !["mpsc-same", "mpsc-cross", "oneshot", "mutex-uncontended", "mutex-contended"].contains(where: selected) ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 let timeoutRows = try TimeoutComparisons(runtime: runtime, repetitions: repetitions, scale: scale).run()

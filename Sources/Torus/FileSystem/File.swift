@@ -15,6 +15,18 @@ import TorusRing
 ///
 /// A `File` is `Sendable`: its descriptor can be used from any core. If it is deinitialised
 /// without ``close()``, the descriptor is closed then (synchronously), so it never leaks.
+///
+/// **Cancel safety.** Every call reports what the kernel did. Reads and writes of regular files
+/// and block devices are not cancelled once issued (the kernel cannot stop them, and they end in
+/// bounded time): a cancelled task, or one whose deadline passed, gets their result, bytes
+/// included, and its next call is refused with `CancellationError` before it is submitted. On FIFOs, terminals and character
+/// devices, which can wait forever, reads and writes are cancelled in the kernel as socket I/O
+/// is: a cancelled read takes no byte, unless it completed first, and then returns it. Other
+/// operations (sync, allocate, metadata) throw `CancellationError` only when the kernel
+/// cancelled them before they took effect; an open that the kernel completed for a cancelled
+/// task has its descriptor closed before it throws, so none leaks. A
+/// ``withTimeout(_:isolation:_:)`` deadline stops calls the same way. Multi-step calls (``writeAll(_:at:via:)``, ``AsyncReader/readToEnd(limit:chunkSize:)``,
+/// ``spliceCopy(from:at:to:length:through:)``) stop between steps and say what is left behind.
 public final class File: AsyncReader, AsyncWriter, Sendable {
     /// How to open a file (`O_*` flags).
     public struct Options: OptionSet, Sendable, Hashable {
@@ -36,6 +48,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         /// Bypass the page cache (`O_DIRECT`): buffers, offsets and lengths must be aligned to
         /// the device's block size (use `IOBuffer(capacity:alignment: 4096)`).
         public static let direct = Options(rawValue: 1 << 6)
+        /// Fail with `ELOOP` if the last component is a symbolic link instead of following it
+        /// (`O_NOFOLLOW`).
+        public static let noFollow = Options(rawValue: 1 << 7)
 
         var openFlags: Int32 {
             var flags: Int32 = O_CLOEXEC
@@ -49,6 +64,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if contains(.append) { flags |= O_APPEND }
             if contains(.exclusive) { flags |= O_CREAT | O_EXCL }
             if contains(.direct) { flags |= SubmissionEntry.directIOFlag }
+            if contains(.noFollow) { flags |= O_NOFOLLOW }
             return flags
         }
     }
@@ -105,6 +121,14 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///   - permissions: for a created file; default `rw-r--r--` (before the umask).
     ///   - route: `.inline` for a plain `open(2)` on the calling thread: io_uring hands every
     ///     open that creates a file to a worker thread (see ``FileOperationRoute``).
+    ///
+    /// Cancel safety: a cancelled open leaves no descriptor behind: the kernel's open is
+    /// cancelled, or, if it opened the file anyway, that descriptor is closed before
+    /// `CancellationError` is thrown. Its effects on the file system stay (a file made by
+    /// `.create` exists, `.truncate` has emptied it). Under a ``withTimeout(_:isolation:_:)``
+    /// deadline, an open that completed before the kernel could cancel it returns its `File`.
+    /// With `.inline` the call is a plain `open(2)` that cannot be interrupted; a task already
+    /// cancelled does not start it.
     /// - Throws: ``IOError`` (`open "PATH": No such file or directory (ENOENT)`, ...),
     ///   `CancellationError` (a descriptor opened despite the cancellation is closed).
     public static func open(
@@ -125,12 +149,18 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Creates (or truncates) `path` for writing.
+    ///
+    /// Cancel safety: as ``open(_:options:permissions:via:)``: no descriptor leaks, but the file
+    /// may have been created or truncated.
     public static func create(_ path: FilePath, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) async throws -> File {
         try await open(path, options: [.write, .create, .truncate], permissions: permissions)
     }
 
     /// Closes the descriptor with `IORING_OP_CLOSE` (with `.inline`, a plain `close(2)`; it
     /// never waits for a disk). Closing twice does nothing.
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens: in a cancelled task (or when
+    /// the kernel cancelled the ring's close) with a plain `close(2)`, without throwing.
     public func close(via route: FileOperationRoute = .ring) async throws {
         let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
         guard fd >= 0 else { return }
@@ -146,11 +176,19 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     // MARK: Reading and writing
 
     /// Reads at the file position (advancing it).
+    ///
+    /// Cancel safety: no byte is lost. A regular-file read already issued completes and its
+    /// bytes are appended to `buffer` and counted; a task cancelled before the call submits
+    /// nothing and gets `CancellationError`. On a FIFO or terminal the read is cancelled in the
+    /// kernel and consumes nothing, unless it completed first (then its bytes are returned).
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await read(into: buffer, maxLength: maxLength, offset: UInt64.max)
     }
 
     /// Reads at `offset` without moving the file position (`pread`).
+    ///
+    /// Cancel safety: as ``read(into:maxLength:)``; nothing moves, so a cancelled `pread` can
+    /// simply be repeated.
     public func read(into buffer: IOBuffer, at offset: UInt64, maxLength: Int? = nil) async throws -> Int {
         try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
     }
@@ -168,6 +206,11 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Writes at the file position (advancing it; at the end with `.append`).
+    ///
+    /// Cancel safety: a regular-file write already issued completes and returns its count even
+    /// if the task was cancelled meanwhile; a task cancelled before the call writes nothing and
+    /// gets `CancellationError`. On a FIFO or terminal the write is cancelled in the kernel; one
+    /// that completed first returns its count, so the caller always learns what went out.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await write(buffer, from: offset, fileOffset: UInt64.max)
     }
@@ -175,11 +218,19 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Writes `buffer[from..<count]` at `offset` without moving the file position (`pwrite`).
     /// - Parameter route: `.inline` for a plain `pwrite(2)` on the calling thread: on ext4,
     ///   io_uring hands every buffered write to a worker thread (see ``FileOperationRoute``).
+    ///
+    /// Cancel safety: as ``write(_:from:)``. With `.inline`, a plain `pwrite(2)` that cannot be
+    /// interrupted; a task already cancelled does not start it.
     public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64, via route: FileOperationRoute = .ring) async throws -> Int {
         try await write(buffer, from: start, fileOffset: offset, via: route)
     }
 
     /// Writes all of `buffer[0..<count]` at `offset`, looping over short writes.
+    ///
+    /// Cancel safety: cancellation stops the loop between writes (each write issued completes),
+    /// so a cancelled call may leave a prefix of the bytes written, and how many is not
+    /// reported. Every byte goes to a fixed offset, though, so calling it again writes the same
+    /// bytes to the same places: retrying after a cancellation is safe.
     public func writeAll(_ buffer: IOBuffer, at offset: UInt64, via route: FileOperationRoute = .ring) async throws {
         var done = 0
         while done < buffer.count {
@@ -213,6 +264,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// sequential reader; prefetching tens of megabytes ahead keeps the device busy while the
     /// caller works on what has arrived (torus-cp copies uncached big files this way: 1.5-2x
     /// faster on this project's VM). Advice only: data the kernel did not read is read later.
+    ///
+    /// Cancel safety: nothing to lose: a cancelled call stops advising (advice already given
+    /// stays given) and throws `CancellationError`.
     public func prefetch(offset: UInt64, length: UInt64) async throws {
         let fd = try fd(for: "fadvise")
         var position = offset
@@ -238,6 +292,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///   hands every `IORING_OP_FALLOCATE` to a worker thread; see ``FileOperationRoute``).
     /// - Throws: ``IOError`` naming `fallocate`: `ENOSPC` when the space is not there,
     ///   `EOPNOTSUPP` on file systems that cannot allocate ahead.
+    ///
+    /// Cancel safety: throws `CancellationError` only when the kernel cancelled the call before
+    /// it ran; an allocation that ran returns normally (with `.inline`, the call runs to the end).
     public func allocate(offset: UInt64 = 0, length: UInt64, via route: FileOperationRoute = .ring) async throws {
         let fd = try fd(for: "fallocate")
         if route == .inline {
@@ -248,12 +305,18 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Flushes data and metadata to the device (`fsync`).
+    ///
+    /// Cancel safety: a sync that returns normally has completed. One that throws
+    /// `CancellationError` was cancelled before it ran, so nothing is promised about what
+    /// reached the device: call it again. (A sync already running in the kernel completes.)
     public func sync() async throws {
         let fd = try fd(for: "fsync")
         _ = try await ringIO("fsync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: false) }
     }
 
     /// Flushes data (and only the metadata needed to read it back) to the device (`fdatasync`).
+    ///
+    /// Cancel safety: as ``sync()``: `CancellationError` means not synced.
     public func syncData() async throws {
         let fd = try fd(for: "fdatasync")
         _ = try await ringIO("fdatasync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: true) }
@@ -263,6 +326,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// - Parameter route: `.inline` for a plain `statx(2)` on the calling thread. On a local file
     ///   system the open file's inode is in memory, so it cannot wait for the disk, while
     ///   io_uring hands every `statx` to a worker thread (see ``FileOperationRoute``).
+    ///
+    /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
     public func metadata(via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         let fd = try fd(for: "statx")
         if route == .inline {

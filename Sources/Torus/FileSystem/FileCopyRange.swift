@@ -12,6 +12,11 @@ extension File {
     /// - Parameter route: `.inline` makes the call on the calling thread instead, which saves
     ///   two thread hand-offs when the source is in the page cache (``File/cachedFraction(of:)``)
     ///   and the range is small; on uncached data it would hold the core while the disk reads.
+    ///
+    /// Cancel safety: not interruptible (`copy_file_range` is not a ring operation): the copy
+    /// finishes on the pool, or on the calling thread with `.inline`, and its count is returned
+    /// even to a cancelled task, so the caller always knows how far it got. With `.inline`, a
+    /// task already cancelled does not start it.
     /// - Returns: bytes copied; 0 at the end of the source.
     /// - Throws: ``IOError`` naming `copy_file_range` and this file's path: in particular
     ///   `EXDEV`, `EINVAL` or `EOPNOTSUPP` where the two files cannot be copied this way (then

@@ -4,10 +4,22 @@ import TorusRing
 
 /// Directory and name operations, each one `io_uring` operation (`IORING_OP_MKDIRAT`,
 /// `UNLINKAT`, `RENAMEAT`, `LINKAT`, `SYMLINKAT`, `STATX`) on the caller's core.
+///
+/// **Cancel safety.** Each single operation reports what the kernel did: it throws
+/// `CancellationError` only when it was cancelled before it took effect, and one that took
+/// effect (a directory made, a file renamed) returns normally even if the task was cancelled
+/// meanwhile, so a caller never has to guess. A ``withTimeout(_:isolation:_:)`` deadline stops
+/// them the same way. With `.inline` the call is a plain system call that runs to the end; a
+/// task already cancelled does not start it. The calls that run on the blocking pool
+/// (``contentsOfDirectory(at:)``, ``destinationOfSymbolicLink(at:)``) are not interrupted at
+/// all: they finish and return their result. Multi-step calls say what they leave behind.
 public enum FileSystem {
     /// Creates a directory (`mkdirat`).
     /// - Parameter route: `.inline` for a plain `mkdir(2)` on the calling thread (see
     ///   ``FileOperationRoute``).
+    ///
+    /// Cancel safety: `CancellationError` means no directory was made; a directory the kernel
+    /// made is reported as made.
     /// - Throws: ``IOError``: `EEXIST` if something is there, `ENOENT` if the parent is missing.
     public static func createDirectory(
         at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute],
@@ -24,6 +36,9 @@ public enum FileSystem {
     }
 
     /// Creates a directory and any missing parents; an existing directory is fine.
+    ///
+    /// Cancel safety: a cancelled call may leave some of the parents made; calling it again
+    /// finishes the job (existing directories are fine).
     public static func createDirectories(at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) async throws {
         do {
             try await createDirectory(at: path, permissions: permissions)
@@ -38,6 +53,8 @@ public enum FileSystem {
     }
 
     /// Removes a file or symbolic link (`unlinkat`).
+    ///
+    /// Cancel safety: `CancellationError` means nothing was removed.
     public static func removeFile(at path: FilePath) async throws {
         let strings = CStringKeepAlive([path])
         _ = try await ringIO("unlink", path: path, keepAlive: strings) { entry, _, _ in
@@ -46,6 +63,8 @@ public enum FileSystem {
     }
 
     /// Removes an empty directory (`unlinkat` with `AT_REMOVEDIR`).
+    ///
+    /// Cancel safety: `CancellationError` means nothing was removed.
     public static func removeDirectory(at path: FilePath) async throws {
         let strings = CStringKeepAlive([path])
         _ = try await ringIO("rmdir", path: path, keepAlive: strings) { entry, _, _ in
@@ -58,6 +77,9 @@ public enum FileSystem {
     ///   - replacing: replace an existing destination (default); false fails with `EEXIST`.
     ///   - route: `.inline` for a plain `renameat2(2)` on the calling thread: io_uring hands
     ///     every rename to a worker thread (see ``FileOperationRoute``).
+    ///
+    /// Cancel safety: the rename is atomic and reported as done or not: `CancellationError`
+    /// means `source` is still where it was.
     public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true, via route: FileOperationRoute = .ring) async throws {
         if route == .inline {
             try inlineCall("rename", path: source) { () throws(Errno) in
@@ -72,6 +94,8 @@ public enum FileSystem {
     }
 
     /// Creates a hard link `link` to `existing` (`linkat`).
+    ///
+    /// Cancel safety: `CancellationError` means no link was made.
     public static func createHardLink(at link: FilePath, to existing: FilePath) async throws {
         let strings = CStringKeepAlive([existing, link])
         _ = try await ringIO("link", path: link, keepAlive: strings) { entry, _, _ in
@@ -80,6 +104,8 @@ public enum FileSystem {
     }
 
     /// Creates a symbolic link at `link` pointing to `target` (`symlinkat`).
+    ///
+    /// Cancel safety: `CancellationError` means no link was made.
     public static func createSymbolicLink(at link: FilePath, to target: FilePath) async throws {
         let strings = CStringKeepAlive([target, link])
         _ = try await ringIO("symlink", path: link, keepAlive: strings) { entry, _, _ in
@@ -91,6 +117,8 @@ public enum FileSystem {
     /// - Parameter route: `.inline` for a plain `statx(2)` on the calling thread: io_uring hands
     ///   every `statx` to a worker thread, but with a cold cache the call waits for the disk
     ///   (see ``FileOperationRoute``).
+    ///
+    /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
     public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         if route == .inline {
             return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
@@ -106,6 +134,8 @@ public enum FileSystem {
     }
 
     /// Whether anything exists at `path` (a dangling symbolic link counts).
+    ///
+    /// Cancel safety: a cancelled call throws `CancellationError` (never a wrong `false`).
     public static func exists(at path: FilePath) async throws -> Bool {
         do {
             _ = try await metadata(at: path, followSymbolicLinks: false)
@@ -116,6 +146,9 @@ public enum FileSystem {
     }
 
     /// The target of a symbolic link (`readlink`, on the blocking pool: not a ring operation).
+    ///
+    /// Cancel safety: not interruptible: the call finishes on the pool and returns its result
+    /// even to a cancelled task (see ``spawnBlocking(_:)``).
     public static func destinationOfSymbolicLink(at path: FilePath) async throws -> FilePath {
         try await spawnBlocking {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
@@ -129,6 +162,9 @@ public enum FileSystem {
     ///
     /// Listing a directory is not an io_uring operation: it runs `opendir`/`readdir` on the
     /// blocking pool, so the core keeps running its other tasks.
+    ///
+    /// Cancel safety: not interruptible: the listing finishes on the pool and is returned even
+    /// to a cancelled task, or one whose deadline passed (see ``spawnBlocking(_:)``).
     public static func contentsOfDirectory(at path: FilePath) async throws -> [DirectoryEntry] {
         try await spawnBlocking {
             guard let directory = path.withPlatformString({ opendir($0) }) else {
@@ -150,6 +186,9 @@ public enum FileSystem {
     }
 
     /// The whole contents of a file.
+    ///
+    /// Cancel safety: a cancelled call returns nothing of what it read (read it again: the file
+    /// is unchanged); the file it opened is closed.
     public static func readFile(at path: FilePath, limit: Int = 1 << 30) async throws -> [UInt8] {
         let file = try await File.open(path)
         let bytes = try await file.readToEnd(limit: limit, chunkSize: 256 << 10)
@@ -158,6 +197,11 @@ public enum FileSystem {
     }
 
     /// Replaces the contents of a file (creating it).
+    ///
+    /// Cancel safety: not all-or-nothing. The file is truncated first, so a cancelled call may
+    /// leave it empty or holding a prefix of `contents`; calling it again rewrites it whole. For
+    /// a file that must never be seen half written, write a temporary file in the same
+    /// directory and ``rename(_:to:replacing:via:)`` it over the old one.
     public static func writeFile(at path: FilePath, contents: some Collection<UInt8>) async throws {
         let file = try await File.create(path)
         try await file.writeAll(contents)

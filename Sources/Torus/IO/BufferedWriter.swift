@@ -34,6 +34,10 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     public var pending: Int { buffer.count }
 
     /// Appends `bytes`, flushing whenever the buffer fills.
+    ///
+    /// Cancel safety: bytes that fit in the free space are taken without waiting; a larger
+    /// write cancelled while it flushes has accepted part of `bytes` (``pending`` and what the
+    /// base writer took), and says so only through those.
     public func write(_ bytes: some Collection<UInt8>) async throws {
         if bytes.count <= buffer.freeCapacity {
             buffer.append(bytes)
@@ -84,7 +88,7 @@ public final class BytesReader: AsyncReader {
     /// Bytes not read yet.
     public var remaining: Int { bytes.count - position }
 
-    /// Copies the next bytes; never waits. 0 at the end.
+    /// Copies the next bytes; never waits (so cancellation cannot interrupt it). 0 at the end.
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         let n = min(maxLength, buffer.freeCapacity, remaining)
         buffer.append(bytes[position..<(position + n)])

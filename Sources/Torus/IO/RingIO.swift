@@ -25,7 +25,8 @@ final class CStringKeepAlive {
 ///
 /// - Returns: the non-negative CQE result. A cancelled operation that completed anyway returns
 ///   its result (bytes already moved are not lost); one the kernel cancelled throws
-///   `CancellationError`. `EINTR` and `EAGAIN` are retried.
+///   `CancellationError`. `EINTR`, `EAGAIN` and the kernel's restart codes are retried (or
+///   turned into `CancellationError` when the wait was cancelled).
 /// - Throws: ``IOError`` naming `operation` and the path or address; `CancellationError`;
 ///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
 func ringIO(
@@ -38,7 +39,7 @@ func ringIO(
         let result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
         if result >= 0 { return result }
         switch -result {
-        case EINTR, EAGAIN:
+        case EINTR, EAGAIN, kernelRestartErrorCodes:
             if isWaitCancelled { throw CancellationError() }
             continue
         case ECANCELED where isWaitCancelled || core.stopping:
@@ -48,6 +49,13 @@ func ringIO(
         }
     }
 }
+
+/// The kernel's internal "restart the system call" codes (`ERESTARTSYS` 512 to
+/// `ERESTART_RESTARTBLOCK` 516). A blocking operation that io_uring runs on a worker thread
+/// (a splice into a full pipe, say) and that a cancel interrupts can complete with one of them
+/// instead of `-ECANCELED` or `-EINTR`; it is an interruption, and must not surface as
+/// "Unknown error 512".
+let kernelRestartErrorCodes: ClosedRange<Int32> = 512...516
 
 /// ``ringIO(_:path:address:keepAlive:_:)`` for operations that create a file descriptor (open,
 /// accept, socket): if the task was cancelled while the kernel produced the fd anyway, the fd is

@@ -3,6 +3,11 @@ import SystemPackage
 import TorusRing
 
 /// A pipe, for moving file data with `splice` instead of copying it through user memory.
+///
+/// Bytes spliced into the pipe and not out again stay in it and come out first on the next
+/// splice from it. ``File/spliceCopy(from:at:to:length:through:)`` empties the pipe when it
+/// fails or is cancelled; callers of the single-step ``File/splice(into:from:length:)`` and
+/// ``File/splice(from:to:length:)`` keep track themselves.
 public final class PipePair: Sendable {
     /// The read end and the write end.
     public let readEnd: Int32
@@ -22,6 +27,21 @@ public final class PipePair: Sendable {
 
     /// The pipe's capacity in bytes.
     public var capacity: Int { Int(fcntl(writeEnd, 1032 /* F_GETPIPE_SZ */)) }
+
+    /// Reads and drops whatever the pipe holds, without blocking (the read end is made
+    /// non-blocking for the drain). For the pipe's one user, between operations.
+    func discardContents() {
+        let flags = fcntl(readEnd, F_GETFL)
+        guard flags >= 0, fcntl(readEnd, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
+        defer { _ = fcntl(readEnd, F_SETFL, flags) }
+        var scratch = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
+            if n > 0 { continue }
+            if n < 0 && errno == EINTR { continue }
+            return   // empty (EAGAIN), or the write end is gone
+        }
+    }
 
     deinit {
         close(readEnd)
@@ -52,6 +72,14 @@ extension File {
     /// Moves up to `length` bytes of this file, starting at `offset`, into `pipe`
     /// (`IORING_OP_SPLICE`: the page cache's pages are referenced, not copied). Returns the count;
     /// 0 at end of file.
+    ///
+    /// Cancel safety: a cancelled splice moves nothing and throws, or, if it completed first,
+    /// returns its count: the caller always knows how many bytes are in the pipe. One caveat: a
+    /// splice that has to wait for room in a full pipe waits in one of io_uring's worker
+    /// threads; task cancellation interrupts it there, but the linked timeout of a
+    /// ``withTimeout(_:isolation:_:)`` deadline does not (seen on Linux 6.18), so under a
+    /// deadline it waits until the pipe has room. Keep the pipe drained, as
+    /// ``spliceCopy(from:at:to:length:through:)`` does, and it never waits.
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
         let fd = try fd(for: "splice")
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
@@ -60,6 +88,11 @@ extension File {
     }
 
     /// Moves up to `length` bytes out of `pipe` into this file at `offset`. Returns the count.
+    ///
+    /// Cancel safety: a cancelled splice takes nothing out of the pipe and throws, or, if it
+    /// completed first, returns its count; bytes not moved stay in the pipe. As with
+    /// ``splice(into:from:length:)``, a splice that waits on an empty pipe is interrupted by task
+    /// cancellation but not by a deadline.
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try fd(for: "splice")
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
@@ -70,19 +103,29 @@ extension File {
     /// Copies `length` bytes from `source` at `sourceOffset` to this file at `offset` through
     /// `pipe` with two splices per pipe-full: one copy in the kernel instead of two through user
     /// memory. Returns the bytes copied (fewer only if the source ended).
+    ///
+    /// Cancel safety: a cancelled (or failed) copy may have written part of the range, and does
+    /// not report how much; the source is unchanged, so copying the range again is safe. The
+    /// bytes it had moved into `pipe` but not out are dropped before it throws, so the pipe can
+    /// be reused: left there, they would be written at the start of the next copy through it.
     public func spliceCopy(from source: File, at sourceOffset: UInt64, to offset: UInt64, length: Int, through pipe: PipePair) async throws -> Int {
         var copied = 0
         let window = pipe.capacity
-        while copied < length {
-            let moved = try await source.splice(into: pipe, from: sourceOffset + UInt64(copied), length: min(window, length - copied))
-            if moved == 0 { break }
-            var drained = 0
-            while drained < moved {
-                let n = try await splice(from: pipe, to: offset + UInt64(copied + drained), length: moved - drained)
-                if n == 0 { throw IOError(operation: "splice", path: path, errno: .noSpace) }
-                drained += n
+        do {
+            while copied < length {
+                let moved = try await source.splice(into: pipe, from: sourceOffset + UInt64(copied), length: min(window, length - copied))
+                if moved == 0 { break }
+                var drained = 0
+                while drained < moved {
+                    let n = try await splice(from: pipe, to: offset + UInt64(copied + drained), length: moved - drained)
+                    if n == 0 { throw IOError(operation: "splice", path: path, errno: .noSpace) }
+                    drained += n
+                }
+                copied += moved
             }
-            copied += moved
+        } catch {
+            pipe.discardContents()
+            throw error
         }
         return copied
     }

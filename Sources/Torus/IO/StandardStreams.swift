@@ -37,6 +37,9 @@ public enum StandardStreams {
 
 /// Writes every byte of `bytes` to `writer` and returns how many: ``copy(from:to:bufferSize:)``
 /// for bytes already in memory.
+///
+/// Cancel safety: as `writeAll`: a cancelled copy may have written a prefix of `bytes`; use
+/// `writeAll(_:written:)` to resume one.
 @discardableResult
 public func copy(from bytes: some Collection<UInt8>, to writer: some AsyncWriter) async throws -> Int {
     try await writer.writeAll(bytes)

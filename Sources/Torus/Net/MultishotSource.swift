@@ -75,6 +75,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
 
     /// The next item; nil at the end of the stream or, for `endOnCancel`, once the task is
     /// cancelled (the multishot operation is cancelled then).
+    ///
+    /// Inside a ``withDeadline(_:isolation:_:)`` scope whose deadline passes, the wait throws
+    /// `CancellationError` (the scope reports a timeout) and the operation stays armed: items
+    /// that arrive meanwhile are queued for the next call, none is lost.
     func next(endOnCancel: Bool) async throws -> Element? {
         precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
         while true {
@@ -92,6 +96,11 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 if endOnCancel { return nil }
                 throw CancellationError()
             }
+            let scope = CancelScope.ofCurrentTask
+            if let scope, scope.isExpired {
+                waitingForBuffers = false
+                throw CancellationError()
+            }
             if armed == nil && !waitingForBuffers {
                 if starved, let pool = core.providedBuffers, !core.bufferLoans.hasFree(capacity: pool.count) {
                     // The provided-buffer ring is empty: arm again when a buffer comes back.
@@ -102,6 +111,8 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 }
                 starved = false
             }
+            // The deadline wakes the wait as a cancellation does; the loop above then throws.
+            var deadlineHook: UInt64?
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                     // A cancellation that came after the check above runs the handler at once,
@@ -110,13 +121,18 @@ final class MultishotSource<Element>: @unchecked Sendable {
                     // start-up left torus-echo hanging 1 time in 20).
                     if Task.isCancelled {
                         continuation.resume()
-                    } else {
-                        waiter = continuation
+                        return
+                    }
+                    waiter = continuation
+                    if let scope {
+                        deadlineHook = scope.register { [core] in core.execute { self.wake() } }
+                        if deadlineHook == nil { wake() }   // it passed in between
                     }
                 }
             } onCancel: { [core] in
                 core.execute { self.wake() }
             }
+            if let scope, let deadlineHook { scope.unregister(deadlineHook) }
         }
     }
 

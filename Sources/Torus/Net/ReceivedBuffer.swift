@@ -112,6 +112,13 @@ func receiveQueueLimit(pool: ProvidedBufferRing) -> Int { max(2, pool.count / 64
 /// buffers in one go) is moved into memory of the connection's own and its buffers given
 /// back. When the pool is empty anyway (`ENOBUFS`), the receive is armed again as soon as a
 /// buffer comes back (waiting receives take turns), not on a timer.
+///
+/// **Cancel safety.** The kernel receives ahead of `next()`, into the core's buffers, and the
+/// chunks wait here in order. A `next()` stopped by cancellation or a
+/// ``withTimeout(_:isolation:_:)`` deadline throws `CancellationError` and takes nothing (a
+/// chunk already waiting is returned rather than dropped); the receive stays armed, and chunks
+/// that arrive later come out of the next call, in order. Chunks nobody took go back to the
+/// pool once the sequence is dropped and the stream closed.
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
@@ -119,6 +126,10 @@ public struct ReceivedChunks: AsyncSequence {
 
     public struct Iterator: AsyncIteratorProtocol {
         let receiver: MultishotSource<ReceivedBuffer>
+        /// The next chunk, waiting for one; nil at end of stream.
+        ///
+        /// Cancel safety: cancel safe: a call stopped by cancellation or a deadline takes no
+        /// chunk (one already waiting is returned, not dropped).
         public mutating func next() async throws -> ReceivedBuffer? { try await receiver.next(endOnCancel: false) }
     }
 }

@@ -25,6 +25,12 @@ public enum ShutdownDirection: Sendable {
 ///
 /// `Sendable`: one task may read while another writes (``split()`` makes that explicit). End of
 /// stream is a read of 0 bytes, not an error. Dropping the stream closes the descriptor.
+///
+/// **Cancel safety.** Every operation waits for the kernel's final word after a cancellation:
+/// a cancelled read takes no byte from the connection, or, if bytes arrived before the cancel
+/// took effect, returns them; a cancelled write sends nothing, or returns how much it sent. So a
+/// read under ``withTimeout(_:isolation:_:)`` (whose deadline cancels it in the kernel the same
+/// way) can be retried in a loop without losing data, and the connection stays usable.
 public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     let handle: SocketHandle
 
@@ -32,6 +38,10 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 
     /// Connects to `address` (`IORING_OP_CONNECT`).
     /// - Parameter timeout: give up after this long (the connect is cancelled in the kernel).
+    ///
+    /// Cancel safety: a cancelled (or timed-out) connect leaves nothing open: the kernel's
+    /// connect is cancelled and the half-made socket is closed. A connect that completed before
+    /// the cancel took effect returns its stream.
     /// - Throws: ``IOError`` (`connect 127.0.0.1:9: Connection refused (ECONNREFUSED)`),
     ///   ``TimeoutError``, `CancellationError`.
     public static func connect(to address: SocketAddress, timeout: Duration? = nil) async throws -> TCPStream {
@@ -48,24 +58,41 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Connects to `address` given as text (`"127.0.0.1:8080"`, `"[::1]:8080"`).
+    ///
+    /// Cancel safety: as with a ``SocketAddress``: nothing is left open.
     public static func connect(to address: String, timeout: Duration? = nil) async throws -> TCPStream {
         try await connect(to: SocketAddress(address), timeout: timeout)
     }
 
+    /// Receives at most `maxLength` bytes into the free space of `buffer` (`IORING_OP_RECV`);
+    /// 0 at end of stream.
+    ///
+    /// Cancel safety: cancel safe. A cancelled read consumes nothing: the bytes stay in the
+    /// socket for the next read. A read that received bytes before the cancellation (or
+    /// deadline) took effect returns them instead of throwing.
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
 
+    /// Sends some of `buffer[offset..<count]` (`IORING_OP_SEND`) and returns how many bytes.
+    ///
+    /// Cancel safety: a cancelled write sends nothing and throws, or, if the kernel sent bytes
+    /// first, returns their count: the caller always knows what went out.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
 
     /// Ends one or both directions (`IORING_OP_SHUTDOWN`); `.write` is a half-close.
+    ///
+    /// Cancel safety: `CancellationError` means the connection was not shut down.
     public func shutdown(_ direction: ShutdownDirection) async throws {
         try await handle.shutdown(direction.how)
     }
 
     /// Closes the connection. Idempotent.
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens (in a cancelled task with a
+    /// plain `close(2)`).
     public func close() async throws { try await handle.close() }
 
     /// Ends both directions at once with a plain `shutdown(2)`, from any thread: a send or
@@ -105,6 +132,10 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 
     /// The bytes this connection receives, chunk by chunk, through a multishot receive into the
     /// core's provided buffers: an idle connection holds no buffer. Iterate on one core.
+    ///
+    /// Cancel safety: see ``ReceivedChunks``: a `next()` stopped by cancellation or by a
+    /// deadline takes nothing, and the receive stays armed, so chunks that arrive meanwhile come
+    /// out of the next call.
     public func receivedChunks() throws -> ReceivedChunks {
         guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "receivedChunks") }
         return ReceivedChunks(receiver: makeMultishotReceiver(core: core, handle: handle, pool: try core.providedBufferRing()))
@@ -112,6 +143,9 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 
     /// Sends every byte of a received chunk (no copy: the kernel reads the provided buffer,
     /// which stays out of the pool until the send completes).
+    ///
+    /// Cancel safety: as writing an ``IOBuffer`` with `writeAll`: cancellation stops the loop
+    /// between sends, and how much of the chunk went out is not reported.
     public func writeAll(_ chunk: ReceivedBuffer) async throws {
         let fd = try handle.fd(for: "send")
         var sent = 0
@@ -131,6 +165,9 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 /// The reading side of a split stream.
 public struct ReadHalf: AsyncReader, Sendable {
     let handle: SocketHandle
+    /// Receives into the free space of `buffer`.
+    ///
+    /// Cancel safety: as ``TCPStream/read(into:maxLength:)``: a cancelled read consumes nothing.
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
@@ -139,10 +176,15 @@ public struct ReadHalf: AsyncReader, Sendable {
 /// The writing side of a split stream.
 public struct WriteHalf: AsyncWriter, Sendable {
     let handle: SocketHandle
+    /// Sends some of `buffer[offset..<count]`.
+    ///
+    /// Cancel safety: as ``TCPStream/write(_:from:)``: the count of what went out is returned.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
     /// Half-closes the connection: the peer reads end of stream.
+    ///
+    /// Cancel safety: `CancellationError` means the connection was not shut down.
     public func shutdown() async throws { try await handle.shutdown(Int32(SHUT_WR)) }
 }
 
@@ -211,6 +253,13 @@ public final class TCPListener: Sendable {
 
     /// Accepts one connection (`IORING_OP_ACCEPT`). A connection accepted while the task was
     /// being cancelled is closed, not leaked.
+    ///
+    /// Cancel safety: a cancelled accept leaves pending connections in the listener's queue for
+    /// the next accept, and leaks no descriptor. In the narrow race where the kernel accepted a
+    /// connection just as the task was cancelled, that connection is closed (its client sees
+    /// the connection end): the cancelled task could not serve it. Under a
+    /// ``withTimeout(_:isolation:_:)`` deadline nothing is dropped: an accept that completed
+    /// before the deadline cancelled it returns its stream.
     public func accept() async throws -> TCPStream {
         let (fd, peer) = try await handle.accept()
         return TCPStream(handle: SocketHandle(descriptor: fd, address: peer))
@@ -223,6 +272,14 @@ public final class TCPListener: Sendable {
     /// `ENOBUFS` it waits (10 ms, doubling up to a second while the shortage lasts) and accepts
     /// again, so the waiting clients are served once descriptors are freed; a client that gave
     /// up before it was accepted (`ECONNABORTED`) is skipped. Other errors are thrown.
+    ///
+    /// Cancel safety: the kernel accepts connections as they come, ahead of `next()`. When the
+    /// task is cancelled, iteration hands out the connections already accepted, then ends and
+    /// stops the multishot accept; connections the kernel accepted but nobody took are closed
+    /// when the iterator goes away (no descriptor leaks, but those clients see their connection
+    /// end). A `next()` stopped by a ``withTimeout(_:isolation:_:)`` deadline throws
+    /// `CancellationError` instead and keeps accepting: connections that come meanwhile are
+    /// handed out by the next call.
     public var connections: Connections { Connections(listener: self, onShortage: { _ in }) }
 
     /// ``connections`` that reports the first failure of each shortage (`EMFILE`, `ENFILE`,
@@ -248,6 +305,10 @@ public final class TCPListener: Sendable {
             static var firstBackoff: Duration { .milliseconds(10) }
             static var longestBackoff: Duration { .seconds(1) }
 
+            /// The next accepted connection; nil once the task is cancelled.
+            ///
+            /// Cancel safety: see ``TCPListener/connections``: connections already accepted
+            /// are handed out first, and a deadline keeps the accept armed for the next call.
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
@@ -266,7 +327,9 @@ public final class TCPListener: Sendable {
                         inShortage = true
                         do {
                             try await sleep(for: backoff)
-                        } catch is CancellationError {
+                        } catch is CancellationError where Task.isCancelled {
+                            // Cancelled: the sequence ends, as it does while waiting to accept
+                            // (a deadline's CancellationError is thrown instead).
                             return nil
                         }
                         backoff = Swift.min(backoff * 2, Self.longestBackoff)
@@ -277,6 +340,8 @@ public final class TCPListener: Sendable {
     }
 
     /// Stops listening. Idempotent.
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens.
     public func close() async throws { try await handle.close() }
 
     /// The raw descriptor (-1 once closed).

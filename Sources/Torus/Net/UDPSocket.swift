@@ -4,6 +4,12 @@ import TorusRing
 
 /// A UDP socket: datagrams sent and received through the ring (`IORING_OP_SENDMSG` /
 /// `RECVMSG` with an address, `SEND` / `RECV` once connected).
+///
+/// **Cancel safety.** Datagrams are never split or lost by a cancellation: a cancelled receive
+/// takes no datagram (it stays queued in the socket for the next receive), or returns the one
+/// it received before the cancel took effect; a cancelled send sends the whole datagram and
+/// returns its size, or sends nothing and throws. A ``withTimeout(_:isolation:_:)`` deadline
+/// stops them the same way.
 public final class UDPSocket: Sendable {
     let handle: SocketHandle
 
@@ -36,6 +42,8 @@ public final class UDPSocket: Sendable {
     }
 
     /// Sends one datagram of `buffer[0..<count]` to `address`.
+    ///
+    /// Cancel safety: all or nothing: `CancellationError` means the datagram was not sent.
     @discardableResult
     public func send(_ buffer: IOBuffer, to address: SocketAddress) async throws -> Int {
         let fd = try handle.fd(for: "sendmsg")
@@ -46,6 +54,8 @@ public final class UDPSocket: Sendable {
     }
 
     /// Sends `bytes` as one datagram to `address`.
+    ///
+    /// Cancel safety: all or nothing, as sending an ``IOBuffer``.
     @discardableResult
     public func send(_ bytes: some Collection<UInt8>, to address: SocketAddress) async throws -> Int {
         try await send(IOBuffer(bytes), to: address)
@@ -53,6 +63,9 @@ public final class UDPSocket: Sendable {
 
     /// Receives one datagram into the free space of `buffer`; returns its size and sender. A
     /// datagram longer than the free space is truncated (as `recvmsg` does).
+    ///
+    /// Cancel safety: cancel safe. A cancelled receive takes no datagram: the next receive gets
+    /// it. One that received a datagram before the cancellation took effect returns it.
     public func receive(into buffer: IOBuffer) async throws -> (count: Int, sender: SocketAddress?) {
         let fd = try handle.fd(for: "recvmsg")
         let message = MessageHeader(buffer: buffer, start: buffer.count, length: buffer.freeCapacity, address: nil)
@@ -64,15 +77,21 @@ public final class UDPSocket: Sendable {
     }
 
     /// Sends to the connected peer.
+    ///
+    /// Cancel safety: all or nothing: `CancellationError` means the datagram was not sent.
     @discardableResult
     public func send(_ buffer: IOBuffer) async throws -> Int { try await handle.send(buffer, from: 0) }
 
     /// Receives from the connected peer.
+    ///
+    /// Cancel safety: cancel safe, as the receive that reports the sender: no datagram is lost.
     public func receive(into buffer: IOBuffer) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: buffer.freeCapacity)
     }
 
     /// Closes the socket. Idempotent.
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens.
     public func close() async throws { try await handle.close() }
 }
 

@@ -2,12 +2,19 @@ import Glibc
 import SystemPackage
 
 /// A unix-domain stream connection: the same API as ``TCPStream``, over a socket file.
+///
+/// **Cancel safety.** As ``TCPStream``'s: a cancelled read consumes nothing (or returns what it
+/// received first), a cancelled write returns what it sent, and a cancelled connect or accept
+/// leaves no descriptor open.
 public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
     let handle: SocketHandle
 
     init(handle: SocketHandle) { self.handle = handle }
 
     /// Connects to the socket at `path`.
+    ///
+    /// Cancel safety: a cancelled connect leaves nothing open; one that completed first returns
+    /// its stream.
     public static func connect(to path: FilePath) async throws -> UnixStream {
         let address = try SocketAddress.unix(path: path.string)
         let handle = try SocketHandle.create(family: AF_UNIX, type: Int32(SOCK_STREAM.rawValue), for: address)
@@ -15,18 +22,29 @@ public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
         return UnixStream(handle: handle)
     }
 
+    /// Receives at most `maxLength` bytes into the free space of `buffer`; 0 at end of stream.
+    ///
+    /// Cancel safety: cancel safe: a cancelled read consumes nothing, and one that received
+    /// bytes before the cancellation took effect returns them.
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
 
+    /// Sends some of `buffer[offset..<count]` and returns how many bytes.
+    ///
+    /// Cancel safety: a cancelled write sends nothing and throws, or returns what it sent.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
 
     /// Ends one or both directions; `.write` is a half-close.
+    ///
+    /// Cancel safety: `CancellationError` means the connection was not shut down.
     public func shutdown(_ direction: ShutdownDirection) async throws { try await handle.shutdown(direction.how) }
 
     /// Closes the connection. Idempotent.
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens.
     public func close() async throws { try await handle.close() }
 
     /// A read half and a write half, usable from different tasks.
@@ -55,11 +73,16 @@ public final class UnixListener: Sendable {
     }
 
     /// Accepts one connection.
+    ///
+    /// Cancel safety: as ``TCPListener/accept()``: pending connections stay queued and no
+    /// descriptor leaks; one the kernel accepted just as the task was cancelled is closed.
     public func accept() async throws -> UnixStream {
         let (fd, _) = try await handle.accept()
         return UnixStream(handle: SocketHandle(descriptor: fd, address: handle.address))
     }
 
     /// Stops listening (the socket file stays; remove it with ``FileSystem/removeFile(at:)``).
+    ///
+    /// Cancel safety: the descriptor is closed whatever happens.
     public func close() async throws { try await handle.close() }
 }

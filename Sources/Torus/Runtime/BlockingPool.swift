@@ -1,3 +1,4 @@
+import TorusRing
 /// A bounded pool of plain threads for work that blocks (``spawnBlocking(_:)``).
 ///
 /// Threads are started on demand up to `maxThreads`, linger `keepAlive` when idle, then exit.
@@ -44,7 +45,13 @@ final class BlockingPool: Sendable {
     }
 
     private func startWorker(_ id: UInt64) {
-        let thread = OSThread.start(name: "torus-blocking") { [self] in work(id) }
+        let thread = OSThread.start(name: "torus-blocking") { [self] in
+            // A thread inherits its creator's CPU set, and a worker is usually started from a
+            // core, pinned to one CPU: blocking work (torus-cp's copy_file_range calls, one per
+            // CPU) then all ran on that CPU. Workers run on every CPU the process may use.
+            _ = CPUAffinity.allowCurrentThread(on: processAllowedCPUs)
+            work(id)
+        }
         state.withLockBroadcasting { state in
             if let thread {
                 state.threads[id] = thread

@@ -44,11 +44,16 @@ public struct CoreTaskGroup<ChildResult: Sendable> {
     public var isEmpty: Bool { group.isEmpty }
 
     /// Waits for every child, throwing the first error.
+    ///
+    /// Cancel safety: a cancelled wait leaves the children running and their results unread.
     public mutating func waitForAll() async throws { try await group.waitForAll() }
 }
 
 /// Runs `body` with a ``CoreTaskGroup`` whose children run on chosen cores, and waits for every
 /// child before returning. Must be called on a Torus core.
+///
+/// Cancel safety: cancelling the calling task cancels every child (structured concurrency);
+/// the group still waits for them to finish before it returns.
 public func withThrowingCoreTaskGroup<ChildResult: Sendable, GroupResult>(
     of childResultType: ChildResult.Type,
     returning returnType: GroupResult.Type = GroupResult.self,

@@ -15,6 +15,10 @@ public struct JoinHandle<Success: Sendable>: Sendable {
 
     /// The task's result. Throws what the task threw (`CancellationError` if it was cancelled
     /// and honoured it, ``RuntimeError/shuttingDown`` if it was spawned during shutdown).
+    ///
+    /// Cancel safety: awaiting is not interrupted by the awaiting task's cancellation or by a
+    /// ``withTimeout(_:isolation:_:)`` deadline: it waits for the task to finish, and the result
+    /// is never lost. ``cancel()`` the handle to make the task finish sooner.
     public var value: Success {
         get async throws { try await task.value }
     }

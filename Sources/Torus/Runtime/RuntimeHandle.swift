@@ -65,6 +65,13 @@ public func spawn<T: Sendable>(
 /// Runs blocking `work` on the runtime's bounded blocking pool and awaits its result without
 /// blocking the core.
 ///
+/// Cancel safety: the work is not interrupted: a thread cannot be stopped halfway through a
+/// blocking call. Once submitted it runs to completion on the pool, and its result (or error)
+/// is returned even to a task that was cancelled meanwhile, so nothing it produced is lost; a
+/// ``withTimeout(_:isolation:_:)`` deadline does not apply either. A task already cancelled
+/// still submits the work: check `Task.isCancelled` first, or inside `work`, if it should not
+/// start.
+///
 /// - Throws: what `work` throws, or ``RuntimeError/shuttingDown`` if the pool is closed.
 ///   Outside a Torus runtime it throws ``RuntimeError/notOnRuntimeThread(operation:)``.
 public func spawnBlocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {

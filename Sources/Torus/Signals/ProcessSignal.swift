@@ -37,6 +37,11 @@ public enum ProcessSignal: Int32, Sendable, CaseIterable, CustomStringConvertibl
 /// before some work starts and wait later, make a ``SignalListener`` first. Any thread or core
 /// may wait.
 ///
+/// Cancel safety: a cancelled wait reports nothing, and since each call listens afresh, a
+/// signal that arrives between a cancelled call and the next one is not seen by the next (it is
+/// not delivered to the default action either). To miss none across waits, keep one
+/// ``SignalListener`` and call its ``SignalListener/next()``.
+///
 /// - Throws: `CancellationError` if the waiting task is cancelled; ``SignalError`` if the
 ///   handler cannot be installed.
 public func waitForSignal(_ signals: Set<ProcessSignal> = [.interrupt, .terminate]) async throws -> ProcessSignal {
@@ -72,6 +77,11 @@ public final class SignalListener: Sendable {
     }
 
     /// The next signal of the set not reported yet, waiting for one if need be.
+    ///
+    /// Cancel safety: cancel safe. A call stopped by cancellation or a
+    /// ``withTimeout(_:isolation:_:)`` deadline marks no signal as reported: one that arrived
+    /// meanwhile is returned by the next call. (Deliveries of one signal between two calls are
+    /// reported once, as most signal APIs coalesce them.)
     /// - Throws: `CancellationError` if the waiting task is cancelled.
     public func next() async throws -> ProcessSignal {
         while true {

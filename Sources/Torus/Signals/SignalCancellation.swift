@@ -17,6 +17,11 @@ extension SignalListener {
     /// let outcome = try runtime.block { await signals.cancelling { try await server.run() } }
     /// if let signal = outcome.signal { print("stopped by \(signal)") }
     /// ```
+    ///
+    /// Cancel safety: nothing is lost: cancelling the calling task cancels `body` (a child
+    /// task) and the signal watcher, and the call still waits for `body` and returns its result,
+    /// whatever it was. A signal that came while `body` ran is reported in the outcome and
+    /// marked as seen by this listener.
     public func cancelling<Value: Sendable>(_ body: @escaping @Sendable () async throws -> Value) async -> Outcome<Value> {
         await withTaskGroup(of: SignalRaceEvent<Value>.self) { group in
             group.addTask {

@@ -14,6 +14,10 @@ import Synchronization
 ///
 /// **Cancellation.** A task cancelled while waiting leaves the queue and gets
 /// `CancellationError`; one that already received the lock keeps it and runs its body.
+///
+/// **Cancel safety.** A cancelled wait takes nothing: the lock is never handed to a waiter that
+/// left, so it goes to the next one in line (or stays free). The deadline of a
+/// ``withTimeout(_:isolation:_:)`` scope stops a wait the same way.
 public final class AsyncMutex<Value: Sendable>: Sendable {
     @usableFromInline struct State {
         @usableFromInline var locked = false
@@ -28,6 +32,12 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
     @inlinable public init(_ value: Value) { self.value = value }
 
     /// Runs `body` with exclusive access to the value, waiting for the lock first.
+    ///
+    /// Cancel safety: a wait stopped by cancellation or a deadline holds no lock and leaves the
+    /// value untouched; the lock passes to the next waiter. A lock granted in the same instant
+    /// as the cancellation is kept and `body` runs (as it does when the lock is free: taking a
+    /// free lock does not check for cancellation). The lock is released when `body` returns or
+    /// throws, so a `body` stopped halfway leaves the value as far as it got.
     /// - Throws: `CancellationError` if cancelled while waiting; whatever `body` throws.
     @inlinable public func withLock<Result: Sendable>(_ body: (inout Value) async throws -> Result) async throws -> Result {
         try await lock()

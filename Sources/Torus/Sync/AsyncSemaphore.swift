@@ -50,6 +50,12 @@ public final class AsyncSemaphore: Sendable {
     @inlinable public var availablePermits: Int { state.withLock { $0.available } }
 
     /// Waits for `count` permits.
+    ///
+    /// Cancel safety: a wait stopped by cancellation or a deadline takes no permit, and if it
+    /// was at the head of the queue the waiters behind it that now fit are served at once.
+    /// Permits granted in the same instant as the cancellation are returned as a ``Permit``,
+    /// never dropped (and released when it goes away). Free permits are taken without checking
+    /// for cancellation.
     /// - Throws: `CancellationError` if cancelled while waiting (no permit is held then).
     @inlinable public func acquire(_ count: Int = 1) async throws -> Permit {
         precondition(count >= 1, "acquire needs at least one permit")
@@ -91,6 +97,9 @@ public final class AsyncSemaphore: Sendable {
     }
 
     /// Runs `body` holding `count` permits.
+    ///
+    /// Cancel safety: as ``acquire(_:)``; the permits are released when `body` returns or
+    /// throws.
     @inlinable public func withPermits<R: Sendable>(_ count: Int = 1, _ body: () async throws -> R) async throws -> R {
         let permit = try await acquire(count)
         defer { permit.release() }

@@ -17,6 +17,11 @@ public final class Notify: Sendable {
     @inlinable public init() {}
 
     /// Waits for a notification (or consumes a stored permit).
+    ///
+    /// Cancel safety: a wait stopped by cancellation or a deadline consumes no notification: it
+    /// leaves the queue, so a later ``notifyOne()`` wakes the next waiter or stores its permit
+    /// for the next `notified()`. A stored permit is consumed even by a cancelled task, which
+    /// then returns normally.
     /// - Throws: `CancellationError` if cancelled while waiting. A waiter that a notification
     ///   reaches in the same instant as its cancellation returns normally: the notification is
     ///   never lost.

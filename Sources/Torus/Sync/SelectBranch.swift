@@ -222,9 +222,12 @@ extension SelectBranch {
     /// gets its result, or the select rethrows what it threw.
     ///
     /// Cancel safety: when another branch wins, the operation is cancelled and awaited before
-    /// the select returns, and a result it produced anyway is dropped. That is safe for
-    /// operations that are cancel-safe themselves (a socket read or accept the kernel cancels,
-    /// a sleep); for channels use their own branches, which take a value only when they win.
+    /// the select returns, and a result it produced anyway is dropped. A sleep loses nothing
+    /// that way, but a socket read or accept that the kernel completed in the same instant as
+    /// the cancel has taken its bytes (or its connection) from the socket, and they are dropped
+    /// with the result (rarely: only in that race). To stop reads with a time limit and lose
+    /// nothing, use ``withTimeout(_:isolation:_:)``, whose stopped read returns the bytes it got;
+    /// for channels use their own branches, which take a value only when they win.
     public static func operation<Value: Sendable>(
         _ operation: @escaping @Sendable () async throws -> Value,
         then handler: @escaping (Value) async throws -> Output

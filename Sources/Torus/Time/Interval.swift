@@ -12,6 +12,11 @@ public enum MissedTickBehavior: Sendable {
 ///
 /// The first tick is immediate. Each wait is an `IORING_OP_TIMEOUT` on the caller's core.
 /// Iteration ends (returns nil) when the task is cancelled.
+///
+/// **Cancel safety.** A cancelled `next()` consumes no tick: it returns nil, and an iterator
+/// asked again waits for the same tick (a late one is then handled by the missed-tick
+/// behavior). A ``withTimeout(_:isolation:_:)`` deadline ends the wait the same way: `next()`
+/// returns nil rather than throwing, so the scope sees no timeout.
 public struct Interval: AsyncSequence, Sendable {
     public typealias Element = ContinuousClock.Instant
 
@@ -28,6 +33,11 @@ public struct Interval: AsyncSequence, Sendable {
         let first: ContinuousClock.Instant
         var lastDue: ContinuousClock.Instant?
 
+        /// The instant the next tick was due, after waiting for it; nil once the task is
+        /// cancelled.
+        ///
+        /// Cancel safety: a cancelled call returns nil and consumes no tick (the next call
+        /// waits for the same one).
         public mutating func next() async -> ContinuousClock.Instant? {
             // Lateness is judged when the consumer asks for the next tick, i.e. after it has
             // finished with the previous one.

@@ -4,6 +4,11 @@ import TorusRing
 /// Suspends the task for `duration`, served by an `IORING_OP_TIMEOUT` on the caller's core.
 ///
 /// Off a Torus core it falls back to `Task.sleep(for:)`.
+///
+/// Cancel safety: nothing to lose. Cancellation, or the deadline of an enclosing
+/// ``withTimeout(_:isolation:_:)`` scope, cancels the timer in the kernel at once: the call
+/// throws `CancellationError` promptly and leaves no operation behind on the ring. (Off a core,
+/// `Task.sleep` does not see a deadline.)
 /// - Throws: `CancellationError` if the task is cancelled first (the timer is cancelled in
 ///   the kernel).
 public func sleep(for duration: Duration) async throws {
@@ -26,6 +31,8 @@ public func sleep(for duration: Duration) async throws {
 }
 
 /// Suspends the task until `deadline`.
+///
+/// Cancel safety: as ``sleep(for:)``: the timer is cancelled in the kernel at once.
 /// - Throws: `CancellationError` if the task is cancelled first.
 public func sleep(until deadline: ContinuousClock.Instant) async throws {
     try await sleep(for: ContinuousClock.now.duration(to: deadline))

@@ -44,7 +44,9 @@ public struct TimeoutError: Error, Sendable, CustomStringConvertible {
 /// socket read the kernel completed just before the cancel returns its bytes.
 ///
 /// **Not covered.** Waits that are not Torus's own (`Task.sleep`, awaiting another task's value,
-/// other libraries' async code) do not see the deadline; race them with a
+/// other libraries' async code, ``spawnBlocking(_:)`` work) do not see the deadline, nor does a
+/// ``File/splice(into:from:length:)`` waiting on a full pipe in an io_uring worker thread (the
+/// linked timeout does not interrupt the worker; task cancellation does); race them with a
 /// ``SelectBranch/sleep(for:then:)`` branch in ``select(biased:_:otherwise:isolation:)``, or
 /// use a ``CancellationToken``. Tasks spawned inside the scope (``spawn(on:_:)``) do not inherit
 /// it; child tasks of task groups and `async let` do.

@@ -1,0 +1,125 @@
+import Glibc
+import SystemPackage
+import TorusRing
+
+// Operations relative to an open directory descriptor, with names as bytes. A tree walked this
+// way cannot be redirected by a concurrent rename or symbolic link above the entry (the
+// directory is pinned by its descriptor), and a name that is not valid UTF-8 is used exactly as
+// the kernel stores it: nothing here goes through `String`.
+
+/// One name in a directory, byte for byte as the kernel stores it.
+public struct ExactDirectoryEntry: Sendable, Hashable {
+    /// The entry's name: any bytes but `/` and NUL, not necessarily valid UTF-8.
+    public var name: FilePath.Component
+    /// What `readdir` said the entry is (`unknown` on file systems that do not say).
+    public var kind: FileMetadata.Kind
+}
+
+extension FileSystem {
+    /// The entries of the open directory `descriptor` (without `.` and `..`), names exactly as
+    /// stored, in the order the file system gives.
+    ///
+    /// Runs `fdopendir`/`readdir` on the blocking pool, on a duplicate of `descriptor`: the
+    /// caller keeps its descriptor open and owns it.
+    /// - Parameter path: the directory's path, for error messages only.
+    /// - Throws: ``IOError`` naming `dup`, `fdopendir` or `readdir`.
+    public static func exactContentsOfDirectory(descriptor: Int32, path: FilePath) async throws -> [ExactDirectoryEntry] {
+        try await spawnBlocking {
+            let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+            if copy < 0 { throw IOError(operation: "dup", path: path, errno: Errno(rawValue: errno)) }
+            guard let directory = fdopendir(copy) else {
+                let error = errno
+                close(copy)
+                throw IOError(operation: "fdopendir", path: path, errno: Errno(rawValue: error))
+            }
+            defer { closedir(directory) }
+            // The duplicate shares the caller's read position: start from the beginning even if
+            // the directory was listed before.
+            rewinddir(directory)
+            var entries: [ExactDirectoryEntry] = []
+            while true {
+                errno = 0
+                guard let entry = readdir(directory) else {
+                    if errno != 0 { throw IOError(operation: "readdir", path: path, errno: Errno(rawValue: errno)) }
+                    return entries
+                }
+                // SAFETY: `d_name` is a NUL-terminated array inside `entry`, valid until the next
+                // readdir; the component copies the bytes.
+                let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                    tuple.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { FilePath.Component(platformString: $0) }
+                }
+                // nil for "" (never returned); "." and ".." are components but not entries.
+                guard let name, name.kind == .regular else { continue }
+                // Linux's DT_* values are the S_IFMT bits shifted right by 12.
+                entries.append(ExactDirectoryEntry(name: name, kind: FileMetadata.Kind(mode: UInt32(entry.pointee.d_type) << 12)))
+            }
+        }
+    }
+
+    /// Metadata of `name` inside the open directory `directory` (`statx` on the calling thread,
+    /// relative to the descriptor); with `followSymbolicLinks: false`, of a link itself.
+    /// - Parameter path: the entry's path, for error messages only.
+    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath,
+                                followSymbolicLinks: Bool = false) throws -> FileMetadata {
+        FileMetadata(try reportingIOError("statx", path: path) { () throws(Errno) in
+            try name.withPlatformString { name in
+                Result { () throws(Errno) in try FileStatusBuffer.stat(directoryFD: directory, path: name, followSymlinks: followSymbolicLinks) }
+            }.get()
+        })
+    }
+
+    /// ``metadata(of:inDirectory:path:followSymbolicLinks:)`` on a chosen route: `.ring` for an
+    /// `IORING_OP_STATX` relative to the descriptor, so that with a cold cache the lookup waits
+    /// for the disk in the kernel, not on the core (io_uring hands every `statx` to a worker
+    /// thread, which costs more than the call when the inode is cached; see
+    /// ``FileOperationRoute``); `.inline` for the plain call.
+    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
+                                via route: FileOperationRoute) async throws -> FileMetadata {
+        if route == .inline {
+            if Task.isCancelled { throw CancellationError() }
+            return try metadata(of: name, inDirectory: directory, path: path, followSymbolicLinks: followSymbolicLinks)
+        }
+        let strings = CStringKeepAlive([name])
+        let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
+        _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
+            entry.prepareStatx(directoryFD: directory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
+        }
+        return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
+    }
+
+    /// The target of the symbolic link `name` in the open directory `directory` (`readlinkat`
+    /// on the calling thread), byte for byte.
+    /// - Parameter path: the link's path, for error messages only.
+    public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: Int32, path: FilePath) throws -> FilePath {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = name.withPlatformString { readlinkat(directory, $0, &buffer, buffer.count - 1) }
+        if count < 0 { throw IOError(operation: "readlink", path: path, errno: Errno(rawValue: errno)) }
+        buffer[count] = 0
+        return FilePath(platformString: buffer)
+    }
+}
+
+extension File {
+    /// Opens `name` relative to the open directory `directory` (`openat`; with `.noFollow`, a
+    /// symbolic link in the last component is refused with `ELOOP`).
+    /// - Parameters:
+    ///   - path: the file's path, kept as ``path`` and used in error messages.
+    ///   - route: `.ring` for `IORING_OP_OPENAT` (an open that may wait for the disk does not
+    ///     hold the core), `.inline` for a plain `openat(2)` (see ``FileOperationRoute``).
+    public static func open(
+        _ name: FilePath, inDirectory directory: Int32, path: FilePath, options: Options = .read,
+        permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead], via route: FileOperationRoute = .ring
+    ) async throws -> File {
+        if route == .inline {
+            let fd = try inlineSystemCall("open", path: path) {
+                Int(name.withPlatformString { openat(directory, $0, options.openFlags, mode_t(permissions.rawValue)) })
+            }
+            return File(descriptor: Int32(fd), path: path)
+        }
+        let strings = CStringKeepAlive([name])
+        let fd = try await ringIOProducingDescriptor("open", path: path, keepAlive: strings) { entry, _, _ in
+            entry.prepareOpen(directoryFD: directory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
+        }
+        return File(descriptor: fd, path: path)
+    }
+}

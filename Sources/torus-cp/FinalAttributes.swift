@@ -1,0 +1,78 @@
+import Glibc
+import Torus
+
+/// The owner, mode and times a finished copy (a file or a directory) is given, through its
+/// descriptor, as GNU cp gives them:
+/// - without -p, a new file gets the source's permission bits less the umask, never
+///   setuid/setgid (a directory keeps the sticky bit); an existing destination replaced by a
+///   copy keeps its own mode and owner;
+/// - with -p (each of --preserve=mode,ownership,timestamps on its own), the source's owner, mode
+///   (setuid/setgid only with the owner, and only if it could be kept: an unprivileged user's
+///   `fchown` to another owner fails, silently as in cp) and times.
+struct FinalAttributes {
+    var owner: (user: uid_t, group: gid_t)?
+    var mode: mode_t
+    var times: [timespec]?
+
+    /// For a copy of `source`; `existing` is the destination it replaces, whose mode and owner
+    /// are kept where they are not preserved from the source.
+    init(copyOf source: FileMetadata, replacing existing: FileMetadata? = nil, preserved: Preserved) {
+        let bits = source.permissions.rawValue
+        if preserved.contains(.ownership) {
+            owner = (source.ownerID, source.groupID)
+        } else if let existing {
+            owner = (existing.ownerID, existing.groupID)
+        }
+        if preserved.contains(.mode) {
+            // setuid/setgid only for the owner they were set for.
+            mode = bits & (preserved.contains(.ownership) ? 0o7777 : 0o1777)
+        } else if let existing {
+            // Only root may keep setuid/setgid on a file it rewrites (writing clears them otherwise).
+            mode = existing.permissions.rawValue & (geteuid() == 0 ? 0o7777 : 0o1777)
+        } else {
+            mode = bits & (source.isDirectory ? 0o1777 : 0o777) & ~umaskValue
+        }
+        if preserved.contains(.timestamps) { times = timestamps(source) }
+    }
+
+    /// Applies them to the open `fd` of `path`: the owner first (changing it clears
+    /// setuid/setgid), then the mode, then the times. `createdWith` is the mode the file or
+    /// directory was created with (after the umask): a mode that is already right is not set
+    /// again. Every failure names the call and the path, except an unprivileged `fchown` refused,
+    /// which only drops setuid/setgid as cp does.
+    func apply(to fd: Int32, path: FilePath, createdWith: mode_t?) throws {
+        var mode = self.mode
+        var ownerChanged = false
+        if let owner, owner.user != geteuid() || owner.group != getegid() {
+            if fchown(fd, owner.user, owner.group) == 0 {
+                ownerChanged = true
+            } else {
+                guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "fchown", path: path, errno: Errno(rawValue: errno)) }
+                mode &= ~mode_t(S_ISUID | S_ISGID)
+            }
+        }
+        if mode != createdWith || ownerChanged, fchmod(fd, mode) != 0 {
+            throw IOError(operation: "fchmod", path: path, errno: Errno(rawValue: errno))
+        }
+        if var times, futimens(fd, &times) != 0 {
+            throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
+        }
+    }
+}
+
+/// The source's access and modification times, as `futimens` and `utimensat` take them (-p).
+func timestamps(_ metadata: FileMetadata) -> [timespec] {
+    [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
+     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+}
+
+/// The mode a file copy is created with (before the umask): the source's permission bits, plus
+/// owner-write so that it can be written; never setuid/setgid before the owner is right.
+func creationMode(_ metadata: FileMetadata) -> mode_t { metadata.permissions.rawValue & 0o777 | 0o200 }
+
+/// The process umask (read once: setting it is the only way to read it).
+let umaskValue: mode_t = {
+    let value = umask(0o022)
+    umask(value)
+    return value
+}()

@@ -1,0 +1,31 @@
+import Glibc
+import Torus
+
+/// Creates a new, empty file for writing in `directory` under a short random name,
+/// `.tcp-XXXXXX`: the copy is written there and renamed over its final name when complete. The
+/// name has a fixed length of 11 bytes, so that a destination name of any length the file system
+/// accepts (up to NAME_MAX) can be copied; `O_EXCL` never opens what is already there (nor
+/// follows a symbolic link planted under the name).
+/// - Returns: the open file (its ``File/path`` is the temporary file's) and the temporary name.
+func createTemporaryFile(in directory: OpenDirectory, permissions: mode_t, options: File.Options) async throws -> (File, FilePath) {
+    var attempts = 0
+    while true {
+        let name = temporaryName()
+        do {
+            let file = try await File.open(name, inDirectory: directory.descriptor, path: directory.path(of: name),
+                                           options: options.union([.exclusive, .noFollow]),
+                                           permissions: FilePermissions(rawValue: permissions), via: .inline)
+            return (file, name)
+        } catch let error as IOError where error.errno == .fileExists && attempts < 100 {
+            attempts += 1   // another copy's temporary file: draw again
+        }
+    }
+}
+
+/// `.tcp-` and six random letters and digits (36^6, about 2 billion names).
+func temporaryName() -> FilePath {
+    let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+    var name = ".tcp-"
+    for _ in 0..<6 { name.unicodeScalars.append(Unicode.Scalar(alphabet.randomElement()!)) }
+    return FilePath(name)
+}
