@@ -4,21 +4,10 @@ import MiniRedis
 import Testing
 @testable import Torus
 
-/// Deterministic random numbers (SplitMix64), so a failing fuzz case can be replayed by seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random and mutated RESP: what a broken or hostile client might send.
 struct RESPFuzzer {
+    /// Deterministic (`SeededGenerator`, shared with the copy tests): a failing case can be
+    /// replayed by seed.
     var random: SeededGenerator
 
     mutating func bytes(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) } }
