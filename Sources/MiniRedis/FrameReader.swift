@@ -58,12 +58,18 @@ public final class FrameReader<Source: AsyncReader> {
     /// - Throws: ``ProtocolError`` for malformed input or a stream that ends inside a frame,
     ///   and the stream's own errors.
     public func readFrame() async throws -> Frame? {
-        try await read(bufferedFrame)
+        while true {
+            if let frame = try bufferedFrame() { return frame }
+            guard try await fillUnlessEnded() else { return nil }
+        }
     }
 
     /// The next request, reading as needed; nil when the peer closed cleanly between requests.
     public func readRequest() async throws -> FrameParser.Request? {
-        try await read(bufferedRequest)
+        while true {
+            if let request = try bufferedRequest() { return request }
+            guard try await fillUnlessEnded() else { return nil }
+        }
     }
 
     private func advance(by consumed: Int) {
@@ -77,15 +83,16 @@ public final class FrameReader<Source: AsyncReader> {
         }
     }
 
-    /// Reads until `buffered` finds a whole value; nil at a clean end of the stream.
-    private func read<Value>(_ buffered: () throws(ProtocolError) -> Value?) async throws -> Value? {
-        while true {
-            if let value = try buffered() { return value }
-            guard try await fill() else {
-                if start == input.count && !requests.isInsideRequest { return nil }
-                throw ProtocolError("connection closed in the middle of a frame")
-            }
-        }
+    /// Reads more; false at a clean end of the stream (between frames).
+    ///
+    /// The read loops above are written out rather than shared through a generic helper taking
+    /// the parse step as a typed-throws closure: Swift 6.3's optimizer crashed (signal 11 while
+    /// splitting the coroutine) on that helper specialised for TCPStream in release builds.
+    /// - Throws: ``ProtocolError`` when the stream ends inside a frame.
+    private func fillUnlessEnded() async throws -> Bool {
+        if try await fill() { return true }
+        if start == input.count && !requests.isInsideRequest { return false }
+        throw ProtocolError("connection closed in the middle of a frame")
     }
 
     /// Reads more into the buffer (dropping parsed bytes first, growing it when full); false
