@@ -71,6 +71,13 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 if endOnCancel { return nil }
                 throw CancellationError()
             }
+            // A deadline or token scope ends the wait with CancellationError. The operation is
+            // cancelled too, so that an iterator given up on does not go on taking connections
+            // or bytes; what it delivered is kept, and a next call re-arms it.
+            if isWaitCancelled {
+                if let armed { core.cancelOperation(armed) }
+                throw CancellationError()
+            }
             if armed == nil {
                 if starved {
                     // The provided-buffer ring was empty: let buffers come back before re-arming.
@@ -80,11 +87,20 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 }
                 try arm()
             }
+            // The scope's hook wakes the wait like a cancellation; the loop then sees it.
+            let scope = CancelScope.ofCurrentTask
+            let hook = scope?.register({ [core] in core.execute { self.wake() } })
+            // Fired in between (its hook may have run here already, with no waiter to wake).
+            if scope != nil && isWaitCancelled {
+                if let scope, let hook { scope.unregister(hook) }
+                continue
+            }
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in waiter = continuation }
             } onCancel: { [core] in
                 core.execute { self.wake() }
             }
+            if let scope, let hook { scope.unregister(hook) }
         }
     }
 

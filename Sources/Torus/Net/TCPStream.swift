@@ -187,6 +187,10 @@ public final class TCPListener: Sendable {
     /// Accepted connections, one per iteration, from a multishot accept (one SQE for all of
     /// them); ends when the iterating task is cancelled, throws on accept errors (`EMFILE` when
     /// out of descriptors; iterating again continues). Iterate on one core.
+    ///
+    /// Under ``withTimeout(_:isolation:_:)`` or ``CancellationToken/run(isolation:_:)`` a wait
+    /// for the next connection throws `CancellationError` when the scope ends it, and the
+    /// multishot accept is cancelled; iterating again re-arms it.
     public var connections: Connections { Connections(listener: self) }
 
     public struct Connections: AsyncSequence, Sendable {

@@ -38,11 +38,17 @@ public final class CancellationToken: Sendable {
     public init() { parentLink = nil }
 
     private init(parent: CancellationToken) {
-        let child = Lock<CancellationToken?>(nil)
-        let hook = parent.addHook { child.withLock { $0 }?.cancel() }
+        // Weak: the parent's hook must not keep a dropped child (and, through the child's
+        // link, the parent) alive; the child's deinit removes the hook.
+        let child = Lock(WeakToken())
+        let hook = parent.addHook { child.withLock { $0.token }?.cancel() }
         parentLink = hook.map { (parent, $0) }
-        child.withLock { $0 = self }
+        child.withLock { $0.token = self }
         if hook == nil { cancel() }
+    }
+
+    private struct WeakToken {
+        weak var token: CancellationToken?
     }
 
     deinit {
