@@ -289,6 +289,209 @@ extension RuntimeSuite {
             #expect(results == ["1", "short", "past", "TimeoutError", "TimeoutError", "TimeoutError", "inFlight 0"])
         }
 
+        // MARK: cross-core races
+
+        @Test("tokens cancelled from the other core at random moments: every run ends, nothing is lost or taken twice")
+        func tokenRacesAcrossCores() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (received, nils, inFlight) = try await runtime.handle.spawn(on: .core(0)) { () -> ([Int], Int, Int) in
+                let (tx, rx) = MPSC.bounded(Int.self, capacity: 4)
+                let producer = spawn(on: .core(1)) {
+                    for value in 0..<3000 { try await tx.send(value) }
+                    tx.finish()
+                }
+                var received: [Int] = []
+                var nils = 0
+                var i = 0
+                loop: while true {
+                    i += 1
+                    let token = CancellationToken()
+                    let delay = Duration.microseconds((i &* 13) % 40)
+                    spawn(on: .core(1)) { try await sleep(for: delay); token.cancel() }
+                    let kind = i % 3
+                    let outcome: Int?? = try await token.run { () -> Int? in
+                        switch kind {
+                        case 0: return try await rx.receive()
+                        case 1:
+                            return try await select(.receive(from: rx) { $0 }, .sleep(for: .milliseconds(1)) { -2 })
+                        default:
+                            try await sleep(for: .microseconds(20))
+                            return -2
+                        }
+                    }
+                    switch outcome {
+                    case nil: nils += 1
+                    case .some(nil): break loop
+                    case .some(.some(let value)): if value >= 0 { received.append(value) }
+                    }
+                }
+                try await producer.value
+                try await sleep(for: .milliseconds(5))
+                return (received, nils, Core.current!.operations.inFlight)
+            }.value
+            #expect(received == Array(0..<3000))
+            #expect(nils > 0, "no token won: the test did not exercise the race")
+            #expect(inFlight == 0)
+        }
+
+        @Test("a deadline scope used by core task group children on both cores: channel waits and sleeps stop at it")
+        func scopeAcrossCoreTaskGroup() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (outcome, waited) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Duration) in
+                let (_tx, rx) = MPSC.unbounded(Int.self)
+                var outcome = ""
+                let waited = try await elapsed {
+                    do {
+                        try await withTimeout(.milliseconds(30)) {
+                            try await withThrowingCoreTaskGroup(of: Void.self) { group in
+                                group.spawn(on: .core(1)) { _ = try await rx.receive() }
+                                group.spawn(on: .core(1)) { try await sleep(for: .seconds(10)) }
+                                group.spawn(on: .core(0)) { try await Notify().notified() }
+                                try await group.waitForAll()
+                            }
+                        }
+                        outcome = "returned"
+                    } catch {
+                        outcome = "\(type(of: error))"
+                    }
+                }
+                withExtendedLifetime(_tx) {}
+                return (outcome, waited)
+            }.value
+            #expect(outcome == "TimeoutError")
+            #expect(waited < .seconds(2))
+        }
+
+        @Test("watch and broadcast senders dropped on another core wake a select waiting on them")
+        func closeDuringSelect() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let outcomes = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
+                var outcomes: [String] = []
+                /// Makes the channels and hands both senders to a task on core 1, which drops them.
+                func channelsClosedOnCore1(round: Int) -> (Watch.Receiver<Int>, Broadcast.Receiver<Int>) {
+                    let watchSender = Watch.channel(0).0
+                    let broadcast = Broadcast.Sender<Int>(capacity: 2)
+                    let receivers = (watchSender.subscribe(), broadcast.subscribe())
+                    spawn(on: .core(1)) {
+                        if round % 2 == 0 { try await sleep(for: .microseconds(round % 50)) }
+                        withExtendedLifetime((watchSender, broadcast)) {}
+                    }
+                    return receivers
+                }
+                for round in 0..<200 {
+                    let (watcher, subscriber) = channelsClosedOnCore1(round: round)
+                    var seen: [String] = []
+                    while seen.count < 2 {
+                        let event: String? = try await withTimeout(.seconds(2)) {
+                            try await select(
+                                .changed(watcher) { $0 == nil ? (seen.contains("watch") ? nil : "watch") : "watch value" },
+                                .receive(from: subscriber) { result in
+                                    if case .failure(.closed) = result { return seen.contains("broadcast") ? nil : "broadcast" }
+                                    return "broadcast other"
+                                })
+                        }
+                        if let event { seen.append(event) }
+                        if seen.count == 2 || (seen.contains("watch") && seen.contains("broadcast")) { break }
+                    }
+                    if round == 0 { outcomes = seen.sorted() }
+                    if seen.sorted() != ["broadcast", "watch"] { outcomes.append("round \(round): \(seen)") }
+                }
+                return outcomes
+            }.value
+            #expect(outcomes == ["broadcast", "watch"])
+        }
+
+        @Test("shutdown while selects and deadline scopes wait: the waiting tasks are cancelled, none abandoned")
+        func shutdownDuringWaits() async throws {
+            let runtime = try makeRuntime()
+            let (tx, rx) = MPSC.unbounded(Int.self)
+            let started = SharedCounter()
+            for core in 0..<2 {
+                runtime.handle.spawn(on: .core(core)) {
+                    started.increment()
+                    _ = try await withTimeout(.seconds(60)) {
+                        try await select(.receive(from: rx) { $0 }, .sleep(for: .seconds(60)) { nil })
+                    }
+                }
+                runtime.handle.spawn(on: .core(core)) {
+                    started.increment()
+                    let token = CancellationToken()
+                    _ = try await token.run { try await Notify().notified() }
+                }
+            }
+            while started.value < 4 { try await Task.sleep(for: .milliseconds(1)) }
+            try await Task.sleep(for: .milliseconds(10))
+            let report = runtime.shutdown(gracePeriod: .milliseconds(20), cancellationWait: .seconds(2))
+            withExtendedLifetime(tx) {}
+            #expect(report.abandonedTasks == 0)
+            #expect(report.cancelledTasks == 4)
+        }
+
+        @Test("100k select iterations over a channel, a watch, a token and a timer leave no watcher, hook or timer behind")
+        func selectLoopLeavesNothing() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (count, watchers, inFlight) = try await runtime.handle.spawn(on: .core(0)) { () -> (Int, Int, Int) in
+                let (tx, rx) = MPSC.bounded(Int.self, capacity: 16)
+                let (config, watcher) = Watch.channel(0)
+                let token = CancellationToken()
+                let total = 100_000
+                spawn(on: .core(1)) {
+                    for value in 0..<total {
+                        try await tx.send(value)
+                        if value % 1000 == 0 { config.send(value) }
+                    }
+                    tx.finish()
+                }
+                var count = 0
+                var i = 0
+                loop: while true {
+                    i += 1
+                    let done: Bool = try await select(
+                        .receive(from: rx) { value in
+                            guard value != nil else { return true }
+                            count += 1
+                            return false
+                        },
+                        .changed(watcher) { _ in false },
+                        .cancelled(token) { true },
+                        .sleep(for: .microseconds(i % 7 == 0 ? 1 : 500)) { false })
+                    if done { break loop }
+                }
+                try await sleep(for: .milliseconds(5))
+                let watchers = rx.storage.state.withLock { $0.receiveWatchers.count + $0.sendWatchers.count }
+                    + watcher.storage.state.withLock { $0.waiters.count }
+                return (count, watchers, Core.current!.operations.inFlight)
+            }.value
+            #expect(count == 100_000)
+            #expect(watchers == 0)
+            #expect(inFlight == 0)
+        }
+
+        @Test("breaking out of listener.connections does not leave a multishot accept taking the next connections")
+        func breakOutOfConnections() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> String in
+                let listener = try TCPListener.bind("127.0.0.1:0")
+                let address = try listener.localAddress
+                async let first = TCPStream.connect(to: address)
+                for try await _ in listener.connections { break }
+                _ = try await first
+                try await sleep(for: .milliseconds(5))
+                return try await finishes(within: .seconds(2)) { () -> String in
+                    async let second = TCPStream.connect(to: address)
+                    _ = try await listener.accept()
+                    _ = try await second
+                    return "accepted"
+                } ?? "hung: the abandoned multishot accept took the connection"
+            }.value
+            #expect(outcome == "accepted")
+        }
+
         // MARK: rings
 
         @Test("a small ring: hundreds of operations with linked timeouts at once all time out or finish", arguments: [1, 8, 16])

@@ -63,10 +63,10 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
-    public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
+    public func makeAsyncIterator() -> Iterator { Iterator(lease: MultishotLease(receiver)) }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let receiver: MultishotSource<ReceivedBuffer>
-        public mutating func next() async throws -> ReceivedBuffer? { try await receiver.next(endOnCancel: false) }
+        let lease: MultishotLease<ReceivedBuffer>
+        public mutating func next() async throws -> ReceivedBuffer? { try await lease.source.next(endOnCancel: false) }
     }
 }

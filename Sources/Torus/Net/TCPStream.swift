@@ -198,14 +198,14 @@ public final class TCPListener: Sendable {
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener) }
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
-            var acceptor: MultishotSource<Int32>?
+            var acceptor: MultishotLease<Int32>?
 
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
-                    acceptor = makeMultishotAcceptor(core: core, handle: listener.handle)
+                    acceptor = MultishotLease(makeMultishotAcceptor(core: core, handle: listener.handle))
                 }
-                guard let fd = try await acceptor!.next(endOnCancel: true) else { return nil }
+                guard let fd = try await acceptor!.source.next(endOnCancel: true) else { return nil }
                 return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))
             }
         }
