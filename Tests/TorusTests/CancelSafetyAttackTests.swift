@@ -492,6 +492,34 @@ extension RuntimeSuite {
             #expect(outcome == "accepted")
         }
 
+        @Test("select forms at the edges: biased with otherwise, otherwise under a passed deadline, an operation with otherwise, a ready branch under a passed deadline")
+        func selectEdges() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let results = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
+                var results: [String] = []
+                let (tx, rx) = MPSC.unbounded(Int.self)
+                let (_emptyTx, empty) = MPSC.unbounded(Int.self)
+                try tx.trySend(1)
+                results.append(try await select(biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
+                results.append(try await select(biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
+                results.append(try await withTimeout(.zero) { try await select(.receive(from: empty) { _ in "empty" }, otherwise: { "otherwise" }) })
+                let ran = SharedFlag()
+                results.append(try await select(.operation({ try await sleep(for: .seconds(5)); ran.set(); return 1 }) { "op \($0)" }, otherwise: { "otherwise" }))
+                results.append("operation finished \(ran.isSet)")
+                try tx.trySend(2)
+                results.append(try await withTimeout(.zero) { try await select(.receive(from: rx) { "rx \($0 ?? -1)" }) })
+                do {
+                    _ = try await withTimeout(.zero) { try await select(.receive(from: empty) { _ in "empty" }) }
+                } catch {
+                    results.append("\(type(of: error))")
+                }
+                withExtendedLifetime(_emptyTx) {}
+                return results
+            }.value
+            #expect(results == ["rx 1", "otherwise", "otherwise", "otherwise", "operation finished false", "rx 2", "TimeoutError"])
+        }
+
         // MARK: rings
 
         @Test("a small ring: hundreds of operations with linked timeouts at once all time out or finish", arguments: [1, 8, 16])
@@ -502,16 +530,28 @@ extension RuntimeSuite {
                 let timedOut = SharedCounter()
                 let finished = SharedCounter()
                 var tasks: [JoinHandle<Void>] = []
+                let (tx, rx) = MPSC.unbounded(Int.self)
                 for i in 0..<400 {
                     tasks.append(spawn {
                         do {
-                            try await withTimeout(.milliseconds(30)) { try await sleep(for: i % 2 == 0 ? .seconds(5) : .milliseconds(1)) }
+                            // Ring operations with linked timeouts, and channel waits whose scopes
+                            // each arm a ring timer (while the ring is full).
+                            try await withTimeout(.milliseconds(30)) {
+                                switch i % 4 {
+                                case 0: try await sleep(for: .seconds(5))
+                                case 1: try await sleep(for: .milliseconds(1))
+                                case 2: _ = try await rx.receive()
+                                default: try await Notify().notified()
+                                }
+                            }
                             finished.increment()
                         } catch is TimeoutError {
                             timedOut.increment()
                         }
                     })
                 }
+                try await sleep(for: .milliseconds(10))
+                for value in 0..<100 { try tx.trySend(value) }
                 for task in tasks { try await task.value }
                 try await sleep(for: .milliseconds(5))
                 return (timedOut.value, finished.value, Core.current!.operations.inFlight)

@@ -90,8 +90,9 @@ final class MultishotSource<Element>: @unchecked Sendable {
             // The scope's hook wakes the wait like a cancellation; the loop then sees it.
             let scope = CancelScope.ofCurrentTask
             let hook = scope?.register({ [core] in core.execute { self.wake() } })
-            // Fired in between (its hook may have run here already, with no waiter to wake).
-            if scope != nil && isWaitCancelled {
+            // Fired in between (its hook may have run here already, with no waiter to wake); or
+            // arming the scope's timer reaped completions that delivered to this source.
+            if scope != nil && (isWaitCancelled || !items.isEmpty || finished != nil || armed == nil || starved) {
                 if let scope, let hook { scope.unregister(hook) }
                 continue
             }
