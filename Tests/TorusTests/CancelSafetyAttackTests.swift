@@ -316,7 +316,7 @@ extension RuntimeSuite {
                         case 1:
                             return try await select(.receive(from: rx) { $0 }, .sleep(for: .milliseconds(1)) { -2 })
                         default:
-                            try await sleep(for: .microseconds(20))
+                            try await sleep(for: .seconds(1))   // the token always wins this one
                             return -2
                         }
                     }
@@ -518,6 +518,40 @@ extension RuntimeSuite {
                 return results
             }.value
             #expect(results == ["rx 1", "otherwise", "otherwise", "otherwise", "operation finished false", "rx 2", "TimeoutError"])
+        }
+
+        @Test("50k receives each under its own long deadline (a scope timer armed and cancelled each time) leave no timer in flight and no memory growth")
+        func manyScopesLeaveNothing() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            func residentPages() -> Int {
+                let statm = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "0 0"
+                return Int(statm.split(separator: " ")[1]) ?? 0
+            }
+            let (received, growth, inFlight) = try await runtime.handle.spawn(on: .core(0)) { () -> (Int, Int, Int) in
+                let (tx, rx) = MPSC.bounded(Int.self, capacity: 8)
+                let total = 50_000
+                spawn(on: .core(1)) {
+                    for value in 0..<total { try await tx.send(value) }
+                    tx.finish()
+                }
+                let token = CancellationToken()
+                var received = 0
+                var before = 0
+                while true {
+                    if received == total / 5 { before = residentPages() }
+                    let value = try await token.run {
+                        try await withTimeout(.seconds(60)) { try await rx.receive() }
+                    }
+                    guard let value, value != nil else { break }
+                    received += 1
+                }
+                try await sleep(for: .milliseconds(5))
+                return (received, residentPages() - before, Core.current!.operations.inFlight)
+            }.value
+            #expect(received == 50_000)
+            #expect(growth < 5_000, "resident memory grew by \(growth) pages")
+            #expect(inFlight == 0)
         }
 
         // MARK: rings
