@@ -67,6 +67,9 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
 
     /// SQ slots kept free so that a cancellation can always be queued.
     static let cancelReserve: UInt32 = 8
+    /// The smallest ring a core uses: the cancel reserve, an operation and its linked timeout,
+    /// rounded up to the kernel's power of two.
+    static let minimumRingEntries: UInt32 = 16
 
     init(index: Int, cpu: Int?, shared: RuntimeShared) {
         self.index = index

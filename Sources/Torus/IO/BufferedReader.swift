@@ -52,12 +52,20 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     ///
     /// Cancel safety: a cancelled call keeps the part of the line it has read; the next call
     /// returns the whole line.
-    /// - Throws: ``ReadLimitExceeded`` for a line longer than `maxLength`.
+    /// - Throws: ``ReadLimitExceeded`` for a line longer than `maxLength`, however it arrived
+    ///   (its bytes stay buffered).
     public func readLine(maxLength: Int = 64 << 10) async throws -> String? {
-        guard var line = try await readUntil(UInt8(ascii: "\n"), maxLength: maxLength + 2) else { return nil }
+        // Room for the terminator (`\r\n`) on top of the line; saturating, for `.max`.
+        let (withTerminator, overflow) = maxLength.addingReportingOverflow(2)
+        guard let record = try await readUntil(UInt8(ascii: "\n"), maxLength: overflow ? .max : withTerminator) else { return nil }
+        var line = record[...]
         if line.last == UInt8(ascii: "\n") { line.removeLast() }
         if line.last == UInt8(ascii: "\r") { line.removeLast() }
-        if line.count > maxLength { throw ReadLimitExceeded(limit: maxLength) }
+        if line.count > maxLength {
+            // Refused like a line still missing its end: its bytes stay buffered.
+            pending.insert(contentsOf: record, at: 0)
+            throw ReadLimitExceeded(limit: maxLength)
+        }
         return String(decoding: line, as: UTF8.self)
     }
 
@@ -65,14 +73,24 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// the stream, what is left without a delimiter, or nil if nothing is.
     ///
     /// Cancel safety: a cancelled call keeps what it has read; the next call returns it.
-    /// - Throws: ``ReadLimitExceeded`` when more than `maxLength` bytes come without the
-    ///   delimiter (they stay buffered).
+    /// - Throws: ``ReadLimitExceeded`` when more than `maxLength` bytes come before the
+    ///   delimiter, whether it has arrived yet or not (they stay buffered).
     public func readUntil(_ delimiter: UInt8, maxLength: Int = 64 << 10) async throws -> [UInt8]? {
+        // `pending` may hold the delimiter: bytes kept by a cancelled read of another kind
+        // (`readExactly`, `readUntil` of another delimiter).
+        if let found = pending.firstIndex(of: delimiter) {
+            if found > maxLength { throw ReadLimitExceeded(limit: maxLength) }
+            let record = Array(pending[...found])
+            pending.removeFirst(found + 1)
+            return record
+        }
         while true {
             let found: Int? = buffer.withUnsafeBytes { bytes in
                 bytes[start..<buffer.count].firstIndex(of: delimiter)
             }
             if let found {
+                // The same limit whether the record came in one read or in several.
+                if pending.count + (found - start) > maxLength { throw ReadLimitExceeded(limit: maxLength) }
                 var record = pending
                 pending = []
                 buffer.withUnsafeBytes { record.append(contentsOf: $0[start...found]) }

@@ -145,6 +145,11 @@ final class MultishotSource<Element>: @unchecked Sendable {
         return true
     }
 
+    /// Cancels the operation if it is armed (core thread); a later `next` re-arms it.
+    func stop() {
+        if let armed { core.cancelOperation(armed) }
+    }
+
     private func arm() throws {
         let fd = try handle.fd(for: operation)
         let prepare = self.prepare
@@ -181,5 +186,19 @@ final class MultishotSource<Element>: @unchecked Sendable {
             self.waiter = nil
             waiter.resume()
         }
+    }
+}
+
+/// Held by the iterators consuming a ``MultishotSource``: when the last copy is dropped (a
+/// `break` out of the loop, an iterator given up on), the multishot operation is cancelled, so
+/// it does not go on taking connections or bytes that nobody will read. (The source itself
+/// lives on in the operation table until the final completion.)
+final class MultishotLease<Element>: @unchecked Sendable {
+    // @unchecked: the source is only touched on its core, where `deinit` sends the stop.
+    let source: MultishotSource<Element>
+    init(_ source: MultishotSource<Element>) { self.source = source }
+    deinit {
+        let source = self.source
+        source.core.execute { source.stop() }
     }
 }

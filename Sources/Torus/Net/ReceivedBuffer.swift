@@ -122,14 +122,15 @@ func receiveQueueLimit(pool: ProvidedBufferRing) -> Int { max(2, pool.count / 64
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
-    public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
+    public func makeAsyncIterator() -> Iterator { Iterator(lease: MultishotLease(receiver)) }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let receiver: MultishotSource<ReceivedBuffer>
+        let lease: MultishotLease<ReceivedBuffer>
         /// The next chunk, waiting for one; nil at end of stream.
         ///
         /// Cancel safety: cancel safe: a call stopped by cancellation or a deadline takes no
-        /// chunk (one already waiting is returned, not dropped).
-        public mutating func next() async throws -> ReceivedBuffer? { try await receiver.next(endOnCancel: false) }
+        /// chunk (one already waiting is returned, not dropped). Dropping the iterator (a
+        /// `break` out of the loop) cancels the multishot receive.
+        public mutating func next() async throws -> ReceivedBuffer? { try await lease.source.next(endOnCancel: false) }
     }
 }

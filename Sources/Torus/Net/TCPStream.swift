@@ -279,7 +279,8 @@ public final class TCPListener: Sendable {
     /// when the iterator goes away (no descriptor leaks, but those clients see their connection
     /// end). A `next()` stopped by a ``withTimeout(_:isolation:_:)`` deadline throws
     /// `CancellationError` instead and keeps accepting: connections that come meanwhile are
-    /// handed out by the next call.
+    /// handed out by the next call. Dropping the iterator (a `break` out of the loop) cancels
+    /// the multishot accept.
     public var connections: Connections { Connections(listener: self, onShortage: { _ in }) }
 
     /// ``connections`` that reports the first failure of each shortage (`EMFILE`, `ENFILE`,
@@ -296,7 +297,7 @@ public final class TCPListener: Sendable {
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
             let onShortage: @Sendable (IOError) -> Void
-            var acceptor: MultishotSource<Int32>?
+            var acceptor: MultishotLease<Int32>?
             /// The pause before accepting again while a shortage lasts.
             var backoff = Self.firstBackoff
             /// Whether a shortage is under way (reported already).
@@ -312,11 +313,11 @@ public final class TCPListener: Sendable {
             public mutating func next() async throws -> TCPStream? {
                 if acceptor == nil {
                     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "TCPListener.connections") }
-                    acceptor = makeMultishotAcceptor(core: core, handle: listener.handle)
+                    acceptor = MultishotLease(makeMultishotAcceptor(core: core, handle: listener.handle))
                 }
                 while true {
                     do {
-                        guard let fd = try await acceptor!.next(endOnCancel: true) else { return nil }
+                        guard let fd = try await acceptor!.source.next(endOnCancel: true) else { return nil }
                         backoff = Self.firstBackoff
                         inShortage = false
                         return TCPStream(handle: SocketHandle(descriptor: fd, address: nil))

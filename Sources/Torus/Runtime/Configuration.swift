@@ -17,7 +17,8 @@ public struct RuntimeConfiguration: Sendable {
     public var cores: Cores
     /// Pin each core thread to its CPU. Default: true.
     public var pinThreads: Bool
-    /// Submission queue entries per ring (1...32768; the completion queue gets 4x). Default 256.
+    /// Submission queue entries per ring (1...32768, of which at least 16 are used; the
+    /// completion queue gets 4x). Default 256.
     public var ringEntries: UInt32
     /// Upper bound on blocking-pool threads (``spawnBlocking(_:)``). Default 64.
     public var maxBlockingThreads: Int

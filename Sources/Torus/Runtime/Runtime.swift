@@ -58,7 +58,9 @@ public final class Runtime: Sendable {
         var threads: [OSThread] = []
         var startError: RuntimeError?
         for core in cores {
-            let entries = configuration.ringEntries
+            // Below this a ring cannot hold one operation, its linked timeout and the entries
+            // kept for cancels: every submission would wait for room forever.
+            let entries = max(configuration.ringEntries, Core.minimumRingEntries)
             let thread = OSThread.start(name: "torus-core-\(core.index)") {
                 do throws(RuntimeError) {
                     try core.startOnCurrentThread(entries: entries)

@@ -42,9 +42,15 @@ import TorusRing
         var ended = false
         var timerRequested = false
         var timer: (core: Core, id: OperationID)?
+        /// The timer's stand-in off a core: a sleeping task, cancelled when the scope ends.
+        var timerTask: Task<Void, Never>?
     }
 
     private let state = Lock(State())
+    /// Set when the body has returned. A plain `Task` created in the body copies the task-local
+    /// and may outlive the scope: for it the scope no longer limits anything (as if it had been
+    /// spawned), rather than refusing every wait or making a select spin.
+    private let ended = Atomic<Bool>(false)
     /// This scope's hook in its parent (so that a parent's token reaches the waits in here).
     private let parentHook = Lock<UInt64?>(nil)
 
@@ -74,13 +80,18 @@ import TorusRing
     /// Leaves the scope: no hook is taken any more, the timer is cancelled, the parent link
     /// dropped.
     func end() {
-        let timer = state.withLock { state -> (core: Core, id: OperationID)? in
+        ended.store(true, ordering: .releasing)
+        let (timer, timerTask) = state.withLock { state -> ((core: Core, id: OperationID)?, Task<Void, Never>?) in
             state.ended = true
             state.hooks.removeAll()
-            defer { state.timer = nil }
-            return state.timer
+            defer {
+                state.timer = nil
+                state.timerTask = nil
+            }
+            return (state.timer, state.timerTask)
         }
         if let timer { timer.core.cancelOperation(timer.id) }
+        timerTask?.cancel()
         if let parent, let token = parentHook.withLock({ $0 }) { parent.unregister(token) }
         CancelScope.active.wrappingSubtract(1, ordering: .relaxed)
     }
@@ -92,6 +103,7 @@ import TorusRing
 
     /// Whether the scope has ended its waits: fired, or past the deadline that applies.
     @usableFromInline var isExpired: Bool {
+        if ended.load(ordering: .acquiring) { return false }
         if fired.load(ordering: .acquiring) { return true }
         if let effectiveDeadline, ContinuousClock.now >= effectiveDeadline { return true }
         return false
@@ -99,19 +111,20 @@ import TorusRing
 
     /// The time left before the deadline that applies (zero once passed), or nil without one.
     var remaining: Duration? {
-        guard let effectiveDeadline else { return nil }
+        guard let effectiveDeadline, !ended.load(ordering: .acquiring) else { return nil }
         let left = ContinuousClock.now.duration(to: effectiveDeadline)
         return left < .zero ? .zero : left
     }
 
     /// Registers `hook` to run once when the scope fires. Returns a token for
-    /// ``unregister(_:)``, or nil if it has already fired (the caller stops waiting).
+    /// ``unregister(_:)``, or nil if it has already fired (the caller stops waiting). After the
+    /// scope ended the hook is not kept (nothing will fire it) and the token is a dummy.
     /// - Parameter armsTimer: whether a deadline scope should arm its timer for this hook (on
     ///   the caller's core, so it must be called from a task).
     @usableFromInline func register(_ hook: @escaping @Sendable () -> Void, armsTimer: Bool = true) -> UInt64? {
         if isExpired { return nil }
         let (token, armTimer) = state.withLock { state -> (UInt64?, Bool) in
-            guard !state.ended else { return (nil, false) }
+            guard !state.ended else { return (CancelScope.endedToken, false) }
             state.nextToken &+= 1
             state.hooks[state.nextToken] = hook
             let arm = armsTimer && effectiveDeadline != nil && !state.timerRequested
@@ -119,7 +132,7 @@ import TorusRing
             return (state.nextToken, arm)
         }
         // A fire between the check above and the insert would have missed this hook.
-        if token != nil && fired.load(ordering: .acquiring) {
+        if token != nil && token != CancelScope.endedToken && fired.load(ordering: .acquiring) {
             fire()
         }
         // The timer is armed outside the lock: arming may reap completions, whose handlers may
@@ -127,6 +140,9 @@ import TorusRing
         if armTimer { startTimer() }
         return token
     }
+
+    /// What ``register(_:armsTimer:)`` returns after the scope ended (real tokens start at 1).
+    static let endedToken: UInt64 = 0
 
     /// Takes a hook back (the wait ended by itself). Harmless after the scope fired.
     @usableFromInline func unregister(_ token: UInt64) {
@@ -148,11 +164,18 @@ import TorusRing
         guard let remaining else { return }
         let nanoseconds = remaining.clampedNanoseconds
         guard let core = Core.current else {
-            // Off a core (a plain Swift task): a sleeping task stands in for the ring timer.
-            Task { [self] in
-                try? await Task.sleep(for: remaining)
+            // Off a core (a plain Swift task): a sleeping task stands in for the ring timer; it
+            // is cancelled when the scope ends, so it does not hold the scope until the deadline.
+            let task = Task { [self] in
+                guard (try? await Task.sleep(for: remaining)) != nil else { return }
                 fire()
             }
+            let cancelNow = state.withLock { state -> Bool in
+                if state.ended { return true }
+                state.timerTask = task
+                return false
+            }
+            if cancelNow { task.cancel() }
             return
         }
         let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { [self] result in

@@ -43,7 +43,7 @@
     // A plain loop: a key path here would be instantiated at run time on every call.
     var operations: [@Sendable () async -> Void] = []
     for branch in branches {
-        if let operation = branch.operation { operations.append(operation) }
+        if let start = branch.operation { operations.append(start()) }
     }
     let handler: () async throws -> Output
     if operations.isEmpty {

@@ -17,13 +17,14 @@ public struct SelectBranch<Output> {
     /// Arms a watch that fires the signal when the event may be ready (at once if it is now);
     /// returns what disarms it.
     @usableFromInline let watch: (SelectSignal) -> SelectWatch
-    /// For an operation branch, the work to run as a child task while the select waits.
-    @usableFromInline let operation: (@Sendable () async -> Void)?
+    /// For an operation branch: starts a fresh run (forgetting the result of an earlier select
+    /// that used this branch) and returns the work to run as a child task while the select waits.
+    @usableFromInline let operation: (() -> @Sendable () async -> Void)?
 
     @inlinable init(
         attempt: @escaping () -> (() async throws -> Output)?,
         watch: @escaping (SelectSignal) -> SelectWatch,
-        operation: (@Sendable () async -> Void)? = nil
+        operation: (() -> @Sendable () async -> Void)? = nil
     ) {
         self.attempt = attempt
         self.watch = watch
@@ -208,6 +209,11 @@ extension SelectBranch {
         }
     }
 
+    /// Forgets the previous run, when a select reuses the branch.
+    @usableFromInline func reset() {
+        state.withLock { $0 = State() }
+    }
+
     @usableFromInline func watch(_ signal: SelectSignal) {
         let ready = state.withLock { state -> Bool in
             state.signal = signal
@@ -246,10 +252,13 @@ extension SelectBranch {
                 return SelectWatch(disarm: nil)
             },
             operation: {
-                do {
-                    result.complete(.success(try await operation()))
-                } catch {
-                    result.complete(.failure(error))
+                result.reset()
+                return {
+                    do {
+                        result.complete(.success(try await operation()))
+                    } catch {
+                        result.complete(.failure(error))
+                    }
                 }
             })
     }
