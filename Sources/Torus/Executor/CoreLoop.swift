@@ -54,7 +54,9 @@ extension Core {
         while budget > 0, let job = local.pop() {
             budget -= 1
             statistics.jobsRun &+= 1
-            jobsStarted.wrappingAdd(1, ordering: .relaxed)
+            // Only this thread writes it: a relaxed load and store, not a locked add (which
+            // cost 5% of a spawn + await).
+            jobsStarted.store(jobsStarted.load(ordering: .relaxed) &+ 1, ordering: .relaxed)
             job.runSynchronously(on: executor)
         }
     }

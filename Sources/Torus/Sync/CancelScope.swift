@@ -44,6 +44,8 @@ import TorusRing
         var timer: (core: Core, id: OperationID)?
         /// The timer's stand-in off a core: a sleeping task, cancelled when the scope ends.
         var timerTask: Task<Void, Never>?
+        /// This scope's hook in its parent (so that a parent's token reaches the waits in here).
+        var parentHook: UInt64?
     }
 
     private let state = Lock(State())
@@ -51,8 +53,6 @@ import TorusRing
     /// and may outlive the scope: for it the scope no longer limits anything (as if it had been
     /// spawned), rather than refusing every wait or making a select spin.
     private let ended = Atomic<Bool>(false)
-    /// This scope's hook in its parent (so that a parent's token reaches the waits in here).
-    private let parentHook = Lock<UInt64?>(nil)
 
     init(deadline: ContinuousClock.Instant?, external: Bool, parent: CancelScope?) {
         self.deadline = deadline
@@ -70,7 +70,7 @@ import TorusRing
         CancelScope.active.wrappingAdd(1, ordering: .relaxed)
         if let parent, parent.firesExternally {
             if let token = parent.register({ [self] in fire() }, armsTimer: false) {
-                parentHook.withLock { $0 = token }
+                state.withLock { $0.parentHook = token }
             } else {
                 fire()
             }
@@ -81,18 +81,18 @@ import TorusRing
     /// dropped.
     func end() {
         ended.store(true, ordering: .releasing)
-        let (timer, timerTask) = state.withLock { state -> ((core: Core, id: OperationID)?, Task<Void, Never>?) in
+        let (timer, timerTask, parentHook) = state.withLock { state in
             state.ended = true
             state.hooks.removeAll()
             defer {
                 state.timer = nil
                 state.timerTask = nil
             }
-            return (state.timer, state.timerTask)
+            return (state.timer, state.timerTask, state.parentHook)
         }
         if let timer { timer.core.cancelOperation(timer.id) }
         timerTask?.cancel()
-        if let parent, let token = parentHook.withLock({ $0 }) { parent.unregister(token) }
+        if let parent, let parentHook { parent.unregister(parentHook) }
         CancelScope.active.wrappingSubtract(1, ordering: .relaxed)
     }
 
