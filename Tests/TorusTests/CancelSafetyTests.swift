@@ -24,6 +24,20 @@ func expectExactlyOnceInOrder(_ received: [(producer: Int, sequence: Int)], prod
     #expect(next == Array(repeating: perProducer, count: producers))
 }
 
+/// A loopback peer (call on a core): it accepts one connection and writes `text` once the
+/// returned sender is used, so a read on the connection waits until the test says so.
+func peerWritingOnSignal(_ text: String) throws -> (address: SocketAddress, go: Oneshot.Sender<Void>) {
+    let listener = try TCPListener.bind("127.0.0.1:0")
+    let (go, goSignal) = Oneshot.channel(Void.self)
+    spawn {
+        let peer = try await listener.accept()
+        try await goSignal.value
+        try await peer.writeAll(text)
+        try await peer.close()
+    }
+    return (try listener.localAddress, go)
+}
+
 extension RuntimeSuite {
     @Suite("Cancel safety")
     struct CancelSafetyTests {
@@ -181,15 +195,7 @@ extension RuntimeSuite {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
             let (outcome, waited, later, inFlight) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Duration, String?, Int) in
-                let listener = try TCPListener.bind("127.0.0.1:0")
-                let address = try listener.localAddress
-                let (go, goSignal) = Oneshot.channel(Void.self)
-                spawn {
-                    let peer = try await listener.accept()
-                    try await goSignal.value
-                    try await peer.writeAll("late\n")
-                    try await peer.close()
-                }
+                let (address, go) = try peerWritingOnSignal("late\n")
                 let stream = try await TCPStream.connect(to: address)
                 let reader = BufferedReader(stream)
                 var outcome = "no error"

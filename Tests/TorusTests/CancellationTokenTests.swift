@@ -11,15 +11,7 @@ extension RuntimeSuite {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
             let (outcome, taskCancelled, inFlight, later) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Bool, Int, String?) in
-                let listener = try TCPListener.bind("127.0.0.1:0")
-                let address = try listener.localAddress
-                let (go, goSignal) = Oneshot.channel(Void.self)
-                spawn {
-                    let peer = try await listener.accept()
-                    try await goSignal.value
-                    try await peer.writeAll("after\n")
-                    try await peer.close()
-                }
+                let (address, go) = try peerWritingOnSignal("after\n")
                 let reader = BufferedReader(try await TCPStream.connect(to: address))
                 let token = CancellationToken()
                 spawn(on: .core(1)) {
