@@ -155,31 +155,33 @@ extension Core {
             local.push(job)
             return
         }
-        let id = operations.reserve(keepAlive: nil)
-        let timespec = operations.timespecPointer(for: id)
-        timespec.pointee = KernelTimespec(seconds: nanoseconds / 1_000_000_000, nanoseconds: nanoseconds % 1_000_000_000)
-        let entry = nextEntry()
-        entry.prepareTimeout(timespec)
-        entry.setUserData(id.userData)
-        operations.markSubmitted(id, waiter: .job(job))
+        submitTimeout(KernelTimespec(seconds: nanoseconds / 1_000_000_000, nanoseconds: nanoseconds % 1_000_000_000), waiter: .job(job))
     }
 
     /// Arms an `IORING_OP_TIMEOUT` that calls `handler` on this core with its result (`-ETIME`
     /// when it fired, `-ECANCELED` when ``cancelOperation(_:)`` took it back). Core thread only.
-    func armCallbackTimer(nanoseconds: Int64, _ handler: @escaping (Int32) -> Void) -> OperationID {
+    func armCallbackTimer(after duration: Duration, _ handler: @escaping (Int32) -> Void) -> OperationID {
         assertOnCore()
-        let id = operations.reserve(keepAlive: nil)
         if stopping {
+            let id = operations.reserve(keepAlive: nil)
             operations.release(id, wasSubmitted: false)
             handler(-ECANCELED)
             return id
         }
-        let timespec = operations.timespecPointer(for: id)
-        timespec.pointee = KernelTimespec(seconds: nanoseconds / 1_000_000_000, nanoseconds: nanoseconds % 1_000_000_000)
+        return submitTimeout(KernelTimespec(duration), waiter: .handler { completion in handler(completion.result) })
+    }
+
+    /// Queues an `IORING_OP_TIMEOUT` for `timespec` (kept in the operation's slot, which lives
+    /// until the completion) whose completion goes to `waiter`: the one step both timer kinds use.
+    @discardableResult
+    private func submitTimeout(_ timespec: KernelTimespec, waiter: OperationWaiter) -> OperationID {
+        let id = operations.reserve(keepAlive: nil)
+        let pointer = operations.timespecPointer(for: id)
+        pointer.pointee = timespec
         let entry = nextEntry()
-        entry.prepareTimeout(timespec)
+        entry.prepareTimeout(pointer)
         entry.setUserData(id.userData)
-        operations.markSubmitted(id, waiter: .handler { completion in handler(completion.result) })
+        operations.markSubmitted(id, waiter: waiter)
         return id
     }
 }

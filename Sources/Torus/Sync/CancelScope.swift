@@ -38,8 +38,6 @@ import TorusRing
     private struct State {
         var hooks: [UInt64: @Sendable () -> Void] = [:]
         var nextToken: UInt64 = 0
-        /// The body returned; hooks are no longer taken.
-        var ended = false
         var timerRequested = false
         var timer: (core: Core, id: OperationID)?
         /// The timer's stand-in off a core: a sleeping task, cancelled when the scope ends.
@@ -51,7 +49,9 @@ import TorusRing
     private let state = Lock(State())
     /// Set when the body has returned. A plain `Task` created in the body copies the task-local
     /// and may outlive the scope: for it the scope no longer limits anything (as if it had been
-    /// spawned), rather than refusing every wait or making a select spin.
+    /// spawned), rather than refusing every wait or making a select spin. Set before `end()`
+    /// takes the lock, so a `register` or timer start under the lock either sees it or comes
+    /// before `end()` clears what it added.
     private let ended = Atomic<Bool>(false)
 
     init(deadline: ContinuousClock.Instant?, external: Bool, parent: CancelScope?) {
@@ -82,7 +82,6 @@ import TorusRing
     func end() {
         ended.store(true, ordering: .releasing)
         let (timer, timerTask, parentHook) = state.withLock { state in
-            state.ended = true
             state.hooks.removeAll()
             defer {
                 state.timer = nil
@@ -124,7 +123,7 @@ import TorusRing
     @usableFromInline func register(_ hook: @escaping @Sendable () -> Void, armsTimer: Bool = true) -> UInt64? {
         if isExpired { return nil }
         let (token, armTimer) = state.withLock { state -> (UInt64?, Bool) in
-            guard !state.ended else { return (CancelScope.endedToken, false) }
+            guard !ended.load(ordering: .acquiring) else { return (CancelScope.endedToken, false) }
             state.nextToken &+= 1
             state.hooks[state.nextToken] = hook
             let arm = armsTimer && effectiveDeadline != nil && !state.timerRequested
@@ -162,7 +161,6 @@ import TorusRing
 
     private func startTimer() {
         guard let remaining else { return }
-        let nanoseconds = remaining.clampedNanoseconds
         guard let core = Core.current else {
             // Off a core (a plain Swift task): a sleeping task stands in for the ring timer; it
             // is cancelled when the scope ends, so it does not hold the scope until the deadline.
@@ -171,18 +169,18 @@ import TorusRing
                 fire()
             }
             let cancelNow = state.withLock { state -> Bool in
-                if state.ended { return true }
+                if ended.load(ordering: .acquiring) { return true }
                 state.timerTask = task
                 return false
             }
             if cancelNow { task.cancel() }
             return
         }
-        let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { [self] result in
+        let id = core.armCallbackTimer(after: remaining) { [self] result in
             if result != -ECANCELED { fire() }
         }
         let cancelNow = state.withLock { state -> Bool in
-            if state.ended { return true }
+            if ended.load(ordering: .acquiring) { return true }
             state.timer = (core, id)
             return false
         }

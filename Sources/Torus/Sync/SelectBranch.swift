@@ -162,19 +162,19 @@ extension SelectBranch {
 /// A ring timer on the caller's core that fires `signal` at `deadline` (a sleeping task off a
 /// core); disarming cancels it in the kernel.
 @usableFromInline func armSelectTimer(_ signal: SelectSignal, at deadline: ContinuousClock.Instant) -> SelectWatch {
-    let nanoseconds = ContinuousClock.now.duration(to: deadline).clampedNanoseconds
-    if nanoseconds == 0 {
+    let left = ContinuousClock.now.duration(to: deadline)
+    if left <= .zero {
         signal.fire()
         return SelectWatch(disarm: nil)
     }
     guard let core = Core.current else {
         let timer = Task {
-            try? await Task.sleep(for: .nanoseconds(Int64(clamping: nanoseconds)))
+            try? await Task.sleep(for: left)
             signal.fire()
         }
         return SelectWatch(disarm: { timer.cancel() })
     }
-    let id = core.armCallbackTimer(nanoseconds: Int64(clamping: nanoseconds)) { result in
+    let id = core.armCallbackTimer(after: left) { result in
         if result != -ECANCELED { signal.fire() }
     }
     return SelectWatch(disarm: { core.cancelOperation(id) })

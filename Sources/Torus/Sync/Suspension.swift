@@ -25,26 +25,19 @@ import Synchronization
         guard let waiterID = id.withLock({ $0 }), let waiter = cancel(waiterID) else { return }
         waiter.resume(cancelledValue)
     }
-    guard let scope = CancelScope.ofCurrentTask else {
-        return await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
-                if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
-                    continuation.resume(returning: immediate)
-                }
-            }
-        } onCancel: {
-            cancelWaiter()
-        }
-    }
-    let hook = Lock<UInt64?>(nil)
+    // The hook's token lives in a lock only when a scope exists: the common path allocates
+    // nothing more than it did before scopes.
+    let scope = CancelScope.ofCurrentTask
+    let hook = scope.map { _ in Lock<UInt64?>(nil) }
     let value = await withTaskCancellationHandler {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
             if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
                 continuation.resume(returning: immediate)
                 return
             }
-            // Queued: the deadline takes the waiter back like a cancellation. If it passed in
-            // between, do that now.
+            // Queued: a scope's deadline or token takes the waiter back like a cancellation. If
+            // it fired in between, do that now.
+            guard let scope, let hook else { return }
             if let token = scope.register(cancelWaiter) {
                 hook.withLock { $0 = token }
             } else {
@@ -54,6 +47,6 @@ import Synchronization
     } onCancel: {
         cancelWaiter()
     }
-    if let token = hook.withLock({ $0 }) { scope.unregister(token) }
+    if let scope, let token = hook?.withLock({ $0 }) { scope.unregister(token) }
     return value
 }
