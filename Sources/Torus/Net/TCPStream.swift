@@ -101,8 +101,8 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// send to an io-wq worker (it blocks there on a full socket), and closing the descriptor
     /// does not either; a shutdown does. A connection already ended is not an error.
     public func abort() throws {
-        let fd = handle.rawDescriptor
-        guard fd >= 0 else { return }
+        guard let fd = handle.descriptor.borrow() else { return }
+        defer { handle.descriptor.giveBack() }
         if Glibc.shutdown(fd, Int32(SHUT_RDWR)) != 0 && errno != ENOTCONN {
             throw IOError(operation: "shutdown", address: handle.address, errno: Errno(rawValue: errno))
         }
@@ -147,7 +147,8 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: as writing an ``IOBuffer`` with `writeAll`: cancellation stops the loop
     /// between sends, and how much of the chunk went out is not reported.
     public func writeAll(_ chunk: ReceivedBuffer) async throws {
-        let fd = try handle.fd(for: "send")
+        let fd = try handle.borrowDescriptor(for: "send")
+        defer { handle.descriptor.giveBack() }
         var sent = 0
         while sent < chunk.count {
             let source = chunk.address + sent
