@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MiniRedis
 @testable import Torus
 
 /// A test's set-up could not be made (not a failure of the code under test).
@@ -60,6 +61,23 @@ extension RuntimeSuite {
                 try await v4.close()
                 try await v6.close()
             }.value
+        }
+
+        @Test("MiniRedis's client connects to localhost:PORT and names the address that answered")
+        func miniRedisByName() async throws {
+            let server = try miniRedisProcess()
+            let port = server.port
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (pong, address) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, SocketAddress) in
+                let client = try await Client.connect(to: "localhost:\(port)")
+                let pong = String(decoding: try await client.ping(), as: UTF8.self)
+                try await client.close()
+                return (pong, client.address)
+            }.value
+            #expect(pong == "PONG")
+            #expect(address == .loopback(port: port))
+            #expect(server.terminate().0 == 0)
         }
 
         @Test("an unknown host is a HostResolutionError naming it, with getaddrinfo's reason")
@@ -129,6 +147,37 @@ extension RuntimeSuite {
             let failure = try #require(error)
             #expect(failure.input == text)
             #expect(failure.description.contains("\"\(text)\""))
+        }
+
+        @Test("a cancelled look-up returns at once; the look-up still waiting for a pool thread is dropped")
+        func cancelledLookUp() async throws {
+            // One blocking thread, kept busy: the look-up queues behind the sleeper, as it would
+            // behind a name server that does not answer.
+            let runtime = try makeRuntime(maxBlockingThreads: 1)
+            defer { runtime.shutdown() }
+            let (outcome, took) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Duration) in
+                let busy = spawn { try await spawnBlocking { usleep(1_000_000) } }
+                try await sleep(for: .milliseconds(20))
+                let start = ContinuousClock.now
+                let resolving = spawn { try await SocketAddress.resolve(host: "localhost", port: 1) }
+                try await sleep(for: .milliseconds(50))
+                resolving.cancel()
+                var outcome = "resolved"
+                do { _ = try await resolving.value } catch is CancellationError { outcome = "cancelled" }
+                let took = ContinuousClock.now - start
+                var timedOut = "resolved"
+                do {
+                    _ = try await withTimeout(.milliseconds(50)) { try await SocketAddress.resolve(host: "localhost", port: 1) }
+                } catch is TimeoutError {
+                    timedOut = "timed out"
+                }
+                _ = try await busy.value
+                // The pool is free again: the same look-up now completes.
+                let resolved = try await SocketAddress.resolve(host: "localhost", port: 1)
+                return ("\(outcome), \(timedOut), \(resolved.contains(.loopback(port: 1)))", took)
+            }.value
+            #expect(outcome == "cancelled, timed out, true")
+            #expect(took < .milliseconds(500), "the cancelled look-up returned after \(took)")
         }
 
         @Test("a name whose address refuses: ConnectError naming the host and the address, ECONNREFUSED")
