@@ -109,6 +109,8 @@ extension RuntimeSuite {
                   ("a..example", "empty label"),
                   (".example", "empty label"),
                   ("bad\0name", "NUL byte"),
+                  ("1.2.3", "not an IPv4 address"),
+                  ("999.1.1.1", "not an IPv4 address"),
               ])
         func invalidNames(name: String, reason: String) async throws {
             let runtime = try makeRuntime()

@@ -23,9 +23,10 @@ extension SocketAddress {
     /// on its pool thread and its result is dropped (it holds nothing that could leak).
     /// - Throws: ``HostResolutionError`` naming the host and saying why (`getaddrinfo
     ///   "nosuch.invalid": Name or service not known (EAI_NONAME)`), also for a name that is
-    ///   empty, longer than DNS allows or holds a NUL byte, which are refused without a
-    ///   look-up; `CancellationError`; ``RuntimeError/notOnRuntimeThread(operation:)`` off a
-    ///   Torus core, ``RuntimeError/shuttingDown`` once the blocking pool is closed.
+    ///   empty, longer than DNS allows, holding a NUL byte or all digits and dots (a mistyped
+    ///   IPv4 address), which are refused without a look-up; `CancellationError`;
+    ///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core,
+    ///   ``RuntimeError/shuttingDown`` once the blocking pool is closed.
     public static func resolve(host: String, port: UInt16) async throws -> [SocketAddress] {
         if let literal = try? SocketAddress(host: host, port: port) { return [literal] }
         try HostName.validate(host)
@@ -118,6 +119,12 @@ enum HostName {
         let name = bytes.last == UInt8(ascii: ".") ? bytes.dropLast() : bytes[...]
         guard name.count <= maximumLength else {
             throw refuse("the host name is \(name.count) bytes long; DNS allows at most \(maximumLength)")
+        }
+        // No top-level domain is all digits (RFC 3696), so such a name is a mistyped IPv4
+        // address; getaddrinfo would read it the way inet_aton does ("1.2.3" as 1.2.0.3) and
+        // connect somewhere unintended.
+        if name.allSatisfy({ $0 == UInt8(ascii: ".") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) {
+            throw refuse("not an IPv4 address (four numbers from 0 to 255) nor a host name")
         }
         for label in name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
             guard !label.isEmpty else { throw refuse("the host name has an empty label (two dots in a row, or a leading dot)") }

@@ -27,7 +27,8 @@ public struct HostResolutionError: Error, Sendable, Equatable, CustomStringConve
         /// A system error; ``HostResolutionError/reason`` holds its `strerror` text (`EAI_SYSTEM`).
         public static let system = Code(rawValue: EAI_SYSTEM)
         /// The name was refused before any look-up: empty, longer than DNS allows (253 bytes,
-        /// 63 per label), or holding a NUL byte. Not a `getaddrinfo` code.
+        /// 63 per label), holding a NUL byte, or all digits and dots without being an IPv4
+        /// address (`1.2.3`, `999.1.1.1`). Not a `getaddrinfo` code.
         public static let invalidName = Code(rawValue: 0)
 
         /// The C name of the code (`EAI_NONAME`, ...).

@@ -26,7 +26,7 @@ extension TCPStream {
     ///   "nosuch.invalid": Name or service not known (EAI_NONAME)`); ``ConnectError`` when every
     ///   address failed, with one ``IOError`` per address (`connect "localhost":
     ///   127.0.0.1:6379: Connection refused (ECONNREFUSED)`); for an IP address, its
-    ///   ``IOError`` as ``connect(to:timeout:)-(SocketAddress,_)`` throws it; ``TimeoutError``;
+    ///   ``IOError`` as `connect(to:timeout:)` with a ``SocketAddress`` throws it; ``TimeoutError``;
     ///   `CancellationError`.
     public static func connect(host: String, port: UInt16, timeout: Duration? = nil) async throws -> TCPStream {
         if let literal = try? SocketAddress(host: host, port: port) {
@@ -51,7 +51,7 @@ extension TCPStream {
         return try await withTimeout(timeout) { try await HappyEyeballs.connect(to: ordered, host: nil) }
     }
 
-    /// `"host:port"` split, for ``connect(to:timeout:)-(String,_)``; a unix path is refused
+    /// `"host:port"` split, for `connect(to:timeout:)` with text; a unix path is refused
     /// as connecting to one as TCP always was (`EAFNOSUPPORT`).
     static func connect(text: String, timeout: Duration?) async throws -> TCPStream {
         if text.hasPrefix("unix:") || text.hasPrefix("/") {
