@@ -25,7 +25,7 @@ func blackhole(_ address: SocketAddress) async throws -> (listener: TCPListener,
     throw SetupFailure(description: "the accept queue of \(bound) did not fill up after 16 connections")
 }
 
-func close(_ blackhole: (listener: TCPListener, parked: [TCPStream])) async throws {
+func closeBlackhole(_ blackhole: (listener: TCPListener, parked: [TCPStream])) async throws {
     for stream in blackhole.parked { try await stream.close() }
     try await blackhole.listener.close()
 }
@@ -228,7 +228,7 @@ extension RuntimeSuite {
                 let peer = try stream.peerAddress
                 try await stream.close()
                 try await listener.close()
-                try await close(hole)
+                try await closeBlackhole(hole)
                 return (took, peer, working)
             }.value
             #expect(peer == working)
@@ -304,8 +304,8 @@ extension RuntimeSuite {
                 do { _ = try await TCPStream.connect(host: "localhost", port: port4, timeout: .milliseconds(300)) } catch is TimeoutError { outcomes.append("timeout") }
                 do { _ = try await TCPStream.connect(to: both, timeout: .milliseconds(300)) } catch is TimeoutError { outcomes.append("timeout") }
                 outcomes.append("open after timeouts: \(openFileAndSocketDescriptors() - during)")
-                try await close(hole4)
-                try await close(hole6)
+                try await closeBlackhole(hole4)
+                try await closeBlackhole(hole6)
                 return outcomes
             }.value
             #expect(outcomes == ["cancelled", "open after cancel: 0", "cancelled", "open after cancel: 0", "timeout", "timeout", "open after timeouts: 0"])

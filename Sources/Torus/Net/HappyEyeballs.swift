@@ -114,7 +114,9 @@ enum HappyEyeballs {
         group.cancelAll()
         while let event = await group.next() {
             // An explicit close, rather than leaving the descriptor to the stream's deinit, so
-            // the loser's descriptor is gone before the caller gets its connection.
+            // the loser's descriptor is gone before the caller gets its connection. Its error is
+            // ignored: the descriptor is released whatever close reports, and nobody uses the
+            // connection.
             if case .connected(let loser) = event { try? await loser.close() }
         }
     }
