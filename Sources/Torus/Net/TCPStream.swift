@@ -57,11 +57,15 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         return TCPStream(handle: handle)
     }
 
-    /// Connects to `address` given as text (`"127.0.0.1:8080"`, `"[::1]:8080"`).
+    /// Connects to `address` given as text: `"localhost:6379"`, `"127.0.0.1:8080"`,
+    /// `"[::1]:8080"`. A host name is resolved and its addresses raced as
+    /// ``connect(host:port:timeout:)`` does.
     ///
     /// Cancel safety: as with a ``SocketAddress``: nothing is left open.
+    /// - Throws: ``SocketAddressError`` when `address` is not `HOST:PORT`; otherwise as
+    ///   ``connect(host:port:timeout:)``.
     public static func connect(to address: String, timeout: Duration? = nil) async throws -> TCPStream {
-        try await connect(to: SocketAddress(address), timeout: timeout)
+        try await connect(text: address, timeout: timeout)
     }
 
     /// Receives at most `maxLength` bytes into the free space of `buffer` (`IORING_OP_RECV`);
