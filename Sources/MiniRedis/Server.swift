@@ -99,6 +99,10 @@ public struct Server: Sendable {
     }
 
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
+    ///
+    /// Counted in ``statistics`` under the calling core, whose tasks must be the only ones to
+    /// serve with this server there (the counters have one writer per core): call it from a
+    /// task on a core of the runtime, as the accept loops of ``run(on:ready:)`` do.
     public func serve(_ stream: TCPStream) async {
         await serve(stream, idle: nil, counters: statistics.counters(forCore: Core.current?.index ?? 0))
     }
