@@ -10,7 +10,7 @@ final class Session {
     /// This core's block of the server's statistics; the session runs on that core, the only
     /// writer of the block.
     let counters: ConnectionCounters
-    /// What of the reader's and writers' byte totals has been added to `counters`.
+    /// What of the reader's and writer's byte totals has been added to `counters`.
     private var countedInput: UInt64 = 0
     private var countedOutput: UInt64 = 0
 
