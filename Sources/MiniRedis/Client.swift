@@ -134,6 +134,7 @@ extension Command {
         case .subscribe: "SUBSCRIBE"
         case .unsubscribe: "UNSUBSCRIBE"
         case .configGet: "CONFIG GET"
+        case .info: "INFO"
         }
     }
 }

@@ -1,5 +1,7 @@
 // mini-redis-server: the seed's mini-redis on Torus. Speaks RESP2 (GET, SET with EX/PX, DEL,
-// PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE), works with redis-cli and redis-benchmark.
+// PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE, INFO [section ...]), works with redis-cli and
+// redis-benchmark. INFO reports in redis's format, plus a `torus` section with the runtime's
+// per-core counters; its `used_memory` is the process's resident set size.
 //
 //   mini-redis-server [--port 6379] [--host 127.0.0.1] [--cores N]
 //                     [--maxclients 10000] [--timeout 0]
