@@ -102,3 +102,7 @@ long torus_copy_file_range(int fd_in, int64_t offset_in, int fd_out, int64_t off
     ssize_t copied = copy_file_range(fd_in, &in, fd_out, &out, length, 0);
     return copied < 0 ? -errno : copied;
 }
+
+const char *torus_errno_name(int code) { return strerrorname_np(code); }
+
+int torus_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC) == 0 ? 0 : -errno; }

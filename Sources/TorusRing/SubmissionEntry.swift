@@ -55,6 +55,10 @@ public struct SubmissionEntry {
     /// `-EINVAL`).
     public func prepareCancel(fd: Int32) { torus_prep_cancel_fd(sqe, fd) }
 
+    /// Cuts the byte count of a prepared read, write, send, receive or splice to at most
+    /// `limit` (fault injection: a real short transfer). Other opcodes use the field otherwise.
+    public func limitLength(to limit: UInt32) { torus_sqe_limit_length(sqe, limit) }
+
     /// `IORING_OP_MSG_RING`: posts a completion carrying `userData` and `result` on another ring.
     public func prepareMessageRing(targetRingFD: Int32, result: UInt32, userData: UInt64) {
         torus_prep_msg_ring(sqe, targetRingFD, result, userData)

@@ -10,17 +10,18 @@ final class ListeningProcess {
     let address: String
     let port: UInt16
 
-    convenience init(_ executable: String, _ arguments: [String]) throws {
-        try self.init(path: builtExecutable(executable), arguments)
+    convenience init(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
+        try self.init(path: builtExecutable(executable), arguments, environment: extra)
     }
 
     /// Runs the program at `path` (a wrapper such as `prlimit`, say).
-    init(path: String, _ arguments: [String]) throws {
+    init(path: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
         let executable = URL(fileURLWithPath: path).lastPathComponent
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardOutput = output
         process.standardError = errors

@@ -25,8 +25,8 @@ func processResidentBytes(_ pid: Int32) throws -> Int {
 }
 
 /// `mini-redis-server` on an ephemeral loopback port with two cores.
-func miniRedisProcess(_ arguments: [String] = []) throws -> ListeningProcess {
-    try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "2"] + arguments)
+func miniRedisProcess(_ arguments: [String] = [], environment: [String: String] = [:]) throws -> ListeningProcess {
+    try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "2"] + arguments, environment: environment)
 }
 
 /// `redis-cli -p PORT words...`: its exit status and trimmed output.

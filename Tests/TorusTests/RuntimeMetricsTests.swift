@@ -104,7 +104,8 @@ extension RuntimeSuite {
                 runtime.handle.spawn { try await spawnBlocking { gate.wait() } }
             }
             var seen = await runtime.handle.metrics()
-            for _ in 0..<200 where seen.blockingQueueLength < 2 {
+            // Until the pool's one thread has taken the first job (the queue holds 3 before).
+            for _ in 0..<200 where !(seen.blockingQueueLength == 2 && seen.blockingThreads == 1 && seen.idleBlockingThreads == 0) {
                 try await Task.sleep(for: .milliseconds(5))
                 seen = await runtime.handle.metrics()
             }

@@ -44,12 +44,13 @@ struct ProcessOutcome {
 }
 
 /// Runs a program to completion and captures its output.
-func runProcess(_ path: String, _ arguments: [String]) throws -> ProcessOutcome {
+func runProcess(_ path: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ProcessOutcome {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment
     environment["SWIFT_BACKTRACE"] = "enable=no"
+    environment.merge(extra) { $1 }
     process.environment = environment
     let out = Pipe()
     let err = Pipe()

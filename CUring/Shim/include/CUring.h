@@ -89,6 +89,7 @@ void torus_prep_link_timeout(void *sqe, struct torus_timespec *ts, unsigned flag
 void torus_prep_cancel(void *sqe, uint64_t user_data, int flags);
 void torus_prep_cancel_any(void *sqe);
 void torus_prep_cancel_fd(void *sqe, int fd);
+void torus_sqe_limit_length(void *sqe, uint32_t limit);
 void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data);
 void torus_prep_read(void *sqe, int fd, void *buf, unsigned nbytes, uint64_t offset);
 void torus_prep_write(void *sqe, int fd, const void *buf, unsigned nbytes, uint64_t offset);
@@ -194,5 +195,11 @@ int torus_signal_unblock(int signo);
 long torus_copy_file_range(int fd_in, int64_t offset_in, int fd_out, int64_t offset_out, uint64_t length);
 /// Soft RLIMIT_MEMLOCK in bytes; UINT64_MAX when unlimited or unknown.
 uint64_t torus_memlock_soft_limit(void);
+
+// The symbolic name of an errno ("EIO"), or NULL when the C library does not know it.
+const char *torus_errno_name(int code);
+
+// pipe2(fds, O_CLOEXEC): 0 or -errno.
+int torus_pipe_cloexec(int fds[2]);
 
 #endif

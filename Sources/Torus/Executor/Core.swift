@@ -96,7 +96,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// Sets up the ring and doorbell on the core thread. Called first thing on the new thread.
     func startOnCurrentThread(entries: UInt32) throws(RuntimeError) {
         ownerThread = pthread_self()
-        pthread_setspecific(CurrentCoreKey.key, Unmanaged.passUnretained(self).toOpaque())
+        checkPthread(pthread_setspecific(CurrentCoreKey.key, Unmanaged.passUnretained(self).toOpaque()), "pthread_setspecific")
         if let cpu {
             let result = CPUAffinity.pinCurrentThread(to: cpu)
             if result != 0 { throw .pinningFailed(cpu: cpu, errno: result) }

@@ -29,7 +29,7 @@ extension FileSystem {
             if copy < 0 { throw IOError(operation: "dup", path: path, errno: Errno(rawValue: errno)) }
             guard let directory = fdopendir(copy) else {
                 let error = errno
-                close(copy)
+                closeOwnedDescriptor(copy)
                 throw IOError(operation: "fdopendir", path: path, errno: Errno(rawValue: error))
             }
             defer { closedir(directory) }

@@ -255,7 +255,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let source = UnsafeRawPointer(buffer.storage + start)
         if route == .inline {
             // SAFETY: `buffer` is alive for this synchronous call.
-            let n = try inlineSystemCall("write", path: path) {
+            let n = try inlineTransfer("write", path: path, length: length) { length in
                 fileOffset == UInt64.max ? Glibc.write(fd, source, length) : pwrite(fd, source, length, off_t(fileOffset))
             }
             if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }

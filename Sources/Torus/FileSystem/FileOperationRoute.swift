@@ -30,9 +30,23 @@ public enum FileOperationRoute: Sendable, Hashable {
 /// ring refuses to), `EINTR` is retried, and a failure becomes an ``IOError`` naming the
 /// operation and the path.
 func inlineSystemCall(_ operation: String, path: FilePath, _ call: () -> Int) throws -> Int {
+    try inlineTransfer(operation, path: path, length: 0) { _ in call() }
+}
+
+/// ``inlineSystemCall(_:path:_:)`` for a read or write of `length` bytes: `call` gets the length
+/// to move, which an injected `.short` fault (``FaultInjection``) cuts.
+func inlineTransfer(_ operation: String, path: FilePath, length: Int, _ call: (Int) -> Int) throws -> Int {
     if Task.isCancelled { throw CancellationError() }
     while true {
-        let result = call()
+        var length = length
+        switch FaultInjection.fault(for: operation, path: path) {
+        case .fail(let error)?:
+            if error == .interrupted { continue }
+            throw IOError(operation: operation, path: path, errno: error)
+        case .short(let limit)?: length = min(length, limit)
+        case nil: break
+        }
+        let result = call(length)
         if result >= 0 { return result }
         let error = Glibc.errno
         if error == EINTR { continue }
@@ -44,6 +58,9 @@ func inlineSystemCall(_ operation: String, path: FilePath, _ call: () -> Int) th
 /// wrappers of `statx`, `renameat2`, `fallocate`, `copy_file_range`).
 func inlineCall<T>(_ operation: String, path: FilePath, _ call: () throws(Errno) -> T) throws -> T {
     if Task.isCancelled { throw CancellationError() }
+    if case .fail(let error)? = FaultInjection.fault(for: operation, path: path), error != .interrupted {
+        throw IOError(operation: operation, path: path, errno: error)
+    }
     return try reportingIOError(operation, path: path, call)
 }
 

@@ -1,4 +1,5 @@
 import SystemPackage
+import TorusRing
 
 /// An I/O operation failed: which operation, on which path or address, and the errno.
 ///
@@ -44,33 +45,7 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         [Errno.connectionAbort, .tooManyOpenFiles, .tooManyOpenFilesInSystem, .noMemory, .noBufferSpace].contains(errno)
     }
 
-    static func name(of errno: Errno) -> String {
-        switch errno {
-        case .noSuchFileOrDirectory: "ENOENT"
-        case .permissionDenied: "EACCES"
-        case .notPermitted: "EPERM"
-        case .isDirectory: "EISDIR"
-        case .notDirectory: "ENOTDIR"
-        case .fileExists: "EEXIST"
-        case .connectionRefused: "ECONNREFUSED"
-        case .connectionReset: "ECONNRESET"
-        case .brokenPipe: "EPIPE"
-        case .addressInUse: "EADDRINUSE"
-        case .addressNotAvailable: "EADDRNOTAVAIL"
-        case .timedOut: "ETIMEDOUT"
-        case .socketNotConnected: "ENOTCONN"
-        case .addressFamilyNotSupported: "EAFNOSUPPORT"
-        case .badFileDescriptor: "EBADF"
-        case .invalidArgument: "EINVAL"
-        case .noSpace: "ENOSPC"
-        case .readOnlyFileSystem: "EROFS"
-        case .tooManyOpenFiles: "EMFILE"
-        case .directoryNotEmpty: "ENOTEMPTY"
-        case .improperLink: "EXDEV"
-        case .networkUnreachable: "ENETUNREACH"
-        default: "errno \(errno.rawValue)"
-        }
-    }
+    static func name(of errno: Errno) -> String { errno.symbolicName }
 }
 
 /// The stream ended before the bytes a caller needed arrived (``AsyncReader/readExactly(_:)``).

@@ -36,7 +36,27 @@ func ringIO(
 ) async throws -> Int32 {
     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
     while true {
-        let result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
+        let result: Int32
+        switch FaultInjection.fault(for: operation, path: path, address: address) {
+        case nil:
+            result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
+        case .fail(let error)? where operation == "close":
+            // A failed close has still released the number on Linux: close for real, then
+            // report the fault (skipping the close would leak the descriptor).
+            _ = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
+            result = error == .interrupted ? 0 : -error.rawValue
+        case .fail(let error)?:
+            // As if the kernel had answered at once: nothing was submitted.
+            if Task.isCancelled { throw CancellationError() }
+            result = -error.rawValue
+        case .short(let limit)? where transferOperations.contains(operation):
+            result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in
+                prepare(entry, core, id)
+                entry.limitLength(to: UInt32(clamping: limit))
+            }
+        case .short?:
+            result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
+        }
         if result >= 0 { return result }
         switch -result {
         case EINTR, EAGAIN, kernelRestartErrorCodes:
@@ -49,6 +69,9 @@ func ringIO(
         }
     }
 }
+
+/// The operations whose SQE length is a byte count, which a `.short` fault may cut.
+private let transferOperations: Set<String> = ["read", "write", "recv", "send", "splice"]
 
 /// The kernel's internal "restart the system call" codes (`ERESTARTSYS` 512 to
 /// `ERESTART_RESTARTBLOCK` 516). A blocking operation that io_uring runs on a worker thread
@@ -66,7 +89,7 @@ func ringIOProducingDescriptor(
 ) async throws -> Int32 {
     let fd = try await ringIO(operation, path: path, address: address, keepAlive: keepAlive, prepare)
     if Task.isCancelled {
-        close(fd)
+        closeOwnedDescriptor(fd)
         throw CancellationError()
     }
     return fd
@@ -80,13 +103,13 @@ let maximumTransfer = 1 << 30
 /// cancelled the close. Either way the descriptor is closed exactly once and never leaks.
 func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) async throws {
     guard Core.current != nil, !Task.isCancelled else {
-        Glibc.close(fd)
+        closeOwnedDescriptor(fd)
         return
     }
     do {
         _ = try await ringIO("close", path: path, address: address) { entry, _, _ in entry.prepareClose(fd: fd) }
     } catch is CancellationError {
         // The close never ran (refused before submission or cancelled in the kernel).
-        Glibc.close(fd)
+        closeOwnedDescriptor(fd)
     }
 }

@@ -41,7 +41,7 @@ final class SharedDescriptor: Sendable {
 
     deinit {
         // Every borrower keeps its owner (and so this object) alive, so no borrow is out here.
-        if state.load(ordering: .acquiring) & SharedDescriptor.closingBit == 0 { SharedDescriptor.closeNumber(rawValue) }
+        if state.load(ordering: .acquiring) & SharedDescriptor.closingBit == 0 { closeOwnedDescriptor(rawValue) }
     }
 
     /// The number, or -1 once closing started.
@@ -85,7 +85,7 @@ final class SharedDescriptor: Sendable {
         }
         switch action {
         case .waiting(let continuation): continuation.resume()
-        case .lastBorrowCloses: SharedDescriptor.closeNumber(rawValue)
+        case .lastBorrowCloses: closeOwnedDescriptor(rawValue)
         case .nobody, .drained, .closed: break
         }
     }
@@ -129,7 +129,7 @@ final class SharedDescriptor: Sendable {
         let (first, borrowsOut) = startClosing()
         guard first else { return }
         guard borrowsOut else {
-            SharedDescriptor.closeNumber(rawValue)
+            closeOwnedDescriptor(rawValue)
             return
         }
         abortBlockedOperations?(rawValue)
@@ -142,7 +142,7 @@ final class SharedDescriptor: Sendable {
             closer = .lastBorrowCloses
             return false
         }
-        if closeNow { SharedDescriptor.closeNumber(rawValue) }
+        if closeNow { closeOwnedDescriptor(rawValue) }
     }
 
     /// Cancels every operation on this descriptor on every core of the caller's runtime (an
@@ -153,15 +153,6 @@ final class SharedDescriptor: Sendable {
         let fd = rawValue
         for core in current.shared.cores {
             core.execute { core.cancelOperations(onDescriptor: fd) }
-        }
-    }
-
-    /// `close(2)` of a number nothing uses any more. On Linux the number is released even when
-    /// `close` reports `EINTR` or `EIO`, so it is never retried; `EBADF` would mean someone
-    /// closed a descriptor Torus owns, which is a bug that could already have hit another file.
-    static func closeNumber(_ fd: Int32) {
-        if Glibc.close(fd) != 0 && errno == EBADF {
-            preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
         }
     }
 }

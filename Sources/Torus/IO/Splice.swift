@@ -16,13 +16,16 @@ public final class PipePair: Sendable {
     /// A new pipe (close-on-exec), with its capacity raised to `capacity` bytes if given (the
     /// kernel caps it at `/proc/sys/fs/pipe-max-size`).
     public init(capacity: Int? = nil) throws {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw IOError(operation: "pipe", errno: Errno(rawValue: errno)) }
-        readEnd = ends[0]
-        writeEnd = ends[1]
-        _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
-        _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
-        if let capacity { _ = fcntl(writeEnd, 1031 /* F_SETPIPE_SZ */, Int32(clamping: capacity)) }
+        // Close-on-exec from the start: no window in which a fork could inherit the ends.
+        do { (readEnd, writeEnd) = try makeCloseOnExecPipe() } catch { throw IOError(operation: "pipe", errno: error) }
+        // A larger pipe is an optimisation: where the kernel refuses (over the per-user pipe
+        // limit, EPERM), the default 64 KiB pipe works, only with more splices.
+        if let capacity, fcntl(writeEnd, 1031 /* F_SETPIPE_SZ */, Int32(clamping: capacity)) < 0, errno != EPERM {
+            let error = Errno(rawValue: errno)
+            Glibc.close(readEnd)
+            Glibc.close(writeEnd)
+            throw IOError(operation: "fcntl(F_SETPIPE_SZ)", errno: error)
+        }
     }
 
     /// The pipe's capacity in bytes.
@@ -33,7 +36,10 @@ public final class PipePair: Sendable {
     func discardContents() {
         let flags = fcntl(readEnd, F_GETFL)
         guard flags >= 0, fcntl(readEnd, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
-        defer { _ = fcntl(readEnd, F_SETFL, flags) }
+        defer {
+            // Only fails for a bad descriptor, which this object owns.
+            if fcntl(readEnd, F_SETFL, flags) != 0 { preconditionFailure("fcntl(F_SETFL) on an owned pipe: \(Errno(rawValue: errno))") }
+        }
         var scratch = [UInt8](repeating: 0, count: 16 << 10)
         while true {
             let n = scratch.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
@@ -44,8 +50,9 @@ public final class PipePair: Sendable {
     }
 
     deinit {
-        close(readEnd)
-        close(writeEnd)
+        // SAFETY: operations on the pipe keep this object alive until their final completion.
+        closeOwnedDescriptor(readEnd)
+        closeOwnedDescriptor(writeEnd)
     }
 }
 

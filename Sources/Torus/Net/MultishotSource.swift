@@ -108,6 +108,8 @@ final class MultishotSource<Element>: @unchecked Sendable {
                     core.bufferLoans.waitForReturn { [weak self] in self?.buffersReturned() ?? false }
                 } else {
                     try arm()
+                    // An injected fault completed the operation at once: look again.
+                    if armed == nil { continue }
                 }
                 starved = false
             }
@@ -154,6 +156,11 @@ final class MultishotSource<Element>: @unchecked Sendable {
         // Borrowed until the operation's final completion (see `complete`): a close meanwhile
         // cancels the operation and waits for that completion before closing the number.
         let fd = try handle.borrowDescriptor(for: operation)
+        if case .fail(let error)? = FaultInjection.fault(for: operation, address: handle.address) {
+            // As if the kernel had ended the operation at once (its final completion).
+            complete(Completion(userData: 0, result: -error.rawValue, flags: 0))
+            return
+        }
         let prepare = self.prepare
         let id = core.submitMultishot(keepAlive: self, handler: { [unowned(unsafe) self] completion in
             self.complete(completion)

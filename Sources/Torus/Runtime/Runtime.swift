@@ -44,6 +44,7 @@ public final class Runtime: Sendable {
     ///   ``RingSetupError`` that says why io_uring is unusable here (memlock limit,
     ///   `kernel.io_uring_disabled`, a seccomp profile, an old kernel) and what to do.
     public init(_ configuration: RuntimeConfiguration = RuntimeConfiguration()) throws(RuntimeError) {
+        FaultInjection.environmentRules
         // Reading `allowedCPUs` here, before any core is pinned, fixes the process's set.
         let assignment = try configuration.cpuAssignment(allowed: Runtime.allowedCPUs)
         let shared = RuntimeShared(blockingPool: BlockingPool(

@@ -155,7 +155,7 @@ final class SignalHub: Sendable {
         }
         guard let thread else { throw SignalError(operation: "starting the signal thread", errno: .resourceTemporarilyUnavailable) }
         // It lives as long as the process; nobody joins it.
-        pthread_detach(thread.handle)
+        checkPthread(pthread_detach(thread.handle), "pthread_detach")
     }
 
     func install(_ signals: Set<ProcessSignal>) throws(SignalError) {

@@ -10,43 +10,43 @@ import Glibc
 
     @inlinable init(_ value: Value) {
         self.value = value
-        pthread_mutex_init(mutex, nil)
+        checkPthread(pthread_mutex_init(mutex, nil), "pthread_mutex_init")
         var attributes = pthread_condattr_t()
-        pthread_condattr_init(&attributes)
-        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
-        pthread_cond_init(condition, &attributes)
-        pthread_condattr_destroy(&attributes)
+        checkPthread(pthread_condattr_init(&attributes), "pthread_condattr_init")
+        checkPthread(pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC), "pthread_condattr_setclock")
+        checkPthread(pthread_cond_init(condition, &attributes), "pthread_cond_init")
+        checkPthread(pthread_condattr_destroy(&attributes), "pthread_condattr_destroy")
     }
 
     deinit {
-        pthread_cond_destroy(condition)
-        pthread_mutex_destroy(mutex)
+        checkPthread(pthread_cond_destroy(condition), "pthread_cond_destroy")
+        checkPthread(pthread_mutex_destroy(mutex), "pthread_mutex_destroy")
         mutex.deallocate()
         condition.deallocate()
     }
 
     /// Runs `body` with the lock held and wakes every waiter afterwards.
     @inlinable func withLockBroadcasting<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
+        checkPthread(pthread_mutex_lock(mutex), "pthread_mutex_lock")
         defer {
-            pthread_cond_broadcast(condition)
-            pthread_mutex_unlock(mutex)
+            checkPthread(pthread_cond_broadcast(condition), "pthread_cond_broadcast")
+            checkPthread(pthread_mutex_unlock(mutex), "pthread_mutex_unlock")
         }
         return try body(&value)
     }
 
     /// Runs `body` with the lock held.
     @inlinable func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        checkPthread(pthread_mutex_lock(mutex), "pthread_mutex_lock")
+        defer { checkPthread(pthread_mutex_unlock(mutex), "pthread_mutex_unlock") }
         return try body(&value)
     }
 
     /// Waits until `ready` returns a result, then returns it (lock held while evaluating).
     /// With a `deadline` (CLOCK_MONOTONIC nanoseconds) it returns nil when the time is up.
     @inlinable func wait<R>(deadlineNanoseconds deadline: UInt64? = nil, until ready: (inout Value) -> R?) -> R? {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        checkPthread(pthread_mutex_lock(mutex), "pthread_mutex_lock")
+        defer { checkPthread(pthread_mutex_unlock(mutex), "pthread_mutex_unlock") }
         while true {
             if let result = ready(&value) { return result }
             if let deadline {
@@ -55,7 +55,7 @@ import Glibc
                     return ready(&value)
                 }
             } else {
-                pthread_cond_wait(condition, mutex)
+                checkPthread(pthread_cond_wait(condition, mutex), "pthread_cond_wait")
             }
         }
     }

@@ -13,18 +13,18 @@ import Glibc
 
     @inlinable init(_ value: Value) {
         self.value = value
-        pthread_mutex_init(mutex, nil)
+        checkPthread(pthread_mutex_init(mutex, nil), "pthread_mutex_init")
     }
 
     deinit {
-        pthread_mutex_destroy(mutex)
+        checkPthread(pthread_mutex_destroy(mutex), "pthread_mutex_destroy")
         mutex.deallocate()
     }
 
     @inline(__always)
     @inlinable func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        checkPthread(pthread_mutex_lock(mutex), "pthread_mutex_lock")
+        defer { checkPthread(pthread_mutex_unlock(mutex), "pthread_mutex_unlock") }
         return try body(&value)
     }
 }
