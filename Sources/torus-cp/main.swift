@@ -98,8 +98,9 @@ struct TorusCopy: ParsableCommand {
             printError("torus-cp: cannot open directory '\(destination)': \(reason(error))")
             throw ExitCode(1)
         }
-        // `SRC DEST/` with no directory DEST: cp refuses to create a file there.
-        let mustBeDirectory = paths.last!.hasSuffix("/")
+        // `SRC DEST/` with no directory DEST: cp refuses to create a file there. (Into an
+        // existing directory DEST/ each source goes under its own name, a file as well.)
+        let mustBeDirectory = destinationDirectory == nil && paths.last!.hasSuffix("/")
         let slashEnded = Set(zip(paths.dropLast(), sources).filter { $0.0.hasSuffix("/") && $0.0 != "/" }.map(\.1))
 
         var configuration = RuntimeConfiguration()
