@@ -81,10 +81,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The extended-attribute calls torus-cp needs, which Swift's Glibc module does not import.
+        .target(name: "CXattr"),
         // The file-copy command.
         .executableTarget(
             name: "torus-cp",
-            dependencies: ["Torus", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torus", "CXattr", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict,
             // A command people put in their PATH: the Swift runtime linked in, so the binary
             // runs without the toolchain's libraries and starts in 5.6 ms instead of 8.5 ms

@@ -5,6 +5,7 @@ import Torus
 struct CopyOptions: Sendable {
     var recursive = false
     var preserved: Preserved = []
+    var xattrFailures = XattrFailurePolicy.fail
     var following = LinkFollowing.never
     var verbose = false
     var noClobber = false
@@ -121,11 +122,11 @@ struct FileCopier: Sendable {
         case .skip:
             return false
         case .create:
-            try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: nil)
         case .replace(let existing):
-            try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: existing)
         case .writeInto(let followLink):
-            try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
+            try await copyInto(destination, followLink: followLink, from: input, of: source, metadata: metadata)
         }
         return true
     }
@@ -134,7 +135,8 @@ struct FileCopier: Sendable {
     /// into place; whatever goes wrong, the temporary file is removed.
     /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
     ///   (without -p); nil for a new file.
-    private func copyContents(of input: File, metadata: FileMetadata, to destination: Place, replacing existing: FileMetadata?) async throws {
+    private func copyContents(of input: File, metadata: FileMetadata, from source: Place, to destination: Place,
+                              replacing existing: FileMetadata?) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
         var temporary = FilePath()
@@ -163,7 +165,10 @@ struct FileCopier: Sendable {
             if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
+                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue) {
+                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
+                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
             try Task.checkCancellation()
@@ -182,9 +187,9 @@ struct FileCopier: Sendable {
     /// Opens the existing `destination` and writes `input` into it from the start, as cp does: a
     /// device or FIFO (sequential writes; the open waits for a FIFO's reader on the ring, not on
     /// the core), a file a command-line symbolic link points to, a file of another owner. A
-    /// regular file is truncated to what was written and, with -p, given the source's
-    /// attributes; a device or FIFO keeps its own.
-    private func copyInto(_ destination: Place, followLink: Bool, from input: File, metadata: FileMetadata) async throws {
+    /// regular file is truncated to what was written and, with -p or --preserve=xattr, given the
+    /// source's attributes; a device or FIFO keeps its own.
+    private func copyInto(_ destination: Place, followLink: Bool, from input: File, of source: Place, metadata: FileMetadata) async throws {
         let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
                                          options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
         // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
@@ -202,11 +207,17 @@ struct FileCopier: Sendable {
                     report.copiedBytes(UInt64(n))
                 }
             }
-            if !options.preserved.isDisjoint(with: .standard) {
-                let existing = try await output.metadata(via: .inline)
-                if existing.isRegularFile {
+            if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
+                let xattrs = {
+                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
+                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                }
+                if options.preserved.isDisjoint(with: .standard) {
+                    xattrs()
+                } else {
+                    let existing = try await output.metadata(via: .inline)
                     try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil, afterOwner: xattrs)
                 }
             }
         } catch {

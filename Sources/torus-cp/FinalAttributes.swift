@@ -40,7 +40,10 @@ struct FinalAttributes {
     /// directory was created with (after the umask): a mode that is already right is not set
     /// again. Every failure names the call and the path, except an unprivileged `fchown` refused,
     /// which only drops setuid/setgid as cp does.
-    func apply(to fd: Int32, path: FilePath, createdWith: mode_t?) throws {
+    /// - Parameter afterOwner: runs between the owner and the mode: the extended attributes go
+    ///   there, as in cp, because a change of owner removes `security.capability` and a final
+    ///   mode without owner-write would stop an unprivileged owner from setting `user.` ones.
+    func apply(to fd: Int32, path: FilePath, createdWith: mode_t?, afterOwner: () -> Void = {}) throws {
         var mode = self.mode
         var ownerChanged = false
         if let owner, owner.user != geteuid() || owner.group != getegid() {
@@ -51,6 +54,7 @@ struct FinalAttributes {
                 mode &= ~mode_t(S_ISUID | S_ISGID)
             }
         }
+        afterOwner()
         if mode != createdWith || ownerChanged, fchmod(fd, mode) != 0 {
             throw IOError(operation: "fchmod", path: path, errno: Errno(rawValue: errno))
         }

@@ -91,7 +91,7 @@ struct TreeCopier: Sendable {
         default:
             do {
                 if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
-                    try preserveAttributes(of: metadata, at: destination)
+                    try preserveAttributes(of: metadata, from: source, at: destination)
                     report.madeSpecialFile()
                     if options.verbose { report.verbose(source.path, destination.path) }
                 } else {
@@ -193,12 +193,19 @@ struct TreeCopier: Sendable {
                 }
             }
             // Owner, mode and times after the contents, so that writing them did not change
-            // them. A directory that was there keeps its mode (as with cp), unless -p.
+            // them. A directory that was there keeps its mode (as with cp), unless -p. Its
+            // extended attributes (--preserve=xattr) are copied whether it was there or not.
+            let xattrs = {
+                report.preserveExtendedAttributes(from: .descriptor(sourceDirectory.descriptor), of: sourceDirectory.path,
+                                                  to: .descriptor(target.descriptor), of: target.path, options: options)
+            }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
                 let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
                 try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                    .apply(to: target.descriptor, path: target.path, createdWith: nil)
+                    .apply(to: target.descriptor, path: target.path, createdWith: nil, afterOwner: xattrs)
+            } else {
+                xattrs()
             }
         } catch let error as CopyError {
             report.failed(error.description)
@@ -257,7 +264,7 @@ struct TreeCopier: Sendable {
                 }
                 if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
-            try preserveAttributes(of: metadata, at: destination)
+            try preserveAttributes(of: metadata, from: source, at: destination)
             report.madeLink()
             if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
@@ -269,8 +276,10 @@ struct TreeCopier: Sendable {
 extension TreeCopier {
     /// -p / -a on what has no descriptor to set them through (a symbolic link, a FIFO, a device
     /// node just made): owner, mode (not a link's: it means nothing on Linux) and times, by name
-    /// in the open directory, never following a link.
-    func preserveAttributes(of metadata: FileMetadata, at destination: Place) throws {
+    /// in the open directory, never following a link; extended attributes (after the owner, as
+    /// cp: a change of owner removes some) through `O_PATH` descriptors of `source` and
+    /// `destination`. A symbolic link can hold only `trusted.` and `security.` attributes.
+    func preserveAttributes(of metadata: FileMetadata, from source: Place, at destination: Place) throws {
         let fd = destination.directory.descriptor
         var ownerKept = true
         if options.preserved.contains(.ownership),
@@ -278,6 +287,7 @@ extension TreeCopier {
             guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
             ownerKept = false
         }
+        report.preserveExtendedAttributes(from: source, to: destination, options: options)
         if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
             let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
             if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {

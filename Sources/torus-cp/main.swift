@@ -23,9 +23,9 @@ struct TorusCopy: ParsableCommand {
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
     @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
-    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
+    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), xattr (extended attributes), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
     var preserveList: String?
-    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all.") var archive = false
+    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all (extended attributes included, their failures unsaid).") var archive = false
     @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
     @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference = false
     @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).") var dereference = false
@@ -45,7 +45,7 @@ struct TorusCopy: ParsableCommand {
 
     func validate() throws {
         if let preserveList, Preserved(list: preserveList) == nil {
-            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, all)")
+            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, xattr, all)")
         }
         guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
         guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
@@ -63,6 +63,13 @@ struct TorusCopy: ParsableCommand {
         if archive { options.preserved.formUnion(.all) }
         if noDereferenceKeepLinks { options.preserved.insert(.links) }
         if let preserveList, let list = Preserved(list: preserveList) { options.preserved.formUnion(list) }
+        // As cp: a failure to copy extended attributes is an error when they were asked for by
+        // name, unsaid with -a, a warning with --preserve=all.
+        if preserveList?.split(separator: ",").contains("xattr") == true {
+            options.xattrFailures = .fail
+        } else {
+            options.xattrFailures = archive ? .silent : .warn
+        }
         if dereference {
             options.following = .always
         } else if dereferenceCommandLine {

@@ -1,0 +1,182 @@
+import CXattr
+import Glibc
+import Torus
+
+/// Where extended attributes are read or written: an open file or directory, through its
+/// descriptor (`flistxattr`, `fgetxattr`, `fsetxattr`), or what has no descriptor to read
+/// through (a symbolic link, a FIFO, a device node) by the `/proc/self/fd/N` path of an `O_PATH`
+/// descriptor: that path names the opened inode itself, a link included, so nothing is looked up
+/// by name again.
+enum XattrHandle {
+    case descriptor(Int32)
+    case openedPath(String)
+
+    /// Opens `place` (never following a symbolic link there) for its extended attributes and
+    /// calls `body` with the handle; the descriptor is closed after.
+    static func withOpened<R>(_ place: Place, _ body: (XattrHandle) -> R) throws(Errno) -> R {
+        let fd = try retryingInterrupted { place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) } }
+        defer { close(fd) }
+        return body(.openedPath("/proc/self/fd/\(fd)"))
+    }
+
+    /// The names, each ending in a NUL byte; -1 and errno on failure.
+    func list(into buffer: UnsafeMutableRawPointer?, size: Int) -> Int {
+        let names = buffer?.assumingMemoryBound(to: CChar.self)
+        switch self {
+        case .descriptor(let fd): return torus_flistxattr(fd, names, size)
+        case .openedPath(let path): return torus_listxattr(path, names, size)
+        }
+    }
+
+    func get(_ name: UnsafePointer<CChar>, into buffer: UnsafeMutableRawPointer?, size: Int) -> Int {
+        switch self {
+        case .descriptor(let fd): return torus_fgetxattr(fd, name, buffer, size)
+        case .openedPath(let path): return torus_getxattr(path, name, buffer, size)
+        }
+    }
+
+    func set(_ name: UnsafePointer<CChar>, to value: UnsafeRawBufferPointer) -> Int32 {
+        switch self {
+        case .descriptor(let fd): return torus_fsetxattr(fd, name, value.baseAddress, value.count, 0)
+        case .openedPath(let path): return torus_setxattr(path, name, value.baseAddress, value.count, 0)
+        }
+    }
+}
+
+/// One failure while copying extended attributes: cp's wording (without the reason) and the
+/// error.
+struct XattrFailure: Equatable {
+    let message: String
+    let errno: Errno
+}
+
+/// Copies the extended attributes of `source` to `destination` as GNU cp does (libattr's
+/// `attr_copy_fd`): every attribute the ``XattrRules`` do not leave out, one after the other,
+/// going on after a failure. A source on a file system without extended attributes has none to
+/// copy; a destination that cannot hold them (`ENOTSUP`) is one failure for the whole file.
+/// Lists and values of any size are read whole (see ``readGrowing(_:)``).
+/// - Returns: the failures, in cp's words, for the caller to report as the options say.
+func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
+                            rules: XattrRules = .system) -> [XattrFailure] {
+    let names: [UInt8]
+    switch readGrowing({ source.list(into: $0, size: $1) }) {
+    case .success(let list): names = list
+    case .failure(let error) where error == .notSupported || error == .noFunction: return []
+    case .failure(let error): return [XattrFailure(message: "listing attributes of '\(sourcePath)'", errno: error)]
+    }
+    var failures: [XattrFailure] = []
+    var unsupported = false
+    for name in names.split(separator: 0).map({ Array($0) + [0] }) {
+        let text = String(decoding: name.dropLast(), as: UTF8.self)
+        guard rules.copies(text) else { continue }
+        let value: [UInt8]
+        switch withCString(name, { name in readGrowing { source.get(name, into: $0, size: $1) } }) {
+        case .success(let bytes): value = bytes
+        case .failure(let error):
+            failures.append(XattrFailure(message: "getting attribute '\(text)' of '\(sourcePath)'", errno: error))
+            continue
+        }
+        do {
+            _ = try withCString(name) { name throws(Errno) in
+                try retryingInterrupted { value.withUnsafeBytes { destination.set(name, to: $0) } }
+            }
+        } catch .notSupported {
+            unsupported = true   // said once for the file, after the others were tried
+        } catch .noFunction {
+            failures.append(XattrFailure(message: "setting attributes for '\(destinationPath)'", errno: .noFunction))
+            break   // no hope of setting the others
+        } catch {
+            failures.append(XattrFailure(message: "setting attribute '\(text)' for '\(destinationPath)'", errno: error))
+        }
+    }
+    if unsupported { failures.append(XattrFailure(message: "setting attributes for '\(destinationPath)'", errno: .notSupported)) }
+    return failures
+}
+
+/// Reads an attribute list or value whose size is not known: into a buffer that grows while the
+/// kernel says it is too small (`ERANGE`; it can grow again between asking its size and reading
+/// it, and then says so again).
+/// - Parameter call: the call, with a buffer and its size, or `nil` and 0 to ask for the size;
+///   it returns the length or -1 with errno set.
+func readGrowing(_ call: (UnsafeMutableRawPointer?, Int) -> Int) -> Result<[UInt8], Errno> {
+    var capacity = 256
+    while true {
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        let length = buffer.withUnsafeMutableBytes { call($0.baseAddress, $0.count) }
+        if length >= 0 { return .success(Array(buffer.prefix(length))) }
+        let error = errno
+        if error == EINTR { continue }
+        // The kernel keeps lists and values under 64 KiB: a buffer past 16 MiB means a broken answer.
+        guard error == ERANGE, capacity < 16 << 20 else { return .failure(Errno(rawValue: error)) }
+        do {
+            let size = try retryingInterrupted { call(nil, 0) }
+            capacity = max(size, capacity * 2)
+        } catch {
+            return .failure(error)
+        }
+    }
+}
+
+/// `call`'s result, the call made again while it fails with `EINTR`.
+/// - Throws: the errno of any other failure (a result below 0).
+func retryingInterrupted<Result: BinaryInteger>(_ call: () -> Result) throws(Errno) -> Result {
+    while true {
+        let result = call()
+        if result >= 0 { return result }
+        if errno != EINTR { throw Errno(rawValue: errno) }
+    }
+}
+
+/// Calls `body` with the NUL-terminated bytes `bytes` as a C string.
+func withCString<R, E: Error>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws(E) -> R) throws(E) -> R {
+    precondition(bytes.last == 0, "not NUL-terminated")
+    return try bytes.withUnsafeBufferPointer { buffer throws(E) in
+        try buffer.withMemoryRebound(to: CChar.self) { buffer throws(E) in try body(buffer.baseAddress!) }
+    }
+}
+
+extension CopyReport {
+    /// With --preserve=xattr (or -a, or --preserve=all), copies the extended attributes of
+    /// `source` to `destination` and tells the failures as `options` say; otherwise nothing.
+    func preserveExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle,
+                                    of destinationPath: FilePath, options: CopyOptions) {
+        guard options.preserved.contains(.xattr) else { return }
+        tell(copyExtendedAttributes(from: source, of: sourcePath, to: destination, of: destinationPath), options: options)
+    }
+
+    /// The same for what has no descriptor to go through (a symbolic link, a FIFO, a device node):
+    /// both are opened with `O_PATH`, never following a link.
+    func preserveExtendedAttributes(from source: Place, to destination: Place, options: CopyOptions) {
+        guard options.preserved.contains(.xattr) else { return }
+        let failures: [XattrFailure]
+        do throws(Errno) {
+            failures = try XattrHandle.withOpened(source) { sourceHandle in
+                do throws(Errno) {
+                    return try XattrHandle.withOpened(destination) { destinationHandle in
+                        copyExtendedAttributes(from: sourceHandle, of: source.path, to: destinationHandle, of: destination.path)
+                    }
+                } catch {
+                    return [XattrFailure(message: "setting attributes for '\(destination.path)'", errno: error)]
+                }
+            }
+        } catch {
+            failures = [XattrFailure(message: "listing attributes of '\(source.path)'", errno: error)]
+        }
+        tell(failures, options: options)
+    }
+
+    private func tell(_ failures: [XattrFailure], options: CopyOptions) {
+        for failure in failures {
+            let message = "\(failure.message): \(failure.errno.description)"
+            switch options.xattrFailures {
+            case .fail: failed(message)
+            case .warn where failure.errno != .notSupported && failure.errno != .noData: printError("torus-cp: \(message)")
+            case .warn, .silent: break
+            }
+        }
+    }
+}
+
+/// `open(2)`'s `O_PATH` (a GNU flag, so not in Swift's Glibc module; the same on every Linux
+/// architecture but a few old ones torus-cp does not build for).
+let O_PATH: Int32 = 0o10000000
