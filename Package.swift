@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "MiniRedis", "mini-redis-server",
+            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

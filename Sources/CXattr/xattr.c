@@ -13,3 +13,9 @@ long torus_getxattr(const char *path, const char *name, void *value, size_t size
 int torus_setxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
     return setxattr(path, name, value, size, flags);
 }
+
+long torus_llistxattr(const char *path, char *list, size_t size) { return llistxattr(path, list, size); }
+long torus_lgetxattr(const char *path, const char *name, void *value, size_t size) { return lgetxattr(path, name, value, size); }
+int torus_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+    return lsetxattr(path, name, value, size, flags);
+}

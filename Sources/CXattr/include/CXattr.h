@@ -1,5 +1,5 @@
 // The extended-attribute calls of <sys/xattr.h>, which Swift's Glibc module does not import, for
-// torus-cp. Each wrapper is the libc call as it is: -1 with errno set on failure. Only <stddef.h>
+// torus-cp (and its tests). Each wrapper is the libc call as it is: -1 with errno set on failure. Only <stddef.h>
 // here, so that no system header is seen by Swift twice (once through Glibc, once through here).
 #ifndef CXATTR_H
 #define CXATTR_H
@@ -15,5 +15,11 @@ int torus_fsetxattr(int fd, const char *name, const void *value, size_t size, in
 long torus_listxattr(const char *path, char *list, size_t size);
 long torus_getxattr(const char *path, const char *name, void *value, size_t size);
 int torus_setxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+
+/// The calls on a path that never follow a final symbolic link: for the tests, which read and
+/// write the attributes of the trees they compare.
+long torus_llistxattr(const char *path, char *list, size_t size);
+long torus_lgetxattr(const char *path, const char *name, void *value, size_t size);
+int torus_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
 
 #endif
