@@ -29,10 +29,10 @@ final class CopyReport: Sendable {
     /// A FIFO or device node recreated (counted with the files).
     func madeSpecialFile() { counts.withLock { $0.files += 1 } }
 
-    /// A file left alone (special file, `-n` with an existing destination), with a warning.
-    func skipped(_ message: String) {
+    /// A file left alone (`-n` with an existing destination): counted for --stats, and nothing
+    /// said, as cp says nothing.
+    func skipped() {
         counts.withLock { $0.skipped += 1 }
-        printError("torus-cp: \(message)")
     }
 
     /// A file copied, but not as it was when the copy began (it changed meanwhile): a warning,

@@ -152,7 +152,7 @@ struct FileCopier: Sendable {
                 length = try await copySmall(from: input, to: output, size: Int(metadata.size))
             } else {
                 let sparse = metadata.allocatedSize < metadata.size
-                if !sparse { try await allocate(output, size: metadata.size) }
+                if !sparse { try await allocate(output, size: metadata.size, copying: source, metadata: metadata, to: destination) }
                 let end = SourceEnd()
                 try await copyData(from: input, to: output, size: metadata.size, sparse: sparse, end: end)
                 length = end.offset ?? metadata.size
@@ -261,11 +261,18 @@ struct FileCopier: Sendable {
     /// cache writes skip per-page delayed allocation (1 GiB warm: 180-210 ms instead of
     /// 245-325 ms in a C loop on this project's VM). An optimisation only, except when the space
     /// is not there.
-    private func allocate(_ output: File, size: UInt64) async throws {
+    /// A refusal is worded as cp's for the same error while copying the data: "error copying"
+    /// where its copy_file_range would have met it (within one file system), "error writing"
+    /// where its writes would.
+    private func allocate(_ output: File, size: UInt64, copying source: Place, metadata: FileMetadata, to destination: Place) async throws {
         do {
             try await output.allocate(length: size, via: .inline)
         } catch let error as IOError where ![Errno.noSpace, .fileTooLarge, .ioError].contains(error.errno) {
             // The file system cannot allocate ahead (EOPNOTSUPP, say): copy without.
+        } catch let error as IOError {
+            let sameFileSystem = try await output.metadata(via: .inline).device == metadata.device
+            throw CopyError(sameFileSystem ? "error copying '\(source.path)' to '\(destination.path)': \(reason(error))"
+                                           : "error writing '\(destination.path)': \(reason(error))")
         }
     }
 

@@ -31,12 +31,14 @@ struct TreeCopier: Sendable {
         self.cores = cores
     }
 
-    /// Copies one command-line source to `destination`.
+    /// Copies one command-line source to the destination operand, or into `directory` (the
+    /// destination operand, opened) under the source's last name.
     /// - Parameters:
     ///   - mustBeDirectory: the destination operand ended in `/`.
     ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
     ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
-    func copyTopLevel(_ sourceOperand: FilePath, to destination: Place, mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+    func copyTopLevel(_ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?, mustBeDirectory: Bool,
+                      sourceEndsInSlash: Bool) async {
         let source: Place
         let metadata: FileMetadata
         // On the command line, cp follows a symbolic link unless copying recursively (-P), or
@@ -54,11 +56,23 @@ struct TreeCopier: Sendable {
             report.failed("cannot stat '\(sourceOperand)/': Not a directory")
             return
         }
-        if metadata.isDirectory {
-            guard options.recursive else {
-                report.failed("-r not specified; omitting directory '\(sourceOperand)'")
+        if metadata.isDirectory && !options.recursive {
+            report.failed("-r not specified; omitting directory '\(sourceOperand)'")
+            return
+        }
+        // The destination's directory, once the source is known to be copied (cp's order of
+        // messages); the message for one that cannot be reached names what would be created.
+        let destination: Place
+        if let directory {
+            destination = Place(directory, sourceOperand.lastComponent.map { FilePath(root: nil, [$0]) } ?? sourceOperand)
+        } else {
+            do { destination = try Place.operand(destinationOperand) } catch {
+                let kind = metadata.kind == .symbolicLink && followLink ? FileMetadata.Kind.regular : metadata.kind
+                report.failed(unreachableDestination(destinationOperand, creating: kind, error))
                 return
             }
+        }
+        if metadata.isDirectory {
             if isInside(destination.path, sourceOperand) {
                 report.failed("cannot copy a directory, '\(sourceOperand)', into itself, '\(destination.path)'")
                 return
@@ -95,10 +109,10 @@ struct TreeCopier: Sendable {
                     report.madeSpecialFile()
                     if options.verbose { report.verbose(source.path, destination.path) }
                 } else {
-                    report.skipped("not overwriting '\(destination.path)' (-n)")
+                    report.skipped()
                 }
             } catch {
-                report.failed("cannot create special file '\(destination.path)': \(reason(error))")
+                report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: metadata.kind, preserved: options.preserved))
             }
         }
     }
@@ -111,6 +125,7 @@ struct TreeCopier: Sendable {
                              intoNewDirectory: Bool, topLevel: Bool, on core: Core) async {
         let files = self.files
         let report = self.report
+        let options = self.options
         let permit: AsyncSemaphore.Permit
         do { permit = try await filesInFlight.acquire() } catch {
             report.failed("interrupted while copying '\(source.path)'")
@@ -125,7 +140,7 @@ struct TreeCopier: Sendable {
             } catch let error as CopyError {
                 report.failed(error.description)
             } catch {
-                report.failed("cannot copy '\(source.path)' to '\(destination.path)': \(reason(error))")
+                report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .regular, preserved: options.preserved))
             }
         }
     }
@@ -207,10 +222,8 @@ struct TreeCopier: Sendable {
             } else {
                 xattrs()
             }
-        } catch let error as CopyError {
-            report.failed(error.description)
         } catch {
-            report.failed("cannot copy directory '\(source.path)': \(reason(error))")
+            report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .directory, preserved: options.preserved))
         }
     }
 
@@ -255,7 +268,7 @@ struct TreeCopier: Sendable {
             if link() != 0 {
                 guard errno == EEXIST else { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
                 if options.noClobber {
-                    report.skipped("not overwriting '\(destination.path)' (-n)")
+                    report.skipped()
                     return
                 }
                 // Replaced, as cp -r does: unlinkat never removes a directory without AT_REMOVEDIR.
@@ -268,7 +281,7 @@ struct TreeCopier: Sendable {
             report.madeLink()
             if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
-            report.failed("cannot copy symbolic link '\(source.path)' to '\(destination.path)': \(reason(error))")
+            report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .symbolicLink, preserved: options.preserved))
         }
     }
 }
@@ -307,12 +320,6 @@ extension TreeCopier {
 final class CoreCounter: Sendable {
     private let value = Atomic<Int>(0)
     func next() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
-}
-
-/// The reason part of an error, without repeating the path.
-func reason(_ error: any Error) -> String {
-    if let error = error as? IOError { return "\(error.errno.description) (\(error.operation))" }
-    return "\(error)"
 }
 
 /// Whether `path` is `directory` or inside it (both made absolute and resolved).

@@ -47,7 +47,8 @@ struct TorusCopy: ParsableCommand {
         if let preserveList, Preserved(list: preserveList) == nil {
             throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, xattr, all)")
         }
-        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
+        guard let first = paths.first else { throw ValidationError("missing file operand") }
+        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(first)'") }
         guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a size from 4K to 1G, got '\(chunkSize)'")
@@ -91,19 +92,18 @@ struct TorusCopy: ParsableCommand {
         let operands = rawOperands(paths)
         let sources = Array(operands.dropLast())
         let destination = operands.last!
-        var status = stat()
-        let destinationIsDirectory = destination.withPlatformString { stat($0, &status) } == 0 && status.st_mode & S_IFMT == S_IFDIR
-        if sources.count > 1 && !destinationIsDirectory {
-            printError("torus-cp: target '\(destination)' is not a directory")
-            throw ExitCode(1)
-        }
-        // Into a directory: one open descriptor for all sources, each copied under its last name.
+        // Into a directory: one descriptor for all sources, each copied under its last name
+        // (O_PATH: searching it is all it takes, as with cp). Several sources need one, and cp
+        // says why there is none.
         let destinationDirectory: OpenDirectory?
         do {
-            destinationDirectory = destinationIsDirectory ? try OpenDirectory.open(destination, in: .current, followLink: true) : nil
+            destinationDirectory = try OpenDirectory.open(destination, in: .current, followLink: true, pathOnly: true)
         } catch {
-            printError("torus-cp: cannot open directory '\(destination)': \(reason(error))")
-            throw ExitCode(1)
+            if sources.count > 1 {
+                printError("torus-cp: target '\(destination)': \(reason(error))")
+                throw ExitCode(1)
+            }
+            destinationDirectory = nil
         }
         // `SRC DEST/` with no directory DEST: cp refuses to create a file there. (Into an
         // existing directory DEST/ each source goes under its own name, a file as well.)
@@ -136,16 +136,7 @@ struct TorusCopy: ParsableCommand {
                 await withDiscardingTaskGroup { group in
                     for source in sources {
                         group.addTask {
-                            let target: Place
-                            if let destinationDirectory {
-                                target = Place(destinationDirectory, source.lastComponent.map { FilePath(root: nil, [$0]) } ?? source)
-                            } else {
-                                do { target = try Place.operand(destination) } catch {
-                                    report.failed("cannot create '\(destination)': \(reason(error))")
-                                    return
-                                }
-                            }
-                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory,
+                            await copier.copyTopLevel(source, to: destination, into: destinationDirectory, mustBeDirectory: mustBeDirectory,
                                                       sourceEndsInSlash: slashEnded.contains(source))
                         }
                     }
