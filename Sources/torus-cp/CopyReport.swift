@@ -46,12 +46,12 @@ final class CopyReport: Sendable {
     /// cache (not a failure).
     func directRefused(_ path: String) {
         guard !directRefusalShown.exchange(true, ordering: .relaxed) else { return }
-        printError("torus-cp: warning: O_DIRECT refused for '\(path)' (Invalid argument): copying through the page cache where it is refused")
+        printError("torus-cp: warning: O_DIRECT refused for \(quoted(path)) (Invalid argument): copying through the page cache where it is refused")
     }
 
     /// -v: `'SOURCE' -> 'DEST'` on stdout, one line per item, as cp prints it.
     func verbose(_ source: FilePath, _ destination: FilePath) {
-        let line = "'\(source)' -> '\(destination)'\n"
+        let line = "\(quoted(source)) -> \(quoted(destination))\n"
         // One write per line: lines from different cores never interleave.
         _ = line.withCString { write(1, $0, strlen($0)) }
     }

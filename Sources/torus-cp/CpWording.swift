@@ -28,9 +28,9 @@ func reason(_ error: any Error) -> String {
 /// to create it and says "cannot create KIND".
 func unreachableDestination(_ path: FilePath, creating kind: FileMetadata.Kind, _ error: any Error) -> String {
     if let error = error as? IOError, error.errno == .noSuchFileOrDirectory {
-        return "cannot create \(creationNoun(kind)) '\(path)': \(reason(error))"
+        return "cannot create \(creationNoun(kind)) \(quoted(path)): \(reason(error))"
     }
-    return "cannot stat '\(path)': \(reason(error))"
+    return "cannot stat \(quoted(path)): \(reason(error))"
 }
 
 /// Which of cp's messages an error met while copying `source` to `destination` (a file or
@@ -40,38 +40,38 @@ func unreachableDestination(_ path: FilePath, creating kind: FileMetadata.Kind, 
 func cpMessage(for error: any Error, copying source: FilePath, to destination: FilePath, kind: FileMetadata.Kind,
                preserved: Preserved) -> String {
     if let error = error as? CopyError { return error.description }
-    guard let error = error as? IOError else { return "cannot copy '\(source)' to '\(destination)': \(reason(error))" }
+    guard let error = error as? IOError else { return "cannot copy \(quoted(source)) to \(quoted(destination)): \(reason(error))" }
     let onSource = error.path == source
     let why = reason(error)
     switch error.operation {
     case "open", "opendir", "fdopendir", "readdir":
-        if kind == .directory { return "cannot access '\(onSource ? source : destination)': \(why)" }
-        return onSource ? "cannot open '\(source)' for reading: \(why)" : "cannot create regular file '\(destination)': \(why)"
+        if kind == .directory { return "cannot access \(quoted(onSource ? source : destination)): \(why)" }
+        return onSource ? "cannot open \(quoted(source)) for reading: \(why)" : "cannot create regular file \(quoted(destination)): \(why)"
     case "statx", "stat":
-        return kind == .directory || !onSource ? "cannot stat '\(onSource ? source : destination)': \(why)" : "cannot fstat '\(source)': \(why)"
+        return kind == .directory || !onSource ? "cannot stat \(quoted(onSource ? source : destination)): \(why)" : "cannot fstat \(quoted(source)): \(why)"
     case "read", "fcntl", "fadvise":
-        return "error reading '\(source)': \(why)"
+        return "error reading \(quoted(source)): \(why)"
     case "write", "fsync", "fdatasync":
-        return "error writing '\(destination)': \(why)"
+        return "error writing \(quoted(destination)): \(why)"
     case "copy_file_range", "splice":
-        return "error copying '\(source)' to '\(destination)': \(why)"
+        return "error copying \(quoted(source)) to \(quoted(destination)): \(why)"
     case "ftruncate":
-        return "failed to extend '\(destination)': \(why)"
+        return "failed to extend \(quoted(destination)): \(why)"
     case "close":
-        return "failed to close '\(onSource ? source : destination)': \(why)"
+        return "failed to close \(quoted(onSource ? source : destination)): \(why)"
     case "mkdir", "symlink", "mknod", "rename":
-        return "cannot create \(creationNoun(kind)) '\(destination)': \(why)"
+        return "cannot create \(creationNoun(kind)) \(quoted(destination)): \(why)"
     case "readlink":
-        return "cannot read symbolic link '\(source)': \(why)"
+        return "cannot read symbolic link \(quoted(source)): \(why)"
     case "unlink":
-        return "cannot remove '\(destination)': \(why)"
+        return "cannot remove \(quoted(destination)): \(why)"
     case "fchown", "lchown":
-        return "failed to preserve ownership for '\(destination)': \(why)"
+        return "failed to preserve ownership for \(quoted(destination)): \(why)"
     case "fchmod", "chmod":
-        return preserved.contains(.mode) ? "preserving permissions for '\(destination)': \(why)" : "setting permissions for '\(destination)': \(why)"
+        return preserved.contains(.mode) ? "preserving permissions for \(quoted(destination)): \(why)" : "setting permissions for \(quoted(destination)): \(why)"
     case "futimens", "utimensat":
-        return "preserving times for '\(destination)': \(why)"
+        return "preserving times for \(quoted(destination)): \(why)"
     default:
-        return "cannot copy '\(source)' to '\(destination)': \(why)"
+        return "cannot copy \(quoted(source)) to \(quoted(destination)): \(why)"
     }
 }

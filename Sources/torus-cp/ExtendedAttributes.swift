@@ -62,7 +62,7 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
     switch readGrowing({ source.list(into: $0, size: $1) }) {
     case .success(let list): names = list
     case .failure(let error) where error == .notSupported || error == .noFunction: return []
-    case .failure(let error): return [XattrFailure(message: "listing attributes of '\(sourcePath)'", errno: error)]
+    case .failure(let error): return [XattrFailure(message: "listing attributes of \(quoted(sourcePath))", errno: error)]
     }
     var failures: [XattrFailure] = []
     var unsupported = false
@@ -73,7 +73,7 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         switch withCString(name, { name in readGrowing { source.get(name, into: $0, size: $1) } }) {
         case .success(let bytes): value = bytes
         case .failure(let error):
-            failures.append(XattrFailure(message: "getting attribute '\(text)' of '\(sourcePath)'", errno: error))
+            failures.append(XattrFailure(message: "getting attribute \(quoted(text)) of \(quoted(sourcePath))", errno: error))
             continue
         }
         do {
@@ -83,13 +83,13 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         } catch .notSupported {
             unsupported = true   // said once for the file, after the others were tried
         } catch .noFunction {
-            failures.append(XattrFailure(message: "setting attributes for '\(destinationPath)'", errno: .noFunction))
+            failures.append(XattrFailure(message: "setting attributes for \(quoted(destinationPath))", errno: .noFunction))
             break   // no hope of setting the others
         } catch {
-            failures.append(XattrFailure(message: "setting attribute '\(text)' for '\(destinationPath)'", errno: error))
+            failures.append(XattrFailure(message: "setting attribute \(quoted(text)) for \(quoted(destinationPath))", errno: error))
         }
     }
-    if unsupported { failures.append(XattrFailure(message: "setting attributes for '\(destinationPath)'", errno: .notSupported)) }
+    if unsupported { failures.append(XattrFailure(message: "setting attributes for \(quoted(destinationPath))", errno: .notSupported)) }
     return failures
 }
 
@@ -156,11 +156,11 @@ extension CopyReport {
                         copyExtendedAttributes(from: sourceHandle, of: source.path, to: destinationHandle, of: destination.path)
                     }
                 } catch {
-                    return [XattrFailure(message: "setting attributes for '\(destination.path)'", errno: error)]
+                    return [XattrFailure(message: "setting attributes for \(quoted(destination.path))", errno: error)]
                 }
             }
         } catch {
-            failures = [XattrFailure(message: "listing attributes of '\(source.path)'", errno: error)]
+            failures = [XattrFailure(message: "listing attributes of \(quoted(source.path))", errno: error)]
         }
         tell(failures, options: options)
     }

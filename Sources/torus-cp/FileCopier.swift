@@ -80,7 +80,7 @@ struct FileCopier: Sendable {
             // The open file's inode is in memory: statx on it cannot wait for the disk.
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
-            guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
+            guard metadata.isRegularFile else { throw CopyError("\(quoted(source.path)) is no longer a regular file") }
             copied = try await copyOrLink(input, metadata: metadata, from: source, to: destination,
                                           intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         } catch {
@@ -271,8 +271,8 @@ struct FileCopier: Sendable {
             // The file system cannot allocate ahead (EOPNOTSUPP, say): copy without.
         } catch let error as IOError {
             let sameFileSystem = try await output.metadata(via: .inline).device == metadata.device
-            throw CopyError(sameFileSystem ? "error copying '\(source.path)' to '\(destination.path)': \(reason(error))"
-                                           : "error writing '\(destination.path)': \(reason(error))")
+            throw CopyError(sameFileSystem ? "error copying \(quoted(source.path)) to \(quoted(destination.path)): \(reason(error))"
+                                           : "error writing \(quoted(destination.path)): \(reason(error))")
         }
     }
 
@@ -462,10 +462,10 @@ struct FileCopier: Sendable {
             let n = try await a.read(into: left, at: offset)
             while right.count < n, try await b.read(into: right, at: offset + UInt64(right.count), maxLength: n - right.count) > 0 {}
             if n == 0 {
-                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: '\(destination)' is longer than '\(source)'") }
+                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: \(quoted(destination)) is longer than \(quoted(source))") }
                 break
             }
-            if left.bytes != right.bytes { throw CopyError("verify: '\(destination)' differs from '\(source)' near byte \(offset)") }
+            if left.bytes != right.bytes { throw CopyError("verify: \(quoted(destination)) differs from \(quoted(source)) near byte \(offset)") }
             offset += UInt64(n)
         }
         try await a.close()

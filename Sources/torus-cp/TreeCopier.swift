@@ -49,15 +49,15 @@ struct TreeCopier: Sendable {
             metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
                                                followSymbolicLinks: followLink)
         } catch {
-            report.failed("cannot stat '\(sourceOperand)': \(reason(error))")
+            report.failed("cannot stat \(quoted(sourceOperand)): \(reason(error))")
             return
         }
         if sourceEndsInSlash && !metadata.isDirectory {
-            report.failed("cannot stat '\(sourceOperand)/': Not a directory")
+            report.failed("cannot stat \(quoted(sourceOperand, trailingSlash: true)): Not a directory")
             return
         }
         if metadata.isDirectory && !options.recursive {
-            report.failed("-r not specified; omitting directory '\(sourceOperand)'")
+            report.failed("-r not specified; omitting directory \(quoted(sourceOperand))")
             return
         }
         // The destination's directory, once the source is known to be copied (cp's order of
@@ -74,11 +74,11 @@ struct TreeCopier: Sendable {
         }
         if metadata.isDirectory {
             if isInside(destination.path, sourceOperand) {
-                report.failed("cannot copy a directory, '\(sourceOperand)', into itself, '\(destination.path)'")
+                report.failed("cannot copy a directory, \(quoted(sourceOperand)), into itself, \(quoted(destination.path))")
                 return
             }
         } else if mustBeDirectory {
-            report.failed("cannot create regular file '\(destination.path)/': Not a directory")
+            report.failed("cannot create regular file \(quoted(destination.path, trailingSlash: true)): Not a directory")
             return
         }
         if metadata.isDirectory {
@@ -101,7 +101,7 @@ struct TreeCopier: Sendable {
         case .symbolicLink:
             await copyLink(source, metadata: metadata, to: destination)
         case .socket:
-            report.failed("cannot copy socket '\(source.path)': sockets are skipped")
+            report.failed("cannot copy socket \(quoted(source.path)): sockets are skipped")
         default:
             do {
                 if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
@@ -128,7 +128,7 @@ struct TreeCopier: Sendable {
         let options = self.options
         let permit: AsyncSemaphore.Permit
         do { permit = try await filesInFlight.acquire() } catch {
-            report.failed("interrupted while copying '\(source.path)'")
+            report.failed("interrupted while copying \(quoted(source.path))")
             return
         }
         group.addTask(executorPreference: core) {
@@ -136,7 +136,7 @@ struct TreeCopier: Sendable {
             do {
                 try await files.copy(from: source, metadata: metadata, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
             } catch is CancellationError {
-                report.failed("interrupted while copying '\(source.path)'")
+                report.failed("interrupted while copying \(quoted(source.path))")
             } catch let error as CopyError {
                 report.failed(error.description)
             } catch {
@@ -157,7 +157,7 @@ struct TreeCopier: Sendable {
             let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
             let key = InodeKey(metadata)
             if ancestors.contains(key) {
-                throw CopyError("cannot copy cyclic symbolic link '\(source.path)'")
+                throw CopyError("cannot copy cyclic symbolic link \(quoted(source.path))")
             }
             let ancestors = ancestors + [key]
             let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
@@ -234,7 +234,7 @@ struct TreeCopier: Sendable {
             return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
                                                  followSymbolicLinks: options.followsTreeLinks, via: .ring)
         } catch {
-            report.failed("cannot stat '\(child.path)': \(reason(error))")
+            report.failed("cannot stat \(quoted(child.path)): \(reason(error))")
             return nil
         }
     }
@@ -255,7 +255,7 @@ struct TreeCopier: Sendable {
         do {
             return (try OpenDirectory.open(destination.name, in: destination.directory, followLink: false), madeHere)
         } catch let error as IOError where error.errno == .notDirectory || error.errno == .tooManySymbolicLinkLevels {
-            throw CopyError("cannot overwrite non-directory '\(destination.path)' with directory '\(source.path)'")
+            throw CopyError("cannot overwrite non-directory \(quoted(destination.path)) with directory \(quoted(source.path))")
         }
     }
 

@@ -48,7 +48,7 @@ struct TorusCopy: ParsableCommand {
             throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, xattr, all)")
         }
         guard let first = paths.first else { throw ValidationError("missing file operand") }
-        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(first)'") }
+        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after \(quoted(first))") }
         guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a size from 4K to 1G, got '\(chunkSize)'")
@@ -100,7 +100,7 @@ struct TorusCopy: ParsableCommand {
             destinationDirectory = try OpenDirectory.open(destination, in: .current, followLink: true, pathOnly: true)
         } catch {
             if sources.count > 1 {
-                printError("torus-cp: target '\(destination)': \(reason(error))")
+                printError("torus-cp: target \(quoted(destination)): \(reason(error))")
                 throw ExitCode(1)
             }
             destinationDirectory = nil

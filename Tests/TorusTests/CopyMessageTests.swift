@@ -142,5 +142,45 @@ extension RuntimeSuite {
             #expect(stderrs["torus-cp"]?.first?.hasPrefix("PROGRAM: error writing '") == true)
             #expect(stderrs["torus-cp"]?.last?.hasPrefix("PROGRAM: error copying '") == true)
         }
+    
+        @Test("odd names are quoted as cp quotes them (spaces, quotes, shell characters, control bytes, invalid UTF-8), in a UTF-8 and in the C locale",
+              arguments: ["C.UTF-8", "C"])
+        func quoting(locale: String) throws {
+            let names: [[UInt8]] = [Array("a b".utf8), Array("it's".utf8), Array("a\nb".utf8), Array("\nfoo".utf8), Array("tab\there".utf8),
+                                    Array("it's $HOME".utf8), [0x78, 0xff, 0x79], Array("naïve ☃".utf8), Array("{".utf8), Array("a{b".utf8),
+                                    Array("#x'".utf8), Array("x#'".utf8), Array("a'b\"c".utf8), Array("?".utf8), Array("a\\b".utf8),
+                                    Array("é'".utf8), [0x01], [0x7f], Array("\u{85}".utf8), Array("a\n'".utf8), [0x78, 0xe2, 0x82],
+                                    Array("€ok'".utf8), Array("'".utf8)]
+            var environment = ProcessInfo.processInfo.environment
+            environment["LC_ALL"] = nil
+            environment["LC_CTYPE"] = nil
+            environment["LANG"] = locale
+            environment["SWIFT_BACKTRACE"] = "enable=no"
+            for name in names {
+                // A missing source: "cannot stat" and the name, from each program.
+                let operand = Array("/nonexistent-torus-cp-test/".utf8) + name
+                var stderrs: [[UInt8]] = []
+                for program in ["/bin/cp", builtExecutable("torus-cp")] {
+                    // The operand as bytes: Foundation passes a String's UTF-8, so invalid bytes
+                    // go through a shell that writes them with printf (a name ending in a newline
+                    // would lose it to the command substitution: none does).
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: "/bin/sh")
+                    let octal = operand.map { "\\" + String($0, radix: 8) }.joined()
+                    process.arguments = ["-c", "exec \"$0\" \"$(printf '\(octal)')\" /tmp/torus-cp-never-written 2>&1", program]
+                    process.environment = environment
+                    let pipe = Pipe()
+                    process.standardOutput = pipe
+                    try process.run()
+                    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    #expect(process.terminationStatus == 1)
+                    let prefix = Array((program == "/bin/cp" ? "/bin/cp: " : "torus-cp: ").utf8)
+                    stderrs.append(Array(Array(output).dropFirst(prefix.count)))
+                }
+                #expect(stderrs[0] == stderrs[1], "\(name): cp \(String(decoding: stderrs[0], as: UTF8.self)) torus-cp \(String(decoding: stderrs[1], as: UTF8.self))")
+                #expect(stderrs[0].starts(with: Array("cannot stat ".utf8)))
+            }
+        }
     }
 }
