@@ -6,7 +6,7 @@ import Torus
 /// descriptor (`flistxattr`, `fgetxattr`, `fsetxattr`), or what has no descriptor to read
 /// through (a symbolic link, a FIFO, a device node) by the `/proc/self/fd/N` path of an `O_PATH`
 /// descriptor: that path names the opened inode itself, a link included, so nothing is looked up
-/// by name again.
+/// by name again. (Without /proc mounted, those fail with ENOENT, reported as any failure.)
 enum XattrHandle {
     case descriptor(Int32)
     case openedPath(String)
@@ -15,7 +15,8 @@ enum XattrHandle {
     /// calls `body` with the handle; the descriptor is closed after.
     static func withOpened<R>(_ place: Place, _ body: (XattrHandle) -> R) throws(Errno) -> R {
         let fd = try retryingInterrupted { place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) } }
-        defer { close(fd) }
+        // Nothing is written through an O_PATH descriptor: a failed close cannot lose anything.
+        defer { _ = close(fd) }
         return body(.openedPath("/proc/self/fd/\(fd)"))
     }
 
