@@ -26,11 +26,12 @@ func reason(_ error: any Error) -> String {
 /// cp's message for a destination operand whose directory could not be opened: cp looks the
 /// name up first, and says "cannot stat" unless it is simply missing (`ENOENT`), when it tries
 /// to create it and says "cannot create KIND".
-func unreachableDestination(_ path: FilePath, creating kind: FileMetadata.Kind, _ error: any Error) -> String {
+/// - Parameter quotedPath: the destination as typed, quoted.
+func unreachableDestination(_ quotedPath: String, creating kind: FileMetadata.Kind, _ error: any Error) -> String {
     if let error = error as? IOError, error.errno == .noSuchFileOrDirectory {
-        return "cannot create \(creationNoun(kind)) \(quoted(path)): \(reason(error))"
+        return "cannot create \(creationNoun(kind)) \(quotedPath): \(reason(error))"
     }
-    return "cannot stat \(quoted(path)): \(reason(error))"
+    return "cannot stat \(quotedPath): \(reason(error))"
 }
 
 /// Which of cp's messages an error met while copying `source` to `destination` (a file or

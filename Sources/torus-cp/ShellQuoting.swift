@@ -128,9 +128,3 @@ let localeIsUTF8: Bool = {
     let lowered = (values.first { !$0.isEmpty } ?? "").lowercased()
     return lowered.contains("utf-8") || lowered.contains("utf8")
 }()
-
-/// `path` with a `/` after it, as cp quotes an operand that ended in one.
-func quoted(_ path: FilePath, trailingSlash: Bool) -> String {
-    guard trailingSlash else { return quoted(path) }
-    return path.withPlatformString { quoted(bytes: Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } + [UInt8(ascii: "/")]) }
-}

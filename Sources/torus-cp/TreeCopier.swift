@@ -34,11 +34,20 @@ struct TreeCopier: Sendable {
     /// Copies one command-line source to the destination operand, or into `directory` (the
     /// destination operand, opened) under the source's last name.
     /// - Parameters:
+    ///   - typed: both operands as they were typed, for messages.
     ///   - mustBeDirectory: the destination operand ended in `/`.
     ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
     ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
-    func copyTopLevel(_ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?, mustBeDirectory: Bool,
-                      sourceEndsInSlash: Bool) async {
+    func copyTopLevel(_ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?,
+                      as typed: (source: [UInt8], destination: [UInt8]), mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+        // The destination as cp names it: the operand, or inside the directory it names, the
+        // directory operand (without trailing slashes), a slash and the source's last name.
+        var typedDestination = typed.destination
+        if directory != nil, let last = sourceOperand.lastComponent {
+            while typedDestination.count > 1 && typedDestination.last == UInt8(ascii: "/") { typedDestination.removeLast() }
+            if typedDestination.last != UInt8(ascii: "/") { typedDestination.append(UInt8(ascii: "/")) }
+            typedDestination += FilePath(root: nil, [last]).withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } }
+        }
         let source: Place
         let metadata: FileMetadata
         // On the command line, cp follows a symbolic link unless copying recursively (-P), or
@@ -49,15 +58,15 @@ struct TreeCopier: Sendable {
             metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
                                                followSymbolicLinks: followLink)
         } catch {
-            report.failed("cannot stat \(quoted(sourceOperand)): \(reason(error))")
+            report.failed("cannot stat \(quoted(bytes: typed.source)): \(reason(error))")
             return
         }
         if sourceEndsInSlash && !metadata.isDirectory {
-            report.failed("cannot stat \(quoted(sourceOperand, trailingSlash: true)): Not a directory")
+            report.failed("cannot stat \(quoted(bytes: typed.source)): Not a directory")
             return
         }
         if metadata.isDirectory && !options.recursive {
-            report.failed("-r not specified; omitting directory \(quoted(sourceOperand))")
+            report.failed("-r not specified; omitting directory \(quoted(bytes: typed.source))")
             return
         }
         // The destination's directory, once the source is known to be copied (cp's order of
@@ -68,17 +77,17 @@ struct TreeCopier: Sendable {
         } else {
             do { destination = try Place.operand(destinationOperand) } catch {
                 let kind = metadata.kind == .symbolicLink && followLink ? FileMetadata.Kind.regular : metadata.kind
-                report.failed(unreachableDestination(destinationOperand, creating: kind, error))
+                report.failed(unreachableDestination(quoted(bytes: typedDestination), creating: kind, error))
                 return
             }
         }
         if metadata.isDirectory {
             if isInside(destination.path, sourceOperand) {
-                report.failed("cannot copy a directory, \(quoted(sourceOperand)), into itself, \(quoted(destination.path))")
+                report.failed("cannot copy a directory, \(quoted(bytes: typed.source)), into itself, \(quoted(bytes: typedDestination))")
                 return
             }
         } else if mustBeDirectory {
-            report.failed("cannot create regular file \(quoted(destination.path, trailingSlash: true)): Not a directory")
+            report.failed("cannot create regular file \(quoted(bytes: typedDestination)): Not a directory")
             return
         }
         if metadata.isDirectory {

@@ -92,6 +92,7 @@ struct TorusCopy: ParsableCommand {
         let operands = rawOperands(paths)
         let sources = Array(operands.dropLast())
         let destination = operands.last!
+        let texts = operandTexts(paths)
         // Into a directory: one descriptor for all sources, each copied under its last name
         // (O_PATH: searching it is all it takes, as with cp). Several sources need one, and cp
         // says why there is none.
@@ -100,7 +101,7 @@ struct TorusCopy: ParsableCommand {
             destinationDirectory = try OpenDirectory.open(destination, in: .current, followLink: true, pathOnly: true)
         } catch {
             if sources.count > 1 {
-                printError("torus-cp: target \(quoted(destination)): \(reason(error))")
+                printError("torus-cp: target \(quoted(bytes: texts.last!)): \(reason(error))")
                 throw ExitCode(1)
             }
             destinationDirectory = nil
@@ -134,10 +135,10 @@ struct TorusCopy: ParsableCommand {
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
-                    for source in sources {
+                    for (source, text) in zip(sources, texts) {
                         group.addTask {
-                            await copier.copyTopLevel(source, to: destination, into: destinationDirectory, mustBeDirectory: mustBeDirectory,
-                                                      sourceEndsInSlash: slashEnded.contains(source))
+                            await copier.copyTopLevel(source, to: destination, into: destinationDirectory, as: (text, texts.last!),
+                                                      mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
                         }
                     }
                 }
@@ -170,13 +171,26 @@ struct TorusCopy: ParsableCommand {
 /// The operands as the bytes the command line holds: ArgumentParser's strings repair invalid
 /// UTF-8, so each is matched (in order) to its raw argument, whose bytes are kept.
 func rawOperands(_ operands: [String]) -> [FilePath] {
+    zip(operands, rawArguments(operands)).map { operand, raw in raw.map { FilePath(platformString: $0) } ?? FilePath(operand) }
+}
+
+/// The operands' bytes as they were typed, for messages: a `FilePath` drops repeated and
+/// trailing slashes, which cp's messages keep (`omitting directory 'dir/'`).
+func operandTexts(_ operands: [String]) -> [[UInt8]] {
+    zip(operands, rawArguments(operands)).map { operand, raw in
+        raw.map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } } ?? Array(operand.utf8)
+    }
+}
+
+/// The raw argument each operand came from (nil if none matches).
+private func rawArguments(_ operands: [String]) -> [UnsafeMutablePointer<CChar>?] {
     // SAFETY: argv holds argc valid C strings for the life of the process.
     var raw = (1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0] }[...]
     return operands.map { operand in
         while let argument = raw.popFirst() {
-            if String(cString: argument) == operand { return FilePath(platformString: argument) }
+            if String(cString: argument) == operand { return argument }
         }
-        return FilePath(operand)
+        return nil
     }
 }
 

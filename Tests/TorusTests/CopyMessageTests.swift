@@ -62,6 +62,10 @@ let copyMessageCases: [CopyMessageCase] = [
     CopyMessageCase("no destination", ["@/file"]),
     CopyMessageCase("no operand", []),
     CopyMessageCase("into an existing directory named with a trailing /", ["@/file", "@/file2", "@/out/"]),
+    CopyMessageCase("operands named as typed: repeated and trailing slashes", ["@//missing//", "@/.//dir/", "@//out"]),
+    CopyMessageCase("destination named as typed", ["@/file", "@/.//nodir//x"]),
+    CopyMessageCase("into itself, named as typed", ["-r", "@/dir/", "@/dir//sub/"]),
+    CopyMessageCase("target named as typed", ["@/file", "@/file2", "@/missing//"]),
     CopyMessageCase("-n leaves an existing file without a word", ["-n", "@/file", "@/file2"]),
     CopyMessageCase("unreadable source", asNobody: true, ["@/secret", "@/out/s"]),
     CopyMessageCase("unwritable destination directory", asNobody: true, ["@/file", "@/locked/copy"]),
@@ -111,7 +115,7 @@ extension RuntimeSuite {
             // Except that cp copies a directory into itself until it meets the copy, torus-cp not
             // at all; and that cp makes the copy of a directory it then cannot read (left empty),
             // torus-cp does not.
-            let leftByCp = [Array("dir/sub/inner".utf8), Array("dir/dir".utf8), Array("out/tree/locked".utf8), Array("out/locked".utf8)]
+            let leftByCp = [Array("dir/sub/inner".utf8), Array("dir/sub/dir".utf8), Array("dir/dir".utf8), Array("out/tree/locked".utf8), Array("out/locked".utf8)]
             func after(_ fixture: String) -> [[UInt8]: ExactEntry] {
                 exactTree(fixture).filter { entry in !leftByCp.contains { entry.key.starts(with: $0) } }
             }
