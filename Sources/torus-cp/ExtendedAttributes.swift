@@ -42,6 +42,13 @@ enum XattrHandle {
         case .openedPath(let path): return torus_setxattr(path, name, value.baseAddress, value.count, 0)
         }
     }
+
+    func remove(_ name: UnsafePointer<CChar>) -> Int32 {
+        switch self {
+        case .descriptor(let fd): return torus_fremovexattr(fd, name)
+        case .openedPath(let path): return torus_removexattr(path, name)
+        }
+    }
 }
 
 /// One failure while copying extended attributes: cp's wording (without the reason) and the
@@ -137,24 +144,36 @@ func withCString<R, E: Error>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) t
 }
 
 extension CopyReport {
-    /// With --preserve=xattr (or -a, or --preserve=all), copies the extended attributes of
-    /// `source` to `destination` and tells the failures as `options` say; otherwise nothing.
+    /// What is copied between the owner and the mode of a copy (``FinalAttributes/apply(to:path:createdWith:afterOwner:)``):
+    /// with --preserve=xattr (or -a, or --preserve=all) the extended attributes of `source`,
+    /// failures told as `options` say; with the mode (-p, -a, --preserve=mode) its ACLs, as cp
+    /// copies them, failures errors.
+    /// - Parameter directory: a directory's default ACL is copied too.
     func preserveExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle,
-                                    of destinationPath: FilePath, options: CopyOptions) {
-        guard options.preserved.contains(.xattr) else { return }
-        tell(copyExtendedAttributes(from: source, of: sourcePath, to: destination, of: destinationPath), options: options)
+                                    of destinationPath: FilePath, directory: Bool = false, options: CopyOptions) {
+        if options.preserved.contains(.xattr) {
+            tell(copyExtendedAttributes(from: source, of: sourcePath, to: destination, of: destinationPath), options: options)
+        }
+        if options.preserved.contains(.mode) {
+            for failure in copyAccessControlLists(from: source, of: sourcePath, to: destination, of: destinationPath, directory: directory) {
+                failed("\(failure.message): \(failure.errno.description)")
+            }
+        }
     }
 
     /// The same for what has no descriptor to go through (a symbolic link, a FIFO, a device node):
-    /// both are opened with `O_PATH`, never following a link.
-    func preserveExtendedAttributes(from source: Place, to destination: Place, options: CopyOptions) {
-        guard options.preserved.contains(.xattr) else { return }
+    /// both are opened with `O_PATH`, never following a link. A link has no ACL.
+    func preserveExtendedAttributes(from source: Place, to destination: Place, symbolicLink: Bool, options: CopyOptions) {
+        guard options.preserved.contains(.xattr) || (options.preserved.contains(.mode) && !symbolicLink) else { return }
+        var options = options
+        if symbolicLink { options.preserved.remove(.mode) }
         let failures: [XattrFailure]
         do throws(Errno) {
             failures = try XattrHandle.withOpened(source) { sourceHandle in
                 do throws(Errno) {
                     return try XattrHandle.withOpened(destination) { destinationHandle in
-                        copyExtendedAttributes(from: sourceHandle, of: source.path, to: destinationHandle, of: destination.path)
+                        preserveExtendedAttributes(from: sourceHandle, of: source.path, to: destinationHandle, of: destination.path, options: options)
+                        return []
                     }
                 } catch {
                     return [XattrFailure(message: "setting attributes for \(quoted(destination.path))", errno: error)]

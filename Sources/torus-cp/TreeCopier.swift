@@ -221,7 +221,7 @@ struct TreeCopier: Sendable {
             // extended attributes (--preserve=xattr) are copied whether it was there or not.
             let xattrs = {
                 report.preserveExtendedAttributes(from: .descriptor(sourceDirectory.descriptor), of: sourceDirectory.path,
-                                                  to: .descriptor(target.descriptor), of: target.path, options: options)
+                                                  to: .descriptor(target.descriptor), of: target.path, directory: true, options: options)
             }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
@@ -309,7 +309,7 @@ extension TreeCopier {
             guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
             ownerKept = false
         }
-        report.preserveExtendedAttributes(from: source, to: destination, options: options)
+        report.preserveExtendedAttributes(from: source, to: destination, symbolicLink: metadata.isSymbolicLink, options: options)
         if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
             let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
             if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
