@@ -66,6 +66,9 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The version string the command-line programs print for `--version` (one place for
+        // all of them; not part of the Torus library).
+        .target(name: "TorusVersion", swiftSettings: strict),
         .executableTarget(
             name: "torus-demo",
             dependencies: ["Torus"],
@@ -76,6 +79,7 @@ let package = Package(
             name: "torus-echo",
             dependencies: [
                 "Torus",
+                "TorusVersion",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -86,7 +90,7 @@ let package = Package(
         // The file-copy command.
         .executableTarget(
             name: "torus-cp",
-            dependencies: ["Torus", "CXattr", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torus", "TorusVersion", "CXattr", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict,
             // A command people put in their PATH: the Swift runtime linked in, so the binary
             // runs without the toolchain's libraries and starts in 5.6 ms instead of 8.5 ms
@@ -106,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mini-redis-server",
-            dependencies: ["MiniRedis"],
+            dependencies: ["MiniRedis", "TorusVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
@@ -131,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server",
+            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server", "TorusVersion",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

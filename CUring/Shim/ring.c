@@ -101,6 +101,7 @@ void torus_prep_link_timeout(void *sqe, struct torus_timespec *ts, unsigned flag
 }
 void torus_prep_cancel(void *sqe, uint64_t user_data, int flags) { io_uring_prep_cancel64(sqe, user_data, flags); }
 void torus_prep_cancel_any(void *sqe) { io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY); }
+void torus_prep_cancel_fd(void *sqe, int fd) { io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL); }
 void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data) { io_uring_prep_msg_ring(sqe, fd, res, data, 0); }
 void torus_prep_read(void *sqe, int fd, void *buf, unsigned nbytes, uint64_t offset) {
     io_uring_prep_read(sqe, fd, buf, nbytes, offset);

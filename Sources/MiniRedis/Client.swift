@@ -3,7 +3,7 @@ import Torus
 /// An async mini-redis client: one connection, one request at a time.
 ///
 /// ```swift
-/// let client = try await Client.connect(to: "127.0.0.1:6379")
+/// let client = try await Client.connect(to: "localhost:6379")
 /// try await client.set("hello", "world")
 /// let value = try await client.get("hello")   // Array("world".utf8)
 /// ```
@@ -26,9 +26,15 @@ public final class Client {
         writer = FrameWriter(stream)
     }
 
-    /// Connects to a server at `address`, written `"127.0.0.1:6379"` or `"[::1]:6379"`.
+    /// Connects to a server at `address`, written `"localhost:6379"`, `"127.0.0.1:6379"` or
+    /// `"[::1]:6379"`: a host name is resolved and its addresses tried as
+    /// `TCPStream.connect(host:port:timeout:)` does. ``address`` is then the address that
+    /// answered.
+    /// - Parameter timeout: a limit for the whole connection, name resolution included.
     public static func connect(to address: String, timeout: Duration? = .seconds(5)) async throws -> Client {
-        try await connect(to: SocketAddress(address), timeout: timeout)
+        let stream = try await TCPStream.connect(to: address, timeout: timeout)
+        try stream.setNoDelay(true)
+        return Client(stream: stream, address: try stream.peerAddress)
     }
 
     /// Connects to a server at `address`.
@@ -128,6 +134,7 @@ extension Command {
         case .subscribe: "SUBSCRIBE"
         case .unsubscribe: "UNSUBSCRIBE"
         case .configGet: "CONFIG GET"
+        case .info: "INFO"
         }
     }
 }

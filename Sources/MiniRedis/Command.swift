@@ -9,6 +9,8 @@ public enum Command: Sendable, Equatable {
     case unsubscribe(channels: [[UInt8]])
     /// `CONFIG GET name`: answered for the few names redis tools ask about.
     case configGet(name: [UInt8])
+    /// `INFO [section ...]`: the server's state in redis's format (``InfoSection``).
+    case info(sections: [[UInt8]])
 
     /// Decodes `frame`; a frame that is not a valid command gives the error reply to send.
     public init(_ frame: Frame) throws(CommandError) {
@@ -70,6 +72,8 @@ public enum Command: Sendable, Equatable {
                 throw CommandError("ERR only CONFIG GET <name> is supported")
             }
             self = .configGet(name: arguments[2])
+        case .info:
+            self = .info(sections: Array(arguments.dropFirst()))
         default:
             // Quoted at most 128 bytes each, as redis does (`%.128s`): the reply stays short
             // whatever the client sent.
@@ -110,6 +114,7 @@ public enum Command: Sendable, Equatable {
         case .subscribe(let channels): return array([Array("SUBSCRIBE".utf8)] + channels)
         case .unsubscribe(let channels): return array([Array("UNSUBSCRIBE".utf8)] + channels)
         case .configGet(let name): return array([Array("CONFIG".utf8), Array("GET".utf8), name])
+        case .info(let sections): return array([Array("INFO".utf8)] + sections)
         }
     }
 }
@@ -123,7 +128,7 @@ public struct CommandError: Error, Sendable, Equatable, CustomStringConvertible 
 
 /// A command's name, matched without building a `String` (the hot path of every request).
 enum CommandName {
-    case ping, get, set, del, publish, subscribe, unsubscribe, config
+    case ping, get, set, del, publish, subscribe, unsubscribe, config, info
     case other(String)
 
     init(_ bytes: [UInt8]) {
@@ -134,6 +139,7 @@ enum CommandName {
             if bytes.equalsIgnoringASCIICase("DEL") { self = .del; return }
         case 4:
             if bytes.equalsIgnoringASCIICase("PING") { self = .ping; return }
+            if bytes.equalsIgnoringASCIICase("INFO") { self = .info; return }
         case 6:
             if bytes.equalsIgnoringASCIICase("CONFIG") { self = .config; return }
         case 7:
@@ -159,6 +165,7 @@ enum CommandName {
         case .subscribe: "subscribe"
         case .unsubscribe: "unsubscribe"
         case .config: "config"
+        case .info: "info"
         case .other(let name): name
         }
     }

@@ -119,6 +119,9 @@ public final class Database: Sendable {
         return purged
     }
 
+    /// Keys with an expiry stored now (expired ones not yet purged included).
+    public var expiringCount: Int { shards.reduce(0) { total, shard in total + shard.state.withLock { $0.expiring } } }
+
     /// Keys stored now (expired ones not yet purged included).
     public var count: Int { shards.reduce(0) { total, shard in total + shard.state.withLock { $0.table.count } } }
 }

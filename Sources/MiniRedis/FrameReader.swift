@@ -16,6 +16,8 @@ public final class FrameReader<Source: AsyncReader> {
     private var requests: RequestParser
     /// Reads that returned bytes so far (an idle-client sweep compares it between sweeps).
     public private(set) var reads = 0
+    /// Bytes received so far (a server's `total_net_input_bytes`).
+    public private(set) var bytesRead: UInt64 = 0
 
     /// A buffer grown past this for a large request is given back once it is empty (redis
     /// shrinks idle query buffers too), so a connection does not keep its peak forever.
@@ -110,8 +112,10 @@ public final class FrameReader<Source: AsyncReader> {
             input.withUnsafeBytes { bigger.append($0) }
             input = bigger
         }
-        guard try await source.read(into: input) > 0 else { return false }
+        let count = try await source.read(into: input)
+        guard count > 0 else { return false }
         reads &+= 1
+        bytesRead &+= UInt64(count)
         return true
     }
 }

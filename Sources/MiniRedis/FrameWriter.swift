@@ -7,6 +7,8 @@ public final class FrameWriter<Sink: AsyncWriter> {
     public let sink: Sink
     private var output: [UInt8] = []
     private let buffer: IOBuffer
+    /// Bytes written so far (a server's `total_net_output_bytes`).
+    public private(set) var bytesWritten: UInt64 = 0
 
     public init(_ sink: Sink, bufferSize: Int = 16 << 10) {
         self.sink = sink
@@ -31,6 +33,7 @@ public final class FrameWriter<Sink: AsyncWriter> {
             buffer.clear()
             output.withUnsafeBytes { bytes in buffer.append(bytes[offset..<offset + chunk]) }
             try await sink.writeAll(buffer)
+            bytesWritten &+= UInt64(chunk)
             offset += chunk
         }
         // Keep the usual reply buffer; give back a huge one (a large GET) after use.

@@ -20,12 +20,16 @@ public struct Server: Sendable {
     public let pubsubOutputLimit: OutputBufferLimit
     /// Where events worth an operator's attention go (a client disconnected for a limit).
     public let log: @Sendable (String) -> Void
+    /// Connections, commands and traffic, as `INFO` reports them.
+    public let statistics: ServerStatistics
 
     public init(
         database: Database = Database(), pubsub: PubSub = PubSub(), maxClients: Int = 10_000, idleTimeoutSeconds: Int = 0,
         maxRequestSize: Int = 1 << 30,
-        pubsubOutputLimit: OutputBufferLimit = .pubsub, log: @escaping @Sendable (String) -> Void = { _ in }
+        pubsubOutputLimit: OutputBufferLimit = .pubsub, statistics: ServerStatistics = ServerStatistics(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
+        self.statistics = statistics
         self.database = database
         self.pubsub = pubsub
         self.maxClients = maxClients
@@ -44,18 +48,20 @@ public struct Server: Sendable {
         let listeners = try TCPListener.bindReusingPort(address, count: cores.count)
         let bound = try listeners[0].localAddress
         let slots = AsyncSemaphore(permits: maxClients)
+        statistics.started(port: bound.port ?? 0, cores: cores.count)
         ready(bound)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (index, listener) in listeners.enumerated() {
                 // Children with an executor preference stay on their core and are cancelled
                 // with the server (a spawned task would not be).
                 group.addTask(executorPreference: cores[index]) {
-                    try await acceptLoop(listener, slots: slots)
+                    try await acceptLoop(listener, slots: slots, counters: statistics.counters(forCore: index))
                 }
             }
             group.addTask(executorPreference: cores[0]) {
                 for await _ in interval(every: .seconds(1), missedTickBehavior: .skip) {
                     database.purgeExpired()
+                    statistics.sample()
                 }
             }
             try await group.next()
@@ -63,7 +69,8 @@ public struct Server: Sendable {
         }
     }
 
-    private func acceptLoop(_ listener: TCPListener, slots: AsyncSemaphore) async throws {
+    /// Accepts on one core; `counters` is that core's block of ``statistics``.
+    private func acceptLoop(_ listener: TCPListener, slots: AsyncSemaphore, counters: ConnectionCounters) async throws {
         let idle = idleTimeoutSeconds > 0 ? IdleClients(timeoutSeconds: idleTimeoutSeconds) : nil
         // The listener's descriptor is closed when the last reference goes, however this ends.
         try await withThrowingDiscardingTaskGroup { group in
@@ -72,12 +79,13 @@ public struct Server: Sendable {
             // in the backlog meanwhile): logged once per shortage.
             for try await connection in listener.connections(onShortage: { [log] error in log("accept: \(error); retrying") }) {
                 guard let slot = slots.tryAcquire() else {
+                    counters.rejectedConnections.addAsOnlyWriter(1)
                     group.addTask { await Server.refuse(connection) }
                     continue
                 }
                 group.addTask {
                     defer { slot.release() }
-                    await serve(connection, idle: idle)
+                    await serve(connection, idle: idle, counters: counters)
                 }
             }
         }
@@ -91,13 +99,20 @@ public struct Server: Sendable {
     }
 
     /// Serves one client until it disconnects, sends malformed RESP, or the task is cancelled.
+    ///
+    /// Counted in ``statistics`` under the calling core, whose tasks must be the only ones to
+    /// serve with this server there (the counters have one writer per core): call it from a
+    /// task on a core of the runtime, as the accept loops of ``run(on:ready:)`` do.
     public func serve(_ stream: TCPStream) async {
-        await serve(stream, idle: nil)
+        await serve(stream, idle: nil, counters: statistics.counters(forCore: Core.current?.index ?? 0))
     }
 
-    func serve(_ stream: TCPStream, idle: IdleClients?) async {
+    /// Serves one client on the current core, whose block of ``statistics`` is `counters`.
+    func serve(_ stream: TCPStream, idle: IdleClients?, counters: ConnectionCounters) async {
+        counters.connectionsReceived.addAsOnlyWriter(1)
+        defer { counters.connectionsClosed.addAsOnlyWriter(1) }
         try? stream.setNoDelay(true)
-        let session = Session(stream: stream, server: self)
+        let session = Session(stream: stream, server: self, counters: counters)
         idle?.add(session)
         // Shutdown cancels the session; a reply stuck on a full socket (a client that does not
         // read) would not notice, so the connection is aborted too.

@@ -7,6 +7,12 @@ final class Session {
     let server: Server
     let reader: FrameReader<TCPStream>
     let writer: FrameWriter<TCPStream>
+    /// This core's block of the server's statistics; the session runs on that core, the only
+    /// writer of the block.
+    let counters: ConnectionCounters
+    /// What of the reader's and writer's byte totals has been added to `counters`.
+    private var countedInput: UInt64 = 0
+    private var countedOutput: UInt64 = 0
 
     /// In subscriber mode (exempt from the idle timeout, as in redis).
     var isSubscriber = false
@@ -14,35 +20,41 @@ final class Session {
     var database: Database { server.database }
     var pubsub: PubSub { server.pubsub }
 
-    init(stream: TCPStream, server: Server) {
+    init(stream: TCPStream, server: Server, counters: ConnectionCounters) {
         self.stream = stream
         self.server = server
+        self.counters = counters
         reader = FrameReader(stream, requests: RequestParser(maxRequestSize: server.maxRequestSize))
         writer = FrameWriter(stream)
     }
 
     func run() async {
+        defer { countTraffic() }
         do {
-            while let request = try await reader.readRequest() {
+            while let request = try await nextRequest() {
                 // Answer every command already received, then write all replies at once.
                 var next: FrameParser.Request? = request
                 while let request = next {
                     switch Result(catching: { () throws(CommandError) in try Command(request) }) {
                     case .success(.subscribe(let channels)):
-                        try await writer.flush()
-                        let subscriber = SubscriberSession(session: self)
-                        isSubscriber = true
-                        let ending = try await subscriber.run(first: channels)
-                        isSubscriber = false
+                        try await flush()
+                        let ending = try await runSubscribed(first: channels)
                         if ending == .peerClosed { return }
+                    case .success(.info(let sections)):
+                        // Like redis, the reply counts the bytes of this request but not the
+                        // command itself, which is counted once it has run.
+                        countTraffic()
+                        writer.queue(.bulk(Array(await server.info(sections).utf8)))
+                        counters.commandsProcessed.addAsOnlyWriter(1)
                     case .success(let command):
                         answer(command)
+                        counters.commandsProcessed.addAsOnlyWriter(1)
                     case .failure(let error):
                         writer.queue(.error(error.message))
                     }
                     next = try reader.bufferedRequest()
                 }
-                try await writer.flush()
+                try await flush()
             }
         } catch let error as ProtocolError {
             // Like redis: say what was wrong, then close the connection.
@@ -55,6 +67,43 @@ final class Session {
         } catch {
             // The peer vanished (reset, broken pipe) or the server is shutting down.
         }
+    }
+
+    /// The next request, reading as needed (nil at a clean end of the stream); what was read
+    /// is added to the statistics.
+    func nextRequest() async throws -> FrameParser.Request? {
+        defer { countTraffic() }
+        return try await reader.readRequest()
+    }
+
+    /// Writes the queued replies and adds them to the statistics.
+    private func flush() async throws {
+        defer { countTraffic() }
+        try await writer.flush()
+    }
+
+    /// Adds the bytes read and written since the last call to the core's statistics: once per
+    /// read and per flush, not per command.
+    func countTraffic() {
+        let input = reader.bytesRead, output = writer.bytesWritten
+        if input != countedInput { counters.netInputBytes.addAsOnlyWriter(input &- countedInput) }
+        if output != countedOutput { counters.netOutputBytes.addAsOnlyWriter(output &- countedOutput) }
+        countedInput = input
+        countedOutput = output
+    }
+
+    /// Serves the connection in subscriber mode until it leaves it, counted as a pubsub client
+    /// meanwhile.
+    private func runSubscribed(first channels: [[UInt8]]) async throws -> SubscriberSession.Ending {
+        counters.subscribersEntered.addAsOnlyWriter(1)
+        isSubscriber = true
+        defer {
+            isSubscriber = false
+            counters.subscribersLeft.addAsOnlyWriter(1)
+        }
+        // The SUBSCRIBE that started it runs now.
+        counters.commandsProcessed.addAsOnlyWriter(1)
+        return try await SubscriberSession(session: self).run(first: channels)
     }
 
     /// The client's address for the log.
@@ -100,7 +149,12 @@ final class Session {
         case .ping(let message):
             return message.map { .bulk($0) } ?? .simple("PONG")
         case .get(let key):
-            return database.get(key).map { .bulk($0) } ?? .null
+            guard let value = database.get(key) else {
+                counters.keyspaceMisses.addAsOnlyWriter(1)
+                return .null
+            }
+            counters.keyspaceHits.addAsOnlyWriter(1)
+            return .bulk(value)
         case .set(let key, let value, let expiry):
             database.set(key, value, expiry: expiry)
             return .simple("OK")
@@ -115,8 +169,8 @@ final class Session {
             case "appendonly": return .array([.bulk("appendonly"), .bulk("no")])
             default: return .array([])
             }
-        case .subscribe, .unsubscribe:
-            preconditionFailure("(UN)SUBSCRIBE is answered by the session loop")
+        case .subscribe, .unsubscribe, .info:
+            preconditionFailure("(UN)SUBSCRIBE and INFO are answered by the session loop")
         }
     }
 }

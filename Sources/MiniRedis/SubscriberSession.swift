@@ -80,7 +80,7 @@ final class SubscriberSession: @unchecked Sendable {
         }
         subscribe(first)
         while !channels.isEmpty {
-            guard let request = try await session.reader.readRequest() else { return .peerClosed }
+            guard let request = try await session.nextRequest() else { return .peerClosed }
             handle(request)
         }
         return .unsubscribedAll
@@ -97,6 +97,9 @@ final class SubscriberSession: @unchecked Sendable {
                 writer.queue(encoded: more)
             }
             try await writer.flush()
+            // This writer is the connection's only one in subscriber mode; it runs on the
+            // connection's core like the session, so it counts its own output.
+            session.counters.netOutputBytes.addAsOnlyWriter(UInt64(bytes))
             inbox.written(bytes)
         }
     }
@@ -112,10 +115,13 @@ final class SubscriberSession: @unchecked Sendable {
         switch command {
         case .subscribe(let channels):
             subscribe(channels)
+            session.counters.commandsProcessed.addAsOnlyWriter(1)
         case .unsubscribe(let channels):
             unsubscribe(channels.isEmpty ? self.channels.sorted { $0.lexicographicallyPrecedes($1) } : channels)
+            session.counters.commandsProcessed.addAsOnlyWriter(1)
         case .ping(let message):
             send(.array([.bulk("pong"), .bulk(message ?? [])]))
+            session.counters.commandsProcessed.addAsOnlyWriter(1)
         default:
             let name = command.name.lowercased()
             send(.error("ERR Can't execute '\(name)': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))

@@ -73,6 +73,11 @@ public final class Ring {
     /// SQEs prepared but not yet handed to the kernel.
     public var pendingSubmissions: UInt32 { torus_ring_sq_ready(raw) }
 
+    /// Times ``nextEntry(reserving:)`` found the submission queue full and had to submit to
+    /// make room: a turn queued more operations than the ring has entries. Often, and the
+    /// ring is too small for the load (``Ring/init(entries:ladder:)``'s `entries`).
+    public private(set) var submitsToMakeRoom: UInt64 = 0
+
     /// The next free SQE, keeping `reserve` slots free for cancellations.
     ///
     /// When the queue is (nearly) full the prepared entries are submitted first, which frees the
@@ -80,6 +85,8 @@ public final class Ring {
     /// completion queue overflows); the caller reaps and retries.
     public func nextEntry(reserving reserve: UInt32 = 0) -> SubmissionEntry? {
         if torus_ring_sq_space_left(raw) <= reserve {
+            // Owner thread only (the type is not Sendable), so a plain add; off the fast path.
+            submitsToMakeRoom &+= 1
             _ = torus_ring_submit(raw)
             if torus_ring_sq_space_left(raw) <= reserve && reserve > 0 { return nil }
         }

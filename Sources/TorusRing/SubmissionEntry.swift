@@ -50,6 +50,11 @@ public struct SubmissionEntry {
     /// `IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_ANY`: cancels every request in flight.
     public func prepareCancelAll() { torus_prep_cancel_any(sqe) }
 
+    /// `IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL`: cancels
+    /// every request in flight on descriptor `fd` (kernel 5.19+; older kernels complete it with
+    /// `-EINVAL`).
+    public func prepareCancel(fd: Int32) { torus_prep_cancel_fd(sqe, fd) }
+
     /// `IORING_OP_MSG_RING`: posts a completion carrying `userData` and `result` on another ring.
     public func prepareMessageRing(targetRingFD: Int32, result: UInt32, userData: UInt64) {
         torus_prep_msg_ring(sqe, targetRingFD, result, userData)

@@ -5,6 +5,7 @@ import Dispatch
 import Glibc
 import Synchronization
 import Torus
+import TorusVersion
 
 extension CopyMethod: ExpressibleByArgument {}
 
@@ -19,7 +20,8 @@ struct TorusCopy: ParsableCommand {
             with cp. Trees are walked without following symbolic links (unless -L), names copied as \
             bytes. Exit status 0 only if everything was copied unchanged: a failure, a skipped socket \
             or a source that changed size while it was copied gives 1; a usage error 1.
-            """)
+            """,
+        version: torusVersion)
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
     @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false

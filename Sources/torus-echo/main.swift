@@ -3,6 +3,7 @@
 import ArgumentParser
 import Foundation
 import Torus
+import TorusVersion
 
 extension AcceptMode: ExpressibleByArgument {}
 extension BufferMode: ExpressibleByArgument {}
@@ -11,6 +12,7 @@ struct TorusEcho: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torus-echo",
         abstract: "A thread-per-core echo server on io_uring, its load generator, and a benchmark against SwiftNIO.",
+        version: torusVersion,
         subcommands: [Server.self, Client.self, Bench.self])
 }
 

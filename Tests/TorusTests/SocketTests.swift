@@ -6,7 +6,6 @@ import Testing
 func unusedPort() throws -> UInt16 {
     let listener = try TCPListener.bind(.loopback(port: 0))
     let port = try listener.localAddress.port!
-    Glibc.close(listener.fileDescriptor)
     listener.handle.closeNow()
     return port
 }

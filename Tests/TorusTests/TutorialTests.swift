@@ -142,7 +142,8 @@ extension RuntimeSuite {
         @Test("chapters 1, 4 and 6 against a mini-redis server")
         func withMiniRedis() throws {
             let server = try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "2"])
-            let hello = try run("hello", [server.address])
+            // By name: the examples' clients resolve host names (their default is localhost:6379).
+            let hello = try run("hello", ["localhost:\(server.port)"])
             #expect(hello.contains("got value from the server; result=world"))
             #expect(hello.contains("hello from core 0 of 1"))
             // One core per allowed CPU (the examples use the default layout).

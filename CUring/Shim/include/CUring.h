@@ -88,6 +88,7 @@ void torus_prep_timeout(void *sqe, struct torus_timespec *ts, unsigned count, un
 void torus_prep_link_timeout(void *sqe, struct torus_timespec *ts, unsigned flags);
 void torus_prep_cancel(void *sqe, uint64_t user_data, int flags);
 void torus_prep_cancel_any(void *sqe);
+void torus_prep_cancel_fd(void *sqe, int fd);
 void torus_prep_msg_ring(void *sqe, int fd, unsigned res, uint64_t data);
 void torus_prep_read(void *sqe, int fd, void *buf, unsigned nbytes, uint64_t offset);
 void torus_prep_write(void *sqe, int fd, const void *buf, unsigned nbytes, uint64_t offset);

@@ -122,9 +122,18 @@ struct OperationTable: ~Copyable {
         return entry.pointee.inUse && entry.pointee.generation == id.generation
     }
 
-    /// The slot's timespec, for timeout operations.
-    func timespecPointer(for id: OperationID) -> UnsafeMutablePointer<KernelTimespec> {
-        withUnsafeMutablePointer(to: &slot(id.index).pointee.timespec) { $0 }
+    /// Timers armed: `IORING_OP_TIMEOUT`s, counted by ``timespecPointer(for:)``.
+    private(set) var timersArmed: UInt64 = 0
+
+    /// The slot's timespec, for a timeout operation about to be queued.
+    ///
+    /// Every timer (`sleep(for:)`, `Task.sleep`, the deadline of a cancel scope or a select)
+    /// takes its timespec here just before its SQE is prepared, which makes this the one place
+    /// to count them; the link timeouts of operations under a deadline use
+    /// ``linkTimespecPointer(for:)`` and are not counted.
+    mutating func timespecPointer(for id: OperationID) -> UnsafeMutablePointer<KernelTimespec> {
+        timersArmed &+= 1
+        return withUnsafeMutablePointer(to: &slot(id.index).pointee.timespec) { $0 }
     }
 
     /// The slot's second timespec, for the link timeout that carries a deadline.

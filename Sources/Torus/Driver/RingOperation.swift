@@ -141,6 +141,22 @@ extension Core {
         entry.setUserData(ReservedUserData.cancelRequest)
     }
 
+    /// Cancels every operation in flight on descriptor `fd` on this core (core thread): what
+    /// closing a descriptor that operations still hold asks of each core.
+    func cancelOperations(onDescriptor fd: Int32) {
+        assertOnCore()
+        guard let ring, !stopping else { return }
+        // Queued behind every SQE already in the ring, so an operation prepared before the close
+        // is submitted first and found by the cancel. The cancel reserve is there for this.
+        guard let entry = ring.nextEntry(reserving: 0) else {
+            ring.submitAndGetEvents()
+            reapCompletions(ring)
+            return cancelOperations(onDescriptor: fd)
+        }
+        entry.prepareCancel(fd: fd)
+        entry.setUserData(ReservedUserData.cancelRequest)
+    }
+
     func retryPendingCancels() {
         guard !pendingCancels.isEmpty else { return }
         let retry = pendingCancels

@@ -198,19 +198,3 @@ enum CurrentCoreKey {
         return key
     }()
 }
-
-/// Counters a core keeps about itself (``Core/statistics``, read on the core's own thread).
-public struct CoreStatistics: Sendable, CustomStringConvertible {
-    /// Jobs run.
-    public var jobsRun: UInt64 = 0
-    /// Completions reaped from the ring.
-    public var completions: UInt64 = 0
-    /// Times the core blocked in the kernel waiting for work.
-    public var parks: UInt64 = 0
-    /// Mailbox messages received from other threads.
-    public var mailboxMessages: UInt64 = 0
-
-    public var description: String {
-        "jobs=\(jobsRun) completions=\(completions) parks=\(parks) mailbox=\(mailboxMessages)"
-    }
-}

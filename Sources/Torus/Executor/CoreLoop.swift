@@ -89,9 +89,13 @@ extension Core {
     private func handle(_ completion: Completion) {
         switch completion.userData {
         case ReservedUserData.doorbell:
+            // The read returns the 8 bytes written; at shutdown it is cancelled instead.
+            if completion.result > 0 { statistics.wakeupsByDoorbell &+= 1 }
             doorbellArmed = false
             if !stopping { armDoorbell() }
-        case ReservedUserData.wake, ReservedUserData.cancelRequest, ReservedUserData.ignored:
+        case ReservedUserData.wake:
+            statistics.wakeupsByMessageRing &+= 1
+        case ReservedUserData.cancelRequest, ReservedUserData.ignored:
             break
         default:
             let id = OperationID(userData: completion.userData)

@@ -8,8 +8,11 @@ struct TaskSlab {
 
     /// Tasks registered now.
     var count: Int { tasks.count - free.count }
+    /// Tasks ever registered: spawned tasks that started on this core.
+    private(set) var registered: UInt64 = 0
 
     mutating func insert(_ task: UnsafeCurrentTask) -> Int {
+        registered &+= 1
         if let slot = free.popLast() {
             tasks[slot] = task
             return slot

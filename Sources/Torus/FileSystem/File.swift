@@ -14,7 +14,9 @@ import TorusRing
 /// ```
 ///
 /// A `File` is `Sendable`: its descriptor can be used from any core. If it is deinitialised
-/// without ``close()``, the descriptor is closed then (synchronously), so it never leaks.
+/// without ``close(via:)``, the descriptor is closed then (synchronously), so it never leaks.
+/// Every call holds the descriptor until the kernel is done with it, so closing the file from
+/// one task while another reads it is safe (see ``close(via:)``).
 ///
 /// **Cancel safety.** Every call reports what the kernel did. Reads and writes of regular files
 /// and block devices are not cancelled once issued (the kernel cannot stop them, and they end in
@@ -71,14 +73,16 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
 
     /// The path the file was opened with.
     public let path: FilePath
-    private let descriptor: Atomic<Int32>
+    /// The descriptor, borrowed by every call that hands it to the kernel, so that a close
+    /// never lets a queued operation reach a reused number (see ``SharedDescriptor``).
+    let descriptor: SharedDescriptor
     /// Whether reads and writes complete in bounded time (a regular file or a block device:
     /// 1) or may wait indefinitely (a FIFO, a terminal, a character device: 2); 0 until the
     /// first read or write asks.
     private let boundedKind = Atomic<UInt8>(0)
 
     init(descriptor: Int32, path: FilePath) {
-        self.descriptor = Atomic(descriptor)
+        self.descriptor = SharedDescriptor(descriptor)
         self.path = path
     }
 
@@ -100,20 +104,16 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         }
     }
 
-    deinit {
-        let fd = descriptor.load(ordering: .relaxed)
-        if fd >= 0 { Glibc.close(fd) }
-    }
-
-    /// The descriptor, or `EBADF` once closed.
-    func fd(for operation: String) throws -> Int32 {
-        let fd = descriptor.load(ordering: .acquiring)
-        if fd < 0 { throw IOError(operation: operation, path: path, errno: .badFileDescriptor) }
+    /// Borrows the descriptor for one call (give it back with `descriptor.giveBack()`), or
+    /// throws `EBADF` once the file is closing.
+    func borrowDescriptor(for operation: String) throws -> Int32 {
+        guard let fd = descriptor.borrow() else { throw IOError(operation: operation, path: path, errno: .badFileDescriptor) }
         return fd
     }
 
-    /// The raw file descriptor (-1 once closed). Torus still owns it.
-    public var fileDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
+    /// The raw file descriptor (-1 once closed). Torus still owns it: don't close it, and don't
+    /// use it after ``close(via:)`` (the number may then name another file).
+    public var fileDescriptor: Int32 { descriptor.currentValue }
 
     /// Opens `path` with `IORING_OP_OPENAT`.
     /// - Parameters:
@@ -159,11 +159,19 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Closes the descriptor with `IORING_OP_CLOSE` (with `.inline`, a plain `close(2)`; it
     /// never waits for a disk). Closing twice does nothing.
     ///
+    /// Calls on this file still in flight from other tasks (a read of a FIFO that waits for a
+    /// writer, say) are cancelled first, and the descriptor is closed once the last of them has
+    /// completed: they end with their result or an error (`ECANCELED`), and no operation queued
+    /// before the close can reach a file opened afterwards under the same number. Calls made
+    /// after the close began fail with `EBADF`.
+    ///
     /// Cancel safety: the descriptor is closed whatever happens: in a cancelled task (or when
     /// the kernel cancelled the ring's close) with a plain `close(2)`, without throwing.
     public func close(via route: FileOperationRoute = .ring) async throws {
-        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
-        guard fd >= 0 else { return }
+        // Operations still holding the descriptor (another task's read, say) are cancelled and
+        // waited for: the number is closed only when nothing can hand it to the kernel any more.
+        guard await descriptor.closeWhenUnused() else { return }
+        let fd = descriptor.rawValue
         if route == .inline {
             if Glibc.close(fd) != 0 && Glibc.errno != EINTR {
                 throw IOError(operation: "close", path: path, errno: Errno(rawValue: Glibc.errno))
@@ -194,7 +202,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     private func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
-        let fd = try fd(for: "read")
+        let fd = try borrowDescriptor(for: "read")
+        defer { descriptor.giveBack() }
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
@@ -239,7 +248,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64, via route: FileOperationRoute = .ring) async throws -> Int {
-        let fd = try fd(for: "write")
+        let fd = try borrowDescriptor(for: "write")
+        defer { descriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
@@ -268,7 +278,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: nothing to lose: a cancelled call stops advising (advice already given
     /// stays given) and throws `CancellationError`.
     public func prefetch(offset: UInt64, length: UInt64) async throws {
-        let fd = try fd(for: "fadvise")
+        let fd = try borrowDescriptor(for: "fadvise")
+        defer { descriptor.giveBack() }
         var position = offset
         let end = offset + length
         while position < end {
@@ -296,7 +307,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: throws `CancellationError` only when the kernel cancelled the call before
     /// it ran; an allocation that ran returns normally (with `.inline`, the call runs to the end).
     public func allocate(offset: UInt64 = 0, length: UInt64, via route: FileOperationRoute = .ring) async throws {
-        let fd = try fd(for: "fallocate")
+        let fd = try borrowDescriptor(for: "fallocate")
+        defer { descriptor.giveBack() }
         if route == .inline {
             try inlineCall("fallocate", path: path) { () throws(Errno) in try allocateNow(fd: fd, offset: offset, length: length) }
             return
@@ -310,7 +322,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// `CancellationError` was cancelled before it ran, so nothing is promised about what
     /// reached the device: call it again. (A sync already running in the kernel completes.)
     public func sync() async throws {
-        let fd = try fd(for: "fsync")
+        let fd = try borrowDescriptor(for: "fsync")
+        defer { descriptor.giveBack() }
         _ = try await ringIO("fsync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: false) }
     }
 
@@ -318,7 +331,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: as ``sync()``: `CancellationError` means not synced.
     public func syncData() async throws {
-        let fd = try fd(for: "fdatasync")
+        let fd = try borrowDescriptor(for: "fdatasync")
+        defer { descriptor.giveBack() }
         _ = try await ringIO("fdatasync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: true) }
     }
 
@@ -329,7 +343,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
     public func metadata(via route: FileOperationRoute = .ring) async throws -> FileMetadata {
-        let fd = try fd(for: "statx")
+        let fd = try borrowDescriptor(for: "statx")
+        defer { descriptor.giveBack() }
         if route == .inline {
             return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
                 try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true)

@@ -24,8 +24,11 @@ extension File {
     public func copyRange(
         to destination: File, from sourceOffset: UInt64, to destinationOffset: UInt64, length: Int, via route: FileOperationRoute = .ring
     ) async throws -> Int {
-        let input = fileDescriptor
-        let output = destination.fileDescriptor
+        // Both held until the copy returns, on the pool too: a close meanwhile waits for it.
+        let input = try borrowDescriptor(for: "copy_file_range")
+        defer { descriptor.giveBack() }
+        let output = try destination.borrowDescriptor(for: "copy_file_range")
+        defer { destination.descriptor.giveBack() }
         let path = self.path
         if route == .inline {
             return try inlineCall("copy_file_range", path: path) { () throws(Errno) in

@@ -9,7 +9,8 @@ extension File {
     /// cache on the same descriptor.
     /// - Throws: ``IOError`` naming `fcntl`.
     public func setDirect(_ enabled: Bool) throws {
-        let fd = try fd(for: "fcntl")
+        let fd = try borrowDescriptor(for: "fcntl")
+        defer { descriptor.giveBack() }
         let flags = fcntl(fd, F_GETFL)
         if flags < 0 { throw IOError(operation: "fcntl", path: path, errno: Errno(rawValue: errno)) }
         let direct = SubmissionEntry.directIOFlag

@@ -60,10 +60,12 @@ extension File {
     /// every shadow entry the eviction left behind.
     public func cachedFraction(of size: UInt64) -> Double? {
         let window: UInt64 = 1 << 20
-        if size <= 3 * window { return PageCache.residentFraction(fd: fileDescriptor, offset: 0, length: size) }
+        guard let fd = descriptor.borrow() else { return nil }
+        defer { descriptor.giveBack() }
+        if size <= 3 * window { return PageCache.residentFraction(fd: fd, offset: 0, length: size) }
         var total = 0.0
         for start in [0, size / 2 - window / 2, size - window] {
-            guard let fraction = PageCache.residentFraction(fd: fileDescriptor, offset: start, length: window) else { return nil }
+            guard let fraction = PageCache.residentFraction(fd: fd, offset: start, length: window) else { return nil }
             total += fraction
         }
         return total / 3
@@ -81,7 +83,8 @@ extension File {
     /// deadline it waits until the pipe has room. Keep the pipe drained, as
     /// ``spliceCopy(from:at:to:length:through:)`` does, and it never waits.
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
-        let fd = try fd(for: "splice")
+        let fd = try borrowDescriptor(for: "splice")
+        defer { descriptor.giveBack() }
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
             entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeEnd, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
         })
@@ -94,7 +97,8 @@ extension File {
     /// ``splice(into:from:length:)``, a splice that waits on an empty pipe is interrupted by task
     /// cancellation but not by a deadline.
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
-        let fd = try fd(for: "splice")
+        let fd = try borrowDescriptor(for: "splice")
+        defer { descriptor.giveBack() }
         return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
             entry.prepareSplice(from: pipe.readEnd, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
         })

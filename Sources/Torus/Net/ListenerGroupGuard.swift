@@ -18,7 +18,8 @@ enum ListenerGroupGuard {
         var inodes: Set<UInt64> = []
         for member in members {
             var status = stat()
-            let fd = try member.fd(for: "fstat")
+            let fd = try member.borrowDescriptor(for: "fstat")
+            defer { member.descriptor.giveBack() }
             if fstat(fd, &status) != 0 { throw IOError(operation: "fstat", address: address, errno: Errno(rawValue: errno)) }
             inodes.insert(UInt64(status.st_ino))
         }

@@ -151,13 +151,14 @@ final class MultishotSource<Element>: @unchecked Sendable {
     }
 
     private func arm() throws {
-        let fd = try handle.fd(for: operation)
+        // Borrowed until the operation's final completion (see `complete`): a close meanwhile
+        // cancels the operation and waits for that completion before closing the number.
+        let fd = try handle.borrowDescriptor(for: operation)
         let prepare = self.prepare
         let id = core.submitMultishot(keepAlive: self, handler: { [unowned(unsafe) self] completion in
             self.complete(completion)
         }) { entry in prepare(entry, fd) }
         armed = id
-        handle.registerMultishot(core: core, id: id)
     }
 
     private func complete(_ completion: Completion) {
@@ -176,7 +177,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
         if !completion.hasMore {
             armed = nil
             pausing = false
-            handle.registerMultishot(core: nil, id: nil)
+            handle.descriptor.giveBack()
         }
         wake()
     }

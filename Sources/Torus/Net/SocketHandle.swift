@@ -6,18 +6,19 @@ import TorusRing
 /// A socket descriptor and the operations every socket kind shares. Internal: the public
 /// types (TCPStream, UnixStream, UDPSocket, listeners) wrap it.
 final class SocketHandle: Sendable {
-    private let descriptor: Atomic<Int32>
+    /// Borrowed by every call that hands the number to the kernel (see ``SharedDescriptor``).
+    let descriptor: SharedDescriptor
     /// The address used in error messages (the peer, or the bound address for listeners).
     let address: SocketAddress?
 
     init(descriptor: Int32, address: SocketAddress?) {
-        self.descriptor = Atomic(descriptor)
+        self.descriptor = SharedDescriptor(descriptor)
         self.address = address
     }
 
-    deinit {
-        let fd = descriptor.load(ordering: .relaxed)
-        if fd >= 0 { Glibc.close(fd) }
+    private init(sharing descriptor: SharedDescriptor, address: SocketAddress?) {
+        self.descriptor = descriptor
+        self.address = address
     }
 
     /// A new socket (`socket(2)`, close-on-exec).
@@ -30,20 +31,22 @@ final class SocketHandle: Sendable {
     /// The same descriptor under a handle that names `address` in its errors (a listener bound
     /// to port 0 names the port it got). This handle gives the descriptor up.
     func naming(_ address: SocketAddress) -> SocketHandle {
-        SocketHandle(descriptor: descriptor.exchange(-1, ordering: .acquiringAndReleasing), address: address)
+        SocketHandle(sharing: descriptor, address: address)
     }
 
-    func fd(for operation: String) throws -> Int32 {
-        let fd = descriptor.load(ordering: .acquiring)
-        if fd < 0 { throw IOError(operation: operation, address: address, errno: .badFileDescriptor) }
+    /// Borrows the descriptor for one call (give it back with `descriptor.giveBack()`), or
+    /// throws `EBADF` once the socket is closing.
+    func borrowDescriptor(for operation: String) throws -> Int32 {
+        guard let fd = descriptor.borrow() else { throw IOError(operation: operation, address: address, errno: .badFileDescriptor) }
         return fd
     }
 
-    var rawDescriptor: Int32 { descriptor.load(ordering: .acquiring) }
+    var rawDescriptor: Int32 { descriptor.currentValue }
 
     func setOption(_ level: Int32, _ name: Int32, _ value: Int32, operation: String) throws {
         var value = value
-        let fd = try fd(for: operation)
+        let fd = try borrowDescriptor(for: operation)
+        defer { descriptor.giveBack() }
         if setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
             throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
         }
@@ -52,7 +55,8 @@ final class SocketHandle: Sendable {
     func getOption(_ level: Int32, _ name: Int32, operation: String) throws -> Int32 {
         var value: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
-        let fd = try fd(for: operation)
+        let fd = try borrowDescriptor(for: operation)
+        defer { descriptor.giveBack() }
         if getsockopt(fd, level, name, &value, &length) != 0 {
             throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
         }
@@ -60,7 +64,8 @@ final class SocketHandle: Sendable {
     }
 
     func bind(to address: SocketAddress) throws {
-        let fd = try fd(for: "bind")
+        let fd = try borrowDescriptor(for: "bind")
+        defer { descriptor.giveBack() }
         var storage = sockaddr_storage()
         let length = address.write(to: &storage)
         let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } }
@@ -68,7 +73,9 @@ final class SocketHandle: Sendable {
     }
 
     func listen(backlog: Int32) throws {
-        if Glibc.listen(try fd(for: "listen"), backlog) != 0 {
+        let fd = try borrowDescriptor(for: "listen")
+        defer { descriptor.giveBack() }
+        if Glibc.listen(fd, backlog) != 0 {
             throw IOError(operation: "listen", address: address, errno: Errno(rawValue: errno))
         }
     }
@@ -78,7 +85,8 @@ final class SocketHandle: Sendable {
 
     private func name(peer: Bool) throws -> SocketAddress {
         let operation = peer ? "getpeername" : "getsockname"
-        let fd = try fd(for: operation)
+        let fd = try borrowDescriptor(for: operation)
+        defer { descriptor.giveBack() }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let result = withUnsafeMutablePointer(to: &storage) { pointer in
@@ -95,7 +103,8 @@ final class SocketHandle: Sendable {
 
     /// `IORING_OP_CONNECT`.
     func connect(to address: SocketAddress) async throws {
-        let fd = try fd(for: "connect")
+        let fd = try borrowDescriptor(for: "connect")
+        defer { descriptor.giveBack() }
         let target = SocketAddressStorage(address)
         _ = try await ringIO("connect", address: address, keepAlive: target) { entry, _, _ in
             entry.prepareConnect(fd: fd, address: target.pointer, length: target.length)
@@ -104,7 +113,8 @@ final class SocketHandle: Sendable {
 
     /// `IORING_OP_ACCEPT`; returns the new descriptor and the peer's address.
     func accept() async throws -> (Int32, SocketAddress?) {
-        let fd = try fd(for: "accept")
+        let fd = try borrowDescriptor(for: "accept")
+        defer { descriptor.giveBack() }
         let peer = SocketAddressStorage()
         let accepted = try await ringIOProducingDescriptor("accept", address: address, keepAlive: peer) { entry, _, _ in
             entry.prepareAccept(fd: fd, address: peer.pointer, length: peer.lengthPointer, flags: Int32(SOCK_CLOEXEC.rawValue), multishot: false)
@@ -114,7 +124,8 @@ final class SocketHandle: Sendable {
 
     /// `IORING_OP_RECV` into the free space of `buffer`.
     func receive(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
-        let fd = try fd(for: "recv")
+        let fd = try borrowDescriptor(for: "recv")
+        defer { descriptor.giveBack() }
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
@@ -128,7 +139,8 @@ final class SocketHandle: Sendable {
     /// `IORING_OP_SEND` of `buffer[start..<count]` (`MSG_NOSIGNAL`: a closed peer is `EPIPE`,
     /// not a signal).
     func send(_ buffer: IOBuffer, from start: Int) async throws -> Int {
-        let fd = try fd(for: "send")
+        let fd = try borrowDescriptor(for: "send")
+        defer { descriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
@@ -140,35 +152,31 @@ final class SocketHandle: Sendable {
 
     /// `IORING_OP_SHUTDOWN`.
     func shutdown(_ how: Int32) async throws {
-        let fd = try fd(for: "shutdown")
+        let fd = try borrowDescriptor(for: "shutdown")
+        defer { descriptor.giveBack() }
         _ = try await ringIO("shutdown", address: address) { entry, _, _ in entry.prepareShutdown(fd: fd, how: how) }
     }
 
-    /// The multishot receive armed on this socket, if any (cancelled on close: closing the fd
-    /// alone would not stop it).
-    private let multishot = Lock<(core: Core, id: OperationID)?>(nil)
-
-    func registerMultishot(core: Core?, id: OperationID?) {
-        multishot.withLock { $0 = core.flatMap { core in id.map { (core, $0) } } }
-    }
-
-    private func cancelMultishot() {
-        if let (core, id) = multishot.withLock({ $0 }) { core.cancelOperation(id) }
-    }
-
     /// Closes the descriptor (`IORING_OP_CLOSE` on a core, `close(2)` elsewhere). Idempotent.
+    /// Operations in flight on it (a receive another task waits in, an armed multishot receive
+    /// or accept) are ended first: a `shutdown(2)` wakes the ones the kernel cannot cancel (a
+    /// send an io-wq worker is blocked in), the rest are cancelled, and the number is closed
+    /// after the last has completed.
     func close() async throws {
-        cancelMultishot()
-        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
-        guard fd >= 0 else { return }
-        try await closeDescriptor(fd, address: address)
+        guard await descriptor.closeWhenUnused(abortBlockedOperations: SocketHandle.abort) else { return }
+        try await closeDescriptor(descriptor.rawValue, address: address)
     }
 
-    /// Closes at once, from any thread.
+    /// Closes from any thread without waiting: at once, or, when operations hold the
+    /// descriptor, as the last of them ends (they are ended as by ``close()``).
     func closeNow() {
-        cancelMultishot()
-        let fd = descriptor.exchange(-1, ordering: .acquiringAndReleasing)
-        if fd >= 0 { Glibc.close(fd) }
+        descriptor.closeSoon(abortBlockedOperations: SocketHandle.abort)
+    }
+
+    /// Ends both directions so that waits on the socket end. Listening sockets and sockets
+    /// never connected answer `ENOTCONN`; their waits (accepts) are cancelled instead.
+    private static func abort(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
     }
 }
 

@@ -57,11 +57,15 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         return TCPStream(handle: handle)
     }
 
-    /// Connects to `address` given as text (`"127.0.0.1:8080"`, `"[::1]:8080"`).
+    /// Connects to `address` given as text: `"localhost:6379"`, `"127.0.0.1:8080"`,
+    /// `"[::1]:8080"`. A host name is resolved and its addresses raced as
+    /// ``connect(host:port:timeout:)`` does.
     ///
     /// Cancel safety: as with a ``SocketAddress``: nothing is left open.
+    /// - Throws: ``SocketAddressError`` when `address` is not `HOST:PORT`; otherwise as
+    ///   ``connect(host:port:timeout:)``.
     public static func connect(to address: String, timeout: Duration? = nil) async throws -> TCPStream {
-        try await connect(to: SocketAddress(address), timeout: timeout)
+        try await connect(text: address, timeout: timeout)
     }
 
     /// Receives at most `maxLength` bytes into the free space of `buffer` (`IORING_OP_RECV`);
@@ -101,8 +105,8 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// send to an io-wq worker (it blocks there on a full socket), and closing the descriptor
     /// does not either; a shutdown does. A connection already ended is not an error.
     public func abort() throws {
-        let fd = handle.rawDescriptor
-        guard fd >= 0 else { return }
+        guard let fd = handle.descriptor.borrow() else { return }
+        defer { handle.descriptor.giveBack() }
         if Glibc.shutdown(fd, Int32(SHUT_RDWR)) != 0 && errno != ENOTCONN {
             throw IOError(operation: "shutdown", address: handle.address, errno: Errno(rawValue: errno))
         }
@@ -147,7 +151,8 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: as writing an ``IOBuffer`` with `writeAll`: cancellation stops the loop
     /// between sends, and how much of the chunk went out is not reported.
     public func writeAll(_ chunk: ReceivedBuffer) async throws {
-        let fd = try handle.fd(for: "send")
+        let fd = try handle.borrowDescriptor(for: "send")
+        defer { handle.descriptor.giveBack() }
         var sent = 0
         while sent < chunk.count {
             let source = chunk.address + sent

@@ -34,7 +34,8 @@ public final class UDPSocket: Sendable {
     /// Sets the default destination and filters incoming datagrams to that peer (`connect(2)`;
     /// no packet is sent).
     public func connect(to address: SocketAddress) throws {
-        let fd = try handle.fd(for: "connect")
+        let fd = try handle.borrowDescriptor(for: "connect")
+        defer { handle.descriptor.giveBack() }
         var storage = sockaddr_storage()
         let length = address.write(to: &storage)
         let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
@@ -46,7 +47,8 @@ public final class UDPSocket: Sendable {
     /// Cancel safety: all or nothing: `CancellationError` means the datagram was not sent.
     @discardableResult
     public func send(_ buffer: IOBuffer, to address: SocketAddress) async throws -> Int {
-        let fd = try handle.fd(for: "sendmsg")
+        let fd = try handle.borrowDescriptor(for: "sendmsg")
+        defer { handle.descriptor.giveBack() }
         let message = MessageHeader(buffer: buffer, start: 0, length: buffer.count, address: address)
         return Int(try await ringIO("sendmsg", address: address, keepAlive: message) { entry, _, _ in
             entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))
@@ -67,7 +69,8 @@ public final class UDPSocket: Sendable {
     /// Cancel safety: cancel safe. A cancelled receive takes no datagram: the next receive gets
     /// it. One that received a datagram before the cancellation took effect returns it.
     public func receive(into buffer: IOBuffer) async throws -> (count: Int, sender: SocketAddress?) {
-        let fd = try handle.fd(for: "recvmsg")
+        let fd = try handle.borrowDescriptor(for: "recvmsg")
+        defer { handle.descriptor.giveBack() }
         let message = MessageHeader(buffer: buffer, start: buffer.count, length: buffer.freeCapacity, address: nil)
         let n = try await ringIO("recvmsg", address: handle.address, keepAlive: message) { entry, _, _ in
             entry.prepareReceiveMessage(fd: fd, message: message.header, flags: 0)

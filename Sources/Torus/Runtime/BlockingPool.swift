@@ -104,4 +104,10 @@ final class BlockingPool: Sendable {
 
     /// Threads alive now (for tests and statistics).
     var threadCount: Int { state.withLock { $0.live } }
+
+    /// Threads alive, those of them waiting for work, and work queued that no thread has
+    /// taken yet, read together under the pool's lock (``RuntimeHandle/metrics()``).
+    var load: (threads: Int, idle: Int, queued: Int) {
+        state.withLock { ($0.live, $0.idle, $0.pending) }
+    }
 }

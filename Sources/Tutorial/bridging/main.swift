@@ -2,12 +2,12 @@
 // spawning onto a runtime from a plain thread, and a task spawner fed by a channel from a
 // GUI-style thread.
 //
-//   tutorial-bridging [SERVER_ADDRESS]      (default 127.0.0.1:6379)
+//   tutorial-bridging [SERVER_ADDRESS]      (default localhost:6379)
 import Glibc
 import MiniRedis
 import Torus
 
-let serverAddress = CommandLine.arguments.dropFirst().first ?? "127.0.0.1:6379"
+let serverAddress = CommandLine.arguments.dropFirst().first ?? "localhost:6379"
 
 func blockingClientExample() throws {
     // snippet:begin blocking-client

@@ -2,12 +2,12 @@
 // serves commands sent over a channel with oneshot responders; backpressure with a bounded
 // queue; an accept loop bounded by a semaphore.
 //
-//   tutorial-channels [SERVER_ADDRESS]      (default 127.0.0.1:6379)
+//   tutorial-channels [SERVER_ADDRESS]      (default localhost:6379)
 import MiniRedis
 import Synchronization
 import Torus
 
-let serverAddress = CommandLine.arguments.dropFirst().first ?? "127.0.0.1:6379"
+let serverAddress = CommandLine.arguments.dropFirst().first ?? "localhost:6379"
 
 // snippet:begin command
 /// What the manager task is asked to do; each command carries the channel for its answer.

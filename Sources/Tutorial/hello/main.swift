@@ -1,11 +1,11 @@
 // Tutorial chapter 1, Hello Torus: start a runtime from synchronous `main`, run async code on
 // it, and get the result back. Needs a mini-redis server (run `mini-redis-server` first).
 //
-//   tutorial-hello [SERVER_ADDRESS]      (default 127.0.0.1:6379)
+//   tutorial-hello [SERVER_ADDRESS]      (default localhost:6379)
 import MiniRedis
 import Torus
 
-let serverAddress = CommandLine.arguments.dropFirst().first ?? "127.0.0.1:6379"
+let serverAddress = CommandLine.arguments.dropFirst().first ?? "localhost:6379"
 
 do {
     // snippet:begin hello

@@ -25,6 +25,8 @@ func describe(_ error: any Error) -> String {
     case let error as UnexpectedEndOfStream: "end: \(error)"
     case let error as SignalError: "signal: \(error)"
     case let error as SocketAddressError: "address: \(error)"
+    case let error as HostResolutionError: "resolve: \(error)"
+    case let error as ConnectError: "connect: \(error)"
     default: "other: \(error)"
     }
 }

@@ -1,0 +1,167 @@
+import Glibc
+import Synchronization
+
+/// A descriptor held by the operations that use it (tokio-uring's and monoio's `SharedFd`).
+///
+/// Why: an operation names its descriptor by number in an SQE, and the kernel looks the number
+/// up only when the core's loop next calls `io_uring_enter`. If another task closed the number
+/// in between and an open reused it, the queued operation would read or write the wrong file.
+/// So every use borrows the descriptor, a ring operation for its whole life (from preparing its
+/// SQE to its final completion, a multishot one until its last), and closing only marks the
+/// descriptor closing: new borrows fail, the operations in flight are cancelled, and the real
+/// `close(2)` runs when the last borrow has been given back. A number is therefore never closed
+/// while anything of Torus may still hand it to the kernel.
+///
+/// `File`, the socket types and the pipe ends all keep their descriptor in one of these.
+final class SharedDescriptor: Sendable {
+    /// The descriptor number: valid until the real close, which waits for every borrow.
+    let rawValue: Int32
+    /// Bit 63: closing (no new borrows). Bits 0-62: borrows outstanding.
+    private let state = Atomic<UInt64>(0)
+    /// Who finishes the close once the last borrow is given back, when borrows were out at the
+    /// moment it was asked for.
+    private let closer = Lock<Closer>(.nobody)
+
+    private static let closingBit: UInt64 = 1 << 63
+
+    private enum Closer {
+        /// Nobody has asked yet (or the close found no borrow out and did it itself).
+        case nobody
+        /// An async `close` waits to do the real close itself (it reports the errors).
+        case waiting(UnsafeContinuation<Void, Never>)
+        /// A synchronous close asked while borrows were out: the last one closes.
+        case lastBorrowCloses
+        /// The last borrow came back before the closer got to register.
+        case drained
+        /// Done.
+        case closed
+    }
+
+    init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    deinit {
+        // Every borrower keeps its owner (and so this object) alive, so no borrow is out here.
+        if state.load(ordering: .acquiring) & SharedDescriptor.closingBit == 0 { SharedDescriptor.closeNumber(rawValue) }
+    }
+
+    /// The number, or -1 once closing started.
+    var currentValue: Int32 {
+        state.load(ordering: .acquiring) & SharedDescriptor.closingBit == 0 ? rawValue : -1
+    }
+
+    var isClosing: Bool { state.load(ordering: .acquiring) & SharedDescriptor.closingBit != 0 }
+
+    /// Borrows the descriptor: nil once closing started. Every successful borrow must be given
+    /// back with ``giveBack()`` exactly once, after the last moment the number can reach the
+    /// kernel.
+    @inline(__always)
+    func borrow() -> Int32? {
+        var current = state.load(ordering: .relaxed)
+        while true {
+            if current & SharedDescriptor.closingBit != 0 { return nil }
+            let (exchanged, original) = state.weakCompareExchange(
+                expected: current, desired: current + 1, successOrdering: .acquiring, failureOrdering: .relaxed)
+            if exchanged { return rawValue }
+            current = original
+        }
+    }
+
+    /// Ends a borrow; the last one after a close was asked finishes the close.
+    @inline(__always)
+    func giveBack() {
+        let old = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).oldValue
+        if old == SharedDescriptor.closingBit | 1 { lastBorrowEnded() }
+    }
+
+    private func lastBorrowEnded() {
+        let action: Closer = closer.withLock { closer in
+            let was = closer
+            switch was {
+            case .nobody: closer = .drained
+            case .waiting, .lastBorrowCloses: closer = .closed
+            case .drained, .closed: break
+            }
+            return was
+        }
+        switch action {
+        case .waiting(let continuation): continuation.resume()
+        case .lastBorrowCloses: SharedDescriptor.closeNumber(rawValue)
+        case .nobody, .drained, .closed: break
+        }
+    }
+
+    /// Marks the descriptor closing. Returns false if a close had already started (closing is
+    /// idempotent), and whether borrows are out.
+    private func startClosing() -> (first: Bool, borrowsOut: Bool) {
+        let old = state.bitwiseOr(SharedDescriptor.closingBit, ordering: .acquiringAndReleasing).oldValue
+        return (old & SharedDescriptor.closingBit == 0, old & ~SharedDescriptor.closingBit != 0)
+    }
+
+    /// Starts closing and waits until no operation holds the descriptor: the caller then owns
+    /// the number and must close it. Returns false if another close had already started.
+    ///
+    /// Operations in flight on the runtime's cores are cancelled (`IORING_ASYNC_CANCEL_FD`), and
+    /// `abortBlockedOperations`, when given, runs first to end waits the kernel cannot cancel (a
+    /// socket's `shutdown(2)` ends a send an io-wq worker is blocked in).
+    func closeWhenUnused(abortBlockedOperations: ((Int32) -> Void)? = nil) async -> Bool {
+        let (first, borrowsOut) = startClosing()
+        guard first else { return false }
+        guard borrowsOut else { return true }
+        abortBlockedOperations?(rawValue)
+        cancelOperationsInFlight()
+        await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            let drained: Bool = closer.withLock { closer in
+                if case .drained = closer {
+                    closer = .closed
+                    return true
+                }
+                closer = .waiting(continuation)
+                return false
+            }
+            if drained { continuation.resume() }
+        }
+        return true
+    }
+
+    /// Closes from any thread without waiting: at once if nothing holds the descriptor,
+    /// otherwise when the last operation holding it ends (the ones in flight are cancelled).
+    func closeSoon(abortBlockedOperations: ((Int32) -> Void)? = nil) {
+        let (first, borrowsOut) = startClosing()
+        guard first else { return }
+        guard borrowsOut else {
+            SharedDescriptor.closeNumber(rawValue)
+            return
+        }
+        abortBlockedOperations?(rawValue)
+        cancelOperationsInFlight()
+        let closeNow: Bool = closer.withLock { closer in
+            if case .drained = closer {
+                closer = .closed
+                return true
+            }
+            closer = .lastBorrowCloses
+            return false
+        }
+        if closeNow { SharedDescriptor.closeNumber(rawValue) }
+    }
+
+    /// Cancels every operation on this descriptor on every core of the caller's runtime (an
+    /// operation may have been started from any of them). Off a runtime's threads there is no
+    /// ring to ask: the close then waits for the operations to end by themselves.
+    private func cancelOperationsInFlight() {
+        guard let current = Core.current else { return }
+        let fd = rawValue
+        for core in current.shared.cores {
+            core.execute { core.cancelOperations(onDescriptor: fd) }
+        }
+    }
+
+    /// `close(2)` of a number nothing uses any more. On Linux the number is released even when
+    /// `close` reports `EINTR` or `EIO`, so it is never retried; `EBADF` would mean someone
+    /// closed a descriptor Torus owns, which is a bug that could already have hit another file.
+    static func closeNumber(_ fd: Int32) {
+        if Glibc.close(fd) != 0 && errno == EBADF {
+            preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
+        }
+    }
+}
