@@ -16,15 +16,18 @@ let defaultACL = "system.posix_acl_default"
 /// mode is set: setting an ACL sets the group bits to its mask, and the mode set after agrees
 /// with the ACL copied. A destination that cannot hold an ACL the source has is a failure; one
 /// that holds none when the source has none is not.
-/// - Returns: the failures, in cp's words ("preserving permissions for 'dst'"; a source that
+/// - Returns: the failures (in cp's words, "preserving permissions for 'dst'"; a source that
 ///   cannot be read is named alone).
 func copyAccessControlLists(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
                             directory: Bool) -> [XattrFailure] {
     for name in directory ? [accessACL, defaultACL] : [accessACL] {
         switch withCString(Array(name.utf8) + [0], { copyACL($0, from: source, to: destination) }) {
         case nil: continue
-        case .reading(let error)?: return [XattrFailure(message: localeQuoted(sourcePath), errno: error)]
-        case .writing(let error)?: return [XattrFailure(message: "preserving permissions for \(localeQuoted(destinationPath))", errno: error)]
+        case .reading(let error)?:
+            return [XattrFailure(error: IOError(operation: source.call("getxattr"), path: sourcePath, errno: error), attribute: name, forMode: true)]
+        case .writing(let call, let error)?:
+            return [XattrFailure(error: IOError(operation: destination.call(call), path: destinationPath, errno: error), attribute: name,
+                                 forMode: true, settingFailure: true)]
         }
     }
     return []
@@ -33,14 +36,15 @@ func copyAccessControlLists(from source: XattrHandle, of sourcePath: FilePath, t
 /// Which side an ACL could not be copied on.
 private enum ACLFailure {
     case reading(Errno)
-    case writing(Errno)
+    /// The call (`setxattr` or `removexattr`) and its error.
+    case writing(String, Errno)
 }
 
 /// Copies the ACL `name` from `source` to `destination`, or removes it there if the source has none.
 private func copyACL(_ name: UnsafePointer<CChar>, from source: XattrHandle, to destination: XattrHandle) -> ACLFailure? {
     switch readGrowing({ source.get(name, into: $0, size: $1) }) {
     case .success(let value):
-        do { _ = try retryingInterrupted { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch { return .writing(error) }
+        do { _ = try retryingInterrupted { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch { return .writing("setxattr", error) }
     case .failure(let error) where error == .noData || error == .notSupported:
         // None on the source (or none possible there): none on the copy.
         do {
@@ -48,7 +52,7 @@ private func copyACL(_ name: UnsafePointer<CChar>, from source: XattrHandle, to 
         } catch where error == .noData || error == .notSupported {
             // It had none (or cannot have one).
         } catch {
-            return .writing(error)
+            return .writing("removexattr", error)
         }
     case .failure(let error):
         return .reading(error)

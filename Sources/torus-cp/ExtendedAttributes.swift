@@ -43,6 +43,13 @@ enum XattrHandle {
         }
     }
 
+    /// The name of `call` as this handle makes it: `fsetxattr` through a descriptor, `setxattr`
+    /// by path.
+    func call(_ call: String) -> String {
+        if case .descriptor = self { return "f" + call }
+        return call
+    }
+
     func remove(_ name: UnsafePointer<CChar>) -> Int32 {
         switch self {
         case .descriptor(let fd): return torus_fremovexattr(fd, name)
@@ -51,11 +58,33 @@ enum XattrHandle {
     }
 }
 
-/// One failure while copying extended attributes: cp's wording (without the reason) and the
-/// error.
-struct XattrFailure: Equatable {
-    let message: String
-    let errno: Errno
+/// One failure while copying extended attributes or ACLs: the failed call as the program's
+/// other errors are (an ``IOError`` naming the call, `flistxattr`, `fsetxattr`..., the path it
+/// was made on and the error), the attribute it was about (nil: the list, or the whole file),
+/// and whether it was an ACL copied with the mode.
+struct XattrFailure: Error {
+    let error: IOError
+    var attribute: String? = nil
+    var forMode = false
+    /// On the destination's side (opening it, or setting), rather than the source's.
+    var settingFailure = false
+
+    var errno: Errno { error.errno }
+
+    /// cp's words for it, without the reason: libattr's for extended attributes, gnulib's
+    /// (`qcopy_acl`) for ACLs.
+    var message: String {
+        let path = error.path ?? FilePath("")
+        if forMode {
+            return settingFailure ? "preserving permissions for \(localeQuoted(path))" : localeQuoted(path)
+        }
+        if !settingFailure {
+            if let attribute { return "getting attribute \(quoted(attribute)) of \(quoted(path))" }
+            return "listing attributes of \(quoted(path))"
+        }
+        if let attribute { return "setting attribute \(quoted(attribute)) for \(quoted(path))" }
+        return "setting attributes for \(quoted(path))"
+    }
 }
 
 /// Copies the extended attributes of `source` to `destination` as GNU cp does (libattr's
@@ -63,17 +92,18 @@ struct XattrFailure: Equatable {
 /// going on after a failure. A source on a file system without extended attributes has none to
 /// copy; a destination that cannot hold them (`ENOTSUP`) is one failure for the whole file.
 /// Lists and values of any size are read whole (see ``readGrowing(_:)``).
-/// - Returns: the failures, in cp's words, for the caller to report as the options say.
+/// - Returns: the failures, for the caller to report as the options say.
 func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
                             rules: XattrRules = .system) -> [XattrFailure] {
     let names: [UInt8]
     switch readGrowing({ source.list(into: $0, size: $1) }) {
     case .success(let list): names = list
     case .failure(let error) where error == .notSupported || error == .noFunction: return []
-    case .failure(let error): return [XattrFailure(message: "listing attributes of \(quoted(sourcePath))", errno: error)]
+    case .failure(let error): return [XattrFailure(error: IOError(operation: source.call("listxattr"), path: sourcePath, errno: error))]
     }
     var failures: [XattrFailure] = []
     var unsupported = false
+    let setting = destination.call("setxattr")
     for name in names.split(separator: 0).map({ Array($0) + [0] }) {
         let text = String(decoding: name.dropLast(), as: UTF8.self)
         guard rules.copies(text) else { continue }
@@ -81,7 +111,7 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         switch withCString(name, { name in readGrowing { source.get(name, into: $0, size: $1) } }) {
         case .success(let bytes): value = bytes
         case .failure(let error):
-            failures.append(XattrFailure(message: "getting attribute \(quoted(text)) of \(quoted(sourcePath))", errno: error))
+            failures.append(XattrFailure(error: IOError(operation: source.call("getxattr"), path: sourcePath, errno: error), attribute: text))
             continue
         }
         do {
@@ -91,13 +121,15 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         } catch .notSupported {
             unsupported = true   // said once for the file, after the others were tried
         } catch .noFunction {
-            failures.append(XattrFailure(message: "setting attributes for \(quoted(destinationPath))", errno: .noFunction))
+            failures.append(XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: .noFunction), settingFailure: true))
             break   // no hope of setting the others
         } catch {
-            failures.append(XattrFailure(message: "setting attribute \(quoted(text)) for \(quoted(destinationPath))", errno: error))
+            failures.append(XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: error), attribute: text, settingFailure: true))
         }
     }
-    if unsupported { failures.append(XattrFailure(message: "setting attributes for \(quoted(destinationPath))", errno: .notSupported)) }
+    if unsupported {
+        failures.append(XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: .notSupported), settingFailure: true))
+    }
     return failures
 }
 
@@ -176,11 +208,11 @@ extension CopyReport {
                         return []
                     }
                 } catch {
-                    return [XattrFailure(message: "setting attributes for \(quoted(destination.path))", errno: error)]
+                    return [XattrFailure(error: IOError(operation: "open", path: destination.path, errno: error), settingFailure: true)]
                 }
             }
         } catch {
-            failures = [XattrFailure(message: "listing attributes of \(quoted(source.path))", errno: error)]
+            failures = [XattrFailure(error: IOError(operation: "open", path: source.path, errno: error))]
         }
         tell(failures, options: options)
     }
