@@ -85,10 +85,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The extended-attribute calls torus-cp needs, which Swift's Glibc module does not import.
+        .target(name: "CXattr"),
         // The file-copy command.
         .executableTarget(
             name: "torus-cp",
-            dependencies: ["Torus", "TorusVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torus", "TorusVersion", "CXattr", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict,
             // A command people put in their PATH: the Swift runtime linked in, so the binary
             // runs without the toolchain's libraries and starts in 5.6 ms instead of 8.5 ms
@@ -133,7 +135,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "MiniRedis", "mini-redis-server", "TorusVersion",
+            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server", "TorusVersion",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

@@ -29,10 +29,10 @@ final class CopyReport: Sendable {
     /// A FIFO or device node recreated (counted with the files).
     func madeSpecialFile() { counts.withLock { $0.files += 1 } }
 
-    /// A file left alone (special file, `-n` with an existing destination), with a warning.
-    func skipped(_ message: String) {
+    /// A file left alone (`-n` with an existing destination): counted for --stats, and nothing
+    /// said, as cp says nothing.
+    func skipped() {
         counts.withLock { $0.skipped += 1 }
-        printError("torus-cp: \(message)")
     }
 
     /// A file copied, but not as it was when the copy began (it changed meanwhile): a warning,
@@ -46,12 +46,12 @@ final class CopyReport: Sendable {
     /// cache (not a failure).
     func directRefused(_ path: String) {
         guard !directRefusalShown.exchange(true, ordering: .relaxed) else { return }
-        printError("torus-cp: warning: O_DIRECT refused for '\(path)' (Invalid argument): copying through the page cache where it is refused")
+        printError("torus-cp: warning: O_DIRECT refused for \(quoted(path)) (Invalid argument): copying through the page cache where it is refused")
     }
 
     /// -v: `'SOURCE' -> 'DEST'` on stdout, one line per item, as cp prints it.
     func verbose(_ source: FilePath, _ destination: FilePath) {
-        let line = "'\(source)' -> '\(destination)'\n"
+        let line = "\(quoted(source)) -> \(quoted(destination))\n"
         // One write per line: lines from different cores never interleave.
         _ = line.withCString { write(1, $0, strlen($0)) }
     }

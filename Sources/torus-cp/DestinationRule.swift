@@ -38,21 +38,21 @@ extension FileCopier {
                 target = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.descriptor,
                                                  path: destination.path, followSymbolicLinks: true)
             } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
-                throw CopyError("not writing through dangling symlink '\(destination.path)'")
+                throw CopyError("not writing through dangling symlink \(quoted(destination.path))")
             }
         }
         if target.inode == metadata.inode && target.device == metadata.device {
-            throw CopyError("'\(source.path)' and '\(destination.path)' are the same file")
+            throw CopyError("\(quoted(source.path)) and \(quoted(destination.path)) are the same file")
         }
         if options.noClobber { return skipped(destination) }
         if target.isDirectory {
-            throw CopyError("cannot overwrite directory '\(destination.path)' with non-directory '\(source.path)'")
+            throw CopyError("cannot overwrite directory \(quoted(destination.path)) with non-directory")
         }
         if existing.isSymbolicLink || !target.isRegularFile { return .writeInto(followLink: existing.isSymbolicLink) }
         let writable = destination.name.withPlatformString { faccessat(destination.directory.descriptor, $0, W_OK, AT_EACCESS) } == 0
         if !writable {
             guard options.force else {
-                throw CopyError("cannot create regular file '\(destination.path)': Permission denied (use -f to replace it)")
+                throw CopyError("cannot create regular file \(quoted(destination.path)): Permission denied")
             }
             return .replace(keeping: nil)   // -f: a new file in its place, as cp's unlink and create
         }
@@ -64,7 +64,7 @@ extension FileCopier {
     }
 
     private func skipped(_ destination: Place) -> DestinationAction {
-        report.skipped("not overwriting '\(destination.path)' (-n)")
+        report.skipped()
         return .skip
     }
 }

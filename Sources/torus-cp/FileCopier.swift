@@ -5,6 +5,7 @@ import Torus
 struct CopyOptions: Sendable {
     var recursive = false
     var preserved: Preserved = []
+    var xattrFailures = XattrFailurePolicy.fail
     var following = LinkFollowing.never
     var verbose = false
     var noClobber = false
@@ -79,7 +80,7 @@ struct FileCopier: Sendable {
             // The open file's inode is in memory: statx on it cannot wait for the disk.
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
-            guard metadata.isRegularFile else { throw CopyError("'\(source.path)' is no longer a regular file") }
+            guard metadata.isRegularFile else { throw CopyError("\(quoted(source.path)) is no longer a regular file") }
             copied = try await copyOrLink(input, metadata: metadata, from: source, to: destination,
                                           intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         } catch {
@@ -121,11 +122,11 @@ struct FileCopier: Sendable {
         case .skip:
             return false
         case .create:
-            try await copyContents(of: input, metadata: metadata, to: destination, replacing: nil)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: nil)
         case .replace(let existing):
-            try await copyContents(of: input, metadata: metadata, to: destination, replacing: existing)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: existing)
         case .writeInto(let followLink):
-            try await copyInto(destination, followLink: followLink, from: input, metadata: metadata)
+            try await copyInto(destination, followLink: followLink, from: input, of: source, metadata: metadata)
         }
         return true
     }
@@ -134,7 +135,8 @@ struct FileCopier: Sendable {
     /// into place; whatever goes wrong, the temporary file is removed.
     /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
     ///   (without -p); nil for a new file.
-    private func copyContents(of input: File, metadata: FileMetadata, to destination: Place, replacing existing: FileMetadata?) async throws {
+    private func copyContents(of input: File, metadata: FileMetadata, from source: Place, to destination: Place,
+                              replacing existing: FileMetadata?) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
         var temporary = FilePath()
@@ -150,7 +152,7 @@ struct FileCopier: Sendable {
                 length = try await copySmall(from: input, to: output, size: Int(metadata.size))
             } else {
                 let sparse = metadata.allocatedSize < metadata.size
-                if !sparse { try await allocate(output, size: metadata.size) }
+                if !sparse { try await allocate(output, size: metadata.size, copying: source, metadata: metadata, to: destination) }
                 let end = SourceEnd()
                 try await copyData(from: input, to: output, size: metadata.size, sparse: sparse, end: end)
                 length = end.offset ?? metadata.size
@@ -163,7 +165,10 @@ struct FileCopier: Sendable {
             if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue)
+                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue) {
+                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
+                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
             try Task.checkCancellation()
@@ -182,9 +187,9 @@ struct FileCopier: Sendable {
     /// Opens the existing `destination` and writes `input` into it from the start, as cp does: a
     /// device or FIFO (sequential writes; the open waits for a FIFO's reader on the ring, not on
     /// the core), a file a command-line symbolic link points to, a file of another owner. A
-    /// regular file is truncated to what was written and, with -p, given the source's
-    /// attributes; a device or FIFO keeps its own.
-    private func copyInto(_ destination: Place, followLink: Bool, from input: File, metadata: FileMetadata) async throws {
+    /// regular file is truncated to what was written and, with -p or --preserve=xattr, given the
+    /// source's attributes; a device or FIFO keeps its own.
+    private func copyInto(_ destination: Place, followLink: Bool, from input: File, of source: Place, metadata: FileMetadata) async throws {
         let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
                                          options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
         // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
@@ -202,11 +207,17 @@ struct FileCopier: Sendable {
                     report.copiedBytes(UInt64(n))
                 }
             }
-            if !options.preserved.isDisjoint(with: .standard) {
-                let existing = try await output.metadata(via: .inline)
-                if existing.isRegularFile {
+            if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
+                let xattrs = {
+                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
+                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                }
+                if options.preserved.isDisjoint(with: .standard) {
+                    xattrs()
+                } else {
+                    let existing = try await output.metadata(via: .inline)
                     try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil)
+                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil, afterOwner: xattrs)
                 }
             }
         } catch {
@@ -250,11 +261,18 @@ struct FileCopier: Sendable {
     /// cache writes skip per-page delayed allocation (1 GiB warm: 180-210 ms instead of
     /// 245-325 ms in a C loop on this project's VM). An optimisation only, except when the space
     /// is not there.
-    private func allocate(_ output: File, size: UInt64) async throws {
+    /// A refusal is worded as cp's for the same error while copying the data: "error copying"
+    /// where its copy_file_range would have met it (within one file system), "error writing"
+    /// where its writes would.
+    private func allocate(_ output: File, size: UInt64, copying source: Place, metadata: FileMetadata, to destination: Place) async throws {
         do {
             try await output.allocate(length: size, via: .inline)
         } catch let error as IOError where ![Errno.noSpace, .fileTooLarge, .ioError].contains(error.errno) {
             // The file system cannot allocate ahead (EOPNOTSUPP, say): copy without.
+        } catch let error as IOError {
+            let sameFileSystem = try await output.metadata(via: .inline).device == metadata.device
+            throw CopyError(sameFileSystem ? "error copying \(quoted(source.path)) to \(quoted(destination.path)): \(reason(error))"
+                                           : "error writing \(quoted(destination.path)): \(reason(error))")
         }
     }
 
@@ -444,10 +462,10 @@ struct FileCopier: Sendable {
             let n = try await a.read(into: left, at: offset)
             while right.count < n, try await b.read(into: right, at: offset + UInt64(right.count), maxLength: n - right.count) > 0 {}
             if n == 0 {
-                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: '\(destination)' is longer than '\(source)'") }
+                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: \(quoted(destination)) is longer than \(quoted(source))") }
                 break
             }
-            if left.bytes != right.bytes { throw CopyError("verify: '\(destination)' differs from '\(source)' near byte \(offset)") }
+            if left.bytes != right.bytes { throw CopyError("verify: \(quoted(destination)) differs from \(quoted(source)) near byte \(offset)") }
             offset += UInt64(n)
         }
         try await a.close()

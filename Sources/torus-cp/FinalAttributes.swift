@@ -3,9 +3,10 @@ import Torus
 
 /// The owner, mode and times a finished copy (a file or a directory) is given, through its
 /// descriptor, as GNU cp gives them:
-/// - without -p, a new file gets the source's permission bits less the umask, never
-///   setuid/setgid (a directory keeps the sticky bit); an existing destination replaced by a
-///   copy keeps its own mode and owner;
+/// - without -p, a new file gets the source's permission bits as creating it with them would
+///   (less the umask, or as the destination directory's default ACL allows), never
+///   setuid/setgid (a directory keeps the sticky bit, and the setgid bit its parent gave it); an
+///   existing destination replaced by a copy keeps its own mode and owner;
 /// - with -p (each of --preserve=mode,ownership,timestamps on its own), the source's owner, mode
 ///   (setuid/setgid only with the owner, and only if it could be kept: an unprivileged user's
 ///   `fchown` to another owner fails, silently as in cp) and times.
@@ -13,11 +14,19 @@ struct FinalAttributes {
     var owner: (user: uid_t, group: gid_t)?
     var mode: mode_t
     var times: [timespec]?
+    /// The mode is the source's (-p): set whatever the file was created with.
+    var modePreserved: Bool
+    /// A new copy without -p: the source's permission bits, to be filtered as the kernel
+    /// filtered the creation mode (see ``apply(to:path:createdWith:afterOwner:)``), and the
+    /// bits cp leaves out at creation and adds back less the umask: group and other write for a
+    /// directory, all group and other bits when the owner is preserved.
+    var newCopyOf: (bits: mode_t, directory: Bool, omitted: mode_t)?
 
     /// For a copy of `source`; `existing` is the destination it replaces, whose mode and owner
     /// are kept where they are not preserved from the source.
     init(copyOf source: FileMetadata, replacing existing: FileMetadata? = nil, preserved: Preserved) {
         let bits = source.permissions.rawValue
+        modePreserved = preserved.contains(.mode)
         if preserved.contains(.ownership) {
             owner = (source.ownerID, source.groupID)
         } else if let existing {
@@ -31,6 +40,7 @@ struct FinalAttributes {
             mode = existing.permissions.rawValue & (geteuid() == 0 ? 0o7777 : 0o1777)
         } else {
             mode = bits & (source.isDirectory ? 0o1777 : 0o777) & ~umaskValue
+            newCopyOf = (bits, source.isDirectory, preserved.contains(.ownership) ? 0o077 : source.isDirectory ? 0o022 : 0)
         }
         if preserved.contains(.timestamps) { times = timestamps(source) }
     }
@@ -40,8 +50,26 @@ struct FinalAttributes {
     /// directory was created with (after the umask): a mode that is already right is not set
     /// again. Every failure names the call and the path, except an unprivileged `fchown` refused,
     /// which only drops setuid/setgid as cp does.
-    func apply(to fd: Int32, path: FilePath, createdWith: mode_t?) throws {
+    /// - Parameter afterOwner: runs between the owner and the mode: the extended attributes go
+    ///   there, as in cp, because a change of owner removes `security.capability` and a final
+    ///   mode without owner-write would stop an unprivileged owner from setting `user.` ones.
+    func apply(to fd: Int32, path: FilePath, createdWith: mode_t?, afterOwner: () -> Void = {}) throws {
         var mode = self.mode
+        // A new copy was created with more than the source's bits (owner-write for a file,
+        // owner rwx for a directory, to fill it) and the kernel filtered them through the umask
+        // or the directory's default ACL. cp creates it with the source's bits less `omitted`,
+        // filtered the same way, then adds `omitted` back less the umask; the filter keeps or
+        // drops each bit, so applying it to more bits and masking after gives the same. (With the
+        // umask alone, this is `mode`.) A directory keeps the setgid bit its parent gave it.
+        var created: mode_t?
+        if let (bits, directory, omitted) = newCopyOf, createdWith == nil || mode != createdWith || omitted != 0 {
+            var status = stat()
+            if fstat(fd, &status) != 0 { throw IOError(operation: "fstat", path: path, errno: Errno(rawValue: errno)) }
+            let actual = status.st_mode & 0o7777
+            created = actual
+            mode = actual & bits & 0o777 & ~omitted | bits & omitted & ~umaskValue
+                | (directory ? actual & mode_t(S_ISGID) | bits & mode_t(S_ISVTX) : 0)
+        }
         var ownerChanged = false
         if let owner, owner.user != geteuid() || owner.group != getegid() {
             if fchown(fd, owner.user, owner.group) == 0 {
@@ -51,7 +79,10 @@ struct FinalAttributes {
                 mode &= ~mode_t(S_ISUID | S_ISGID)
             }
         }
-        if mode != createdWith || ownerChanged, fchmod(fd, mode) != 0 {
+        afterOwner()
+        // A preserved mode is always set: the file was created with the umask, or with a
+        // destination directory's default ACL, and an ACL copied before changed its group bits.
+        if mode != (created ?? createdWith) || ownerChanged || modePreserved, fchmod(fd, mode) != 0 {
             throw IOError(operation: "fchmod", path: path, errno: Errno(rawValue: errno))
         }
         if var times, futimens(fd, &times) != 0 {

@@ -24,8 +24,12 @@ final class OpenDirectory: Sendable {
 
     /// Opens `name` in `parent` as a directory. With `followLink: false` (inside a tree) a
     /// symbolic link there fails with `ELOOP`, so it is never walked into.
-    static func open(_ name: FilePath, in parent: OpenDirectory, followLink: Bool) throws -> OpenDirectory {
-        let flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW)
+    /// - Parameter pathOnly: `O_PATH`, for a directory only looked up in (`openat`, `mkdirat`,
+    ///   `renameat`...), never listed nor given attributes: it needs search permission only, as
+    ///   cp does, so a write-only directory (mode 0333) can be copied into and a file in one
+    ///   copied out.
+    static func open(_ name: FilePath, in parent: OpenDirectory, followLink: Bool, pathOnly: Bool = false) throws -> OpenDirectory {
+        let flags = (pathOnly ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW)
         let path = parent.path(of: name)
         while true {
             let fd = name.withPlatformString { openat(parent.descriptor, $0, flags) }
@@ -65,6 +69,6 @@ struct Place: Sendable {
         }
         let parent = operand.removingLastComponent()
         if parent.isEmpty { return Place(.current, FilePath(root: nil, [last])) }
-        return Place(try OpenDirectory.open(parent, in: .current, followLink: true), FilePath(root: nil, [last]))
+        return Place(try OpenDirectory.open(parent, in: .current, followLink: true, pathOnly: true), FilePath(root: nil, [last]))
     }
 }

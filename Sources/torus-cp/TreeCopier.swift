@@ -31,12 +31,23 @@ struct TreeCopier: Sendable {
         self.cores = cores
     }
 
-    /// Copies one command-line source to `destination`.
+    /// Copies one command-line source to the destination operand, or into `directory` (the
+    /// destination operand, opened) under the source's last name.
     /// - Parameters:
+    ///   - typed: both operands as they were typed, for messages.
     ///   - mustBeDirectory: the destination operand ended in `/`.
     ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
     ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
-    func copyTopLevel(_ sourceOperand: FilePath, to destination: Place, mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+    func copyTopLevel(_ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?,
+                      as typed: (source: [UInt8], destination: [UInt8]), mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+        // The destination as cp names it: the operand, or inside the directory it names, the
+        // directory operand (without trailing slashes), a slash and the source's last name.
+        var typedDestination = typed.destination
+        if directory != nil, let last = sourceOperand.lastComponent {
+            while typedDestination.count > 1 && typedDestination.last == UInt8(ascii: "/") { typedDestination.removeLast() }
+            if typedDestination.last != UInt8(ascii: "/") { typedDestination.append(UInt8(ascii: "/")) }
+            typedDestination += FilePath(root: nil, [last]).withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } }
+        }
         let source: Place
         let metadata: FileMetadata
         // On the command line, cp follows a symbolic link unless copying recursively (-P), or
@@ -47,24 +58,36 @@ struct TreeCopier: Sendable {
             metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
                                                followSymbolicLinks: followLink)
         } catch {
-            report.failed("cannot stat '\(sourceOperand)': \(reason(error))")
+            report.failed("cannot stat \(quoted(bytes: typed.source)): \(reason(error))")
             return
         }
         if sourceEndsInSlash && !metadata.isDirectory {
-            report.failed("cannot stat '\(sourceOperand)/': Not a directory")
+            report.failed("cannot stat \(quoted(bytes: typed.source)): Not a directory")
             return
         }
-        if metadata.isDirectory {
-            guard options.recursive else {
-                report.failed("-r not specified; omitting directory '\(sourceOperand)'")
+        if metadata.isDirectory && !options.recursive {
+            report.failed("-r not specified; omitting directory \(quoted(bytes: typed.source))")
+            return
+        }
+        // The destination's directory, once the source is known to be copied (cp's order of
+        // messages); the message for one that cannot be reached names what would be created.
+        let destination: Place
+        if let directory {
+            destination = Place(directory, sourceOperand.lastComponent.map { FilePath(root: nil, [$0]) } ?? sourceOperand)
+        } else {
+            do { destination = try Place.operand(destinationOperand) } catch {
+                let kind = metadata.kind == .symbolicLink && followLink ? FileMetadata.Kind.regular : metadata.kind
+                report.failed(unreachableDestination(quoted(bytes: typedDestination), creating: kind, error))
                 return
             }
+        }
+        if metadata.isDirectory {
             if isInside(destination.path, sourceOperand) {
-                report.failed("cannot copy a directory, '\(sourceOperand)', into itself, '\(destination.path)'")
+                report.failed("cannot copy a directory, \(quoted(bytes: typed.source)), into itself, \(quoted(bytes: typedDestination))")
                 return
             }
         } else if mustBeDirectory {
-            report.failed("cannot create regular file '\(destination.path)/': Not a directory")
+            report.failed("cannot create regular file \(quoted(bytes: typedDestination)): Not a directory")
             return
         }
         if metadata.isDirectory {
@@ -87,18 +110,18 @@ struct TreeCopier: Sendable {
         case .symbolicLink:
             await copyLink(source, metadata: metadata, to: destination)
         case .socket:
-            report.failed("cannot copy socket '\(source.path)': sockets are skipped")
+            report.failed("cannot copy socket \(quoted(source.path)): sockets are skipped")
         default:
             do {
                 if try recreateSpecialFile(source, at: destination, noClobber: options.noClobber) {
-                    try preserveAttributes(of: metadata, at: destination)
+                    try preserveAttributes(of: metadata, from: source, at: destination)
                     report.madeSpecialFile()
                     if options.verbose { report.verbose(source.path, destination.path) }
                 } else {
-                    report.skipped("not overwriting '\(destination.path)' (-n)")
+                    report.skipped()
                 }
             } catch {
-                report.failed("cannot create special file '\(destination.path)': \(reason(error))")
+                report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: metadata.kind, preserved: options.preserved))
             }
         }
     }
@@ -111,9 +134,10 @@ struct TreeCopier: Sendable {
                              intoNewDirectory: Bool, topLevel: Bool, on core: Core) async {
         let files = self.files
         let report = self.report
+        let options = self.options
         let permit: AsyncSemaphore.Permit
         do { permit = try await filesInFlight.acquire() } catch {
-            report.failed("interrupted while copying '\(source.path)'")
+            report.failed("interrupted while copying \(quoted(source.path))")
             return
         }
         group.addTask(executorPreference: core) {
@@ -121,11 +145,11 @@ struct TreeCopier: Sendable {
             do {
                 try await files.copy(from: source, metadata: metadata, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
             } catch is CancellationError {
-                report.failed("interrupted while copying '\(source.path)'")
+                report.failed("interrupted while copying \(quoted(source.path))")
             } catch let error as CopyError {
                 report.failed(error.description)
             } catch {
-                report.failed("cannot copy '\(source.path)' to '\(destination.path)': \(reason(error))")
+                report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .regular, preserved: options.preserved))
             }
         }
     }
@@ -142,7 +166,7 @@ struct TreeCopier: Sendable {
             let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
             let key = InodeKey(metadata)
             if ancestors.contains(key) {
-                throw CopyError("cannot copy cyclic symbolic link '\(source.path)'")
+                throw CopyError("cannot copy cyclic symbolic link \(quoted(source.path))")
             }
             let ancestors = ancestors + [key]
             let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
@@ -193,17 +217,22 @@ struct TreeCopier: Sendable {
                 }
             }
             // Owner, mode and times after the contents, so that writing them did not change
-            // them. A directory that was there keeps its mode (as with cp), unless -p.
+            // them. A directory that was there keeps its mode (as with cp), unless -p. Its
+            // extended attributes (--preserve=xattr) are copied whether it was there or not.
+            let xattrs = {
+                report.preserveExtendedAttributes(from: .descriptor(sourceDirectory.descriptor), of: sourceDirectory.path,
+                                                  to: .descriptor(target.descriptor), of: target.path, directory: true, options: options)
+            }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
                 let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
                 try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                    .apply(to: target.descriptor, path: target.path, createdWith: nil)
+                    .apply(to: target.descriptor, path: target.path, createdWith: nil, afterOwner: xattrs)
+            } else {
+                xattrs()
             }
-        } catch let error as CopyError {
-            report.failed(error.description)
         } catch {
-            report.failed("cannot copy directory '\(source.path)': \(reason(error))")
+            report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .directory, preserved: options.preserved))
         }
     }
 
@@ -214,7 +243,7 @@ struct TreeCopier: Sendable {
             return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
                                                  followSymbolicLinks: options.followsTreeLinks, via: .ring)
         } catch {
-            report.failed("cannot stat '\(child.path)': \(reason(error))")
+            report.failed("cannot stat \(quoted(child.path)): \(reason(error))")
             return nil
         }
     }
@@ -235,7 +264,7 @@ struct TreeCopier: Sendable {
         do {
             return (try OpenDirectory.open(destination.name, in: destination.directory, followLink: false), madeHere)
         } catch let error as IOError where error.errno == .notDirectory || error.errno == .tooManySymbolicLinkLevels {
-            throw CopyError("cannot overwrite non-directory '\(destination.path)' with directory '\(source.path)'")
+            throw CopyError("cannot overwrite non-directory \(quoted(destination.path)) with directory \(quoted(source.path))")
         }
     }
 
@@ -248,7 +277,7 @@ struct TreeCopier: Sendable {
             if link() != 0 {
                 guard errno == EEXIST else { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
                 if options.noClobber {
-                    report.skipped("not overwriting '\(destination.path)' (-n)")
+                    report.skipped()
                     return
                 }
                 // Replaced, as cp -r does: unlinkat never removes a directory without AT_REMOVEDIR.
@@ -257,11 +286,11 @@ struct TreeCopier: Sendable {
                 }
                 if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
             }
-            try preserveAttributes(of: metadata, at: destination)
+            try preserveAttributes(of: metadata, from: source, at: destination)
             report.madeLink()
             if options.verbose { report.verbose(source.path, destination.path) }
         } catch {
-            report.failed("cannot copy symbolic link '\(source.path)' to '\(destination.path)': \(reason(error))")
+            report.failed(cpMessage(for: error, copying: source.path, to: destination.path, kind: .symbolicLink, preserved: options.preserved))
         }
     }
 }
@@ -269,8 +298,10 @@ struct TreeCopier: Sendable {
 extension TreeCopier {
     /// -p / -a on what has no descriptor to set them through (a symbolic link, a FIFO, a device
     /// node just made): owner, mode (not a link's: it means nothing on Linux) and times, by name
-    /// in the open directory, never following a link.
-    func preserveAttributes(of metadata: FileMetadata, at destination: Place) throws {
+    /// in the open directory, never following a link; extended attributes (after the owner, as
+    /// cp: a change of owner removes some) through `O_PATH` descriptors of `source` and
+    /// `destination`. A symbolic link can hold only `trusted.` and `security.` attributes.
+    func preserveAttributes(of metadata: FileMetadata, from source: Place, at destination: Place) throws {
         let fd = destination.directory.descriptor
         var ownerKept = true
         if options.preserved.contains(.ownership),
@@ -278,6 +309,7 @@ extension TreeCopier {
             guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
             ownerKept = false
         }
+        report.preserveExtendedAttributes(from: source, to: destination, symbolicLink: metadata.isSymbolicLink, options: options)
         if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
             let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
             if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
@@ -297,12 +329,6 @@ extension TreeCopier {
 final class CoreCounter: Sendable {
     private let value = Atomic<Int>(0)
     func next() -> Int { value.wrappingAdd(1, ordering: .relaxed).newValue }
-}
-
-/// The reason part of an error, without repeating the path.
-func reason(_ error: any Error) -> String {
-    if let error = error as? IOError { return "\(error.errno.description) (\(error.operation))" }
-    return "\(error)"
 }
 
 /// Whether `path` is `directory` or inside it (both made absolute and resolved).

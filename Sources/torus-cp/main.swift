@@ -25,9 +25,9 @@ struct TorusCopy: ParsableCommand {
 
     @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
     @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
-    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
+    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), xattr (extended attributes), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
     var preserveList: String?
-    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all.") var archive = false
+    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all (extended attributes included, their failures unsaid).") var archive = false
     @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
     @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference = false
     @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).") var dereference = false
@@ -47,9 +47,10 @@ struct TorusCopy: ParsableCommand {
 
     func validate() throws {
         if let preserveList, Preserved(list: preserveList) == nil {
-            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, all)")
+            throw ValidationError("invalid argument '\(preserveList)' for '--preserve' (valid: mode, ownership, timestamps, links, xattr, all)")
         }
-        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after '\(paths.first ?? "")'") }
+        guard let first = paths.first else { throw ValidationError("missing file operand") }
+        guard paths.count >= 2 else { throw ValidationError("missing destination file operand after \(quoted(first))") }
         guard (1...4096).contains(queueDepth) else { throw ValidationError("--queue-depth must be from 1 to 4096") }
         guard let size = parseSize(chunkSize), size >= 4096, size <= 1 << 30 else {
             throw ValidationError("--chunk-size must be a size from 4K to 1G, got '\(chunkSize)'")
@@ -65,6 +66,13 @@ struct TorusCopy: ParsableCommand {
         if archive { options.preserved.formUnion(.all) }
         if noDereferenceKeepLinks { options.preserved.insert(.links) }
         if let preserveList, let list = Preserved(list: preserveList) { options.preserved.formUnion(list) }
+        // As cp: a failure to copy extended attributes is an error when they were asked for by
+        // name, unsaid with -a, a warning with --preserve=all.
+        if preserveList?.split(separator: ",").contains("xattr") == true {
+            options.xattrFailures = .fail
+        } else {
+            options.xattrFailures = archive ? .silent : .warn
+        }
         if dereference {
             options.following = .always
         } else if dereferenceCommandLine {
@@ -86,22 +94,23 @@ struct TorusCopy: ParsableCommand {
         let operands = rawOperands(paths)
         let sources = Array(operands.dropLast())
         let destination = operands.last!
-        var status = stat()
-        let destinationIsDirectory = destination.withPlatformString { stat($0, &status) } == 0 && status.st_mode & S_IFMT == S_IFDIR
-        if sources.count > 1 && !destinationIsDirectory {
-            printError("torus-cp: target '\(destination)' is not a directory")
-            throw ExitCode(1)
-        }
-        // Into a directory: one open descriptor for all sources, each copied under its last name.
+        let texts = operandTexts(paths)
+        // Into a directory: one descriptor for all sources, each copied under its last name
+        // (O_PATH: searching it is all it takes, as with cp). Several sources need one, and cp
+        // says why there is none.
         let destinationDirectory: OpenDirectory?
         do {
-            destinationDirectory = destinationIsDirectory ? try OpenDirectory.open(destination, in: .current, followLink: true) : nil
+            destinationDirectory = try OpenDirectory.open(destination, in: .current, followLink: true, pathOnly: true)
         } catch {
-            printError("torus-cp: cannot open directory '\(destination)': \(reason(error))")
-            throw ExitCode(1)
+            if sources.count > 1 {
+                printError("torus-cp: target \(quoted(bytes: texts.last!)): \(reason(error))")
+                throw ExitCode(1)
+            }
+            destinationDirectory = nil
         }
-        // `SRC DEST/` with no directory DEST: cp refuses to create a file there.
-        let mustBeDirectory = paths.last!.hasSuffix("/")
+        // `SRC DEST/` with no directory DEST: cp refuses to create a file there. (Into an
+        // existing directory DEST/ each source goes under its own name, a file as well.)
+        let mustBeDirectory = destinationDirectory == nil && paths.last!.hasSuffix("/")
         let slashEnded = Set(zip(paths.dropLast(), sources).filter { $0.0.hasSuffix("/") && $0.0 != "/" }.map(\.1))
 
         var configuration = RuntimeConfiguration()
@@ -128,19 +137,10 @@ struct TorusCopy: ParsableCommand {
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
-                    for source in sources {
+                    for (source, text) in zip(sources, texts) {
                         group.addTask {
-                            let target: Place
-                            if let destinationDirectory {
-                                target = Place(destinationDirectory, source.lastComponent.map { FilePath(root: nil, [$0]) } ?? source)
-                            } else {
-                                do { target = try Place.operand(destination) } catch {
-                                    report.failed("cannot create '\(destination)': \(reason(error))")
-                                    return
-                                }
-                            }
-                            await copier.copyTopLevel(source, to: target, mustBeDirectory: mustBeDirectory,
-                                                      sourceEndsInSlash: slashEnded.contains(source))
+                            await copier.copyTopLevel(source, to: destination, into: destinationDirectory, as: (text, texts.last!),
+                                                      mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
                         }
                     }
                 }
@@ -173,13 +173,26 @@ struct TorusCopy: ParsableCommand {
 /// The operands as the bytes the command line holds: ArgumentParser's strings repair invalid
 /// UTF-8, so each is matched (in order) to its raw argument, whose bytes are kept.
 func rawOperands(_ operands: [String]) -> [FilePath] {
+    zip(operands, rawArguments(operands)).map { operand, raw in raw.map { FilePath(platformString: $0) } ?? FilePath(operand) }
+}
+
+/// The operands' bytes as they were typed, for messages: a `FilePath` drops repeated and
+/// trailing slashes, which cp's messages keep (`omitting directory 'dir/'`).
+func operandTexts(_ operands: [String]) -> [[UInt8]] {
+    zip(operands, rawArguments(operands)).map { operand, raw in
+        raw.map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } } ?? Array(operand.utf8)
+    }
+}
+
+/// The raw argument each operand came from (nil if none matches).
+private func rawArguments(_ operands: [String]) -> [UnsafeMutablePointer<CChar>?] {
     // SAFETY: argv holds argc valid C strings for the life of the process.
     var raw = (1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0] }[...]
     return operands.map { operand in
         while let argument = raw.popFirst() {
-            if String(cString: argument) == operand { return FilePath(platformString: argument) }
+            if String(cString: argument) == operand { return argument }
         }
-        return FilePath(operand)
+        return nil
     }
 }
 
