@@ -16,6 +16,11 @@ long torus_set_thread_affinity(const uint64_t *mask, unsigned long words) {
     return r < 0 ? -errno : 0;
 }
 
+long torus_get_main_thread_affinity(uint64_t *mask, unsigned long words) {
+    long r = syscall(SYS_sched_getaffinity, getpid(), words * sizeof(uint64_t), mask);
+    return r < 0 ? -errno : r;
+}
+
 long torus_get_thread_affinity(uint64_t *mask, unsigned long words) {
     long r = syscall(SYS_sched_getaffinity, 0, words * sizeof(uint64_t), mask);
     return r < 0 ? -errno : r;

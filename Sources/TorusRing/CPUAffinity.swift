@@ -9,6 +9,19 @@ public enum CPUAffinity {
     public static func allowedCPUs() -> [Int] {
         var mask = [UInt64](repeating: 0, count: words)
         let result = mask.withUnsafeMutableBufferPointer { torus_get_thread_affinity($0.baseAddress, UInt(words)) }
+        return cpus(in: mask, result: result)
+    }
+
+    /// The CPUs the process's main thread may run on, ascending: the process's set, whichever
+    /// thread asks. (A thread's own set can be narrower: a core's thread is pinned, and threads
+    /// created by a pinned thread inherit its one CPU.)
+    public static func mainThreadAllowedCPUs() -> [Int] {
+        var mask = [UInt64](repeating: 0, count: words)
+        let result = mask.withUnsafeMutableBufferPointer { torus_get_main_thread_affinity($0.baseAddress, UInt(words)) }
+        return cpus(in: mask, result: result)
+    }
+
+    private static func cpus(in mask: [UInt64], result: Int) -> [Int] {
         guard result > 0 else { return [0] }
         var cpus: [Int] = []
         for word in 0..<words {

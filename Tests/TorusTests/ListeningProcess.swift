@@ -25,6 +25,9 @@ final class ListeningProcess {
         process.environment = environment
         process.standardOutput = output
         process.standardError = errors
+        // A child inherits the spawning thread's CPU set, and a global-executor thread created by a
+        // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
+        try ThreadAffinity.unpinCurrentThread()
         try process.run()
         var line: [UInt8] = []
         while true {

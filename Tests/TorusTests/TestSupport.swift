@@ -56,6 +56,9 @@ func runProcess(_ path: String, _ arguments: [String], environment extra: [Strin
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
+    // A child inherits the spawning thread's CPU set, and a global-executor thread created by a
+    // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
+    try ThreadAffinity.unpinCurrentThread()
     try process.run()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()

@@ -175,6 +175,8 @@ long torus_gettid(void);
 /// 64-bit words. set returns 0 or -errno; get returns bytes written or -errno.
 long torus_set_thread_affinity(const uint64_t *mask, unsigned long words);
 long torus_get_thread_affinity(uint64_t *mask, unsigned long words);
+// The affinity of the process's main thread (sched_getaffinity(getpid())): bytes written or -errno.
+long torus_get_main_thread_affinity(uint64_t *mask, unsigned long words);
 /// Names the calling thread (PR_SET_NAME; 15 bytes kept).
 void torus_set_thread_name(const char *name);
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), or -1 with errno set.

@@ -25,8 +25,7 @@ extension FileSystem {
     /// - Throws: ``IOError`` naming `dup`, `fdopendir` or `readdir`.
     public static func exactContentsOfDirectory(descriptor: Int32, path: FilePath) async throws -> [ExactDirectoryEntry] {
         try await spawnBlocking {
-            let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
-            if copy < 0 { throw IOError(operation: "dup", path: path, errno: Errno(rawValue: errno)) }
+            let copy = try systemCall("dup", path: path) { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
             guard let directory = fdopendir(copy) else {
                 let error = errno
                 closeOwnedDescriptor(copy)
@@ -92,8 +91,7 @@ extension FileSystem {
     /// - Parameter path: the link's path, for error messages only.
     public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: Int32, path: FilePath) throws -> FilePath {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = name.withPlatformString { readlinkat(directory, $0, &buffer, buffer.count - 1) }
-        if count < 0 { throw IOError(operation: "readlink", path: path, errno: Errno(rawValue: errno)) }
+        let count = try systemCall("readlink", path: path) { name.withPlatformString { readlinkat(directory, $0, &buffer, buffer.count - 1) } }
         buffer[count] = 0
         return FilePath(platformString: buffer)
     }

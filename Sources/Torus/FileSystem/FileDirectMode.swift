@@ -11,12 +11,9 @@ extension File {
     public func setDirect(_ enabled: Bool) throws {
         let fd = try borrowDescriptor(for: "fcntl")
         defer { descriptor.giveBack() }
-        let flags = fcntl(fd, F_GETFL)
-        if flags < 0 { throw IOError(operation: "fcntl", path: path, errno: Errno(rawValue: errno)) }
+        let flags = try systemCall("fcntl", path: path) { fcntl(fd, F_GETFL) }
         let direct = SubmissionEntry.directIOFlag
         let wanted = enabled ? flags | direct : flags & ~direct
-        if wanted != flags, fcntl(fd, F_SETFL, wanted) != 0 {
-            throw IOError(operation: "fcntl", path: path, errno: Errno(rawValue: errno))
-        }
+        if wanted != flags { _ = try systemCall("fcntl", path: path) { fcntl(fd, F_SETFL, wanted) } }
     }
 }

@@ -152,8 +152,7 @@ public enum FileSystem {
     public static func destinationOfSymbolicLink(at path: FilePath) async throws -> FilePath {
         try await spawnBlocking {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = path.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
-            if n < 0 { throw IOError(operation: "readlink", path: path, errno: Errno(rawValue: errno)) }
+            let n = try systemCall("readlink", path: path) { path.withPlatformString { readlink($0, &buffer, buffer.count - 1) } }
             return FilePath(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
     }

@@ -29,8 +29,7 @@ public enum StandardStreams {
     public static func error() throws -> File { try duplicate(STDERR_FILENO, name: "/dev/stderr") }
 
     private static func duplicate(_ fd: Int32, name: FilePath) throws -> File {
-        let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
-        guard copy >= 0 else { throw IOError(operation: "dup", path: name, errno: Errno(rawValue: Glibc.errno)) }
+        let copy = try systemCall("dup", path: name) { fcntl(fd, F_DUPFD_CLOEXEC, 3) }
         return File(descriptor: copy, path: name)
     }
 }

@@ -20,7 +20,7 @@ enum ListenerGroupGuard {
             var status = stat()
             let fd = try member.borrowDescriptor(for: "fstat")
             defer { member.descriptor.giveBack() }
-            if fstat(fd, &status) != 0 { throw IOError(operation: "fstat", address: address, errno: Errno(rawValue: errno)) }
+            _ = try systemCall("fstat", address: address) { fstat(fd, &status) }
             inodes.insert(UInt64(status.st_ino))
         }
         for path in ["/proc/net/tcp", "/proc/net/tcp6"] {

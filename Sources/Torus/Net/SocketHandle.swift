@@ -23,8 +23,7 @@ final class SocketHandle: Sendable {
 
     /// A new socket (`socket(2)`, close-on-exec).
     static func create(family: Int32, type: Int32, for address: SocketAddress) throws -> SocketHandle {
-        let fd = socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 { throw IOError(operation: "socket", address: address, errno: Errno(rawValue: errno)) }
+        let fd = try systemCall("socket", address: address) { socket(family, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
         return SocketHandle(descriptor: fd, address: address)
     }
 
@@ -47,9 +46,7 @@ final class SocketHandle: Sendable {
         var value = value
         let fd = try borrowDescriptor(for: operation)
         defer { descriptor.giveBack() }
-        if setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) != 0 {
-            throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
-        }
+        _ = try systemCall(operation, address: address) { setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
     func getOption(_ level: Int32, _ name: Int32, operation: String) throws -> Int32 {
@@ -57,9 +54,7 @@ final class SocketHandle: Sendable {
         var length = socklen_t(MemoryLayout<Int32>.size)
         let fd = try borrowDescriptor(for: operation)
         defer { descriptor.giveBack() }
-        if getsockopt(fd, level, name, &value, &length) != 0 {
-            throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno))
-        }
+        _ = try systemCall(operation, address: address) { getsockopt(fd, level, name, &value, &length) }
         return value
     }
 
@@ -68,16 +63,15 @@ final class SocketHandle: Sendable {
         defer { descriptor.giveBack() }
         var storage = sockaddr_storage()
         let length = address.write(to: &storage)
-        let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } }
-        if result != 0 { throw IOError(operation: "bind", address: address, errno: Errno(rawValue: errno)) }
+        _ = try systemCall("bind", address: address) {
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) } }
+        }
     }
 
     func listen(backlog: Int32) throws {
         let fd = try borrowDescriptor(for: "listen")
         defer { descriptor.giveBack() }
-        if Glibc.listen(fd, backlog) != 0 {
-            throw IOError(operation: "listen", address: address, errno: Errno(rawValue: errno))
-        }
+        _ = try systemCall("listen", address: address) { Glibc.listen(fd, backlog) }
     }
 
     func localAddress() throws -> SocketAddress { try name(peer: false) }
@@ -89,10 +83,11 @@ final class SocketHandle: Sendable {
         defer { descriptor.giveBack() }
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let result = withUnsafeMutablePointer(to: &storage) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+        _ = try systemCall(operation, address: address) {
+            withUnsafeMutablePointer(to: &storage) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { peer ? getpeername(fd, $0, &length) : getsockname(fd, $0, &length) }
+            }
         }
-        if result != 0 { throw IOError(operation: operation, address: address, errno: Errno(rawValue: errno)) }
         guard let parsed = SocketAddress(reading: &storage, length: length) else {
             throw IOError(operation: operation, address: address, errno: .addressFamilyNotSupported)
         }

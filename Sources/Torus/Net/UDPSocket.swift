@@ -38,8 +38,9 @@ public final class UDPSocket: Sendable {
         defer { handle.descriptor.giveBack() }
         var storage = sockaddr_storage()
         let length = address.write(to: &storage)
-        let result = withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
-        if result != 0 { throw IOError(operation: "connect", address: address, errno: Errno(rawValue: errno)) }
+        _ = try systemCall("connect", address: address) {
+            withUnsafePointer(to: &storage) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, length) } }
+        }
     }
 
     /// Sends one datagram of `buffer[0..<count]` to `address`.

@@ -25,11 +25,11 @@ public final class Runtime: Sendable {
     /// The CPUs this process may run on (its affinity mask), ascending: what
     /// ``RuntimeConfiguration/Cores/automatic`` starts one core for each of.
     ///
-    /// Read once, when the first runtime starts (or at the first call before that), from the
-    /// starting thread: on a core the calling thread is pinned to one CPU, so asking the kernel
-    /// there would answer with that CPU alone (``ThreadAffinity/allowedCPUs`` is that per-thread
-    /// answer). Sizing a pool from a core with the per-thread answer once made torus-cp copy
-    /// with one thread instead of two.
+    /// Read once, from the process's main thread's set, whichever thread asks: on a core the
+    /// calling thread is pinned to one CPU, so asking the kernel there would answer with that
+    /// CPU alone (``ThreadAffinity/allowedCPUs`` is that per-thread answer), and threads created
+    /// by a pinned thread inherit its pin. Sizing a pool from a core with the per-thread answer
+    /// once made torus-cp copy with one thread instead of two.
     public static var allowedCPUs: [Int] { processAllowedCPUs }
 
     /// The runtime's cores, in index order.
