@@ -29,7 +29,14 @@ final class ProvidedBufferPool {
     private let coreIndex: Int
     /// The ring the groups are registered with; nil before the first group and after `close`.
     private var ring: Ring?
-    /// The groups; group id `index + 1`.
+    /// The groups; group id `index + 1`. Ids are never reused while the core runs: a receive
+    /// armed on a group records it (``ArmedGroup``) and reads its completions' buffer ids
+    /// against it.
+    // SAFETY: the kernel writes into a group's buffers while they are in its ring or picked for
+    // a receive not yet completed. This array keeps every group (its registration and memory,
+    // freed together in ``ProvidedBufferRing``'s deinit, unregistered first) until `close`,
+    // which runs after the core's loop has seen every final completion; a buffer on loan keeps
+    // its group alive in its ``ReceivedBuffer``, an armed receive in its ``ArmedGroup``.
     private(set) var groups: [ProvidedBufferRing] = []
     /// Buffers on loan, per group (same index).
     private var lentByGroup: [Int] = []
@@ -129,6 +136,8 @@ final class ProvidedBufferPool {
     func close() {
         groups = []
         lentByGroup = []
+        lent = 0
+        capacity = 0
         ring = nil
         waiters = RingBuffer()
     }
