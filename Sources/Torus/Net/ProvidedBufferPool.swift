@@ -92,7 +92,7 @@ final class ProvidedBufferPool {
         return groups.isEmpty ? nil : groups[best]
     }
 
-    /// A completion delivered buffer `id` of `group`.
+    /// A completion delivered one of `group`'s buffers.
     @inline(__always) func lend(_ group: ProvidedBufferRing) {
         lentByGroup[Int(group.group) - 1] += 1
         lent += 1
