@@ -96,7 +96,10 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         spill: { $0.movedOutOfPool() })
 }
 
-/// The buffer group a stream's receive is armed on.
+/// The buffer group a stream's receive is armed on, read by its completions: buffer ids are
+/// per group.
+// SAFETY: holding the group keeps its registration and memory alive while the armed receive
+// may still pick one of its buffers (the source holding this lives until the final completion).
 final class ArmedGroup {
     var group: ProvidedBufferRing
     init(_ group: ProvidedBufferRing) { self.group = group }
