@@ -53,9 +53,10 @@ extension RuntimeSuite.ProvidedBuffers {
 }
 
 extension RuntimeSuite.ProvidedBuffers {
-    @Test("with every provided buffer held (ENOBUFS), a receive waits and is served as soon as buffers come back")
+    @Test("with every provided buffer held (ENOBUFS) and no room to grow, a receive waits and is served as soon as buffers come back")
     func starvedReceiveWakesOnReturn() async throws {
-        let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), receiveBufferCount: 8, receiveBufferSize: 1024))
+        let runtime = try Runtime(RuntimeConfiguration(
+            cores: .count(2), receiveBufferCount: 8, receiveBufferSize: 1024, receiveBufferLimit: 8))
         defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
         let (before, after) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8]?, [UInt8]?) in
             let listener = try TCPListener.bind(.loopback(port: 0))

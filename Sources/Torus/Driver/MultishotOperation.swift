@@ -18,17 +18,13 @@ extension Core {
         return id
     }
 
-    /// This core's provided-buffer ring, created on first use.
-    func providedBufferRing() throws -> ProvidedBufferRing {
+    /// This core's provided receive buffers, the first group registered on first use.
+    func receiveBufferPool() throws -> ProvidedBufferPool {
         assertOnCore()
-        if let existing = providedBuffers { return existing }
-        guard let ring else { throw RuntimeError.shuttingDown }
-        var code: Int32 = 0
-        let configuration = shared.receiveBuffers
-        guard let created = ProvidedBufferRing(ring: ring, group: 1, count: configuration.count, size: configuration.size, error: &code) else {
-            throw IOError(operation: "io_uring_register_buf_ring", errno: Errno(rawValue: code))
+        if receiveBuffers.groups.isEmpty {
+            guard let ring else { throw RuntimeError.shuttingDown }
+            try receiveBuffers.start(on: ring)
         }
-        providedBuffers = created
-        return created
+        return receiveBuffers
     }
 }

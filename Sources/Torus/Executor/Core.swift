@@ -51,10 +51,9 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     @exclusivity(unchecked) var pendingCancels: [OperationID] = []
     /// Tasks spawned through the runtime that are running on this core.
     @exclusivity(unchecked) var tasks = TaskSlab()
-    /// The provided-buffer ring for multishot receives, created on first use.
-    var providedBuffers: ProvidedBufferRing?
-    /// Its buffers out on loan, and the receives waiting for one (see ``ProvidedBufferLoans``).
-    let bufferLoans = ProvidedBufferLoans()
+    /// The provided buffers for multishot receives (registered on first use), their loans, the
+    /// receives waiting for one, growth (see ``ProvidedBufferPool``).
+    let receiveBuffers: ProvidedBufferPool
     var stopping = false
     var doorbellArmed = false
     var doorbellFD: Int32 = -1
@@ -75,6 +74,9 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         self.index = index
         self.cpu = cpu
         self.shared = shared
+        receiveBuffers = ProvidedBufferPool(
+            initialCount: shared.receiveBuffers.count, bufferSize: shared.receiveBuffers.size,
+            limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index)
         doorbellBuffer.initialize(to: 0)
     }
 

@@ -161,7 +161,7 @@ extension Core {
         lifecycle.store(CoreLifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         mailbox.close { Core.runElsewhere($0) }
         while let job = local.pop() { globalConcurrentExecutor.enqueue(job) }
-        providedBuffers = nil
+        receiveBuffers.close()
         ring = nil
         doorbell.withLock { $0 = nil }
     }

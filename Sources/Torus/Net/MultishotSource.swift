@@ -38,7 +38,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
     /// A pause (cancellation) was requested and its final completion has not come yet.
     private var pausing = false
     /// Starved, and waiting for the core's provided buffers to come back (see
-    /// ``ProvidedBufferLoans``).
+    /// ``ProvidedBufferPool``).
     private var waitingForBuffers = false
 
     /// - Parameters:
@@ -102,10 +102,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
                 throw CancellationError()
             }
             if armed == nil && !waitingForBuffers {
-                if starved, let pool = core.providedBuffers, !core.bufferLoans.hasFree(capacity: pool.count) {
-                    // The provided-buffer ring is empty: arm again when a buffer comes back.
+                if starved, !core.receiveBuffers.makeRoom() {
+                    // Every provided buffer is on loan, at the limit: arm again when one comes back.
                     waitingForBuffers = true
-                    core.bufferLoans.waitForReturn { [weak self] in self?.buffersReturned() ?? false }
+                    core.receiveBuffers.waitForReturn { [weak self] in self?.buffersReturned() ?? false }
                 } else {
                     try arm()
                     // An injected fault completed the operation at once: look again.

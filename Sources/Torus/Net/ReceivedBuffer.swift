@@ -22,12 +22,12 @@ public final class ReceivedBuffer {
     /// The number of bytes received.
     public let count: Int
 
-    /// Takes buffer `id` of `pool` on loan (it goes back to the pool on release).
-    init(core: Core, pool: ProvidedBufferRing, id: UInt16, count: Int) {
-        core.bufferLoans.lend()
+    /// Takes buffer `id` of `group` on loan (it goes back to the core's pool on release).
+    init(core: Core, group: ProvidedBufferRing, id: UInt16, count: Int) {
+        core.receiveBuffers.lend(group)
         self.core = core
-        storage = .provided(pool, id: id)
-        address = UnsafeRawPointer(pool.address(of: id))
+        storage = .provided(group, id: id)
+        address = UnsafeRawPointer(group.address(of: id))
         self.count = count
     }
 
@@ -56,35 +56,37 @@ public final class ReceivedBuffer {
     public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
 
     deinit {
-        guard case .provided(let pool, let id) = storage else {
+        guard case .provided(let group, let id) = storage else {
             UnsafeMutableRawPointer(mutating: address).deallocate()
             return
         }
         let core = self.core
         if core.isCurrent {
-            pool.recycle(id)
-            core.bufferLoans.returned()
+            core.receiveBuffers.giveBack(group, id: id)
         } else {
             // SAFETY: the pool is only touched on its core; hand the recycling over.
-            nonisolated(unsafe) let handoff = pool
-            core.execute {
-                handoff.recycle(id)
-                core.bufferLoans.returned()
-            }
+            nonisolated(unsafe) let handoff = group
+            core.execute { core.receiveBuffers.giveBack(handoff, id: id) }
         }
     }
 }
 
-/// A stream's multishot receive into the core's provided-buffer ring: an idle connection holds
+/// A stream's multishot receive into the core's provided buffers: an idle connection holds
 /// no buffer; the kernel takes one only when bytes arrive, and a connection whose consumer
 /// stopped reading holds at most ``receiveQueueLimit(pool:)`` of them.
-func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBufferRing) -> MultishotSource<ReceivedBuffer> {
-    MultishotSource(
+func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBufferPool) -> MultishotSource<ReceivedBuffer> {
+    // A completion names a buffer id, not its group: each arming records the group it names
+    // (one operation is armed at a time, and its completions all come before the next arming).
+    let armed = ArmedGroup(pool.groupForArming()!)
+    return MultishotSource(
         core: core, handle: handle, operation: "recv",
-        prepare: { entry, fd in entry.prepareMultishotReceive(fd: fd, group: pool.group) },
+        prepare: { entry, fd in
+            if let group = pool.groupForArming() { armed.group = group }
+            entry.prepareMultishotReceive(fd: fd, group: armed.group.group)
+        },
         interpret: { completion in
             let result = completion.result
-            if result > 0 { return .item(ReceivedBuffer(core: core, pool: pool, id: completion.bufferID, count: Int(result))) }
+            if result > 0 { return .item(ReceivedBuffer(core: core, group: armed.group, id: completion.bufferID, count: Int(result))) }
             if result == 0 { return .end }
             if result == -ENOBUFS { return .starved }
             if result == -ECANCELED { return .none }
@@ -94,24 +96,35 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         spill: { $0.movedOutOfPool() })
 }
 
+/// The buffer group a stream's receive is armed on, read by its completions: buffer ids are
+/// per group.
+// SAFETY: holding the group keeps its registration and memory alive while the armed receive
+// may still pick one of its buffers (the source holding this lives until the final completion).
+final class ArmedGroup {
+    var group: ProvidedBufferRing
+    init(_ group: ProvidedBufferRing) { self.group = group }
+}
+
 /// How many received chunks one connection may have waiting for its consumer in provided
-/// buffers before its receive is paused: 1/64 of the core's buffers, at least 2 (16 of the
-/// default 1,024; the kernel delivers up to 32 in one go, the rest are moved out of the pool).
-/// A consumer that keeps up rarely gets near it; one that stopped (its peer does not read the
-/// replies, say) cannot starve the other connections on the core: 64 of them would be needed
-/// to empty the pool.
-func receiveQueueLimit(pool: ProvidedBufferRing) -> Int { max(2, pool.count / 64) }
+/// buffers before its receive is paused: 1/64 of the core's first buffer group, at least 2 (16
+/// of the default 1,024; the kernel delivers up to 32 in one go, the rest are moved out of the
+/// pool). A consumer that keeps up rarely gets near it; one that stopped (its peer does not
+/// read the replies, say) cannot starve the other connections on the core: 64 of them would be
+/// needed to empty the first group, 256 to hold the default limit.
+func receiveQueueLimit(pool: ProvidedBufferPool) -> Int { max(2, pool.initialCount / 64) }
 
 /// The chunks a stream receives, as an `AsyncSequence` of ``ReceivedBuffer``s (multishot
 /// `IORING_OP_RECV` with provided buffers). Ends at end of stream; throws ``IOError``.
 ///
 /// Fair to the other connections of the core: while its consumer is not taking chunks, at most
-/// a few (1/64 of the core's buffers) wait in provided buffers; then the receive is paused and
-/// armed again when the consumer asks for more, so unread bytes wait in the socket, not in the
-/// shared pool. What the kernel delivered before the pause took effect (it may fill many
-/// buffers in one go) is moved into memory of the connection's own and its buffers given
-/// back. When the pool is empty anyway (`ENOBUFS`), the receive is armed again as soon as a
-/// buffer comes back (waiting receives take turns), not on a timer.
+/// a few (1/64 of ``RuntimeConfiguration/receiveBufferCount``) wait in provided buffers; then
+/// the receive is paused and armed again when the consumer asks for more, so unread bytes wait
+/// in the socket, not in the shared pool. What the kernel delivered before the pause took
+/// effect (it may fill many buffers in one go) is moved into memory of the connection's own and
+/// its buffers given back. When the pool is empty anyway (`ENOBUFS`: many busy connections
+/// hold every buffer), the core adds buffers, up to ``RuntimeConfiguration/receiveBufferLimit``;
+/// at the limit the receive is armed again as soon as a buffer comes back (waiting receives
+/// take turns), not on a timer.
 ///
 /// **Cancel safety.** The kernel receives ahead of `next()`, into the core's buffers, and the
 /// chunks wait here in order. A `next()` stopped by cancellation or a

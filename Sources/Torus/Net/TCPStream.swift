@@ -142,7 +142,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// out of the next call.
     public func receivedChunks() throws -> ReceivedChunks {
         guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "receivedChunks") }
-        return ReceivedChunks(receiver: makeMultishotReceiver(core: core, handle: handle, pool: try core.providedBufferRing()))
+        return ReceivedChunks(receiver: makeMultishotReceiver(core: core, handle: handle, pool: try core.receiveBufferPool()))
     }
 
     /// Sends every byte of a received chunk (no copy: the kernel reads the provided buffer,

@@ -24,10 +24,21 @@ public struct RuntimeConfiguration: Sendable {
     public var maxBlockingThreads: Int
     /// How long an idle blocking-pool thread lingers before exiting. Default 10 s.
     public var blockingThreadKeepAlive: Duration
-    /// Provided buffers per core for multishot receives (a power of two). Default 1024.
+    /// Provided buffers per core for multishot receives (``TCPStream/receivedChunks()``), a
+    /// power of two up to 32,768: what a core registers on its first multishot receive.
+    /// Default 1024.
     public var receiveBufferCount: Int
     /// The size of each provided receive buffer. Default 16 KiB.
     public var receiveBufferSize: Int
+    /// The most provided receive buffers a core may grow to. When a receive finds no buffer
+    /// (`ENOBUFS`) and every one is on loan to the core's connections, the core registers
+    /// another buffer group as large as all it has (a power of two; logged at notice level,
+    /// counted in ``RuntimeMetrics/CoreMetrics/receiveBufferGrowths``), up to this many
+    /// buffers. At the limit a starved receive waits for a buffer to come back, the waiting
+    /// receives in turn. Buffers are not given back to the system until the runtime stops.
+    /// nil: four times ``receiveBufferCount`` (4,096 x 16 KiB, 64 MiB per core, by default).
+    /// Set it to ``receiveBufferCount`` to keep the pool at its first size.
+    public var receiveBufferLimit: Int?
     /// Where the runtime reports what an operator needs to know: a job that blocked a core
     /// (warning), tasks abandoned at shutdown (warning), each core's ring setup (debug).
     /// Default: a logger that discards everything (as AsyncHTTPClient's and SwiftNIO's
@@ -49,6 +60,7 @@ public struct RuntimeConfiguration: Sendable {
         blockingThreadKeepAlive: Duration = .seconds(10),
         receiveBufferCount: Int = 1024,
         receiveBufferSize: Int = 16 << 10,
+        receiveBufferLimit: Int? = nil,
         logger: Logger = Logger(label: "torus", factory: { _ in SwiftLogNoOpLogHandler() }),
         stallThreshold: Duration? = .milliseconds(100),
         onStall: (@Sendable (StallReport) -> Void)? = nil
@@ -58,12 +70,16 @@ public struct RuntimeConfiguration: Sendable {
         self.onStall = onStall
         self.receiveBufferCount = receiveBufferCount
         self.receiveBufferSize = receiveBufferSize
+        self.receiveBufferLimit = receiveBufferLimit
         self.cores = cores
         self.pinThreads = pinThreads
         self.ringEntries = ringEntries
         self.maxBlockingThreads = maxBlockingThreads
         self.blockingThreadKeepAlive = blockingThreadKeepAlive
     }
+
+    /// The most provided receive buffers per core, `receiveBufferLimit` or its default.
+    var effectiveReceiveBufferLimit: Int { receiveBufferLimit ?? 4 * receiveBufferCount }
 
     /// The CPU for each core (nil entries when not pinning), or an error naming the bad field.
     func cpuAssignment(allowed: [Int]) throws(RuntimeError) -> [Int?] {
@@ -86,6 +102,10 @@ public struct RuntimeConfiguration: Sendable {
         }
         guard receiveBufferSize > 0 else {
             throw .invalidConfiguration("receiveBufferSize must be positive, got \(receiveBufferSize)")
+        }
+        if let receiveBufferLimit, receiveBufferLimit < receiveBufferCount {
+            throw .invalidConfiguration(
+                "receiveBufferLimit (\(receiveBufferLimit)) must be at least receiveBufferCount (\(receiveBufferCount))")
         }
         if let stallThreshold, stallThreshold < .milliseconds(1) {
             throw .invalidConfiguration("stallThreshold must be at least 1 ms, got \(stallThreshold)")

@@ -49,7 +49,8 @@ public final class Runtime: Sendable {
         let assignment = try configuration.cpuAssignment(allowed: Runtime.allowedCPUs)
         let shared = RuntimeShared(blockingPool: BlockingPool(
             maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
-            receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize))
+            receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize, configuration.effectiveReceiveBufferLimit),
+            logger: configuration.logger)
         let cores = assignment.enumerated().map { Core(index: $0.offset, cpu: $0.element, shared: shared) }
         shared.install(cores: cores)
 

@@ -41,9 +41,24 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
         /// ``RuntimeHandle/spawn(on:_:)``; task-group children and `async let`s are part of
         /// their parent task and not counted).
         public var tasksStarted: UInt64
+        /// Times the core added provided receive buffers because a receive found none and every
+        /// one was on loan (``RuntimeConfiguration/receiveBufferLimit``).
+        public var receiveBufferGrowths: UInt64
+        /// Multishot receives that found no provided buffer with the pool at its limit and
+        /// waited for one to come back. Steadily growing: the core's connections hold more
+        /// received bytes than ``RuntimeConfiguration/receiveBufferLimit`` allows (or their
+        /// consumers keep chunks long).
+        public var receiveBufferWaits: UInt64
         /// Ring operations submitted and not yet completed (gauge; timers included, the
         /// doorbell read not).
         public var operationsInFlight: Int
+        /// Provided receive buffers registered on the core (gauge): 0 until its first
+        /// ``TCPStream/receivedChunks()``, then ``RuntimeConfiguration/receiveBufferCount``,
+        /// more after growth, never more than ``RuntimeConfiguration/receiveBufferLimit``.
+        public var receiveBuffers: Int
+        /// Of those, the buffers on loan (gauge): holding received bytes, queued for or held
+        /// by a consumer.
+        public var receiveBuffersOnLoan: Int
         /// Spawned tasks running on the core now (gauge).
         public var liveTasks: Int
 
@@ -51,7 +66,9 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
             "core \(index): jobs=\(jobsRun) completions=\(completions) parks=\(parks) "
                 + "wakeups(msg-ring)=\(wakeupsByMessageRing) wakeups(doorbell)=\(wakeupsByDoorbell) "
                 + "mailbox=\(mailboxMessages) sq-full=\(submissionQueueFullWaits) timers=\(timersArmed) "
-                + "started=\(tasksStarted) in-flight=\(operationsInFlight) tasks=\(liveTasks)"
+                + "started=\(tasksStarted) in-flight=\(operationsInFlight) tasks=\(liveTasks) "
+                + "receive-buffers=\(receiveBuffersOnLoan)/\(receiveBuffers) growths=\(receiveBufferGrowths) "
+                + "buffer-waits=\(receiveBufferWaits)"
         }
 
         /// Reads `core`'s figures. On the core's thread only (the counters are plain fields),
@@ -68,7 +85,11 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
             submissionQueueFullWaits = core.ring?.submitsToMakeRoom ?? 0
             timersArmed = core.operations.timersArmed
             tasksStarted = core.tasks.registered
+            receiveBufferGrowths = core.receiveBuffers.growths
+            receiveBufferWaits = core.receiveBuffers.waits
             operationsInFlight = core.operations.inFlight
+            receiveBuffers = core.receiveBuffers.capacity
+            receiveBuffersOnLoan = core.receiveBuffers.lent
             liveTasks = core.tasks.count
         }
     }

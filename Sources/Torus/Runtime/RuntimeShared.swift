@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import Synchronization
 
 /// State shared by a runtime's cores and handles.
@@ -13,11 +14,16 @@ final class RuntimeShared: @unchecked Sendable {
     let tasksDrained = ConditionLock(())
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
-    let receiveBuffers: (count: Int, size: Int)
+    /// Provided receive buffers per core: the first group's count, each buffer's size, the
+    /// most a core may grow to.
+    let receiveBuffers: (count: Int, size: Int, limit: Int)
+    /// ``RuntimeConfiguration/logger``, for what the cores report.
+    let logger: Logger
 
-    init(blockingPool: BlockingPool, receiveBuffers: (count: Int, size: Int)) {
+    init(blockingPool: BlockingPool, receiveBuffers: (count: Int, size: Int, limit: Int), logger: Logger) {
         self.blockingPool = blockingPool
         self.receiveBuffers = receiveBuffers
+        self.logger = logger
     }
 
     func install(cores: [Core]) {

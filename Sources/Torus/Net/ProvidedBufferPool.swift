@@ -1,0 +1,174 @@
+import Glibc
+import Logging
+import TorusRing
+
+/// A core's provided buffers for multishot receives: the buffer groups registered with the
+/// kernel, the buffers out on loan (delivered by a completion, not yet given back), the receives
+/// waiting for one after the kernel found none (`ENOBUFS`), and growth.
+///
+/// The first group (``ProvidedBufferRing``, group id 1, ``RuntimeConfiguration/receiveBufferCount``
+/// buffers) is registered on the core's first ``TCPStream/receivedChunks()``. When a receive
+/// starves and every buffer is on loan, the pool adds a group as large as all the groups so far
+/// (a power of two, at most 32,768 buffers), up to ``RuntimeConfiguration/receiveBufferLimit``
+/// buffers in all. A group's size is fixed when it is registered, and growing by a new group
+/// leaves the old ones, and every buffer on loan from them, untouched: nothing is re-registered
+/// or moved, so the kernel never loses a buffer it may still write into. Groups stay until the
+/// core stops (no shrinking).
+///
+/// At the limit a starved receive waits for a buffer to come back, not on a timer: no polling
+/// while the pool is empty, and the waiting receives are served in turn (first starved, first
+/// armed). Core-thread only.
+final class ProvidedBufferPool {
+    /// The buffers of the first group.
+    let initialCount: Int
+    /// The size of every buffer.
+    let bufferSize: Int
+    /// The most buffers the groups may hold in all.
+    let limit: Int
+    private let logger: Logger
+    private let coreIndex: Int
+    /// The ring the groups are registered with; nil before the first group and after `close`.
+    private var ring: Ring?
+    /// The groups; group id `index + 1`. Ids are never reused while the core runs: a receive
+    /// armed on a group records it (``ArmedGroup``) and reads its completions' buffer ids
+    /// against it.
+    // SAFETY: the kernel writes into a group's buffers while they are in its ring or picked for
+    // a receive not yet completed. This array keeps every group (its registration and memory,
+    // freed together in ``ProvidedBufferRing``'s deinit, unregistered first) until `close`,
+    // which runs after the core's loop has seen every final completion; a buffer on loan keeps
+    // its group alive in its ``ReceivedBuffer``, an armed receive in its ``ArmedGroup``.
+    private(set) var groups: [ProvidedBufferRing] = []
+    /// Buffers on loan, per group (same index).
+    private var lentByGroup: [Int] = []
+    /// Buffers on loan from all groups.
+    private(set) var lent = 0
+    /// Buffers in all groups.
+    private(set) var capacity = 0
+    /// Groups added beyond the first.
+    private(set) var growths: UInt64 = 0
+    /// Starved receives that had to wait for a buffer to come back (the pool was at its limit).
+    private(set) var waits: UInt64 = 0
+    /// Adding a group failed (memory): the pool stays as it is.
+    private var growthFailed = false
+    /// The first wait at the limit has been logged.
+    private var reportedLimit = false
+    /// Receives waiting for a buffer; each returns false if it no longer waits (cancelled or
+    /// gone), and the buffer is offered to the next.
+    private var waiters = RingBuffer<() -> Bool>()
+
+    init(initialCount: Int, bufferSize: Int, limit: Int, logger: Logger, coreIndex: Int) {
+        self.initialCount = initialCount
+        self.bufferSize = bufferSize
+        self.limit = limit
+        self.logger = logger
+        self.coreIndex = coreIndex
+    }
+
+    /// Registers the first group on `ring`, unless it is registered already.
+    /// - Throws: ``IOError`` (`io_uring_register_buf_ring`) when the kernel refuses.
+    func start(on ring: Ring) throws {
+        guard groups.isEmpty else { return }
+        var code: Int32 = 0
+        guard let group = ProvidedBufferRing(ring: ring, group: 1, count: initialCount, size: bufferSize, error: &code) else {
+            throw IOError(operation: "io_uring_register_buf_ring", errno: Errno(rawValue: code))
+        }
+        self.ring = ring
+        add(group)
+    }
+
+    /// The group a receive being armed should name: the one with the most buffers free (the
+    /// first on a tie); nil before the first group is registered or after `close`.
+    @inline(__always) func groupForArming() -> ProvidedBufferRing? {
+        if groups.count == 1 { return groups[0] }
+        var best = 0
+        var bestFree = Int.min
+        for index in groups.indices {
+            let free = groups[index].count - lentByGroup[index]
+            if free > bestFree {
+                best = index
+                bestFree = free
+            }
+        }
+        return groups.isEmpty ? nil : groups[best]
+    }
+
+    /// A completion delivered one of `group`'s buffers.
+    @inline(__always) func lend(_ group: ProvidedBufferRing) {
+        lentByGroup[Int(group.group) - 1] += 1
+        lent += 1
+    }
+
+    /// Gives buffer `id` of `group` back to the kernel, and wakes the first receive still
+    /// waiting for one. After `close` (the core stopped) the buffer is simply dropped with its
+    /// group.
+    @inline(__always) func giveBack(_ group: ProvidedBufferRing, id: UInt16) {
+        let index = Int(group.group) - 1
+        guard index < groups.count, groups[index] === group else { return }
+        group.recycle(id)
+        lentByGroup[index] -= 1
+        lent -= 1
+        while let waiter = waiters.popFirst() {
+            if waiter() { return }
+        }
+    }
+
+    /// Whether a receive the kernel starved (`ENOBUFS`) may be armed again now: a buffer is
+    /// free in some group, or every one is on loan and a new group could be added. False at
+    /// the limit: then wait for a buffer to come back (``waitForReturn(_:)``).
+    func makeRoom() -> Bool {
+        if lent < capacity || groups.isEmpty { return true }
+        if grow() { return true }
+        waits &+= 1
+        if !reportedLimit {
+            reportedLimit = true
+            logger.warning(
+                "core \(coreIndex): all \(capacity) provided receive buffers are on loan; receives wait for one to come back (RuntimeConfiguration.receiveBufferLimit is \(limit))",
+                metadata: ["core": "\(coreIndex)", "buffers": "\(capacity)"])
+        }
+        return false
+    }
+
+    /// Calls `wake` when a buffer comes back.
+    func waitForReturn(_ wake: @escaping () -> Bool) { waiters.append(wake) }
+
+    /// Drops the groups (the core stopped). Buffers still on loan keep their group's memory
+    /// alive until they are released.
+    func close() {
+        groups = []
+        lentByGroup = []
+        lent = 0
+        capacity = 0
+        ring = nil
+        waiters = RingBuffer()
+    }
+
+    /// Registers one more group, as large as all the groups so far (so growth takes a few
+    /// steps, not one group per buffer), a power of two within the limit and the kernel's
+    /// 32,768 per group.
+    private func grow() -> Bool {
+        guard let ring, !growthFailed, capacity < limit else { return false }
+        var step = 1
+        while step * 2 <= min(capacity, limit - capacity, 32768) { step *= 2 }
+        guard groups.count < Int(UInt16.max) else { return false }
+        var code: Int32 = 0
+        guard let group = ProvidedBufferRing(ring: ring, group: Int32(groups.count + 1), count: step, size: bufferSize, error: &code) else {
+            growthFailed = true
+            logger.warning(
+                "core \(coreIndex): could not add \(step) provided receive buffers (\(Errno(rawValue: code))); staying at \(capacity)",
+                metadata: ["core": "\(coreIndex)", "buffers": "\(capacity)"])
+            return false
+        }
+        add(group)
+        growths &+= 1
+        logger.notice(
+            "core \(coreIndex): every provided receive buffer was on loan; added \(step), now \(capacity) of at most \(limit)",
+            metadata: ["core": "\(coreIndex)", "buffers": "\(capacity)"])
+        return true
+    }
+
+    private func add(_ group: ProvidedBufferRing) {
+        groups.append(group)
+        lentByGroup.append(0)
+        capacity += group.count
+    }
+}
