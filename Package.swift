@@ -6,12 +6,19 @@ import PackageDescription
 // Dependencies are kept short on purpose: liburing (the one system library, wrapped by
 // `CUring`), swift-system, whose `Errno`, `FilePath` and `FilePermissions` are the
 // vocabulary types a Swift user already knows for system errors and paths, and swift-log,
-// the logging API the Swift server ecosystem shares.
+// the logging API the Swift server ecosystem shares. Everything else is behind a package
+// trait (SE-0450), so that a package depending on Torus with `traits: []` resolves those two
+// and nothing more (CI checks it with Examples/consumer): SwiftPM leaves a dependency out of
+// resolution when every use of it is under a trait nobody enabled.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+// Uses of the dependencies behind traits: a consumer without the trait does not resolve them.
+let programs: TargetDependencyCondition? = .when(traits: ["Programs"])
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser", condition: programs)
 
 // Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
 // states it at compile time (Sources/Torus/Platform.swift).
@@ -25,12 +32,19 @@ let package = Package(
         .library(name: "MiniRedis", targets: ["MiniRedis"]),
         .executable(name: "mini-redis-server", targets: ["mini-redis-server"]),
     ],
+    // On by default, so that `swift build`, `swift test` and `swift run` in this repository
+    // build everything; a consumer that wants the library alone says `traits: []` (README, "Use Torus in your package").
+    traits: [
+        .trait(name: "Programs", description: "The command-line programs, mini-redis and the tutorial: swift-argument-parser, hdrhistogram-swift"),
+        .default(enabledTraits: ["Programs"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The Swift server ecosystem's logging API: the runtime reports stalls, fallbacks and
         // abandoned tasks through a `Logger` the user configures.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // For the command-line programs only (never a dependency of the Torus library):
+        // For the command-line programs only (never a dependency of the Torus library); every
+        // use is under the `Programs` trait:
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
@@ -80,15 +94,15 @@ let package = Package(
             dependencies: [
                 "Torus",
                 "TorusVersion",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                argumentParser,
+                .product(name: "Histogram", package: "hdrhistogram-swift", condition: programs),
             ],
             swiftSettings: strict
         ),
         // The file-copy command.
         .executableTarget(
             name: "torus-cp",
-            dependencies: ["Torus", "TorusVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torus", "TorusVersion", argumentParser],
             swiftSettings: strict,
             // A command people put in their PATH: the Swift runtime linked in, so the binary
             // runs without the toolchain's libraries and starts in 5.6 ms instead of 8.5 ms
@@ -108,7 +122,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mini-redis-server",
-            dependencies: ["MiniRedis", "TorusVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MiniRedis", "TorusVersion", argumentParser],
             swiftSettings: strict
         ),
         // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
