@@ -11,6 +11,9 @@ final class RuntimeShared: @unchecked Sendable {
     let liveTasks = Atomic<Int>(0)
     /// Broadcast when the last task ends during shutdown, so `waitForTasks` need not poll.
     let tasksDrained = ConditionLock(())
+    /// Run once when the last task ends during shutdown: the async shutdown's wake-ups
+    /// (`TaskDrainWait.swift`).
+    let drainedCallbacks = Mutex<[@Sendable () -> Void]>([])
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
     let receiveBuffers: (count: Int, size: Int)
@@ -84,6 +87,7 @@ final class RuntimeShared: @unchecked Sendable {
         let left = liveTasks.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
         if left == 0 && phase.load(ordering: .sequentiallyConsistent) != RuntimePhase.running.rawValue {
             tasksDrained.withLockBroadcasting { _ in }
+            runDrainedCallbacks()
         }
     }
 
