@@ -19,6 +19,8 @@ let strict: [SwiftSetting] = [
 // Uses of the dependencies behind traits: a consumer without the trait does not resolve them.
 let programs: TargetDependencyCondition? = .when(traits: ["Programs"])
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser", condition: programs)
+let serviceLifecycle: Target.Dependency = .product(
+    name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
 
 // Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
 // states it at compile time (Sources/Torus/Platform.swift).
@@ -26,6 +28,9 @@ let package = Package(
     name: "Torus",
     products: [
         .library(name: "Torus", targets: ["Torus"]),
+        // Optional modules, each needing its trait (and its dependency) in a consumer.
+        .library(name: "TorusServiceLifecycle", targets: ["TorusServiceLifecycle"]),
+        .library(name: "TorusMetrics", targets: ["TorusMetrics"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
         .executable(name: "torus-echo", targets: ["torus-echo"]),
         .executable(name: "torus-cp", targets: ["torus-cp"]),
@@ -33,10 +38,13 @@ let package = Package(
         .executable(name: "mini-redis-server", targets: ["mini-redis-server"]),
     ],
     // On by default, so that `swift build`, `swift test` and `swift run` in this repository
-    // build everything; a consumer that wants the library alone says `traits: []` (README, "Use Torus in your package").
+    // build everything; a consumer that wants the library alone says `traits: []`, one that
+    // wants an optional module names its trait (README, "Use Torus in your package").
     traits: [
-        .trait(name: "Programs", description: "The command-line programs, mini-redis and the tutorial: swift-argument-parser, hdrhistogram-swift"),
-        .default(enabledTraits: ["Programs"]),
+        .trait(name: "Programs", description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift"),
+        .trait(name: "ServiceLifecycle", description: "The TorusServiceLifecycle module: swift-service-lifecycle"),
+        .trait(name: "Metrics", description: "The TorusMetrics module: swift-metrics"),
+        .default(enabledTraits: ["Programs", "ServiceLifecycle", "Metrics"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -47,6 +55,9 @@ let package = Package(
         // use is under the `Programs` trait:
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // For the optional modules, each under its trait:
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // liburing, found with pkg-config; SwiftPM suggests `apt install liburing-dev` if absent.
@@ -78,6 +89,19 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // Torus under swift-service-lifecycle's `ServiceGroup`: a `Service` that runs a runtime,
+        // graceful shutdown flowing from the group to the tasks on the cores.
+        .target(
+            name: "TorusServiceLifecycle",
+            dependencies: ["Torus", serviceLifecycle, .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Per-core runtime counters reported to swift-metrics.
+        .target(
+            name: "TorusMetrics",
+            dependencies: ["Torus", .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"]))],
             swiftSettings: strict
         ),
         // The version string the command-line programs print for `--version` (one place for
@@ -138,6 +162,29 @@ let package = Package(
         .executableTarget(
             name: "TorusTestHelper",
             dependencies: ["Torus"],
+            swiftSettings: strict
+        ),
+        // A child process running a ServiceGroup with a Torus service, for the SIGTERM test.
+        .executableTarget(
+            name: "TorusServiceHelper",
+            dependencies: [
+                "Torus", "TorusServiceLifecycle", serviceLifecycle, .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusServiceLifecycleTests",
+            dependencies: ["Torus", "TorusServiceLifecycle", "TorusServiceHelper", serviceLifecycle],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusMetricsTests",
+            dependencies: [
+                "Torus", "TorusMetrics",
+                .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+                .product(name: "MetricsTestKit", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+            ],
             swiftSettings: strict
         ),
         .testTarget(
