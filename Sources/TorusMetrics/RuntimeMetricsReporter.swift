@@ -55,6 +55,8 @@ public final class RuntimeMetricsReporter: Sendable {
     /// Reports now, then every ``interval``, until the calling task is cancelled.
     ///
     /// Runs on whatever executor calls it: a task on one of the runtime's cores, or any other.
+    ///
+    /// Cancel safety: cancellation is how it ends; a report under way completes first.
     public func run() async {
         while !Task.isCancelled {
             await report()
@@ -63,6 +65,9 @@ public final class RuntimeMetricsReporter: Sendable {
     }
 
     /// Takes one snapshot and records it.
+    ///
+    /// Cancel safety: nothing is lost; the snapshot is taken and recorded whatever happens to
+    /// the calling task.
     public func report() async {
         let snapshot = await handle.metrics()
         // The snapshot is applied under the lock so that two overlapping reports cannot both

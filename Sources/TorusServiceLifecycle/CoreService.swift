@@ -41,6 +41,8 @@ public struct CoreService: Service {
     ///
     /// - Throws: what the work throws; ``RuntimeError/shuttingDown`` if the runtime stopped
     ///   before the work could start.
+    ///
+    /// Cancel safety: cancelling it cancels the work on the core and waits for it to end.
     public func run() async throws {
         // Spawned from this task, so the spawned one copies its task-locals: the group's
         // graceful-shutdown state among them.

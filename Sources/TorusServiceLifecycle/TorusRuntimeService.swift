@@ -56,6 +56,9 @@ public struct TorusRuntimeService: Service {
     /// Waits for the group's graceful shutdown, then stops the runtime. Cancelled instead (the
     /// group is ending at once), it stops the runtime without a grace period: its tasks are
     /// cancelled straight away and get `cancellationWait` to unwind.
+    ///
+    /// Cancel safety: cancellation is one of its two ways to end; either way it returns only
+    /// once the runtime has stopped.
     public func run() async throws {
         // Throws only CancellationError: the task was cancelled rather than asked to stop.
         let graceful = (try? await gracefulShutdown()) != nil
