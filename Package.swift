@@ -6,12 +6,21 @@ import PackageDescription
 // Dependencies are kept short on purpose: liburing (the one system library, wrapped by
 // `CUring`), swift-system, whose `Errno`, `FilePath` and `FilePermissions` are the
 // vocabulary types a Swift user already knows for system errors and paths, and swift-log,
-// the logging API the Swift server ecosystem shares.
+// the logging API the Swift server ecosystem shares. Everything else is behind a package
+// trait (SE-0450), so that a package depending on Torus with `traits: []` resolves those two
+// and nothing more (CI checks it with Examples/consumer): SwiftPM leaves a dependency out of
+// resolution when every use of it is under a trait nobody enabled.
 let strict: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
+
+// Uses of the dependencies behind traits: a consumer without the trait does not resolve them.
+let programs: TargetDependencyCondition? = .when(traits: ["Programs"])
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser", condition: programs)
+let serviceLifecycle: Target.Dependency = .product(
+    name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
 
 // Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
 // states it at compile time (Sources/Torus/Platform.swift).
@@ -19,20 +28,36 @@ let package = Package(
     name: "Torus",
     products: [
         .library(name: "Torus", targets: ["Torus"]),
+        // Optional modules, each needing its trait (and its dependency) in a consumer.
+        .library(name: "TorusServiceLifecycle", targets: ["TorusServiceLifecycle"]),
+        .library(name: "TorusMetrics", targets: ["TorusMetrics"]),
         .executable(name: "torus-demo", targets: ["torus-demo"]),
         .executable(name: "torus-echo", targets: ["torus-echo"]),
         .executable(name: "torus-cp", targets: ["torus-cp"]),
         .library(name: "MiniRedis", targets: ["MiniRedis"]),
         .executable(name: "mini-redis-server", targets: ["mini-redis-server"]),
     ],
+    // On by default, so that `swift build`, `swift test` and `swift run` in this repository
+    // build everything; a consumer that wants the library alone says `traits: []`, one that
+    // wants an optional module names its trait (README, "Use Torus in your package").
+    traits: [
+        .trait(name: "Programs", description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift"),
+        .trait(name: "ServiceLifecycle", description: "The TorusServiceLifecycle module: swift-service-lifecycle"),
+        .trait(name: "Metrics", description: "The TorusMetrics module: swift-metrics"),
+        .default(enabledTraits: ["Programs", "ServiceLifecycle", "Metrics"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The Swift server ecosystem's logging API: the runtime reports stalls, fallbacks and
         // abandoned tasks through a `Logger` the user configures.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        // For the command-line programs only (never a dependency of the Torus library):
+        // For the command-line programs only (never a dependency of the Torus library); every
+        // use is under the `Programs` trait:
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // For the optional modules, each under its trait:
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // liburing, found with pkg-config; SwiftPM suggests `apt install liburing-dev` if absent.
@@ -66,6 +91,19 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Torus under swift-service-lifecycle's `ServiceGroup`: a `Service` that runs a runtime,
+        // graceful shutdown flowing from the group to the tasks on the cores.
+        .target(
+            name: "TorusServiceLifecycle",
+            dependencies: ["Torus", serviceLifecycle, .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Per-core runtime counters reported to swift-metrics.
+        .target(
+            name: "TorusMetrics",
+            dependencies: ["Torus", .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"]))],
+            swiftSettings: strict
+        ),
         // The version string the command-line programs print for `--version` (one place for
         // all of them; not part of the Torus library).
         .target(name: "TorusVersion", swiftSettings: strict),
@@ -80,8 +118,8 @@ let package = Package(
             dependencies: [
                 "Torus",
                 "TorusVersion",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                argumentParser,
+                .product(name: "Histogram", package: "hdrhistogram-swift", condition: programs),
             ],
             swiftSettings: strict
         ),
@@ -90,7 +128,7 @@ let package = Package(
         // The file-copy command.
         .executableTarget(
             name: "torus-cp",
-            dependencies: ["Torus", "TorusVersion", "CXattr", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Torus", "TorusVersion", "CXattr", argumentParser],
             swiftSettings: strict,
             // A command people put in their PATH: the Swift runtime linked in, so the binary
             // runs without the toolchain's libraries and starts in 5.6 ms instead of 8.5 ms
@@ -110,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "mini-redis-server",
-            dependencies: ["MiniRedis", "TorusVersion", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["MiniRedis", "TorusVersion", argumentParser],
             swiftSettings: strict
         ),
         // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
@@ -126,6 +164,29 @@ let package = Package(
         .executableTarget(
             name: "TorusTestHelper",
             dependencies: ["Torus"],
+            swiftSettings: strict
+        ),
+        // A child process running a ServiceGroup with a Torus service, for the SIGTERM test.
+        .executableTarget(
+            name: "TorusServiceHelper",
+            dependencies: [
+                "Torus", "TorusServiceLifecycle", serviceLifecycle, .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusServiceLifecycleTests",
+            dependencies: ["Torus", "TorusServiceLifecycle", "TorusServiceHelper", serviceLifecycle],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TorusMetricsTests",
+            dependencies: [
+                "Torus", "TorusMetrics",
+                .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+                .product(name: "MetricsTestKit", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

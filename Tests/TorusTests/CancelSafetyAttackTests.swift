@@ -424,7 +424,7 @@ extension RuntimeSuite {
             }
             while started.value < 4 { try await Task.sleep(for: .milliseconds(1)) }
             try await Task.sleep(for: .milliseconds(10))
-            let report = runtime.shutdown(gracePeriod: .milliseconds(20), cancellationWait: .seconds(2))
+            let report = await runtime.shutdown(gracePeriod: .milliseconds(20), cancellationWait: .seconds(2))
             withExtendedLifetime(tx) {}
             #expect(report.abandonedTasks == 0)
             #expect(report.cancelledTasks == 4)

@@ -81,7 +81,7 @@ extension RuntimeSuite {
                 await withUnsafeContinuation { (_: UnsafeContinuation<Void, Never>) in }
             }
             try await Task.sleep(for: .milliseconds(10))
-            let report = runtime.shutdown(gracePeriod: .milliseconds(10), cancellationWait: .milliseconds(10))
+            let report = await runtime.shutdown(gracePeriod: .milliseconds(10), cancellationWait: .milliseconds(10))
             #expect(report.abandonedTasks == 1)
             #expect(log.messages(at: .debug).filter { $0.hasPrefix("core ") && $0.contains("started") }.count == 2)
             #expect(log.messages(at: .warning).contains { $0.contains("1 task(s) still suspended after cancellation were abandoned") })

@@ -42,7 +42,7 @@ extension RuntimeSuite {
             // Tasks left sleeping on every core: shutdown must cancel them and stop every core.
             for core in 0..<cores { _ = runtime.handle.spawn(on: .core(core)) { try await sleep(for: .seconds(30)) } }
             let start = ContinuousClock.now
-            let report = runtime.shutdown(gracePeriod: .milliseconds(50))
+            let report = await runtime.shutdown(gracePeriod: .milliseconds(50))
             #expect(report.cancelledTasks == cores)
             #expect(ContinuousClock.now - start < .seconds(2))
             _ = ticks

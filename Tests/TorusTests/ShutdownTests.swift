@@ -66,7 +66,7 @@ extension RuntimeSuite {
             let runtime = try makeRuntime()
             let handle = runtime.handle
             let core = runtime.cores[0]
-            runtime.shutdown()
+            await runtime.shutdown()
             #expect(!handle.isRunning)
             await #expect {
                 try await handle.spawn { 1 }.value

@@ -55,7 +55,7 @@ extension RuntimeSuite {
             #expect(try finished.result.get() == 42)
             #expect(finished.signal == nil)
             let start = ContinuousClock.now
-            let report = runtime.shutdown(gracePeriod: .seconds(5))
+            let report = await runtime.shutdown(gracePeriod: .seconds(5))
             #expect(ContinuousClock.now - start < .seconds(1), "\(report)")
         }
 

@@ -14,11 +14,13 @@ import TorusRing
 /// ```
 ///
 /// or keep it around, spawn work onto it from any thread with a ``RuntimeHandle``, and stop it
-/// with ``shutdown(gracePeriod:)``.
+/// with ``shutdown(gracePeriod:cancellationWait:)``: from a plain thread it blocks, from async
+/// code `await runtime.shutdown()` suspends instead.
 public final class Runtime: Sendable {
     let shared: RuntimeShared
     private let threads: [OSThread]
-    private let shutdownState = Mutex<ShutdownReport?>(nil)
+    /// Who performs the one shutdown: the first call, sync or async; later calls wait for it.
+    private let shutdownState = Mutex<ShutdownState>(.running)
     private let watchdog: StallWatchdog?
     private let logger: Logger
 
@@ -103,7 +105,7 @@ public final class Runtime: Sendable {
             for thread in threads { thread.join() }
             for core in cores { core.close() }
             shared.blockingPool.shutdown()
-            shutdownState.withLock { $0 = ShutdownReport(finishedTasks: 0, cancelledTasks: 0, abandonedTasks: 0) }
+            shutdownState.withLock { $0 = .stopped(ShutdownReport(finishedTasks: 0, cancelledTasks: 0, abandonedTasks: 0)) }
             throw startError
         }
     }
@@ -134,7 +136,7 @@ public final class Runtime: Sendable {
         RuntimeCapabilities(kernel: KernelInfo.release, cores: cores.map(\.capability))
     }
 
-    /// Stops the runtime gracefully and waits for it.
+    /// Stops the runtime gracefully and waits for it, blocking the calling thread.
     ///
     /// 1. New spawns fail with ``RuntimeError/shuttingDown``.
     /// 2. Running tasks get `gracePeriod` to finish.
@@ -144,29 +146,89 @@ public final class Runtime: Sendable {
     ///    its thread exits; threads are joined, rings and eventfds closed, the blocking pool
     ///    drained and joined.
     ///
-    /// Calling it again returns the first report. Must not be called from a core thread.
+    /// Calling it again returns the first report. Must not be called from a core thread. From
+    /// async code, await the async overload instead: this one holds its thread for up to
+    /// `gracePeriod + cancellationWait`.
     @discardableResult
     public func shutdown(gracePeriod: Duration = .seconds(5), cancellationWait: Duration = .seconds(2)) -> ShutdownReport {
         precondition(Core.current?.shared !== shared, "Runtime.shutdown() would deadlock on one of its own cores")
-        return shutdownState.withLock { report in
-            if let report { return report }
-            let result = performShutdown(gracePeriod: gracePeriod, cancellationWait: cancellationWait)
-            report = result
-            return result
+        switch claimShutdown() {
+        case .finished(let report):
+            return report
+        case .wait(let completion):
+            return completion.wait()
+        case .perform(let completion):
+            let before = beginShutdown()
+            let leftAfterGrace = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + gracePeriod.clampedNanoseconds)
+            var abandoned = 0
+            if leftAfterGrace > 0 {
+                shared.cancelAllTasks()
+                abandoned = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + cancellationWait.clampedNanoseconds)
+            }
+            tearDown(abandoned: abandoned)
+            return finishShutdown(completion, before: before, leftAfterGrace: leftAfterGrace, abandoned: abandoned)
         }
     }
 
-    private func performShutdown(gracePeriod: Duration, cancellationWait: Duration) -> ShutdownReport {
-        shared.phase.store(RuntimePhase.draining.rawValue, ordering: .sequentiallyConsistent)
-        let before = shared.liveTasks.load(ordering: .acquiring)
-        let leftAfterGrace = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + gracePeriod.clampedNanoseconds)
-
-        var abandoned = 0
-        if leftAfterGrace > 0 {
-            shared.cancelAllTasks()
-            abandoned = shared.waitForTasks(deadlineNanoseconds: monotonicNanoseconds() + cancellationWait.clampedNanoseconds)
+    /// Stops the runtime gracefully and suspends until it has stopped, without blocking a
+    /// thread while its tasks finish: the steps of the blocking
+    /// ``shutdown(gracePeriod:cancellationWait:)``, with the grace period and the cancellation
+    /// wait awaited (woken by the last task's end, or by a timer on Swift's global executor).
+    /// Only the last step, joining the core threads once they leave their loops and draining
+    /// the blocking pool, runs on a thread of its own, which the caller awaits.
+    ///
+    /// For a runtime stopped from async code: a `ServiceGroup`'s service, a test, another
+    /// runtime's task. Calling it again (or the blocking overload) returns the first report.
+    /// Must not be called from one of this runtime's own cores, which it stops.
+    ///
+    /// Cancel safety: not cancellable; a shutdown, once begun, runs to its end, in at most
+    /// about `gracePeriod + cancellationWait`.
+    @discardableResult
+    public func shutdown(gracePeriod: Duration = .seconds(5), cancellationWait: Duration = .seconds(2)) async -> ShutdownReport {
+        precondition(Core.current?.shared !== shared, "Runtime.shutdown() would deadlock on one of its own cores")
+        switch claimShutdown() {
+        case .finished(let report):
+            return report
+        case .wait(let completion):
+            return await completion.value()
+        case .perform(let completion):
+            let before = beginShutdown()
+            let leftAfterGrace = await shared.waitForTasks(timeout: gracePeriod)
+            var abandoned = 0
+            if leftAfterGrace > 0 {
+                shared.cancelAllTasks()
+                abandoned = await shared.waitForTasks(timeout: cancellationWait)
+            }
+            await onOwnThread { [abandoned] in self.tearDown(abandoned: abandoned) }
+            return finishShutdown(completion, before: before, leftAfterGrace: leftAfterGrace, abandoned: abandoned)
         }
+    }
 
+    /// Decides, under the lock, whether this call performs the shutdown or waits for another's.
+    private func claimShutdown() -> ShutdownRole {
+        shutdownState.withLock { state in
+            switch state {
+            case .running:
+                let completion = ShutdownCompletion()
+                state = .stopping(completion)
+                return .perform(completion)
+            case .stopping(let completion):
+                return .wait(completion)
+            case .stopped(let report):
+                return .finished(report)
+            }
+        }
+    }
+
+    /// Step 1: new spawns fail from here on. Returns the tasks alive at that moment.
+    private func beginShutdown() -> Int {
+        shared.phase.store(RuntimePhase.draining.rawValue, ordering: .sequentiallyConsistent)
+        return shared.liveTasks.load(ordering: .acquiring)
+    }
+
+    /// Step 4: stops the cores and releases everything. Blocks until the core threads exit
+    /// (each waits for its ring's final completions) and the blocking pool's work ends.
+    private func tearDown(abandoned: Int) {
         if abandoned > 0 {
             logger.warning("runtime shutdown: \(abandoned) task(s) still suspended after cancellation were abandoned", metadata: ["abandoned": "\(abandoned)"])
         }
@@ -176,10 +238,50 @@ public final class Runtime: Sendable {
         for core in cores { core.close() }
         shared.blockingPool.shutdown()
         shared.phase.store(RuntimePhase.stopped.rawValue, ordering: .sequentiallyConsistent)
-        return ShutdownReport(
+    }
+
+    /// Records the report for later calls and wakes those already waiting.
+    private func finishShutdown(_ completion: ShutdownCompletion, before: Int, leftAfterGrace: Int, abandoned: Int) -> ShutdownReport {
+        let report = ShutdownReport(
             finishedTasks: before - leftAfterGrace,
             cancelledTasks: leftAfterGrace - abandoned,
             abandonedTasks: abandoned)
+        shutdownState.withLock { $0 = .stopped(report) }
+        completion.complete(report)
+        return report
+    }
+}
+
+/// Where a runtime's shutdown stands.
+private enum ShutdownState {
+    case running
+    case stopping(ShutdownCompletion)
+    case stopped(ShutdownReport)
+}
+
+/// What a call to `shutdown` does: perform it, wait for the call performing it, or return the
+/// report of the one that did.
+private enum ShutdownRole {
+    case perform(ShutdownCompletion)
+    case wait(ShutdownCompletion)
+    case finished(ShutdownReport)
+}
+
+/// Runs blocking `work` on a new thread and suspends until it is done, so that no thread of
+/// Swift's pools (or of another runtime) is held by it. Falls back to running it here if the
+/// system refuses a thread.
+private func onOwnThread(_ work: @escaping @Sendable () -> Void) async {
+    await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+        let thread = OSThread.start(name: "torus-shutdown") {
+            work()
+            continuation.resume()
+        }
+        if let thread {
+            thread.detach()
+        } else {
+            work()
+            continuation.resume()
+        }
     }
 }
 

@@ -12,6 +12,9 @@ final class RuntimeShared: @unchecked Sendable {
     let liveTasks = Atomic<Int>(0)
     /// Broadcast when the last task ends during shutdown, so `waitForTasks` need not poll.
     let tasksDrained = ConditionLock(())
+    /// Run once when the last task ends during shutdown: the async shutdown's wake-ups
+    /// (`TaskDrainWait.swift`).
+    let drainedCallbacks = Mutex<[@Sendable () -> Void]>([])
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
     /// Provided receive buffers per core: the first group's count, each buffer's size, the
@@ -90,6 +93,7 @@ final class RuntimeShared: @unchecked Sendable {
         let left = liveTasks.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
         if left == 0 && phase.load(ordering: .sequentiallyConsistent) != RuntimePhase.running.rawValue {
             tasksDrained.withLockBroadcasting { _ in }
+            runDrainedCallbacks()
         }
     }
 

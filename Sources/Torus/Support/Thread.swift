@@ -23,6 +23,9 @@ struct OSThread: @unchecked Sendable {
     /// Waits for the thread to finish.
     func join() { pthread_join(handle, nil) }
 
+    /// Lets the thread's resources go when it finishes, for a thread nobody will join.
+    func detach() { pthread_detach(handle) }
+
     /// Whether the calling thread is this one.
     var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
 }
