@@ -207,7 +207,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
+        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
             entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
         }
         buffer.count += Int(n)
@@ -261,7 +261,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
             return n
         }
-        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
+        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
         if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }

@@ -12,7 +12,8 @@ import Synchronization
 /// `close(2)` runs when the last borrow has been given back. A number is therefore never closed
 /// while anything of Torus may still hand it to the kernel.
 ///
-/// `File`, the socket types and the pipe ends all keep their descriptor in one of these.
+/// `File` and the socket types keep their descriptor in one of these. (A ``PipePair``'s ends are
+/// plain numbers: every splice keeps the pair alive until its final completion.)
 final class SharedDescriptor: Sendable {
     /// The descriptor number: valid until the real close, which waits for every borrow.
     let rawValue: Int32

@@ -92,7 +92,7 @@ extension File {
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
         defer { descriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, _, _ in
             entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeEnd, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
         })
     }
@@ -106,7 +106,7 @@ extension File {
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
         defer { descriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, _, _ in
             entry.prepareSplice(from: pipe.readEnd, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
         })
     }

@@ -106,7 +106,7 @@ final class SocketHandle: Sendable {
         let fd = try borrowDescriptor(for: "connect")
         defer { descriptor.giveBack() }
         let target = SocketAddressStorage(address)
-        _ = try await ringIO("connect", address: address, keepAlive: target) { entry, _, _ in
+        _ = try await ringIO("connect", address: address, keepAlive: target, holding: descriptor) { entry, _, _ in
             entry.prepareConnect(fd: fd, address: target.pointer, length: target.length)
         }
     }
@@ -129,7 +129,7 @@ final class SocketHandle: Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("recv", address: address, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("recv", address: address, keepAlive: buffer, holding: descriptor) { entry, _, _ in
             entry.prepareReceive(fd: fd, buffer: target, length: length, flags: 0)
         }
         buffer.count += Int(n)
@@ -144,7 +144,7 @@ final class SocketHandle: Sendable {
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
-        let n = try await ringIO("send", address: address, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("send", address: address, keepAlive: buffer, holding: descriptor) { entry, _, _ in
             entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
         }
         return Int(n)

@@ -157,7 +157,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         while sent < chunk.count {
             let source = chunk.address + sent
             let length = chunk.count - sent
-            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk) { entry, _, _ in
+            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk, holding: handle.descriptor) { entry, _, _ in
                 entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
             })
         }

@@ -1,0 +1,190 @@
+import Foundation
+import Glibc
+import Synchronization
+import Testing
+@testable import Torus
+
+// Attacks on SharedDescriptor (review of "Descriptors held by their operations"): closes that
+// race with operations the kernel cannot find by descriptor, with each other, with multishot
+// loops on another core, and with reused numbers.
+
+/// Set once a task has finished, so that a test can give up on it without awaiting it.
+private final class Finished: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .releasing) }
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+}
+
+/// Runs `body` in a task on the current core and waits up to `limit` for it. If it has not
+/// finished, records an issue and calls `unblock` (which must make it end, so the suite does not
+/// hang), then waits for it anyway.
+private func finishes<T: Sendable>(
+    within limit: Duration, _ what: String,
+    unblock: () async throws -> Void,
+    _ body: sending @escaping () async throws -> T
+) async throws -> T {
+    let finished = Finished()
+    let work = spawn { () async throws -> T in
+        defer { finished.set() }
+        return try await body()
+    }
+    let start = ContinuousClock.now
+    while !finished.isSet && ContinuousClock.now - start < limit { try await sleep(for: .milliseconds(5)) }
+    if !finished.isSet {
+        Issue.record("\(what) did not finish within \(limit)")
+        try await unblock()
+    }
+    return try await work.value
+}
+
+extension RuntimeSuite {
+    @Suite("Descriptor close races")
+    struct DescriptorCloseRaceTests {
+        @Test("closing a file while another task splices an empty pipe into it ends the splice (it is not resubmitted after the cancel)")
+        func closeEndsSpliceFromEmptyPipe() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> String in
+                let pipe = try PipePair()
+                let file = try await File.open(FilePath(directory + "/out"), options: [.write, .create])
+                // The pipe is empty: the splice waits in an io-wq worker for bytes to come.
+                let splicing = spawn { () -> String in
+                    do {
+                        return "spliced \(try await file.splice(from: pipe, to: 0, length: 4096))"
+                    } catch let error as IOError {
+                        return "\(error.errno)"
+                    }
+                }
+                try await sleep(for: .milliseconds(100))
+                try await finishes(within: .seconds(2), "close of a file with a splice waiting on an empty pipe", unblock: {
+                    // Give the splice its bytes, so that it (and the close) can end.
+                    _ = Glibc.write(pipe.writeEnd, "x", 1)
+                }) { try await file.close() }
+                return try await splicing.value
+            }.value
+            #expect(outcome != "spliced 1", "the splice was resubmitted after the close cancelled it, and waited for bytes")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("closing a listener from another core while its multishot accept loop iterates ends the loop; untaken connections are closed")
+        func closeEndsMultishotAcceptLoopOnAnotherCore() async throws {
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (served, ending) = try await runtime.handle.spawn(on: .core(0)) { () -> (Int, String) in
+                let listener = try TCPListener.bind(.loopback(port: 0))
+                let address = try listener.localAddress
+                let looping = spawn { () -> (Int, String) in
+                    var served = 0
+                    do {
+                        for try await connection in listener.connections {
+                            served += 1
+                            try await connection.close()
+                        }
+                        return (served, "ended")
+                    } catch let error as IOError {
+                        return (served, "\(error.errno)")
+                    }
+                }
+                var clients: [TCPStream] = []
+                for _ in 0..<3 { clients.append(try await TCPStream.connect(to: address)) }
+                try await sleep(for: .milliseconds(50))
+                try await finishes(within: .seconds(2), "close of a listener from core 1", unblock: { looping.cancel() }) {
+                    try await Core.current!.shared.cores[1].run { try await listener.close() }
+                }
+                let result = try await finishes(within: .seconds(2), "the accept loop after its listener closed", unblock: { looping.cancel() }) {
+                    try await looping.value
+                }
+                for client in clients { try await client.close() }
+                return result
+            }.value
+            #expect(served == 3)
+            // Ending with an error naming the closed listener is fine; hanging is not.
+            #expect(["ended", "\(Errno.badFileDescriptor)", "\(Errno.invalidArgument)"].contains(ending), "\(ending)")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("many closes of one file from both cores at once, while reads are in flight: one close, no trap, no leak")
+        func concurrentClosesFromBothCores() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let fifo = directory + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            for _ in 0..<20 {
+                try await runtime.handle.spawn(on: .core(0)) { () -> Void in
+                    let file = try await File.open(FilePath(fifo), options: [.read, .write])
+                    let cores = Core.current!.shared.cores
+                    // Readers waiting on both cores.
+                    let readers = (0..<4).map { index in
+                        runtime.handle.spawn(on: .core(index % 2)) { () -> Bool in
+                            do { _ = try await file.read(into: IOBuffer(capacity: 8), maxLength: 8); return false } catch { return true }
+                        }
+                    }
+                    try await sleep(for: .milliseconds(5))
+                    let closers = (0..<6).map { index in
+                        runtime.handle.spawn(on: .core(index % 2)) { try await cores[index % 2].run { try await file.close() } }
+                    }
+                    try await finishes(within: .seconds(2), "concurrent closes", unblock: {
+                        for reader in readers { reader.cancel() }
+                    }) {
+                        for closer in closers { try await closer.value }
+                        for reader in readers { #expect(try await reader.value) }
+                    }
+                }.value
+            }
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")
+        func readsNeverCrossReusedNumbers() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let fileCount = 8
+            for index in 0..<fileCount {
+                try Data(repeating: UInt8(index), count: 4096).write(to: URL(fileURLWithPath: directory + "/f\(index)"))
+            }
+            let rounds = ProcessInfo.processInfo.environment["TORUS_STRESS"] != nil ? 5000 : 300
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let wrong = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
+                try await withThrowingTaskGroup(of: [String].self) { group in
+                    for worker in 0..<fileCount {
+                        let core = Core.current!.shared.cores[worker % 2]
+                        group.addTask(executorPreference: core) {
+                            var wrong: [String] = []
+                            let path = FilePath(directory + "/f\(worker)")
+                            for round in 0..<rounds {
+                                let file = try await File.open(path, via: round % 2 == 0 ? .ring : .inline)
+                                // A read racing the close below, from a task on the other core.
+                                let other = Core.current!.shared.cores[(worker + 1) % 2]
+                                let reading = Task(executorPreference: other) { () -> [UInt8]? in
+                                    let buffer = IOBuffer(capacity: 4096)
+                                    guard (try? await file.read(into: buffer, at: 0)) != nil else { return nil }
+                                    return Array(buffer.bytes)
+                                }
+                                if round % 3 == 0 { await Task.yield() }
+                                try await file.close(via: round % 2 == 0 ? .inline : .ring)
+                                if let bytes = await reading.value, let stray = bytes.first(where: { $0 != UInt8(worker) }) {
+                                    wrong.append("worker \(worker) round \(round): read byte \(stray)")
+                                }
+                            }
+                            return wrong
+                        }
+                    }
+                    var all: [String] = []
+                    for try await wrong in group { all += wrong }
+                    return all
+                }
+            }.value
+            #expect(wrong.isEmpty, "\(wrong.prefix(5))")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+    }
+}
