@@ -69,6 +69,38 @@ extension RuntimeSuite {
             #expect(openFileAndSocketDescriptors() == before)
         }
 
+        @Test("closing a file while another task splices it into a full pipe ends the splice")
+        func closeEndsSpliceIntoFullPipe() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = directory + "/in"
+            try Data(repeating: 7, count: 1 << 20).write(to: URL(fileURLWithPath: path))
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            try await runtime.handle.spawn(on: .core(0)) { () -> Void in
+                let pipe = try PipePair(capacity: 4096)
+                let file = try await File.open(FilePath(path))
+                // Fill the pipe, then splice more: that splice waits in an io-wq worker for room.
+                #expect(try await file.splice(into: pipe, from: 0, length: pipe.capacity) == pipe.capacity)
+                let splicing = spawn { () -> String in
+                    do {
+                        return "spliced \(try await file.splice(into: pipe, from: 0, length: 4096))"
+                    } catch let error as IOError {
+                        return "\(error.errno)"
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+                try await sleep(for: .milliseconds(100))
+                try await finishes(within: .seconds(2), "close of a file with a splice waiting for room in a pipe", unblock: {
+                    splicing.cancel()
+                }) { try await file.close() }
+                _ = await splicing.result
+            }.value
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
         @Test("closing a listener from another core while its multishot accept loop iterates ends the loop; untaken connections are closed")
         func closeEndsMultishotAcceptLoopOnAnotherCore() async throws {
             let before = openFileAndSocketDescriptors()

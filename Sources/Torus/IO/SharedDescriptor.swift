@@ -25,6 +25,12 @@ final class SharedDescriptor: Sendable {
 
     private static let closingBit: UInt64 = 1 << 63
 
+    /// Operations holding this descriptor that the kernel files under another one, so that the
+    /// close's `IORING_ASYNC_CANCEL_FD` does not find them: a splice from this file into a pipe
+    /// (the SQE's `fd` is the splice's output, the pipe). The close cancels these by id;
+    /// `closing` is set, under the lock, when it has taken the list.
+    private let cancelledByID = Lock<(closing: Bool, operations: [(core: Core, id: OperationID)])>((false, []))
+
     private enum Closer {
         /// Nobody has asked yet (or the close found no borrow out and did it itself).
         case nobody
@@ -146,10 +152,35 @@ final class SharedDescriptor: Sendable {
         if closeNow { closeOwnedDescriptor(rawValue) }
     }
 
+    /// Records an operation that holds this descriptor but that the kernel files under another
+    /// one (see `cancelledByID`), for a close to cancel by id. Called on `core`'s thread from
+    /// the operation's `prepare`, before it is submitted; `operationEnded` when it completed.
+    func cancelOnClose(_ id: OperationID, on core: Core) {
+        let closing = cancelledByID.withLock { state in
+            if !state.closing { state.operations.append((core, id)) }
+            return state.closing
+        }
+        // A close took the list before this operation was recorded: it is cancelled here, by a
+        // message the core handles after the job that is submitting it (cancelling it now, before
+        // its submission is recorded, would only mark it).
+        if closing { core.send(.closure { core.cancelOperation(id) }) }
+    }
+
+    /// The operation recorded with ``cancelOnClose(_:on:)`` has completed.
+    func operationEnded(_ id: OperationID) {
+        cancelledByID.withLock { state in state.operations.removeAll { $0.id == id } }
+    }
+
     /// Cancels every operation on this descriptor on every core of the caller's runtime (an
     /// operation may have been started from any of them). Off a runtime's threads there is no
-    /// ring to ask: the close then waits for the operations to end by themselves.
+    /// ring to ask for `IORING_ASYNC_CANCEL_FD`: the close then waits for the operations to end
+    /// by themselves, except the ones recorded by id, which any thread can cancel.
     private func cancelOperationsInFlight() {
+        let byID = cancelledByID.withLock { state in
+            state.closing = true
+            return state.operations
+        }
+        for (core, id) in byID { core.cancelOperation(id) }
         guard let current = Core.current else { return }
         let fd = rawValue
         for core in current.shared.cores {
