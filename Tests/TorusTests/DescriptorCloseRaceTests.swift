@@ -173,6 +173,33 @@ extension RuntimeSuite {
             #expect(openFileAndSocketDescriptors() == before)
         }
 
+        @Test("a close on a running core while another core has already stopped (shutdown) does not touch the stopped core's ring")
+        func closeWhileAnotherCoreHasStopped() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = directory + "/f"
+            try Data("x".utf8).write(to: URL(fileURLWithPath: path))
+            let runtime = try makeRuntime()
+            try await runtime.handle.spawn(on: .core(0)) { () -> Void in
+                // What shutdown does, core by core: core 1 leaves its loop first.
+                Core.current!.shared.cores[1].send(.stop)
+                try await sleep(for: .milliseconds(100))
+                let file = try await File.open(FilePath(path))
+                // Held as a copy on the blocking pool holds it, so the close must ask every
+                // core to cancel what is in flight on the number: core 1's request is left in
+                // its mailbox, and runs on another thread once the core is closed.
+                #expect(file.descriptor.borrow() != nil)
+                let closing = spawn { try await file.close() }
+                try await sleep(for: .milliseconds(20))
+                file.descriptor.giveBack()
+                try await closing.value
+            }.value
+            runtime.shutdown()
+            // The request runs in a detached task: give it time to run (it trapped in
+            // `assertOnCore` before the fix).
+            try await Task.sleep(for: .milliseconds(200))
+        }
+
         @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")
         func readsNeverCrossReusedNumbers() async throws {
             let directory = try makeTemporaryDirectory()
