@@ -200,6 +200,85 @@ extension RuntimeSuite {
             try await Task.sleep(for: .milliseconds(200))
         }
 
+        @Test("closing a UDP socket from the other core ends a receive waiting on it: no datagram is made up, nothing leaks")
+        func closeEndsUDPReceive() async throws {
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> String in
+                let socket = try UDPSocket.bind(.loopback(port: 0))
+                let receiving = spawn { () -> String in
+                    do {
+                        let (count, sender) = try await socket.receive(into: IOBuffer(capacity: 64))
+                        return "received \(count) from \(sender.map { "\($0)" } ?? "nobody")"
+                    } catch let error as IOError {
+                        return "\(error.errno)"
+                    }
+                }
+                try await sleep(for: .milliseconds(50))
+                try await finishes(within: .seconds(2), "close of a UDP socket with a receive waiting", unblock: { receiving.cancel() }) {
+                    try await Core.current!.shared.cores[1].run { try await socket.close() }
+                }
+                return try await receiving.value
+            }.value
+            #expect(!outcome.hasPrefix("received"), "a closed socket's waiting receive returned \(outcome)")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("closing the destination of a copyRange running on the blocking pool waits for the copy, which completes whole")
+        func closeWaitsForCopyRangeOnThePool() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let size = 4 << 20
+            try Data(pseudoRandomBytes(size, seed: 9)).write(to: URL(fileURLWithPath: directory + "/in"))
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let copied = try await runtime.handle.spawn(on: .core(0)) { () -> Int in
+                let input = try await File.open(FilePath(directory + "/in"))
+                let output = try await File.open(FilePath(directory + "/out"), options: [.write, .create, .truncate])
+                let copying = spawn { try await input.copyRange(to: output, from: 0, to: 0, length: size) }
+                await Task.yield()
+                try await Core.current!.shared.cores[1].run { try await output.close() }
+                let copied = try await copying.value
+                try await input.close()
+                return copied
+            }.value
+            #expect(copied > 0)
+            let written = try Data(contentsOf: URL(fileURLWithPath: directory + "/out"))
+            #expect(written.count == copied)
+            #expect(written == Data(pseudoRandomBytes(size, seed: 9)).prefix(copied))
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("the task iterating a stream's received chunks can close the stream itself (its own multishot holds the descriptor)")
+        func closeFromTheIteratingTask() async throws {
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let after = try await runtime.handle.spawn(on: .core(0)) { () -> String in
+                let listener = try TCPListener.bind(.loopback(port: 0))
+                let accepting = spawn { try await listener.accept() }
+                let client = try await TCPStream.connect(to: try listener.localAddress)
+                let server = try await accepting.value
+                try await listener.close()
+                try await client.writeAll(Array("hello".utf8))
+                var chunks = try server.receivedChunks().makeAsyncIterator()
+                let first = try await chunks.next()
+                #expect(first?.count == 5)
+                // The receive stays armed (holding the descriptor) while this task closes.
+                try await finishes(within: .seconds(2), "close by the task whose iterator holds the descriptor", unblock: {
+                    try await client.close()
+                }) { try await server.close() }
+                let result: String
+                do { result = try await chunks.next() == nil ? "ended" : "more bytes" } catch let error as IOError { result = "\(error.errno)" }
+                try await client.close()
+                return result
+            }.value
+            #expect(after == "ended" || after == "\(Errno.badFileDescriptor)", "\(after)")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
         @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")
         func readsNeverCrossReusedNumbers() async throws {
             let directory = try makeTemporaryDirectory()

@@ -175,7 +175,13 @@ final class SocketHandle: Sendable {
 
     /// Ends both directions so that waits on the socket end. Listening sockets and sockets
     /// never connected answer `ENOTCONN`; their waits (accepts) are cancelled instead.
+    /// Not for datagram sockets: a receive waiting on a shut-down UDP socket completes with 0,
+    /// which reads as an empty datagram (from nobody) rather than as the close; their waits are
+    /// cancelled too (and a UDP send never waits for room).
     private static func abort(_ fd: Int32) {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_DGRAM.rawValue) { return }
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
     }
 }
