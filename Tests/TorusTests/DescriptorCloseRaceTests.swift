@@ -279,6 +279,39 @@ extension RuntimeSuite {
             #expect(openFileAndSocketDescriptors() == before)
         }
 
+        @Test("a close from outside the runtime (a plain task) still ends a FIFO read waiting on a core")
+        func closeFromOffRuntimeEndsBlockedRead() async throws {
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let fifo = directory + "/fifo"
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let file = try await runtime.handle.spawn(on: .core(0)) { try await File.open(FilePath(fifo), options: [.read, .write]) }.value
+            let readEnded = Finished()
+            let reading = runtime.handle.spawn(on: .core(0)) { () -> String in
+                defer { readEnded.set() }
+                do { return "read \(try await file.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError { return "\(error.errno)" }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            // Swift's global executor: no core, no ring of its own.
+            let closing = Task.detached { try await file.close() }
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(2), !readEnded.isSet {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            if !readEnded.isSet {
+                Issue.record("a close from outside the runtime did not end the read waiting on core 0")
+                let writer = open(fifo, O_WRONLY | O_NONBLOCK)
+                _ = Glibc.write(writer, "x", 1)
+                Glibc.close(writer)
+            }
+            try await closing.value
+            #expect(try await reading.value == "\(Errno.canceled)")
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
         @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")
         func readsNeverCrossReusedNumbers() async throws {
             let directory = try makeTemporaryDirectory()

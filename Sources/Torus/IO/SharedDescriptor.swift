@@ -44,7 +44,16 @@ final class SharedDescriptor: Sendable {
         case closed
     }
 
-    init(_ rawValue: Int32) { self.rawValue = rawValue }
+    /// The runtime whose core made this object, if any. A close from outside every runtime
+    /// (a plain task, a thread) asks its cores to cancel what is in flight; without it such a
+    /// close waited until the operations ended by themselves (a FIFO read: until a writer came).
+    /// Weak: a file that outlives its runtime does not keep it.
+    private weak let openedOn: RuntimeShared?
+
+    init(_ rawValue: Int32) {
+        self.rawValue = rawValue
+        self.openedOn = Core.current?.shared
+    }
 
     deinit {
         // Every borrower keeps its owner (and so this object) alive, so no borrow is out here.
@@ -171,20 +180,23 @@ final class SharedDescriptor: Sendable {
         cancelledByID.withLock { state in state.operations.removeAll { $0.id == id } }
     }
 
-    /// Cancels every operation on this descriptor on every core of the caller's runtime (an
-    /// operation may have been started from any of them). Off a runtime's threads there is no
-    /// ring to ask for `IORING_ASYNC_CANCEL_FD`: the close then waits for the operations to end
-    /// by themselves, except the ones recorded by id, which any thread can cancel.
+    /// Cancels every operation on this descriptor on every core of the caller's runtime and of
+    /// the runtime it was opened on (an operation may have been started from any of them).
+    /// Descriptors made off every runtime and closed off every runtime have no ring to ask for
+    /// `IORING_ASYNC_CANCEL_FD`: the close then waits for the operations to end by themselves,
+    /// except the ones recorded by id, which any thread can cancel.
     private func cancelOperationsInFlight() {
         let byID = cancelledByID.withLock { state in
             state.closing = true
             return state.operations
         }
         for (core, id) in byID { core.cancelOperation(id) }
-        guard let current = Core.current else { return }
+        let current = Core.current?.shared
         let fd = rawValue
-        for core in current.shared.cores {
-            core.execute { core.cancelOperations(onDescriptor: fd) }
+        for runtime in [current, openedOn === current ? nil : openedOn] {
+            for core in runtime?.cores ?? [] {
+                core.execute { core.cancelOperations(onDescriptor: fd) }
+            }
         }
     }
 }
