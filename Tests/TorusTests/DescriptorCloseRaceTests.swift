@@ -344,6 +344,73 @@ extension RuntimeSuite {
             }
         }
 
+        @Test("a multishot receive paused and re-armed many times, closed from the other core mid-stream: every borrow comes back, nothing leaks")
+        func pausedMultishotReceiveClosedMidStream() async throws {
+            let rounds = ProcessInfo.processInfo.environment["TORUS_STRESS"] != nil ? 300 : 20
+            let before = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            try await runtime.handle.spawn(on: .core(0)) { () -> Void in
+                let listener = try TCPListener.bind(.loopback(port: 0))
+                let address = try listener.localAddress
+                for round in 0..<rounds {
+                    let accepting = spawn { try await listener.accept() }
+                    let client = try await TCPStream.connect(to: address)
+                    let server = try await accepting.value
+                    // The peer sends far more than the receive queue limit: the multishot
+                    // receive pauses (is cancelled) and is armed again as the consumer reads.
+                    let sending = spawn { () -> Void in try? await client.writeAll([UInt8](repeating: 1, count: 8 << 20)) }
+                    let consuming = spawn { () -> Int in
+                        var total = 0
+                        do {
+                            for try await chunk in try server.receivedChunks() {
+                                total += chunk.count
+                                if total % 3 == 0 { await Task.yield() }
+                            }
+                        } catch {}
+                        return total
+                    }
+                    try await sleep(for: .milliseconds(round % 5))
+                    try await finishes(within: .seconds(2), "round \(round): close of a stream whose multishot receive pauses", unblock: {
+                        consuming.cancel()
+                        try await client.close()
+                    }) {
+                        try await Core.current!.shared.cores[1].run { try await server.close() }
+                    }
+                    _ = await consuming.result
+                    try await client.close()
+                    _ = await sending.result
+                }
+                try await listener.close()
+            }.value
+            #expect(openFileAndSocketDescriptors() == before)
+        }
+
+        @Test("a TCP read waiting while another core closes the stream ends with an error, not a made-up end of stream")
+        func closedStreamReadIsNotEndOfStream() async throws {
+            let rounds = ProcessInfo.processInfo.environment["TORUS_STRESS"] != nil ? 500 : 40
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let endsOfStream = try await runtime.handle.spawn(on: .core(0)) { () -> Int in
+                let listener = try TCPListener.bind(.loopback(port: 0))
+                let address = try listener.localAddress
+                var endsOfStream = 0
+                for _ in 0..<rounds {
+                    let accepting = spawn { try await listener.accept() }
+                    let client = try await TCPStream.connect(to: address)
+                    let server = try await accepting.value
+                    let reading = spawn { () -> Int? in try? await server.read(into: IOBuffer(capacity: 8), maxLength: 8) }
+                    try await sleep(for: .milliseconds(1))
+                    try await Core.current!.shared.cores[1].run { try await server.close() }
+                    if case .success(0) = await reading.result { endsOfStream += 1 }
+                    try await client.close()
+                }
+                try await listener.close()
+                return endsOfStream
+            }.value
+            #expect(endsOfStream == 0, "\(endsOfStream) of \(rounds) reads returned 0 (end of stream) although the peer never closed")
+        }
+
         @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")
         func readsNeverCrossReusedNumbers() async throws {
             let directory = try makeTemporaryDirectory()

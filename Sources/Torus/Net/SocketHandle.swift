@@ -132,6 +132,10 @@ final class SocketHandle: Sendable {
         let n = try await ringIO("recv", address: address, keepAlive: buffer, holding: descriptor) { entry, _, _ in
             entry.prepareReceive(fd: fd, buffer: target, length: length, flags: 0)
         }
+        // A close's shutdown(2) (see `abort`) ends a waiting receive with 0 before its cancel
+        // arrives: that is this side closing, not the peer's end of stream, which a reader
+        // would take for the whole message (`readToEnd`, a last line).
+        if n == 0, descriptor.isClosing { throw IOError(operation: "recv", address: address, errno: .canceled) }
         buffer.count += Int(n)
         return Int(n)
     }
