@@ -144,8 +144,9 @@ extension Core {
     /// Cancels every operation in flight on descriptor `fd` on this core (core thread): what
     /// closing a descriptor that operations still hold asks of each core.
     func cancelOperations(onDescriptor fd: Int32) {
-        assertOnCore()
-        guard let ring, !stopping else { return }
+        // Sent with `execute` to every core; a core that has stopped runs it on another thread
+        // (`Core.runElsewhere`), with nothing left in flight to cancel and no ring to touch.
+        guard isCurrent, let ring, !stopping else { return }
         // Queued behind every SQE already in the ring, so an operation prepared before the close
         // is submitted first and found by the cancel. The cancel reserve is there for this.
         guard let entry = ring.nextEntry(reserving: 0) else {

@@ -156,17 +156,23 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         try await open(path, options: [.write, .create, .truncate], permissions: permissions)
     }
 
-    /// Closes the descriptor with `IORING_OP_CLOSE` (with `.inline`, a plain `close(2)`; it
-    /// never waits for a disk). Closing twice does nothing.
+    /// Closes the descriptor with `IORING_OP_CLOSE` (with `.inline`, a plain `close(2)`; the
+    /// close itself never waits for a disk). Closing twice does nothing: a second call returns
+    /// at once, even while the first still waits for the calls in flight (below).
     ///
     /// Calls on this file still in flight from other tasks (a read of a FIFO that waits for a
     /// writer, say) are cancelled first, and the descriptor is closed once the last of them has
     /// completed: they end with their result or an error (`ECANCELED`), and no operation queued
     /// before the close can reach a file opened afterwards under the same number. Calls made
-    /// after the close began fail with `EBADF`.
+    /// after the close began fail with `EBADF`. Calls the kernel cannot cancel are waited for:
+    /// a regular-file read already issued (it may wait for the disk), a ``copyRange(to:from:to:length:via:)``
+    /// running on the blocking pool. One caveat: the kernel cancels by open file description,
+    /// so calls in flight on another `File` sharing this one's (a duplicate, as
+    /// ``StandardStreams`` makes) are cancelled too and end with `ECANCELED`.
     ///
     /// Cancel safety: the descriptor is closed whatever happens: in a cancelled task (or when
-    /// the kernel cancelled the ring's close) with a plain `close(2)`, without throwing.
+    /// the kernel cancelled the ring's close) with a plain `close(2)`, without throwing. A
+    /// cancelled close still waits for the calls in flight (which the close has cancelled).
     public func close(via route: FileOperationRoute = .ring) async throws {
         // Operations still holding the descriptor (another task's read, say) are cancelled and
         // waited for: the number is closed only when nothing can hand it to the kernel any more.
@@ -207,7 +213,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
+        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
             entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
         }
         buffer.count += Int(n)
@@ -261,7 +267,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
             return n
         }
-        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd)) { entry, _, _ in
+        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
         if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }

@@ -29,9 +29,11 @@ final class CStringKeepAlive {
 ///   turned into `CancellationError` when the wait was cancelled).
 /// - Throws: ``IOError`` naming `operation` and the path or address; `CancellationError`;
 ///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
+/// - Parameter descriptor: the descriptor the operation holds (borrowed by the caller), if any:
+///   once it is closing, an interrupted operation is not submitted again (see below).
 func ringIO(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
-    cancellable: Bool = true,
+    cancellable: Bool = true, holding descriptor: SharedDescriptor? = nil,
     _ prepare: (SubmissionEntry, Core, OperationID) -> Void
 ) async throws -> Int32 {
     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
@@ -61,6 +63,13 @@ func ringIO(
         switch -result {
         case EINTR, EAGAIN, kernelRestartErrorCodes:
             if isWaitCancelled { throw CancellationError() }
+            // A close cancels the operations holding the descriptor once; one the cancel
+            // interrupted in an io-wq worker (a splice waiting on a pipe, a read of a terminal)
+            // completes with EINTR or a restart code. Submitted again, it would come after the
+            // cancel and wait for ever, and the close with it.
+            if let descriptor, descriptor.isClosing {
+                throw IOError(operation: operation, path: path, address: address, errno: .canceled)
+            }
             continue
         case ECANCELED where isWaitCancelled || core.stopping:
             throw CancellationError()

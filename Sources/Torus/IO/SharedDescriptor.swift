@@ -12,7 +12,8 @@ import Synchronization
 /// `close(2)` runs when the last borrow has been given back. A number is therefore never closed
 /// while anything of Torus may still hand it to the kernel.
 ///
-/// `File`, the socket types and the pipe ends all keep their descriptor in one of these.
+/// `File` and the socket types keep their descriptor in one of these. (A ``PipePair``'s ends are
+/// plain numbers: every splice keeps the pair alive until its final completion.)
 final class SharedDescriptor: Sendable {
     /// The descriptor number: valid until the real close, which waits for every borrow.
     let rawValue: Int32
@@ -23,6 +24,12 @@ final class SharedDescriptor: Sendable {
     private let closer = Lock<Closer>(.nobody)
 
     private static let closingBit: UInt64 = 1 << 63
+
+    /// Operations holding this descriptor that the kernel files under another one, so that the
+    /// close's `IORING_ASYNC_CANCEL_FD` does not find them: a splice from this file into a pipe
+    /// (the SQE's `fd` is the splice's output, the pipe). The close cancels these by id;
+    /// `closing` is set, under the lock, when it has taken the list.
+    private let cancelledByID = Lock<(closing: Bool, operations: [(core: Core, id: OperationID)])>((false, []))
 
     private enum Closer {
         /// Nobody has asked yet (or the close found no borrow out and did it itself).
@@ -37,7 +44,16 @@ final class SharedDescriptor: Sendable {
         case closed
     }
 
-    init(_ rawValue: Int32) { self.rawValue = rawValue }
+    /// The runtime whose core made this object, if any. A close from outside every runtime
+    /// (a plain task, a thread) asks its cores to cancel what is in flight; without it such a
+    /// close waited until the operations ended by themselves (a FIFO read: until a writer came).
+    /// Weak: a file that outlives its runtime does not keep it.
+    private weak let openedOn: RuntimeShared?
+
+    init(_ rawValue: Int32) {
+        self.rawValue = rawValue
+        self.openedOn = Core.current?.shared
+    }
 
     deinit {
         // Every borrower keeps its owner (and so this object) alive, so no borrow is out here.
@@ -145,14 +161,42 @@ final class SharedDescriptor: Sendable {
         if closeNow { closeOwnedDescriptor(rawValue) }
     }
 
-    /// Cancels every operation on this descriptor on every core of the caller's runtime (an
-    /// operation may have been started from any of them). Off a runtime's threads there is no
-    /// ring to ask: the close then waits for the operations to end by themselves.
+    /// Records an operation that holds this descriptor but that the kernel files under another
+    /// one (see `cancelledByID`), for a close to cancel by id. Called on `core`'s thread from
+    /// the operation's `prepare`, before it is submitted; `operationEnded` when it completed.
+    func cancelOnClose(_ id: OperationID, on core: Core) {
+        let closing = cancelledByID.withLock { state in
+            if !state.closing { state.operations.append((core, id)) }
+            return state.closing
+        }
+        // A close took the list before this operation was recorded: it is cancelled here, by a
+        // message the core handles after the job that is submitting it (cancelling it now, before
+        // its submission is recorded, would only mark it).
+        if closing { core.send(.closure { core.cancelOperation(id) }) }
+    }
+
+    /// The operation recorded with ``cancelOnClose(_:on:)`` has completed.
+    func operationEnded(_ id: OperationID) {
+        cancelledByID.withLock { state in state.operations.removeAll { $0.id == id } }
+    }
+
+    /// Cancels every operation on this descriptor on every core of the caller's runtime and of
+    /// the runtime it was opened on (an operation may have been started from any of them).
+    /// Descriptors made off every runtime and closed off every runtime have no ring to ask for
+    /// `IORING_ASYNC_CANCEL_FD`: the close then waits for the operations to end by themselves,
+    /// except the ones recorded by id, which any thread can cancel.
     private func cancelOperationsInFlight() {
-        guard let current = Core.current else { return }
+        let byID = cancelledByID.withLock { state in
+            state.closing = true
+            return state.operations
+        }
+        for (core, id) in byID { core.cancelOperation(id) }
+        let current = Core.current?.shared
         let fd = rawValue
-        for core in current.shared.cores {
-            core.execute { core.cancelOperations(onDescriptor: fd) }
+        for runtime in [current, openedOn === current ? nil : openedOn] {
+            for core in runtime?.cores ?? [] {
+                core.execute { core.cancelOperations(onDescriptor: fd) }
+            }
         }
     }
 }

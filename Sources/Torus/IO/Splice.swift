@@ -92,8 +92,15 @@ extension File {
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
         defer { descriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
+        // The kernel files the splice under its output, the pipe, so a close of this file must
+        // cancel it by id (IORING_ASYNC_CANCEL_FD on the file would not find it, and the close
+        // would wait for room in the pipe).
+        var submitted: [OperationID] = []
+        defer { for id in submitted { descriptor.operationEnded(id) } }
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, core, id in
             entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeEnd, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
+            descriptor.cancelOnClose(id, on: core)
+            submitted.append(id)
         })
     }
 
@@ -106,7 +113,7 @@ extension File {
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
         defer { descriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe) { entry, _, _ in
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, _, _ in
             entry.prepareSplice(from: pipe.readEnd, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
         })
     }

@@ -87,6 +87,8 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         interpret: { completion in
             let result = completion.result
             if result > 0 { return .item(ReceivedBuffer(core: core, group: armed.group, id: completion.bufferID, count: Int(result))) }
+            // 0 while the stream is closing is the close's shutdown(2), not the peer's end.
+            if result == 0 && handle.descriptor.isClosing { return .failure(IOError(operation: "recv", address: handle.address, errno: .canceled)) }
             if result == 0 { return .end }
             if result == -ENOBUFS { return .starved }
             if result == -ECANCELED { return .none }

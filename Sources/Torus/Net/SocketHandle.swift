@@ -101,7 +101,7 @@ final class SocketHandle: Sendable {
         let fd = try borrowDescriptor(for: "connect")
         defer { descriptor.giveBack() }
         let target = SocketAddressStorage(address)
-        _ = try await ringIO("connect", address: address, keepAlive: target) { entry, _, _ in
+        _ = try await ringIO("connect", address: address, keepAlive: target, holding: descriptor) { entry, _, _ in
             entry.prepareConnect(fd: fd, address: target.pointer, length: target.length)
         }
     }
@@ -124,9 +124,13 @@ final class SocketHandle: Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("recv", address: address, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("recv", address: address, keepAlive: buffer, holding: descriptor) { entry, _, _ in
             entry.prepareReceive(fd: fd, buffer: target, length: length, flags: 0)
         }
+        // A close's shutdown(2) (see `abort`) ends a waiting receive with 0 before its cancel
+        // arrives: that is this side closing, not the peer's end of stream, which a reader
+        // would take for the whole message (`readToEnd`, a last line).
+        if n == 0, descriptor.isClosing { throw IOError(operation: "recv", address: address, errno: .canceled) }
         buffer.count += Int(n)
         return Int(n)
     }
@@ -139,7 +143,7 @@ final class SocketHandle: Sendable {
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
-        let n = try await ringIO("send", address: address, keepAlive: buffer) { entry, _, _ in
+        let n = try await ringIO("send", address: address, keepAlive: buffer, holding: descriptor) { entry, _, _ in
             entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
         }
         return Int(n)
@@ -170,7 +174,13 @@ final class SocketHandle: Sendable {
 
     /// Ends both directions so that waits on the socket end. Listening sockets and sockets
     /// never connected answer `ENOTCONN`; their waits (accepts) are cancelled instead.
+    /// Not for datagram sockets: a receive waiting on a shut-down UDP socket completes with 0,
+    /// which reads as an empty datagram (from nobody) rather than as the close; their waits are
+    /// cancelled too (and a UDP send never waits for room).
     private static func abort(_ fd: Int32) {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        if getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_DGRAM.rawValue) { return }
         _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
     }
 }

@@ -95,6 +95,11 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
 
     /// Closes the connection. Idempotent.
     ///
+    /// Calls other tasks (on any core) have in flight on the stream are ended first (a
+    /// `shutdown(2)`, then a cancel) and waited for: a read throws `ECANCELED` (never a made-up
+    /// end of stream), a send `ECANCELED` or `EPIPE`, ``receivedChunks()`` throws. The
+    /// descriptor is closed after the last of them has completed.
+    ///
     /// Cancel safety: the descriptor is closed whatever happens (in a cancelled task with a
     /// plain `close(2)`).
     public func close() async throws { try await handle.close() }
@@ -157,7 +162,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         while sent < chunk.count {
             let source = chunk.address + sent
             let length = chunk.count - sent
-            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk) { entry, _, _ in
+            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk, holding: handle.descriptor) { entry, _, _ in
                 entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
             })
         }

@@ -51,7 +51,7 @@ public final class UDPSocket: Sendable {
         let fd = try handle.borrowDescriptor(for: "sendmsg")
         defer { handle.descriptor.giveBack() }
         let message = MessageHeader(buffer: buffer, start: 0, length: buffer.count, address: address)
-        return Int(try await ringIO("sendmsg", address: address, keepAlive: message) { entry, _, _ in
+        return Int(try await ringIO("sendmsg", address: address, keepAlive: message, holding: handle.descriptor) { entry, _, _ in
             entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))
         })
     }
@@ -73,7 +73,7 @@ public final class UDPSocket: Sendable {
         let fd = try handle.borrowDescriptor(for: "recvmsg")
         defer { handle.descriptor.giveBack() }
         let message = MessageHeader(buffer: buffer, start: buffer.count, length: buffer.freeCapacity, address: nil)
-        let n = try await ringIO("recvmsg", address: handle.address, keepAlive: message) { entry, _, _ in
+        let n = try await ringIO("recvmsg", address: handle.address, keepAlive: message, holding: handle.descriptor) { entry, _, _ in
             entry.prepareReceiveMessage(fd: fd, message: message.header, flags: 0)
         }
         buffer.count += Int(n)
