@@ -127,6 +127,32 @@ extension RuntimeSuite {
             #expect(openFileAndSocketDescriptors() == descriptors)
         }
 
+        @Test("a close that fails (EIO, EINTR) has still closed the descriptor: EIO is reported, EINTR is not, nothing leaks or is closed twice")
+        func failedCloseStillCloses() async throws {
+            let (directory, path, _) = try sampleFile(10)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let descriptors = openFileAndSocketDescriptors()
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let outcomes = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
+                var outcomes: [String] = []
+                for errno in [Errno.ioError, .interrupted] {
+                    let file = try await File.open(FilePath(path))
+                    let number = file.fileDescriptor
+                    outcomes.append(await FaultInjection.with([FaultRule("close", subject: path, .fail(errno))]) {
+                        await failure { try await file.close() }
+                    })
+                    // Closed for real: the number is free (and the next open may reuse it).
+                    outcomes.append(fcntl(number, F_GETFD) < 0 ? "closed" : "open")
+                }
+                return outcomes
+            }.value
+            #expect(outcomes.count == 4)
+            #expect(outcomes[0].hasPrefix("close \"") && outcomes[0].contains("EIO"), "\(outcomes)")
+            #expect(outcomes[1] == "closed" && outcomes[2] == "returned" && outcomes[3] == "closed", "\(outcomes)")
+            #expect(openFileAndSocketDescriptors() == descriptors)
+        }
+
         // MARK: Sockets
 
         @Test("a TCP stream moves every byte in order when each send and each receive is cut short")

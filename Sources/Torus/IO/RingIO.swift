@@ -42,11 +42,6 @@ func ringIO(
         switch FaultInjection.fault(for: operation, path: path, address: address) {
         case nil:
             result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
-        case .fail(let error)? where operation == "close":
-            // A failed close has still released the number on Linux: close for real, then
-            // report the fault (skipping the close would leak the descriptor).
-            _ = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
-            result = error == .interrupted ? 0 : -error.rawValue
         case .fail(let error)?:
             // As if the kernel had answered at once: nothing was submitted.
             if Task.isCancelled { throw CancellationError() }
@@ -108,17 +103,30 @@ func ringIOProducingDescriptor(
 let maximumTransfer = 1 << 30
 
 /// Closes `fd` with `IORING_OP_CLOSE`, or with a plain `close(2)` where the ring cannot be used:
-/// off a core, in a cancelled task (whose ring operations are refused), or when the kernel
-/// cancelled the close. Either way the descriptor is closed exactly once and never leaks.
+/// off a core, in a cancelled task (whose ring operations are refused), or when the close never
+/// ran (refused before submission, or cancelled in the kernel by a deadline). Either way the
+/// descriptor is closed exactly once and never leaks.
+///
+/// Not through `ringIO`: a close that reports `EINTR` or a restart code (a network or FUSE file
+/// system whose flush was interrupted) has released the number all the same, and retrying it
+/// could close a number another thread has just been given. Only `ECANCELED` means it never ran.
 func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) async throws {
-    guard Core.current != nil, !Task.isCancelled else {
+    guard let core = Core.current, !Task.isCancelled else {
         closeOwnedDescriptor(fd)
         return
     }
-    do {
-        _ = try await ringIO("close", path: path, address: address) { entry, _, _ in entry.prepareClose(fd: fd) }
-    } catch is CancellationError {
-        // The close never ran (refused before submission or cancelled in the kernel).
+    let result = await core.submitAndAwait(cancellable: false) { entry, _ in entry.prepareClose(fd: fd) }
+    var error = result < 0 ? -result : 0
+    if error == ECANCELED {
         closeOwnedDescriptor(fd)
+        return
+    }
+    // A fault injected into a close is reported after the real close (a failed close has
+    // still released the number on Linux).
+    if case .fail(let injected)? = FaultInjection.fault(for: "close", path: path, address: address) { error = injected.rawValue }
+    switch error {
+    case 0, EINTR, kernelRestartErrorCodes: return
+    case EBADF: preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
+    default: throw IOError(operation: "close", path: path, address: address, errno: Errno(rawValue: error))
     }
 }
