@@ -84,11 +84,13 @@ struct Server: ParsableCommand {
                 }
             }
         }.result
+        // Each core's own figures (jobs, completions, parks, wake-ups, receive buffers), so an
+        // operator sees how the load spread and whether buffers ran short.
+        let figures = try? runtime.handle.block { await runtime.handle.metrics() }
         runtime.shutdown(gracePeriod: .seconds(2))
         switch outcome {
-        case .success:
-            say("stopped")
-        case .failure(let error) where error is CancellationError:
+        case .success, .failure(is CancellationError):
+            for core in figures?.cores ?? [] { say("\(core)") }
             say("stopped")
         case .failure(let error):
             printError("torus-echo server: \(error)")

@@ -25,6 +25,12 @@ extension RuntimeSuite {
             let (status, rest) = server.terminate()
             #expect(status == 0)
             #expect(rest.contains("stopped"))
+            // Per-core figures on exit: both cores served (reuse-port spreads 20 connections).
+            for core in 0..<2 {
+                let line = rest.split(separator: "\n").first { $0.hasPrefix("core \(core): jobs=") }
+                #expect(line != nil, "\(rest)")
+                #expect(line.map { !$0.contains("completions=0 ") } ?? false, "\(rest)")
+            }
         }
 
         @Test("clients that vanish mid-message, and a half-close, leave the server serving")
