@@ -37,7 +37,9 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     init(handle: SocketHandle) { self.handle = handle }
 
     /// Connects to `address` (`IORING_OP_CONNECT`).
-    /// - Parameter timeout: give up after this long (the connect is cancelled in the kernel).
+    /// - Parameters:
+    ///   - address: the peer, IPv4 or IPv6.
+    ///   - timeout: give up after this long (the connect is cancelled in the kernel).
     ///
     /// Cancel safety: a cancelled (or timed-out) connect leaves nothing open: the kernel's
     /// connect is cancelled and the half-made socket is closed. A connect that completed before
@@ -204,6 +206,7 @@ public final class TCPListener: Sendable {
 
     /// Binds and listens.
     /// - Parameters:
+    ///   - address: the address to listen on (port 0: the kernel picks one, see ``localAddress``).
     ///   - backlog: pending connections the kernel queues (capped by `net.core.somaxconn`).
     ///   - reuseAddress: `SO_REUSEADDR` (default on: rebinding a port in TIME_WAIT works).
     ///   - reusePort: `SO_REUSEPORT`: several listeners (one per core) share the port and the

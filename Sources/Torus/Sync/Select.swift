@@ -27,8 +27,10 @@
 ///   - biased: poll the branches in argument order every time (tokio's `biased;`), so the first
 ///     ready branch always wins. By default the starting branch rotates, so that a busy branch
 ///     cannot starve the others.
+///   - branches: the events to wait for, each with its handler.
 ///   - otherwise: run when no branch is ready on the first poll (tokio's `else`): the select then
 ///     never waits.
+///   - isolation: the caller's actor, where the handlers run (the default is right).
 /// - Returns: what the winning branch's handler returned.
 /// - Throws: what the winning handler threw; `CancellationError` if the task is cancelled (or
 ///   the deadline of its ``withDeadline(_:isolation:_:)`` scope passes) before a branch won, in
