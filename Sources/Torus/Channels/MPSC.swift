@@ -133,8 +133,10 @@ public enum MPSC {
         /// Values queued now.
         @inlinable public var count: Int { storage.count }
 
+        /// Returns an iterator that receives values until the channel is closed and drained.
         @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: self) }
 
+        /// Receives values one by one; see ``MPSC/Receiver/receive()``.
         public struct Iterator: AsyncIteratorProtocol {
             @usableFromInline let receiver: Receiver<Value>
             @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }

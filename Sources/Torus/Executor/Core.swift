@@ -132,18 +132,25 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         }
     }
 
+    /// This core as a `SerialExecutor`, for an actor pinned to it (`nonisolated var
+    /// unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }`).
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    /// This core as a `TaskExecutor`, for `Task(executorPreference:)` and
+    /// `withTaskExecutorPreference`.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
 
+    /// Traps unless the caller runs on this core's thread (Swift calls it to check an actor's
+    /// isolation).
     public func checkIsolated() {
         precondition(isCurrent, "expected to run on Torus core \(index), but running on another thread")
     }
 
+    /// Whether the caller runs on this core's thread.
     public func isIsolatingCurrentContext() -> Bool? { isCurrent }
 
     // MARK: Work from other threads

@@ -32,7 +32,9 @@ import TorusRing
 public final class File: AsyncReader, AsyncWriter, Sendable {
     /// How to open a file (`O_*` flags).
     public struct Options: OptionSet, Sendable, Hashable {
+        /// The `O_*` flags.
         public let rawValue: Int32
+        /// Options from `O_*` flags.
         public init(rawValue: Int32) { self.rawValue = rawValue }
 
         /// Open for reading.

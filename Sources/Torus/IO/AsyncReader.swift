@@ -80,7 +80,9 @@ extension AsyncReader {
 
 /// ``AsyncReader/readToEnd(limit:chunkSize:)`` met more bytes than its limit.
 public struct ReadLimitExceeded: Error, Sendable, CustomStringConvertible {
+    /// The limit that was passed.
     public var limit: Int
+    /// Says the limit, in bytes.
     public var description: String { "the stream is longer than the limit of \(limit) bytes" }
 }
 

@@ -20,6 +20,7 @@
 ///
 /// Not `Sendable`: one task owns it.
 public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
+    /// The writer it buffers for. Writing to it directly overtakes the bytes buffered here.
     public let base: Base
     private let buffer: IOBuffer
 
@@ -83,6 +84,7 @@ public final class BytesReader: AsyncReader {
     private let bytes: [UInt8]
     private var position = 0
 
+    /// A reader of a copy of `bytes`.
     public init(_ bytes: some Collection<UInt8>) { self.bytes = Array(bytes) }
 
     /// Bytes not read yet.

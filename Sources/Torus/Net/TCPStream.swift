@@ -129,6 +129,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         try handle.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, enabled ? 1 : 0, operation: "setsockopt(TCP_NODELAY)")
     }
 
+    /// Whether `TCP_NODELAY` is set.
     public var noDelay: Bool { get throws { try handle.getOption(Int32(IPPROTO_TCP), TCP_NODELAY, operation: "getsockopt(TCP_NODELAY)") != 0 } }
 
     /// `SO_KEEPALIVE`: probe an idle peer.
@@ -136,6 +137,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         try handle.setOption(SOL_SOCKET, SO_KEEPALIVE, enabled ? 1 : 0, operation: "setsockopt(SO_KEEPALIVE)")
     }
 
+    /// Whether `SO_KEEPALIVE` is set.
     public var keepAlive: Bool { get throws { try handle.getOption(SOL_SOCKET, SO_KEEPALIVE, operation: "getsockopt(SO_KEEPALIVE)") != 0 } }
 
     /// The raw descriptor (-1 once closed). Torus still owns it.
@@ -303,10 +305,13 @@ public final class TCPListener: Sendable {
         Connections(listener: self, onShortage: onShortage)
     }
 
+    /// The connections a ``TCPListener`` accepts, as an `AsyncSequence` (multishot accept).
     public struct Connections: AsyncSequence, Sendable {
         let listener: TCPListener
         let onShortage: @Sendable (IOError) -> Void
+        /// Returns an iterator; its first `next()` arms the multishot accept on the caller's core.
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener, onShortage: onShortage) }
+        /// Hands out accepted connections; dropping it cancels the multishot accept.
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
             let onShortage: @Sendable (IOError) -> Void

@@ -295,6 +295,7 @@ public struct ShutdownReport: Sendable, Equatable, CustomStringConvertible {
     /// their jobs run on Swift's global executor if they ever wake.
     public var abandonedTasks: Int
 
+    /// The three counts on one line.
     public var description: String {
         "finished \(finishedTasks), cancelled \(cancelledTasks), abandoned \(abandonedTasks)"
     }

@@ -11,6 +11,7 @@ public final class Barrier: Sendable {
     @usableFromInline let count: Int
     @usableFromInline let state = Lock(State())
 
+    /// A barrier for `count` tasks (at least 1): the `count`-th ``wait()`` releases them all.
     @inlinable public init(count: Int) {
         precondition(count >= 1, "Barrier needs at least one participant")
         self.count = count

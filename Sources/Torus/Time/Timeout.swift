@@ -7,7 +7,9 @@ import Synchronization
 public struct TimeoutError: Error, Sendable, CustomStringConvertible {
     /// The time limit that was exceeded (for a deadline, the time from entering the scope to it).
     public var duration: Duration
+    /// A timeout after `duration`.
     public init(duration: Duration) { self.duration = duration }
+    /// Says the duration, as `operation timed out after 1.0 seconds`.
     public var description: String { "operation timed out after \(duration)" }
 }
 

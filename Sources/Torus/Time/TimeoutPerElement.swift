@@ -15,12 +15,15 @@ extension AsyncSequence {
 
 /// The sequence ``_Concurrency/AsyncSequence/timeout(perElement:)`` returns.
 public struct TimeoutPerElementSequence<Base: AsyncSequence>: AsyncSequence {
+    /// The base sequence's element.
     public typealias Element = Base.Element
     let base: Base
     let limit: Duration
 
+    /// Returns an iterator that gives each `next()` of the base its own time limit.
     public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), limit: limit) }
 
+    /// Waits for each element of the base for at most the limit.
     public struct Iterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let limit: Duration
