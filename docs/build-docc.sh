@@ -7,9 +7,14 @@
 # toolchain's own `docc` on symbol graphs the compiler emits while building the Torus target
 # (in its own scratch directory, so the flags never invalidate the normal debug build).
 #
+# It also checks that every public symbol of Torus has a doc comment (docs/filter-symbol-graphs.py)
+# and that the tables of the "Cancel safety" article match the doc comments' notes
+# (docs/cancel-safety-table.py).
+#
 #   docs/build-docc.sh               build and check; the archive is .build/docc/Torus.doccarchive
+#   docs/build-docc.sh --update      rewrite the cancel-safety tables from the doc comments, then check
 #   docs/build-docc.sh --coverage    also print DocC's documentation coverage (brief)
-#   docs/build-docc.sh --preview     build, then serve it at http://localhost:8080/documentation/torus
+#   docs/build-docc.sh --preview     serve the documentation at http://localhost:8080/documentation/torus
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +33,7 @@ swift build --target Torus --scratch-path "$scratch" \
 rm -rf "$graphs/torus"
 python3 docs/filter-symbol-graphs.py "$graphs/all" "$graphs/torus"
 
+article=Sources/Torus/Torus.docc/CancelSafety.md
 options=(Sources/Torus/Torus.docc --additional-symbol-graph-dir "$graphs/torus"
          --fallback-display-name Torus --fallback-bundle-identifier org.torus.Torus)
 case "$mode" in
@@ -37,12 +43,21 @@ case "$mode" in
     --coverage)
         options+=(--experimental-documentation-coverage --coverage-summary-level brief)
         ;;
+    --update)
+        # Drop the old tables (their links may be stale), convert, and write them again.
+        marker="$(grep -n '^<!-- The tables below are generated' "$article" | cut -d: -f1)"
+        sed -i "$((marker + 1)),\$d" "$article"
+        rm -rf "$archive"
+        "$docc" convert "${options[@]}" --output-path "$archive" --analyze --warnings-as-errors
+        python3 docs/cancel-safety-table.py "$archive" "$graphs/torus" "$article"
+        ;;
     "") ;;
     *)
-        echo "usage: docs/build-docc.sh [--coverage|--preview]" >&2
+        echo "usage: docs/build-docc.sh [--update|--coverage|--preview]" >&2
         exit 64
         ;;
 esac
 rm -rf "$archive"
 "$docc" convert "${options[@]}" --output-path "$archive" --transform-for-static-hosting \
     --analyze --warnings-as-errors
+python3 docs/cancel-safety-table.py "$archive" "$graphs/torus" "$article" --check

@@ -141,6 +141,9 @@ public enum MPSC {
             @usableFromInline let receiver: Receiver<Value>
             @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
             /// The next value; nil at the end, or when the task is cancelled (taking nothing).
+            ///
+            /// Cancel safety: as ``MPSC/Receiver/receive()``: a cancelled call takes nothing; the
+            /// value stays queued for the next call.
             @inlinable public mutating func next() async -> Value? { try? await receiver.receive() }
         }
     }

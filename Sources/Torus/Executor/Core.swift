@@ -167,6 +167,10 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
 
     /// Runs `body` on this core and returns its result to the caller's executor: the way to hand
     /// a piece of work to another core and come back (`smp::submit_to` in seastar).
+    ///
+    /// Cancel safety: the body runs in the calling task, on this core: a cancellation or deadline
+    /// reaches the waits inside it, and each API's own note applies. The hop to the core and back
+    /// loses nothing.
     public func run<T: Sendable>(_ body: sending () async throws -> T) async rethrows -> T {
         try await withTaskExecutorPreference(self) { try await body() }
     }

@@ -21,6 +21,10 @@ extension FileSystem {
     ///
     /// Runs `fdopendir`/`readdir` on the blocking pool, on a duplicate of `descriptor`: the
     /// caller keeps its descriptor open and owns it.
+    ///
+    /// Cancel safety: not interruptible: the listing runs on the blocking pool to the end and is
+    /// returned even to a cancelled task.
+    ///
     /// - Parameters:
     ///   - descriptor: an open directory; the caller keeps it.
     ///   - path: the directory's path, for error messages only.
@@ -78,6 +82,9 @@ extension FileSystem {
     /// for the disk in the kernel, not on the core (io_uring hands every `statx` to a worker
     /// thread, which costs more than the call when the inode is cached; see
     /// ``FileOperationRoute``); `.inline` for the plain call.
+    ///
+    /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
+    ///
     /// - Parameters:
     ///   - name: the entry's name inside `directory`.
     ///   - directory: an open directory descriptor.
@@ -115,6 +122,10 @@ extension FileSystem {
 extension File {
     /// Opens `name` relative to the open directory `directory` (`openat`; with `.noFollow`, a
     /// symbolic link in the last component is refused with `ELOOP`).
+    ///
+    /// Cancel safety: as ``File/open(_:options:permissions:via:)``: a cancelled open leaves no
+    /// descriptor behind; with `.inline`, a task already cancelled does not start it.
+    ///
     /// - Parameters:
     ///   - name: the file's name inside `directory`.
     ///   - directory: an open directory descriptor; the caller keeps it.

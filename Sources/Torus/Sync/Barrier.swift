@@ -19,6 +19,9 @@ public final class Barrier: Sendable {
 
     /// Waits for the others. Returns true in exactly one task of each generation (the last to
     /// arrive: the "leader", as tokio's `BarrierWaitResult::is_leader`).
+    ///
+    /// Cancel safety: not interrupted: the wait ignores cancellation and deadlines, so a task that
+    /// has arrived stays counted and waits for the rest of its generation.
     @inlinable public func wait() async -> Bool {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let released = state.withLock { state -> [Resumable<Bool>]? in

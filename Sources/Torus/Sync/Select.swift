@@ -23,6 +23,10 @@
 /// oneshot values, timers (``SelectBranch/sleep(for:then:)``), and any async operation
 /// (``SelectBranch/operation(_:then:)``, run as a child task and cancelled if it loses).
 ///
+/// Cancel safety: cancel safe: branches are polled, never raced, so a select stopped by
+/// cancellation or a deadline before a branch won has taken nothing from any branch; a branch's
+/// value is taken only by the select that runs its handler.
+///
 /// - Parameters:
 ///   - biased: poll the branches in argument order every time (tokio's `biased;`), so the first
 ///     ready branch always wins. By default the starting branch rotates, so that a busy branch

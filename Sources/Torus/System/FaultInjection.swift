@@ -71,6 +71,8 @@ public enum FaultInjection {
     public static var injectedCount: Int { hits.load(ordering: .relaxed) }
 
     /// Runs `body` with `rules` installed, removing them afterwards.
+    ///
+    /// Cancel safety: the rules are removed however `body` ends: returning, throwing or cancelled.
     public static func with<T>(_ newRules: [FaultRule], _ body: () async throws -> T) async rethrows -> T {
         install(newRules)
         defer { removeAll() }

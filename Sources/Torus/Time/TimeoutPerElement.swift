@@ -29,6 +29,11 @@ public struct TimeoutPerElementSequence<Base: AsyncSequence>: AsyncSequence {
         let limit: Duration
 
         /// The next element, or nil at the end.
+        ///
+        /// Cancel safety: a timed-out or cancelled wait is one of the base iterator's, so its note
+        /// applies: over a Torus channel it takes nothing, and the next call continues with the
+        /// next value.
+        ///
         /// - Throws: ``TimeoutError`` when none came within the limit; what the base threw.
         public mutating func next() async throws -> Element? {
             let deadline = ContinuousClock.now.advanced(by: limit)
