@@ -19,10 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode="${1:-}"
+case "$mode" in
+    ""|--update|--coverage|--preview) ;;
+    *) echo "usage: docs/build-docc.sh [--update|--coverage|--preview]" >&2; exit 64 ;;
+esac
 scratch=.build/docc
 graphs="$PWD/$scratch/symbol-graphs"
 archive="$scratch/Torus.doccarchive"
 docc="$(command -v docc || echo "$(dirname "$(command -v swift)")/docc")"
+[ -x "$docc" ] || { echo "build-docc.sh: no docc next to swift ($docc); it ships with Swift 5.6+ toolchains" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "build-docc.sh: needs python3 (to filter symbol graphs)" >&2; exit 1; }
 
 # The compiler rewrites the graphs whenever it compiles Torus; an up-to-date build keeps the
 # last ones, so the directory is never emptied here.
@@ -50,11 +56,6 @@ case "$mode" in
         rm -rf "$archive"
         "$docc" convert "${options[@]}" --output-path "$archive" --analyze --warnings-as-errors
         python3 docs/cancel-safety-table.py "$archive" "$graphs/torus" "$article"
-        ;;
-    "") ;;
-    *)
-        echo "usage: docs/build-docc.sh [--update|--coverage|--preview]" >&2
-        exit 64
         ;;
 esac
 rm -rf "$archive"
