@@ -5,6 +5,7 @@
 #   ./dev.sh test    run the test suite (swift test): what CI runs (also installs redis-tools)
 #   ./dev.sh bench   build the Benchmarks package in release mode and run the comparisons
 #   ./dev.sh echo-bench [--write docs/benchmarks.md]   torus-echo against SwiftNIO, pinned CPUs
+#   ./dev.sh docs [--update|--coverage|--preview]   build and check the DocC documentation
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -60,8 +61,12 @@ case "$command" in
             && swift build -c release --product uring-echo-server)
         exec .build/release/torus-echo bench "$@"
         ;;
+    docs)
+        ensure_system_packages
+        exec docs/build-docc.sh "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo|test|bench|echo-bench [arguments]" >&2
+        echo "usage: ./dev.sh demo|test|bench|echo-bench|docs [arguments]" >&2
         exit 64
         ;;
 esac

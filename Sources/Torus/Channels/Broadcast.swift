@@ -111,10 +111,18 @@ public enum Broadcast {
         public struct Messages: AsyncSequence, Sendable {
             @usableFromInline let receiver: Receiver<Value>
             @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
+            /// Returns an iterator over the receiver's values and lag notices.
             @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: receiver) }
+            /// Yields each value, or a ``Broadcast/Message/lagged(missed:)`` notice after falling
+            /// behind.
             public struct Iterator: AsyncIteratorProtocol {
                 @usableFromInline let receiver: Receiver<Value>
                 @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
+                /// The next value or lag notice; nil once the channel is closed and drained, or
+                /// when the task is cancelled.
+                ///
+                /// Cancel safety: as ``Broadcast/Receiver/receive()``: a cancelled call does not
+                /// move the receiver.
                 @inlinable public mutating func next() async -> Message<Value>? {
                     do {
                         return .value(try await receiver.receive())
@@ -130,6 +138,7 @@ public enum Broadcast {
 
     /// What a receiver's ``Receiver/messages`` yields.
     public enum Message<Value: Sendable>: Sendable {
+        /// A value sent on the channel.
         case value(Value)
         /// This many values were overwritten before the receiver read them.
         case lagged(missed: Int)

@@ -1,5 +1,6 @@
 /// Why a value could not be sent. The value is handed back.
 public struct SendError<Value: Sendable>: Error {
+    /// Why the send failed.
     public enum Reason: Sendable, Equatable {
         /// The receiving side is gone or closed.
         case closed
@@ -7,10 +8,12 @@ public struct SendError<Value: Sendable>: Error {
         case cancelled
     }
 
+    /// Why the send failed.
     public var reason: Reason
     /// The value that was not sent.
     public var value: Value
 
+    /// A send failure for `value`, handed back to the sender.
     @inlinable public init(reason: Reason, value: Value) {
         self.reason = reason
         self.value = value

@@ -133,12 +133,17 @@ public enum MPSC {
         /// Values queued now.
         @inlinable public var count: Int { storage.count }
 
+        /// Returns an iterator that receives values until the channel is closed and drained.
         @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: self) }
 
+        /// Receives values one by one; see ``MPSC/Receiver/receive()``.
         public struct Iterator: AsyncIteratorProtocol {
             @usableFromInline let receiver: Receiver<Value>
             @inlinable init(receiver: Receiver<Value>) { self.receiver = receiver }
             /// The next value; nil at the end, or when the task is cancelled (taking nothing).
+            ///
+            /// Cancel safety: as ``MPSC/Receiver/receive()``: a cancelled call takes nothing; the
+            /// value stays queued for the next call.
             @inlinable public mutating func next() async -> Value? { try? await receiver.receive() }
         }
     }

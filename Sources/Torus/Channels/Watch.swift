@@ -24,6 +24,8 @@ public enum Watch {
         return (Sender(storage), Receiver(storage, seen: 0))
     }
 
+    /// The sending end: holds the value and wakes receivers when it changes. Dropping it closes the
+    /// channel (the receivers' sequences end).
     public final class Sender<Value: Sendable>: Sendable {
         @usableFromInline let storage: WatchStorage<Value>
         @inlinable init(_ storage: WatchStorage<Value>) { self.storage = storage }
@@ -44,6 +46,8 @@ public enum Watch {
         }
     }
 
+    /// A receiving end: reads the current value and waits for changes; an `AsyncSequence` of the
+    /// values it sees.
     public final class Receiver<Value: Sendable>: Sendable, AsyncSequence {
         @usableFromInline let storage: WatchStorage<Value>
         @usableFromInline let seen: Lock<UInt64>
@@ -102,6 +106,7 @@ public enum Watch {
         /// The current value first, then each new value as it changes; ends when the sender goes.
         @inlinable public func makeAsyncIterator() -> Iterator { Iterator(receiver: self, first: true) }
 
+        /// Yields the current value first, then each new value, until the sender is gone.
         public struct Iterator: AsyncIteratorProtocol {
             @usableFromInline let receiver: Receiver<Value>
             @usableFromInline var first: Bool
@@ -109,6 +114,10 @@ public enum Watch {
                 self.receiver = receiver
                 self.first = first
             }
+            /// The current value on the first call, then the next change; nil once the sender is
+            /// gone or the task is cancelled.
+            ///
+            /// Cancel safety: as ``Watch/Receiver/changed()``: a cancelled wait marks nothing seen.
             @inlinable public mutating func next() async -> Value? {
                 if first {
                     first = false

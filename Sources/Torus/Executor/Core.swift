@@ -132,18 +132,25 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         }
     }
 
+    /// This core as a `SerialExecutor`, for an actor pinned to it (`nonisolated var
+    /// unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }`).
     public func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
     }
 
+    /// This core as a `TaskExecutor`, for `Task(executorPreference:)` and
+    /// `withTaskExecutorPreference`.
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
         UnownedTaskExecutor(ordinary: self)
     }
 
+    /// Traps unless the caller runs on this core's thread (Swift calls it to check an actor's
+    /// isolation).
     public func checkIsolated() {
         precondition(isCurrent, "expected to run on Torus core \(index), but running on another thread")
     }
 
+    /// Whether the caller runs on this core's thread.
     public func isIsolatingCurrentContext() -> Bool? { isCurrent }
 
     // MARK: Work from other threads
@@ -160,6 +167,10 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
 
     /// Runs `body` on this core and returns its result to the caller's executor: the way to hand
     /// a piece of work to another core and come back (`smp::submit_to` in seastar).
+    ///
+    /// Cancel safety: the body runs in the calling task, on this core: a cancellation or deadline
+    /// reaches the waits inside it, and each API's own note applies. The hop to the core and back
+    /// loses nothing.
     public func run<T: Sendable>(_ body: sending () async throws -> T) async rethrows -> T {
         try await withTaskExecutorPreference(self) { try await body() }
     }

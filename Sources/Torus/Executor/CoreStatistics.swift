@@ -24,6 +24,7 @@ public struct CoreStatistics: Sendable, CustomStringConvertible {
     /// (``Core/execute(_:)``), timers, cancels.
     public var mailboxMessages: UInt64 = 0
 
+    /// The counters on one line, `name=value`.
     public var description: String {
         "jobs=\(jobsRun) completions=\(completions) parks=\(parks) wakeups(msg-ring)=\(wakeupsByMessageRing) "
             + "wakeups(doorbell)=\(wakeupsByDoorbell) mailbox=\(mailboxMessages)"

@@ -21,7 +21,13 @@ extension FileSystem {
     ///
     /// Runs `fdopendir`/`readdir` on the blocking pool, on a duplicate of `descriptor`: the
     /// caller keeps its descriptor open and owns it.
-    /// - Parameter path: the directory's path, for error messages only.
+    ///
+    /// Cancel safety: not interruptible: the listing runs on the blocking pool to the end and is
+    /// returned even to a cancelled task.
+    ///
+    /// - Parameters:
+    ///   - descriptor: an open directory; the caller keeps it.
+    ///   - path: the directory's path, for error messages only.
     /// - Throws: ``IOError`` naming `dup`, `fdopendir` or `readdir`.
     public static func exactContentsOfDirectory(descriptor: Int32, path: FilePath) async throws -> [ExactDirectoryEntry] {
         try await spawnBlocking {
@@ -57,7 +63,11 @@ extension FileSystem {
 
     /// Metadata of `name` inside the open directory `directory` (`statx` on the calling thread,
     /// relative to the descriptor); with `followSymbolicLinks: false`, of a link itself.
-    /// - Parameter path: the entry's path, for error messages only.
+    /// - Parameters:
+    ///   - name: the entry's name inside `directory`.
+    ///   - directory: an open directory descriptor.
+    ///   - path: the entry's path, for error messages only.
+    ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
     public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath,
                                 followSymbolicLinks: Bool = false) throws -> FileMetadata {
         FileMetadata(try reportingIOError("statx", path: path) { () throws(Errno) in
@@ -72,6 +82,15 @@ extension FileSystem {
     /// for the disk in the kernel, not on the core (io_uring hands every `statx` to a worker
     /// thread, which costs more than the call when the inode is cached; see
     /// ``FileOperationRoute``); `.inline` for the plain call.
+    ///
+    /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
+    ///
+    /// - Parameters:
+    ///   - name: the entry's name inside `directory`.
+    ///   - directory: an open directory descriptor.
+    ///   - path: the entry's path, for error messages only.
+    ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
+    ///   - route: `.ring` or `.inline`, as above.
     public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
                                 via route: FileOperationRoute) async throws -> FileMetadata {
         if route == .inline {
@@ -88,7 +107,10 @@ extension FileSystem {
 
     /// The target of the symbolic link `name` in the open directory `directory` (`readlinkat`
     /// on the calling thread), byte for byte.
-    /// - Parameter path: the link's path, for error messages only.
+    /// - Parameters:
+    ///   - name: the link's name inside `directory`.
+    ///   - directory: an open directory descriptor.
+    ///   - path: the link's path, for error messages only.
     public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: Int32, path: FilePath) throws -> FilePath {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = try systemCall("readlink", path: path) { name.withPlatformString { readlinkat(directory, $0, &buffer, buffer.count - 1) } }
@@ -100,8 +122,16 @@ extension FileSystem {
 extension File {
     /// Opens `name` relative to the open directory `directory` (`openat`; with `.noFollow`, a
     /// symbolic link in the last component is refused with `ELOOP`).
+    ///
+    /// Cancel safety: as ``File/open(_:options:permissions:via:)``: a cancelled open leaves no
+    /// descriptor behind; with `.inline`, a task already cancelled does not start it.
+    ///
     /// - Parameters:
+    ///   - name: the file's name inside `directory`.
+    ///   - directory: an open directory descriptor; the caller keeps it.
     ///   - path: the file's path, kept as ``path`` and used in error messages.
+    ///   - options: how to open it, as ``File/open(_:options:permissions:via:)``.
+    ///   - permissions: for a created file; default `rw-r--r--` (before the umask).
     ///   - route: `.ring` for `IORING_OP_OPENAT` (an open that may wait for the disk does not
     ///     hold the core), `.inline` for a plain `openat(2)` (see ``FileOperationRoute``).
     public static func open(

@@ -32,7 +32,9 @@ import TorusRing
 public final class File: AsyncReader, AsyncWriter, Sendable {
     /// How to open a file (`O_*` flags).
     public struct Options: OptionSet, Sendable, Hashable {
+        /// The `O_*` flags.
         public let rawValue: Int32
+        /// Options from `O_*` flags.
         public init(rawValue: Int32) { self.rawValue = rawValue }
 
         /// Open for reading.
@@ -117,6 +119,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
 
     /// Opens `path` with `IORING_OP_OPENAT`.
     /// - Parameters:
+    ///   - path: the file to open.
     ///   - options: default `.read`.
     ///   - permissions: for a created file; default `rw-r--r--` (before the umask).
     ///   - route: `.inline` for a plain `open(2)` on the calling thread: io_uring hands every
@@ -231,8 +234,12 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     }
 
     /// Writes `buffer[from..<count]` at `offset` without moving the file position (`pwrite`).
-    /// - Parameter route: `.inline` for a plain `pwrite(2)` on the calling thread: on ext4,
-    ///   io_uring hands every buffered write to a worker thread (see ``FileOperationRoute``).
+    /// - Parameters:
+    ///   - buffer: the bytes to write.
+    ///   - start: the first byte of `buffer` to write.
+    ///   - offset: where in the file the first byte goes.
+    ///   - route: `.inline` for a plain `pwrite(2)` on the calling thread: on ext4, io_uring
+    ///     hands every buffered write to a worker thread (see ``FileOperationRoute``).
     ///
     /// Cancel safety: as ``write(_:from:)``. With `.inline`, a plain `pwrite(2)` that cannot be
     /// interrupted; a task already cancelled does not start it.
@@ -305,8 +312,11 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// blocks are laid out together. On ext4, writes into allocated space also skip the
     /// per-page delayed-allocation bookkeeping: torus-cp allocates each big destination file
     /// first, and copying 1 GiB from the page cache took 180-210 ms instead of 245-325 ms.
-    /// - Parameter route: `.inline` for a plain `fallocate(2)` on the calling thread (the ring
-    ///   hands every `IORING_OP_FALLOCATE` to a worker thread; see ``FileOperationRoute``).
+    /// - Parameters:
+    ///   - offset: the first byte to allocate.
+    ///   - length: how many bytes.
+    ///   - route: `.inline` for a plain `fallocate(2)` on the calling thread (the ring hands
+    ///     every `IORING_OP_FALLOCATE` to a worker thread; see ``FileOperationRoute``).
     /// - Throws: ``IOError`` naming `fallocate`: `ENOSPC` when the space is not there,
     ///   `EOPNOTSUPP` on file systems that cannot allocate ahead.
     ///

@@ -9,9 +9,14 @@ extension File {
     /// extents). io_uring has no such operation, so by default the call runs on the blocking
     /// pool and the core stays free.
     ///
-    /// - Parameter route: `.inline` makes the call on the calling thread instead, which saves
-    ///   two thread hand-offs when the source is in the page cache (``File/cachedFraction(of:)``)
-    ///   and the range is small; on uncached data it would hold the core while the disk reads.
+    /// - Parameters:
+    ///   - destination: the file to copy into.
+    ///   - sourceOffset: where in this file the copy starts.
+    ///   - destinationOffset: where in `destination` the first byte goes.
+    ///   - length: the most bytes to copy; the count returned may be smaller.
+    ///   - route: `.inline` makes the call on the calling thread instead, which saves two thread
+    ///     hand-offs when the source is in the page cache (``File/cachedFraction(of:)``) and the
+    ///     range is small; on uncached data it would hold the core while the disk reads.
     ///
     /// Cancel safety: not interruptible (`copy_file_range` is not a ring operation): the copy
     /// finishes on the pool, or on the calling thread with `.inline`, and its count is returned

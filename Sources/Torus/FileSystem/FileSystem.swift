@@ -15,8 +15,11 @@ import TorusRing
 /// all: they finish and return their result. Multi-step calls say what they leave behind.
 public enum FileSystem {
     /// Creates a directory (`mkdirat`).
-    /// - Parameter route: `.inline` for a plain `mkdir(2)` on the calling thread (see
-    ///   ``FileOperationRoute``).
+    /// - Parameters:
+    ///   - path: the directory to create.
+    ///   - permissions: its mode, before the umask.
+    ///   - route: `.inline` for a plain `mkdir(2)` on the calling thread (see
+    ///     ``FileOperationRoute``).
     ///
     /// Cancel safety: `CancellationError` means no directory was made; a directory the kernel
     /// made is reported as made.
@@ -74,6 +77,8 @@ public enum FileSystem {
 
     /// Renames `source` to `destination` atomically (`renameat2`).
     /// - Parameters:
+    ///   - source: the existing name.
+    ///   - destination: the new name.
     ///   - replacing: replace an existing destination (default); false fails with `EEXIST`.
     ///   - route: `.inline` for a plain `renameat2(2)` on the calling thread: io_uring hands
     ///     every rename to a worker thread (see ``FileOperationRoute``).
@@ -114,9 +119,12 @@ public enum FileSystem {
     }
 
     /// Metadata of `path` (`statx`); with `followSymbolicLinks: false`, of a link itself.
-    /// - Parameter route: `.inline` for a plain `statx(2)` on the calling thread: io_uring hands
-    ///   every `statx` to a worker thread, but with a cold cache the call waits for the disk
-    ///   (see ``FileOperationRoute``).
+    /// - Parameters:
+    ///   - path: the file, directory or link to describe.
+    ///   - followSymbolicLinks: describe what a symbolic link points to (default).
+    ///   - route: `.inline` for a plain `statx(2)` on the calling thread: io_uring hands every
+    ///     `statx` to a worker thread, but with a cold cache the call waits for the disk (see
+    ///     ``FileOperationRoute``).
     ///
     /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
     public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws -> FileMetadata {

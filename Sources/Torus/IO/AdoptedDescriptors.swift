@@ -9,7 +9,9 @@ import SystemPackage
 extension File {
     /// Takes ownership of an open descriptor: reads and writes go through the ring, and Torus
     /// closes it when the file is closed or deinitialised (don't close it yourself).
-    /// - Parameter path: for error messages.
+    /// - Parameters:
+    ///   - descriptor: an open descriptor; the new `File` owns it.
+    ///   - path: for error messages.
     /// - Throws: ``IOError`` naming `adopt` and `path`: `EBADF` when `descriptor` is not open.
     public convenience init(adopting descriptor: FileDescriptor, path: FilePath) throws {
         _ = try systemCall("adopt", path: path) { fcntl(descriptor.rawValue, F_GETFD) }

@@ -13,7 +13,7 @@ public protocol AsyncReader {
 /// Something bytes can be written to.
 public protocol AsyncWriter {
     /// Writes some of the bytes `buffer[offset..<buffer.count]` and returns how many (a short
-    /// write is possible; ``writeAll(_:)`` loops).
+    /// write is possible; ``AsyncWriter/writeAll(_:)-(IOBuffer)`` loops).
     ///
     /// Cancel safety (what every Torus writer guarantees): a cancelled write either sends
     /// nothing and throws, or returns the count of what it sent first.
@@ -62,7 +62,9 @@ extension AsyncReader {
     ///
     /// Cancel safety: **not cancel safe.** A cancelled call drops everything it had read; the
     /// stream cannot give those bytes again (a file can simply be read again).
-    /// - Parameter limit: the most bytes to accept; more throws ``ReadLimitExceeded``.
+    /// - Parameters:
+    ///   - limit: the most bytes to accept; more throws ``ReadLimitExceeded``.
+    ///   - chunkSize: the size of each read.
     public func readToEnd(limit: Int = 1 << 30, chunkSize: Int = 64 << 10) async throws -> [UInt8] {
         var result: [UInt8] = []
         let buffer = IOBuffer(capacity: chunkSize)
@@ -78,7 +80,9 @@ extension AsyncReader {
 
 /// ``AsyncReader/readToEnd(limit:chunkSize:)`` met more bytes than its limit.
 public struct ReadLimitExceeded: Error, Sendable, CustomStringConvertible {
+    /// The limit that was passed.
     public var limit: Int
+    /// Says the limit, in bytes.
     public var description: String { "the stream is longer than the limit of \(limit) bytes" }
 }
 
@@ -96,7 +100,7 @@ extension AsyncWriter {
     }
 
     /// Writes `buffer[written..<count]`, advancing `written` past every byte that goes out; a
-    /// resumable ``writeAll(_:)``.
+    /// resumable ``AsyncWriter/writeAll(_:)-(IOBuffer)``.
     ///
     /// ```swift
     /// var written = 0
@@ -121,7 +125,7 @@ extension AsyncWriter {
 
     /// Writes every byte of `bytes` (copied into an ``IOBuffer`` the kernel can own).
     ///
-    /// Cancel safety: as ``writeAll(_:)``: a cancelled call may have sent a prefix, and does
+    /// Cancel safety: as ``AsyncWriter/writeAll(_:)-(IOBuffer)``: a cancelled call may have sent a prefix, and does
     /// not say how long.
     public func writeAll(_ bytes: some Collection<UInt8>) async throws {
         guard !bytes.isEmpty else { return }
@@ -130,7 +134,7 @@ extension AsyncWriter {
 
     /// Writes the UTF-8 bytes of `text`.
     ///
-    /// Cancel safety: as ``writeAll(_:)``.
+    /// Cancel safety: as ``AsyncWriter/writeAll(_:)-(IOBuffer)``.
     public func writeAll(_ text: String) async throws {
         try await writeAll(Array(text.utf8))
     }

@@ -9,6 +9,7 @@
 /// had gathered stay buffered, and the next call returns them as the start of its result. So a
 /// line that arrives in pieces around an idle timeout comes out whole.
 public final class BufferedReader<Base: AsyncReader>: AsyncReader {
+    /// The reader it buffers. Reading from it directly skips the bytes buffered here.
     public let base: Base
     private let buffer: IOBuffer
     private var start = 0
@@ -131,11 +132,18 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// The lines until the end of the stream.
     public var lines: Lines { Lines(reader: self) }
 
+    /// The lines of a ``BufferedReader``, as ``BufferedReader/readLine(maxLength:)`` returns them.
     public struct Lines: AsyncSequence {
         let reader: BufferedReader
+        /// Returns an iterator that reads one line per call.
         public func makeAsyncIterator() -> Iterator { Iterator(reader: reader) }
+        /// Reads one line per call with ``BufferedReader/readLine(maxLength:)``.
         public struct Iterator: AsyncIteratorProtocol {
             let reader: BufferedReader
+            /// The next line, without its terminator; nil at the end of the stream.
+            ///
+            /// Cancel safety: as ``BufferedReader/readLine(maxLength:)``: the part of a line
+            /// already read stays buffered.
             public mutating func next() async throws -> String? { try await reader.readLine() }
         }
     }

@@ -20,6 +20,7 @@
 ///
 /// Not `Sendable`: one task owns it.
 public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
+    /// The writer it buffers for. Writing to it directly overtakes the bytes buffered here.
     public let base: Base
     private let buffer: IOBuffer
 
@@ -54,6 +55,10 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     }
 
     /// Appends the UTF-8 bytes of `text`.
+    ///
+    /// Cancel safety: as writing its UTF-8 bytes (see ``BufferedWriter``): bytes that fit in the
+    /// free space are taken without waiting; a cancelled flush to make room keeps what the base
+    /// writer did not take.
     public func write(_ text: String) async throws {
         try await write(text.utf8)
     }
@@ -69,6 +74,10 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     }
 
     /// ``AsyncWriter`` conformance: buffers `buffer[offset...]` (all of it) and returns its length.
+    ///
+    /// Cancel safety: see ``BufferedWriter``: what was buffered stays buffered; a write larger than
+    /// the free space may be cancelled with part of its bytes accepted (``pending`` says how many
+    /// are buffered).
     public func write(_ source: IOBuffer, from offset: Int) async throws -> Int {
         let count = source.count - offset
         let copy = source.withUnsafeBytes { Array($0[offset..<source.count]) }
@@ -83,12 +92,16 @@ public final class BytesReader: AsyncReader {
     private let bytes: [UInt8]
     private var position = 0
 
+    /// A reader of a copy of `bytes`.
     public init(_ bytes: some Collection<UInt8>) { self.bytes = Array(bytes) }
 
     /// Bytes not read yet.
     public var remaining: Int { bytes.count - position }
 
     /// Copies the next bytes; never waits (so cancellation cannot interrupt it). 0 at the end.
+    ///
+    /// Cancel safety: nothing to lose: the bytes are in memory and the call never waits; a
+    /// cancelled task still reads.
     public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         let n = min(maxLength, buffer.freeCapacity, remaining)
         buffer.append(bytes[position..<(position + n)])

@@ -17,6 +17,7 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The system error.
     public var errno: Errno
 
+    /// An error for `operation` on `path` or `address` that failed with `errno`.
     public init(operation: String, path: FilePath? = nil, address: SocketAddress? = nil, errno: Errno) {
         self.operation = operation
         self.path = path
@@ -24,6 +25,8 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// The operation, its subject and the error, as `open "/x": No such file or directory
+    /// (ENOENT)`.
     public var description: String {
         var subject = ""
         if let path { subject = " \"\(path)\"" }
@@ -32,11 +35,17 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     // Conveniences for matching the common cases.
+    /// Whether the file or directory does not exist (`ENOENT`).
     public var isNotFound: Bool { errno == .noSuchFileOrDirectory }
+    /// Whether permission was refused (`EACCES` or `EPERM`).
     public var isPermissionDenied: Bool { errno == .permissionDenied || errno == .notPermitted }
+    /// Whether nothing listens at the address (`ECONNREFUSED`).
     public var isConnectionRefused: Bool { errno == .connectionRefused }
+    /// Whether the peer reset the connection (`ECONNRESET`).
     public var isConnectionReset: Bool { errno == .connectionReset }
+    /// Whether the peer is gone for writing (`EPIPE`).
     public var isBrokenPipe: Bool { errno == .brokenPipe }
+    /// Whether the address is taken (`EADDRINUSE`).
     public var isAddressInUse: Bool { errno == .addressInUse }
     /// An accept failure that concerns one connection (`ECONNABORTED`: the client gave up) or a
     /// passing shortage (`EMFILE`, `ENFILE`, `ENOMEM`, `ENOBUFS`), not the listener: a server
@@ -52,6 +61,8 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct UnexpectedEndOfStream: Error, Sendable, CustomStringConvertible {
     /// Bytes wanted and bytes received before the end.
     public var expected: Int
+    /// Bytes received before the end.
     public var received: Int
+    /// Says how many bytes came of how many.
     public var description: String { "end of stream after \(received) of \(expected) bytes" }
 }

@@ -11,6 +11,7 @@ import TorusRing
 public final class PipePair: Sendable {
     /// The read end and the write end.
     public let readEnd: Int32
+    /// The write end.
     public let writeEnd: Int32
 
     /// A new pipe (close-on-exec), with its capacity raised to `capacity` bytes if given (the

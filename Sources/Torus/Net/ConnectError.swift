@@ -16,6 +16,7 @@ public struct ConnectError: Error, Sendable, Equatable, CustomStringConvertible 
     /// attempts failed.
     public var attempts: [IOError]
 
+    /// A failure to connect to `host` (nil for a list of addresses) after the given attempts.
     public init(host: String?, attempts: [IOError]) {
         self.host = host
         self.attempts = attempts
@@ -24,6 +25,7 @@ public struct ConnectError: Error, Sendable, Equatable, CustomStringConvertible 
     /// Whether every address refused the connection (`ECONNREFUSED`): nothing listens there.
     public var isConnectionRefused: Bool { !attempts.isEmpty && attempts.allSatisfy(\.isConnectionRefused) }
 
+    /// The host and each address's failure.
     public var description: String {
         let subject = host.map { "connect \"\($0)\"" } ?? "connect"
         let failures = attempts.map { attempt in

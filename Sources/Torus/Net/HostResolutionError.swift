@@ -12,6 +12,7 @@ public struct HostResolutionError: Error, Sendable, Equatable, CustomStringConve
     public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
         /// The `EAI_*` value (negative), or 0 for ``invalidName``.
         public var rawValue: Int32
+        /// A code from its `EAI_*` value.
         public init(rawValue: Int32) { self.rawValue = rawValue }
 
         /// The name is not known (`EAI_NONAME`).
@@ -59,6 +60,7 @@ public struct HostResolutionError: Error, Sendable, Equatable, CustomStringConve
     /// wrong with an invalid name.
     public var reason: String
 
+    /// A failure to resolve `host`, with `getaddrinfo`'s code and its explanation.
     public init(host: String, code: Code, reason: String) {
         self.host = host
         self.code = code
@@ -69,6 +71,8 @@ public struct HostResolutionError: Error, Sendable, Equatable, CustomStringConve
     /// again will not help, unlike ``Code/temporaryFailure``.
     public var isUnknownHost: Bool { code == .unknownHost || code == .noAddress }
 
+    /// The host, the reason and the `EAI_*` name, as `getaddrinfo "nowhere.invalid": Name or
+    /// service not known (EAI_NONAME)`.
     public var description: String {
         if code == .invalidName { return "getaddrinfo \"\(host)\": \(reason)" }
         return "getaddrinfo \"\(host)\": \(reason) (\(code))"

@@ -137,8 +137,10 @@ func receiveQueueLimit(pool: ProvidedBufferPool) -> Int { max(2, pool.initialCou
 public struct ReceivedChunks: AsyncSequence {
     let receiver: MultishotSource<ReceivedBuffer>
 
+    /// Returns an iterator over the chunks; the first `next()` arms the multishot receive.
     public func makeAsyncIterator() -> Iterator { Iterator(lease: MultishotLease(receiver)) }
 
+    /// Hands out the chunks the kernel received; dropping it cancels the multishot receive.
     public struct Iterator: AsyncIteratorProtocol {
         let lease: MultishotLease<ReceivedBuffer>
         /// The next chunk, waiting for one; nil at end of stream.

@@ -121,6 +121,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The address as ``SocketAddress/init(_:)`` parses it: `127.0.0.1:80`, `[::1]:80`,
+    /// `unix:/path`.
     public var description: String {
         switch kind {
         case .ipv4(_, let port): "\(host):\(port)"
@@ -203,5 +205,6 @@ public struct SocketAddressError: Error, Sendable, Equatable, CustomStringConver
         self.reason = reason
     }
 
+    /// The input and what is wrong with it.
     public var description: String { "invalid socket address \"\(input)\": \(reason)" }
 }

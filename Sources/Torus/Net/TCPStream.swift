@@ -37,7 +37,9 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     init(handle: SocketHandle) { self.handle = handle }
 
     /// Connects to `address` (`IORING_OP_CONNECT`).
-    /// - Parameter timeout: give up after this long (the connect is cancelled in the kernel).
+    /// - Parameters:
+    ///   - address: the peer, IPv4 or IPv6.
+    ///   - timeout: give up after this long (the connect is cancelled in the kernel).
     ///
     /// Cancel safety: a cancelled (or timed-out) connect leaves nothing open: the kernel's
     /// connect is cancelled and the half-made socket is closed. A connect that completed before
@@ -127,6 +129,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         try handle.setOption(Int32(IPPROTO_TCP), TCP_NODELAY, enabled ? 1 : 0, operation: "setsockopt(TCP_NODELAY)")
     }
 
+    /// Whether `TCP_NODELAY` is set.
     public var noDelay: Bool { get throws { try handle.getOption(Int32(IPPROTO_TCP), TCP_NODELAY, operation: "getsockopt(TCP_NODELAY)") != 0 } }
 
     /// `SO_KEEPALIVE`: probe an idle peer.
@@ -134,6 +137,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         try handle.setOption(SOL_SOCKET, SO_KEEPALIVE, enabled ? 1 : 0, operation: "setsockopt(SO_KEEPALIVE)")
     }
 
+    /// Whether `SO_KEEPALIVE` is set.
     public var keepAlive: Bool { get throws { try handle.getOption(SOL_SOCKET, SO_KEEPALIVE, operation: "getsockopt(SO_KEEPALIVE)") != 0 } }
 
     /// The raw descriptor (-1 once closed). Torus still owns it.
@@ -204,6 +208,7 @@ public final class TCPListener: Sendable {
 
     /// Binds and listens.
     /// - Parameters:
+    ///   - address: the address to listen on (port 0: the kernel picks one, see ``localAddress``).
     ///   - backlog: pending connections the kernel queues (capped by `net.core.somaxconn`).
     ///   - reuseAddress: `SO_REUSEADDR` (default on: rebinding a port in TIME_WAIT works).
     ///   - reusePort: `SO_REUSEPORT`: several listeners (one per core) share the port and the
@@ -300,10 +305,13 @@ public final class TCPListener: Sendable {
         Connections(listener: self, onShortage: onShortage)
     }
 
+    /// The connections a ``TCPListener`` accepts, as an `AsyncSequence` (multishot accept).
     public struct Connections: AsyncSequence, Sendable {
         let listener: TCPListener
         let onShortage: @Sendable (IOError) -> Void
+        /// Returns an iterator; its first `next()` arms the multishot accept on the caller's core.
         public func makeAsyncIterator() -> Iterator { Iterator(listener: listener, onShortage: onShortage) }
+        /// Hands out accepted connections; dropping it cancels the multishot accept.
         public struct Iterator: AsyncIteratorProtocol {
             let listener: TCPListener
             let onShortage: @Sendable (IOError) -> Void

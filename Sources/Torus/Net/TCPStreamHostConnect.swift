@@ -16,7 +16,10 @@ extension TCPStream {
     /// let stream = try await TCPStream.connect(host: "localhost", port: 6379)
     /// ```
     ///
-    /// - Parameter timeout: a limit for the whole call, resolution included.
+    /// - Parameters:
+    ///   - host: a host name or an IP address literal.
+    ///   - port: the port to connect to.
+    ///   - timeout: a limit for the whole call, resolution included.
     ///
     /// Cancel safety: a cancelled (or timed-out) connect leaves no descriptor open: the
     /// look-up is abandoned (it finishes on the pool, its result dropped), every pending

@@ -52,6 +52,7 @@ public struct RuntimeConfiguration: Sendable {
     /// Called (on the watchdog thread) when a stall is detected and when it ends.
     public var onStall: (@Sendable (StallReport) -> Void)?
 
+    /// A configuration; every parameter defaults to the value its property describes.
     public init(
         cores: Cores = .automatic,
         pinThreads: Bool = true,

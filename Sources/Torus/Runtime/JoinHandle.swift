@@ -24,6 +24,9 @@ public struct JoinHandle<Success: Sendable>: Sendable {
     }
 
     /// The task's result as a `Result`.
+    ///
+    /// Cancel safety: as ``value``: the awaiting task's cancellation does not interrupt the wait,
+    /// and the result is never lost.
     public var result: Result<Success, any Error> {
         get async { await task.result }
     }

@@ -14,7 +14,7 @@ import TorusRing
 /// ```
 ///
 /// or keep it around, spawn work onto it from any thread with a ``RuntimeHandle``, and stop it
-/// with ``shutdown(gracePeriod:cancellationWait:)``: from a plain thread it blocks, from async
+/// with ``shutdown(gracePeriod:cancellationWait:)-5ncpi``: from a plain thread it blocks, from async
 /// code `await runtime.shutdown()` suspends instead.
 public final class Runtime: Sendable {
     let shared: RuntimeShared
@@ -172,7 +172,7 @@ public final class Runtime: Sendable {
 
     /// Stops the runtime gracefully and suspends until it has stopped, without blocking a
     /// thread while its tasks finish: the steps of the blocking
-    /// ``shutdown(gracePeriod:cancellationWait:)``, with the grace period and the cancellation
+    /// ``shutdown(gracePeriod:cancellationWait:)-5ncpi``, with the grace period and the cancellation
     /// wait awaited (woken by the last task's end, or by a timer on Swift's global executor).
     /// Only the last step, joining the core threads once they leave their loops and draining
     /// the blocking pool, runs on a thread of its own, which the caller awaits.
@@ -285,7 +285,7 @@ private func onOwnThread(_ work: @escaping @Sendable () -> Void) async {
     }
 }
 
-/// What ``Runtime/shutdown(gracePeriod:cancellationWait:)`` did.
+/// What ``Runtime/shutdown(gracePeriod:cancellationWait:)-5ncpi`` did.
 public struct ShutdownReport: Sendable, Equatable, CustomStringConvertible {
     /// Tasks that finished on their own within the grace period.
     public var finishedTasks: Int
@@ -295,6 +295,7 @@ public struct ShutdownReport: Sendable, Equatable, CustomStringConvertible {
     /// their jobs run on Swift's global executor if they ever wake.
     public var abandonedTasks: Int
 
+    /// The three counts on one line.
     public var description: String {
         "finished \(finishedTasks), cancelled \(cancelledTasks), abandoned \(abandonedTasks)"
     }

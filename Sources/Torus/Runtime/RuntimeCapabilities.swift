@@ -4,7 +4,9 @@ import TorusRing
 public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
     /// One core's ring.
     public struct CoreCapability: Sendable {
+        /// The core's index in the runtime (``Core/index``).
         public var index: Int
+        /// The CPU the core's thread is pinned to; nil when threads are not pinned.
         public var cpu: Int?
         /// The `IORING_SETUP_*` flags in force, e.g. `SINGLE_ISSUER|DEFER_TASKRUN|...`.
         public var setupFlags: String
@@ -16,8 +18,10 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
 
     /// `uname -r`.
     public var kernel: String
+    /// Each core's ring, in index order.
     public var cores: [CoreCapability]
 
+    /// The kernel, then one line per core: CPU, setup flags, wake-up method, supported operations.
     public var description: String {
         var lines = ["kernel \(kernel), \(cores.count) core(s)"]
         for core in cores {

@@ -18,6 +18,7 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     /// An operation that needs a Torus core ran on some other thread.
     case notOnRuntimeThread(operation: String)
 
+    /// What went wrong, and for a configuration error which field and why.
     public var description: String {
         switch self {
         case let .ringSetup(core, error):

@@ -13,8 +13,10 @@ public struct RuntimeHandle: Sendable {
 
     /// Spawns `body` as a task on the runtime and returns a handle to await or cancel it.
     ///
-    /// - Parameter placement: which core runs it; the task stays on that core across every
-    ///   await (its task-group children and `async let`s too).
+    /// - Parameters:
+    ///   - body: the task's work.
+    ///   - placement: which core runs it; the task stays on that core across every
+    ///     await (its task-group children and `async let`s too).
     @discardableResult
     public func spawn<T: Sendable>(
         on placement: Placement = .spread,

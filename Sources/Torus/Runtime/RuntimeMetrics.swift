@@ -62,6 +62,7 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
         /// Spawned tasks running on the core now (gauge).
         public var liveTasks: Int
 
+        /// The core's counters on one line.
         public var description: String {
             "core \(index): jobs=\(jobsRun) completions=\(completions) parks=\(parks) "
                 + "wakeups(msg-ring)=\(wakeupsByMessageRing) wakeups(doorbell)=\(wakeupsByDoorbell) "
@@ -108,6 +109,7 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
     /// is too small for the work given to it.
     public var blockingQueueLength: Int
 
+    /// One line per core, then the runtime-wide figures.
     public var description: String {
         let pool = "tasks=\(liveTasks) blocking-threads=\(blockingThreads) (idle \(idleBlockingThreads)) blocking-queue=\(blockingQueueLength)"
         return (cores.map(\.description) + [pool]).joined(separator: "\n")

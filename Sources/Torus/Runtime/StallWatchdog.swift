@@ -10,6 +10,7 @@ public struct StallReport: Sendable, CustomStringConvertible {
     /// false when the stall is first seen, true once the job has returned.
     public var ended: Bool
 
+    /// The core, the duration and whether the stall has ended, for a log line.
     public var description: String {
         ended
             ? "core \(core) was blocked by one job for \(duration)"

@@ -4,13 +4,20 @@ import TorusRing
 
 /// A signal the process can wait for with ``waitForSignal(_:)``.
 public enum ProcessSignal: Int32, Sendable, CaseIterable, CustomStringConvertible {
+    /// `SIGHUP`: the terminal hung up; daemons take it to mean "reload".
     case hangup = 1
+    /// `SIGINT`: Ctrl-C.
     case interrupt = 2
+    /// `SIGQUIT`: Ctrl-\\.
     case quit = 3
+    /// `SIGUSR1`: for the program's own use.
     case user1 = 10
+    /// `SIGUSR2`: for the program's own use.
     case user2 = 12
+    /// `SIGTERM`: a polite request to stop (what `kill` and service managers send).
     case terminate = 15
 
+    /// The C name, `SIGINT` and so on.
     public var description: String {
         switch self {
         case .hangup: "SIGHUP"
@@ -104,8 +111,11 @@ public final class SignalListener: Sendable {
 
 /// A signal handler could not be set up.
 public struct SignalError: Error, Sendable, CustomStringConvertible {
+    /// The call that failed (`sigaction`, `pipe`, ...).
     public var operation: String
+    /// The system error.
     public var errno: Errno
+    /// The call and the error.
     public var description: String { "\(operation) failed: \(errno)" }
 }
 

@@ -29,6 +29,7 @@ public final class AsyncMutex<Value: Sendable>: Sendable {
     // SAFETY (Sendable): `value` is read and written only by the task that holds the lock.
     @usableFromInline nonisolated(unsafe) var value: Value
 
+    /// A mutex protecting `value`.
     @inlinable public init(_ value: Value) { self.value = value }
 
     /// Runs `body` with exclusive access to the value, waiting for the lock first.

@@ -11,6 +11,7 @@ public final class Barrier: Sendable {
     @usableFromInline let count: Int
     @usableFromInline let state = Lock(State())
 
+    /// A barrier for `count` tasks (at least 1): the `count`-th ``wait()`` releases them all.
     @inlinable public init(count: Int) {
         precondition(count >= 1, "Barrier needs at least one participant")
         self.count = count
@@ -18,6 +19,9 @@ public final class Barrier: Sendable {
 
     /// Waits for the others. Returns true in exactly one task of each generation (the last to
     /// arrive: the "leader", as tokio's `BarrierWaitResult::is_leader`).
+    ///
+    /// Cancel safety: not interrupted: the wait ignores cancellation and deadlines, so a task that
+    /// has arrived stays counted and waits for the rest of its generation.
     @inlinable public func wait() async -> Bool {
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Bool, Never>) in
             let released = state.withLock { state -> [Resumable<Bool>]? in

@@ -93,6 +93,9 @@ public final class CancellationToken: Sendable {
     /// (ring operations are cancelled in the kernel), so each API's cancel-safety note applies;
     /// the body sees `CancellationError` and `run` returns nil. The task itself is not cancelled.
     ///
+    /// Cancel safety: the body runs in the calling task, so each API's own note applies to the
+    /// waits the token (or the task's cancellation) stops inside it.
+    ///
     /// - Returns: the body's value, or nil if the token was cancelled before (or while) it ran
     ///   and the body ended with a cancellation.
     /// - Throws: what the body threw for any other reason.

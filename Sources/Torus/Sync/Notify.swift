@@ -14,6 +14,7 @@ public final class Notify: Sendable {
 
     @usableFromInline let state = Lock(State())
 
+    /// A `Notify` with no stored permit.
     @inlinable public init() {}
 
     /// Waits for a notification (or consumes a stored permit).

@@ -23,12 +23,18 @@
 /// oneshot values, timers (``SelectBranch/sleep(for:then:)``), and any async operation
 /// (``SelectBranch/operation(_:then:)``, run as a child task and cancelled if it loses).
 ///
+/// Cancel safety: cancel safe: branches are polled, never raced, so a select stopped by
+/// cancellation or a deadline before a branch won has taken nothing from any branch; a branch's
+/// value is taken only by the select that runs its handler.
+///
 /// - Parameters:
 ///   - biased: poll the branches in argument order every time (tokio's `biased;`), so the first
 ///     ready branch always wins. By default the starting branch rotates, so that a busy branch
 ///     cannot starve the others.
+///   - branches: the events to wait for, each with its handler.
 ///   - otherwise: run when no branch is ready on the first poll (tokio's `else`): the select then
 ///     never waits.
+///   - isolation: the caller's actor, where the handlers run (the default is right).
 /// - Returns: what the winning branch's handler returned.
 /// - Throws: what the winning handler threw; `CancellationError` if the task is cancelled (or
 ///   the deadline of its ``withDeadline(_:isolation:_:)`` scope passes) before a branch won, in

@@ -20,6 +20,7 @@ public struct FaultRule: Sendable, Hashable {
     /// Only calls whose path or address contains this text (nil: every call of `operation`).
     /// Keeps a rule from hitting other work in the same process.
     public var subject: String?
+    /// What a hit does: fail with an errno, or cut the transfer short.
     public var fault: InjectedFault
     /// Matching calls let through before the first hit (0: the first call is hit). A call let
     /// through may still be hit by a later rule: `[EIO after 3, short always]` cuts the first
@@ -28,6 +29,8 @@ public struct FaultRule: Sendable, Hashable {
     /// Hits before the rule is spent (`Int.max`: every matching call after `skip`).
     public var times: Int
 
+    /// A rule that makes `operation` (on `subject`, if given) suffer `fault`, after letting `skip`
+    /// matching calls through, `times` times.
     public init(_ operation: String, subject: String? = nil, _ fault: InjectedFault, skip: Int = 0, times: Int = 1) {
         self.operation = operation
         self.subject = subject
@@ -68,6 +71,8 @@ public enum FaultInjection {
     public static var injectedCount: Int { hits.load(ordering: .relaxed) }
 
     /// Runs `body` with `rules` installed, removing them afterwards.
+    ///
+    /// Cancel safety: the rules are removed however `body` ends: returning, throwing or cancelled.
     public static func with<T>(_ newRules: [FaultRule], _ body: () async throws -> T) async rethrows -> T {
         install(newRules)
         defer { removeAll() }

@@ -18,15 +18,20 @@ public enum MissedTickBehavior: Sendable {
 /// behavior). A ``withTimeout(_:isolation:_:)`` deadline ends the wait the same way: `next()`
 /// returns nil rather than throwing, so the scope sees no timeout.
 public struct Interval: AsyncSequence, Sendable {
+    /// The instant each tick was due.
     public typealias Element = ContinuousClock.Instant
 
+    /// The time between ticks.
     public let period: Duration
+    /// What happens to ticks missed because the consumer was late.
     public let missedTickBehavior: MissedTickBehavior
 
+    /// Returns an iterator whose first tick is due now.
     public func makeAsyncIterator() -> Iterator {
         Iterator(period: period, behavior: missedTickBehavior, first: .now)
     }
 
+    /// Waits for each tick in turn.
     public struct Iterator: AsyncIteratorProtocol {
         let period: Duration
         let behavior: MissedTickBehavior

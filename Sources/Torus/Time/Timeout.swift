@@ -7,7 +7,9 @@ import Synchronization
 public struct TimeoutError: Error, Sendable, CustomStringConvertible {
     /// The time limit that was exceeded (for a deadline, the time from entering the scope to it).
     public var duration: Duration
+    /// A timeout after `duration`.
     public init(duration: Duration) { self.duration = duration }
+    /// Says the duration, as `operation timed out after 1.0 seconds`.
     public var description: String { "operation timed out after \(duration)" }
 }
 
@@ -64,6 +66,11 @@ public func withTimeout<T>(
 
 /// Runs `body` in the calling task with every wait inside it limited to `deadline`; see
 /// ``withTimeout(_:isolation:_:)``, which this is with an instant instead of a duration.
+///
+/// Cancel safety: as ``withTimeout(_:isolation:_:)``: the deadline stops the waits inside the body
+/// as a cancellation would, so each API's own note applies, and the body's state stays in the
+/// calling task.
+///
 /// - Throws: ``TimeoutError`` when the deadline passed and the body threw because of it;
 ///   otherwise what the body threw.
 public func withDeadline<T>(

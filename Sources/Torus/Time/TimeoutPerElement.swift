@@ -15,17 +15,25 @@ extension AsyncSequence {
 
 /// The sequence ``_Concurrency/AsyncSequence/timeout(perElement:)`` returns.
 public struct TimeoutPerElementSequence<Base: AsyncSequence>: AsyncSequence {
+    /// The base sequence's element.
     public typealias Element = Base.Element
     let base: Base
     let limit: Duration
 
+    /// Returns an iterator that gives each `next()` of the base its own time limit.
     public func makeAsyncIterator() -> Iterator { Iterator(base: base.makeAsyncIterator(), limit: limit) }
 
+    /// Waits for each element of the base for at most the limit.
     public struct Iterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let limit: Duration
 
         /// The next element, or nil at the end.
+        ///
+        /// Cancel safety: a timed-out or cancelled wait is one of the base iterator's, so its note
+        /// applies: over a Torus channel it takes nothing, and the next call continues with the
+        /// next value.
+        ///
         /// - Throws: ``TimeoutError`` when none came within the limit; what the base threw.
         public mutating func next() async throws -> Element? {
             let deadline = ContinuousClock.now.advanced(by: limit)
