@@ -81,7 +81,13 @@ case "$command" in
         case "$kind" in
             thread)
                 # .ci/tsan.supp: reports proven to be ThreadSanitizer blind spots, each with why.
-                export TSAN_OPTIONS="suppressions=$PWD/.ci/tsan.supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+                # Copied to a world-readable file: the memlock test runs TorusTestHelper as an
+                # unprivileged user, and TSan exits if it cannot read the file (a clone under
+                # mktemp -d is private).
+                supp=$(mktemp "${TMPDIR:-/tmp}/torus-tsan-XXXXXX.supp")
+                cp .ci/tsan.supp "$supp"
+                chmod 644 "$supp"
+                export TSAN_OPTIONS="suppressions=$supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
                 ;;
             address)
                 # detect_leaks=0: LeakSanitizer reports, besides XCTest's own objects at exit, a
