@@ -6,6 +6,9 @@
 #   ./dev.sh bench   build the Benchmarks package in release mode and run the comparisons
 #   ./dev.sh echo-bench [--write docs/benchmarks.md]   torus-echo against SwiftNIO, pinned CPUs
 #   ./dev.sh docs [--update|--coverage|--preview]   build and check the DocC documentation
+#   ./dev.sh sanitize thread|address [swift test options]   the concurrency, I/O and shutdown
+#                    suites under ThreadSanitizer or AddressSanitizer (own build directory)
+#   ./dev.sh fuzz [SECONDS] [TARGET...]   the libFuzzer targets in Fuzz/ (Fuzz/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -65,8 +68,58 @@ case "$command" in
         ensure_system_packages
         exec docs/build-docc.sh "$@"
         ;;
+    sanitize)
+        ensure_system_packages
+        kind="${1:-}"
+        shift || true
+        # The suites where a race or a memory error could hide: channels, synchronization,
+        # select, cancellation and cancel safety, the mailbox stress, descriptor ownership,
+        # start-up and shutdown (their child-process checks run TorusTestHelper, sanitized
+        # too), timers, sockets, multishot receives, files. Left out: the suites that run the
+        # programs (torus-cp, torus-echo, mini-redis-server, redis-cli, GNU cp) as child
+        # processes hundreds of times; they test the programs' behaviour, which the plain run
+        # covers, and a sanitized program start takes ~10x longer. The RESP parser has a fuzz
+        # target instead (Fuzz/).
+        suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests'
+        suites+='|Cancellation|CancellationTokenTests|BlockingPool|MailboxStress|DescriptorOwnershipTests'
+        suites+='|Start|Shutdown|Timers|Sockets|ProvidedBuffers|ListenerGroups|Files|IOCancelSafetyTests'
+        case "$kind" in
+            thread)
+                # .ci/tsan.supp: reports proven to be ThreadSanitizer blind spots, each with why.
+                # Copied to a world-readable file: the memlock test runs TorusTestHelper as an
+                # unprivileged user, and TSan exits if it cannot read the file (a clone under
+                # mktemp -d is private).
+                supp=$(mktemp "${TMPDIR:-/tmp}/torus-tsan-XXXXXX.supp")
+                cp .ci/tsan.supp "$supp"
+                chmod 644 "$supp"
+                export TSAN_OPTIONS="suppressions=$supp second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+                ;;
+            address)
+                # detect_leaks=0: LeakSanitizer reports, besides XCTest's own objects at exit, a
+                # real retain cycle (Core.shared <-> RuntimeShared.cores) that keeps every
+                # runtime's cores, operation tables and blocking pool (~185 KB) alive after
+                # shutdown; not fixed yet (a stopped runtime's handles still hand out its cores).
+                # Turn leak detection back on when it is: ASAN_OPTIONS=detect_leaks=1.
+                export ASAN_OPTIONS="detect_leaks=0 detect_stack_use_after_return=1 ${ASAN_OPTIONS:-}"
+                ;;
+            *)
+                echo "usage: ./dev.sh sanitize thread|address [swift test options]" >&2
+                exit 64
+                ;;
+        esac
+        scratch=".build/${kind:0:1}san"   # .build/tsan, .build/asan
+        # The tests skip what a sanitizer makes meaningless (resident memory under ASan's
+        # quarantine) and allow slower timing (TestSupport.swift: sanitizer, timingScale).
+        export TORUS_SANITIZER="$kind"
+        swift build --build-tests --sanitize="$kind" --scratch-path "$scratch"
+        exec swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" \
+            --filter "RuntimeSuite/($suites)/" "$@"
+        ;;
+    fuzz)
+        exec Fuzz/run.sh "$@"
+        ;;
     *)
-        echo "usage: ./dev.sh demo|test|bench|echo-bench|docs [arguments]" >&2
+        echo "usage: ./dev.sh demo|test|bench|echo-bench|docs|sanitize|fuzz [arguments]" >&2
         exit 64
         ;;
 esac

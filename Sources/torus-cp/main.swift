@@ -196,16 +196,6 @@ private func rawArguments(_ operands: [String]) -> [UnsafeMutablePointer<CChar>?
     }
 }
 
-/// `512`, `64K`, `1M`, `2G` (powers of 1024); nil for anything else, a size that overflows
-/// included.
-func parseSize(_ text: String) -> Int? {
-    let units: [Character: Int] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30]
-    guard let last = text.last, let unit = units[last] else { return Int(text) }
-    guard let count = Int(text.dropLast()) else { return nil }
-    let (bytes, overflow) = count.multipliedReportingOverflow(by: unit)
-    return overflow ? nil : bytes
-}
-
 // Usage errors exit with status 1, as cp's do (ArgumentParser's default is 64), with cp's hint.
 // `--preserve` alone is cp's `--preserve=mode,ownership,timestamps` (its LIST is optional, which
 // ArgumentParser's options cannot be; cp takes a LIST only after `=`, so nothing else changes).

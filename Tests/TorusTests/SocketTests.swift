@@ -38,7 +38,12 @@ extension RuntimeSuite {
             #expect(try SocketAddress("unix:/run/x.sock").description == "unix:/run/x.sock")
             #expect(try SocketAddress("/run/x.sock") == SocketAddress("unix:/run/x.sock"))
             #expect(try SocketAddress("0.0.0.0:0").port == 0)
-            for bad in ["localhost", "1.2.3.4:99999", "1.2.3:80", "::1:80", "[::1]80", "[::1", "999.1.1.1:1", "[fe80::1%nosuchif]:1", "unix:"] {
+            // Found by Fuzz/Targets/socket-address.swift: C reads up to a NUL, so text with one
+            // was taken for its prefix (127.0.0.1, the path /tmp/a); a signed port was taken too.
+            let fuzzed = ["127.0.0.1\0junk:80", "unix:/tmp/a\0b", "/tmp/a\0", "[::1\0]:80", "1.2.3.4:+80", "[::1]:+0"]
+            #expect(throws: SocketAddressError.self) { try SocketAddress(host: "127.0.0.1\0x", port: 1) }
+            #expect(throws: SocketAddressError.self) { try SocketAddress.unix(path: "/tmp/a\0b") }
+            for bad in ["localhost", "1.2.3.4:99999", "1.2.3:80", "::1:80", "[::1]80", "[::1", "999.1.1.1:1", "[fe80::1%nosuchif]:1", "unix:"] + fuzzed {
                 #expect {
                     _ = try SocketAddress(bad)
                 } throws: { error in

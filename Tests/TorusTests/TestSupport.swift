@@ -17,6 +17,12 @@ let ioUringSkipReason: Comment = {
 struct RuntimeSuite {}
 
 /// A two-core runtime for one test.
+/// The sanitizer the tests were built with (`./dev.sh sanitize thread|address` sets
+/// TORUS_SANITIZER), nil in a plain build.
+let sanitizer: String? = ProcessInfo.processInfo.environment["TORUS_SANITIZER"]
+/// How much longer timing-based waits may take: a sanitized build runs several times slower.
+let timingScale: Int = sanitizer == nil ? 1 : 10
+
 func makeRuntime(cores: Int = 2, maxBlockingThreads: Int = 8) throws -> Runtime {
     try Runtime(RuntimeConfiguration(cores: .count(cores), maxBlockingThreads: maxBlockingThreads))
 }
@@ -60,8 +66,12 @@ func runProcess(_ path: String, _ arguments: [String], environment extra: [Strin
     // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
     try ThreadAffinity.unpinCurrentThread()
     try process.run()
+    // Both pipes are read at once: reading stdout to its end first deadlocks as soon as the
+    // child fills the stderr pipe (64 KiB) before exiting, which a sanitizer report at exit
+    // does (found under ASan, issue #13).
+    let errReader = PipeReader(err)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    let errData = errReader.wait()
     process.waitUntilExit()
     return ProcessOutcome(
         status: process.terminationStatus,
@@ -87,4 +97,22 @@ final class SharedFlag: Sendable {
     private let storage = Atomic<Bool>(false)
     func set() { storage.store(true, ordering: .relaxed) }
     var isSet: Bool { storage.load(ordering: .relaxed) }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+final class PipeReader: @unchecked Sendable {
+    // @unchecked: `data` is written by the reading thread before it leaves `group`, and read
+    // only after `group.wait()`.
+    private var data = Data()
+    private let group = DispatchGroup()
+
+    init(_ pipe: Pipe) {
+        let handle = pipe.fileHandleForReading
+        DispatchQueue.global().async(group: group) { self.data = handle.readDataToEndOfFile() }
+    }
+
+    func wait() -> Data {
+        group.wait()
+        return data
+    }
 }

@@ -17,6 +17,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// Parses `text`.
     /// - Throws: ``SocketAddressError`` quoting `text` and saying what is wrong with it.
     public init(_ text: String) throws(SocketAddressError) {
+        // The C calls below (inet_pton, if_nametoindex) and the kernel read up to the first
+        // NUL: "127.0.0.1\0junk:80" would be taken as 127.0.0.1, "unix:/tmp/a\0b" bind
+        // /tmp/a (found by Fuzz/Targets/socket-address.swift).
+        guard !text.utf8.contains(0) else { throw SocketAddressError(text, "a socket address cannot contain a NUL byte") }
         if text.hasPrefix("unix:") || text.hasPrefix("/") {
             let path = text.hasPrefix("unix:") ? String(text.dropFirst(5)) : text
             do {
@@ -30,21 +34,29 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             guard let close = text.firstIndex(of: "]") else { throw SocketAddressError(text, "missing ']' after an IPv6 address") }
             let inside = String(text[text.index(after: text.startIndex)..<close])
             let rest = text[text.index(after: close)...]
-            guard rest.hasPrefix(":"), let port = UInt16(rest.dropFirst()) else {
+            guard rest.hasPrefix(":"), let port = Self.port(rest.dropFirst()) else {
                 throw SocketAddressError(text, "expected ':PORT' (0-65535) after ']'")
             }
             try self.init(host: inside, port: port, original: text)
             return
         }
         guard let colon = text.lastIndex(of: ":") else { throw SocketAddressError(text, "expected HOST:PORT, [IPv6]:PORT or a unix path") }
-        guard let port = UInt16(text[text.index(after: colon)...]) else { throw SocketAddressError(text, "the port must be a number from 0 to 65535") }
+        guard let port = Self.port(text[text.index(after: colon)...]) else { throw SocketAddressError(text, "the port must be a number from 0 to 65535") }
         let host = String(text[..<colon])
         if host.contains(":") { throw SocketAddressError(text, "an IPv6 address needs brackets: [\(host)]:\(port)") }
         try self.init(host: host, port: port, original: text)
     }
 
+    /// A port written with digits only: `UInt16` alone would take "+80", which `HostAndPort`
+    /// (and so `TCPStream.connect(to:)`) refuses (found by Fuzz/Targets/socket-address.swift).
+    private static func port(_ text: Substring) -> UInt16? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return UInt16(text)
+    }
+
     /// An IP address (IPv4 dotted quad or IPv6, with `%scope` allowed) and a port.
     public init(host: String, port: UInt16) throws(SocketAddressError) {
+        guard !host.utf8.contains(0) else { throw SocketAddressError(host, "a socket address cannot contain a NUL byte") }
         try self.init(host: host, port: port, original: host)
     }
 
@@ -79,6 +91,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// A unix-domain socket path (at most 107 bytes).
     public static func unix(path: String) throws(SocketAddressError) -> SocketAddress {
         guard !path.isEmpty else { throw SocketAddressError(path, "the unix socket path is empty") }
+        // A NUL would end the path the kernel looks up (or, first, make it an abstract name).
+        guard !path.utf8.contains(0) else { throw SocketAddressError(path, "a unix socket path cannot contain a NUL byte") }
         guard path.utf8.count < 108 else { throw SocketAddressError(path, "a unix socket path must be shorter than 108 bytes") }
         return SocketAddress(kind: .unix(path: path))
     }

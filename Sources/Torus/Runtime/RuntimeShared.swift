@@ -10,11 +10,15 @@ final class RuntimeShared: @unchecked Sendable {
     let phase = Atomic<UInt8>(RuntimePhase.running.rawValue)
     /// Tasks spawned and not yet finished (counted from spawn, before they first run).
     let liveTasks = Atomic<Int>(0)
-    /// Broadcast when the last task ends during shutdown, so `waitForTasks` need not poll.
-    let tasksDrained = ConditionLock(())
+    /// Broadcast when the last task ends during shutdown, so `waitForTasks` need not poll. The
+    /// value counts the broadcasts; it is not `()` because a zero-sized stored property of a
+    /// generic class sits at offset 0, on the object's header, and ThreadSanitizer then reports
+    /// every access to it as a race with the unlocked header read each generic method makes
+    /// (see `ConditionLock.init`).
+    let tasksDrained = ConditionLock(0)
     /// Run once when the last task ends during shutdown: the async shutdown's wake-ups
-    /// (`TaskDrainWait.swift`).
-    let drainedCallbacks = Mutex<[@Sendable () -> Void]>([])
+    /// (`TaskDrainWait.swift`). A pthread-backed `Lock`, which ThreadSanitizer sees.
+    let drainedCallbacks = Lock<[@Sendable () -> Void]>([])
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
     /// Provided receive buffers per core: the first group's count, each buffer's size, the
@@ -92,7 +96,7 @@ final class RuntimeShared: @unchecked Sendable {
         // of the two sides sees the other, so the last task cannot miss a waiting shutdown.
         let left = liveTasks.wrappingSubtract(1, ordering: .sequentiallyConsistent).newValue
         if left == 0 && phase.load(ordering: .sequentiallyConsistent) != RuntimePhase.running.rawValue {
-            tasksDrained.withLockBroadcasting { _ in }
+            tasksDrained.withLockBroadcasting { $0 &+= 1 }
             runDrainedCallbacks()
         }
     }

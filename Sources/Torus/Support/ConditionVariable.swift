@@ -9,6 +9,11 @@ import Glibc
     @usableFromInline var value: Value
 
     @inlinable init(_ value: Value) {
+        // A zero-sized `value` (`()`) is laid out at offset 0, where the object header is: an
+        // access to it under the lock then aliases the header (isa) that every call of a generic
+        // method reads before taking the lock, and ThreadSanitizer reports a race on memory that
+        // nobody writes (RuntimeShared's shutdown condition did, issue #13). Hold a value.
+        assert(MemoryLayout<Value>.size > 0, "ConditionLock needs a value that takes space")
         self.value = value
         checkPthread(pthread_mutex_init(mutex, nil), "pthread_mutex_init")
         var attributes = pthread_condattr_t()
