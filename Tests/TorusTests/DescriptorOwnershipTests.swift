@@ -22,17 +22,6 @@ private func finishing<T: Sendable>(
     return try await work.value
 }
 
-/// A connected TCP pair on the caller's core: (client, server side).
-private func connectedPair() async throws -> (TCPStream, TCPStream) {
-    let listener = try TCPListener.bind(.loopback(port: 0))
-    let address = try listener.localAddress
-    let accepting = spawn { try await listener.accept() }
-    let client = try await TCPStream.connect(to: address)
-    let server = try await accepting.value
-    try await listener.close()
-    return (client, server)
-}
-
 extension RuntimeSuite {
     @Suite("Descriptor ownership")
     struct DescriptorOwnershipTests {

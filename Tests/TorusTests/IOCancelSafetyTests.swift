@@ -9,17 +9,6 @@ import Testing
 // no byte, datagram, connection, permit or lock is lost, and no descriptor or ring operation
 // is left behind.
 
-/// A connected TCP pair on the caller's core: (client, server side).
-private func connectedPair() async throws -> (TCPStream, TCPStream) {
-    let listener = try TCPListener.bind(.loopback(port: 0))
-    let address = try listener.localAddress
-    let accepting = spawn { try await listener.accept() }
-    let client = try await TCPStream.connect(to: address)
-    let server = try await accepting.value
-    try await listener.close()
-    return (client, server)
-}
-
 /// How a wait ended, as the tests compare it: the error's type, or "returned".
 private func outcome(_ body: () async throws -> Void) async -> String {
     do {

@@ -40,3 +40,14 @@ struct Checksum {
         }
     }
 }
+
+/// A connected TCP pair on the caller's core: (client, server side).
+func connectedPair() async throws -> (TCPStream, TCPStream) {
+    let listener = try TCPListener.bind(.loopback(port: 0))
+    let address = try listener.localAddress
+    let accepting = spawn { try await listener.accept() }
+    let client = try await TCPStream.connect(to: address)
+    let server = try await accepting.value
+    try await listener.close()
+    return (client, server)
+}

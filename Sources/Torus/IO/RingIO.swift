@@ -39,20 +39,19 @@ func ringIO(
     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
     while true {
         let result: Int32
-        switch FaultInjection.fault(for: operation, path: path, address: address) {
-        case nil:
-            result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
-        case .fail(let error)?:
+        let fault = FaultInjection.fault(for: operation, path: path, address: address)
+        if case .fail(let error)? = fault {
             // As if the kernel had answered at once: nothing was submitted.
             if Task.isCancelled { throw CancellationError() }
             result = -error.rawValue
-        case .short(let limit)? where transferOperations.contains(operation):
+        } else {
+            // A `.short` fault cuts the byte count of a transfer's SQE: a real short transfer.
+            var limit: UInt32?
+            if case .short(let length)? = fault, transferOperations.contains(operation) { limit = UInt32(clamping: length) }
             result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in
                 prepare(entry, core, id)
-                entry.limitLength(to: UInt32(clamping: limit))
+                if let limit { entry.limitLength(to: limit) }
             }
-        case .short?:
-            result = await core.submitAndAwait(keepAlive: keepAlive, cancellable: cancellable) { entry, id in prepare(entry, core, id) }
         }
         if result >= 0 { return result }
         switch -result {

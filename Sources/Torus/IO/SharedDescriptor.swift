@@ -57,7 +57,7 @@ final class SharedDescriptor: Sendable {
 
     deinit {
         // Every borrower keeps its owner (and so this object) alive, so no borrow is out here.
-        if state.load(ordering: .acquiring) & SharedDescriptor.closingBit == 0 { closeOwnedDescriptor(rawValue) }
+        if !isClosing { closeOwnedDescriptor(rawValue) }
     }
 
     /// The number, or -1 once closing started.
@@ -126,15 +126,7 @@ final class SharedDescriptor: Sendable {
         abortBlockedOperations?(rawValue)
         cancelOperationsInFlight()
         await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
-            let drained: Bool = closer.withLock { closer in
-                if case .drained = closer {
-                    closer = .closed
-                    return true
-                }
-                closer = .waiting(continuation)
-                return false
-            }
-            if drained { continuation.resume() }
+            if registerCloser(.waiting(continuation)) { continuation.resume() }
         }
         return true
     }
@@ -150,15 +142,20 @@ final class SharedDescriptor: Sendable {
         }
         abortBlockedOperations?(rawValue)
         cancelOperationsInFlight()
-        let closeNow: Bool = closer.withLock { closer in
+        if registerCloser(.lastBorrowCloses) { closeOwnedDescriptor(rawValue) }
+    }
+
+    /// Hands the rest of the close to `finisher` (run by the last borrow), unless the last borrow
+    /// came back already: then returns true and the caller finishes the close itself.
+    private func registerCloser(_ finisher: Closer) -> Bool {
+        closer.withLock { closer in
             if case .drained = closer {
                 closer = .closed
                 return true
             }
-            closer = .lastBorrowCloses
+            closer = finisher
             return false
         }
-        if closeNow { closeOwnedDescriptor(rawValue) }
     }
 
     /// Records an operation that holds this descriptor but that the kernel files under another

@@ -12,12 +12,25 @@ import SystemPackage
 func systemCall<Result: BinaryInteger>(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, _ call: () -> Result
 ) throws(IOError) -> Result {
+    try systemCall(operation, path: path, address: address, length: 0) { _ in call() }
+}
+
+/// ``systemCall(_:path:address:_:)`` for a read or write of `length` bytes: `call` gets the
+/// length to move, which an injected `.short` fault cuts.
+@inline(__always)
+func systemCall<Result: BinaryInteger>(
+    _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, length: Int, _ call: (Int) -> Result
+) throws(IOError) -> Result {
     while true {
-        if case .fail(let error)? = FaultInjection.fault(for: operation, path: path, address: address) {
+        var length = length
+        switch FaultInjection.fault(for: operation, path: path, address: address) {
+        case .fail(let error)?:
             if error == .interrupted { continue }
             throw IOError(operation: operation, path: path, address: address, errno: error)
+        case .short(let limit)?: length = min(length, limit)
+        case nil: break
         }
-        let result = call()
+        let result = call(length)
         if result >= 0 { return result }
         let code = errno
         if code == EINTR { continue }
@@ -36,21 +49,7 @@ func inlineSystemCall(_ operation: String, path: FilePath, _ call: () -> Int) th
 /// to move, which an injected `.short` fault (``FaultInjection``) cuts.
 func inlineTransfer(_ operation: String, path: FilePath, length: Int, _ call: (Int) -> Int) throws -> Int {
     if Task.isCancelled { throw CancellationError() }
-    while true {
-        var length = length
-        switch FaultInjection.fault(for: operation, path: path) {
-        case .fail(let error)?:
-            if error == .interrupted { continue }
-            throw IOError(operation: operation, path: path, errno: error)
-        case .short(let limit)?: length = min(length, limit)
-        case nil: break
-        }
-        let result = call(length)
-        if result >= 0 { return result }
-        let error = Glibc.errno
-        if error == EINTR { continue }
-        throw IOError(operation: operation, path: path, errno: Errno(rawValue: error))
-    }
+    return try systemCall(operation, path: path, length: length, call)
 }
 
 /// ``inlineSystemCall(_:path:_:)`` for calls that report an `Errno` themselves (the ring layer's
