@@ -97,7 +97,10 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            // `Lifetimes`: the `RawSpan` properties of received and I/O buffers borrow their
+            // buffer (`@_lifetime`). An experimental feature, not an unsafe flag: SwiftPM
+            // accepts it in a dependency.
+            swiftSettings: strict + [.enableExperimentalFeature("Lifetimes")]
         ),
         // Torus under swift-service-lifecycle's `ServiceGroup`: a `Service` that runs a runtime,
         // graceful shutdown flowing from the group to the tasks on the cores.

@@ -73,7 +73,7 @@ struct FileCopier: Sendable {
         var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
         if !(topLevel ? options.followsOperandLinks : options.followsTreeLinks) { sourceOptions.insert(.noFollow) }
         let input = try await openAllowingDirectFallback(sourceOptions) { options in
-            try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: options)
+            try await File.open(source.name, inDirectory: source.directory.fileDescriptor, path: source.path, options: options)
         }
         var copied = false
         do {
@@ -158,16 +158,16 @@ struct FileCopier: Sendable {
                 length = end.offset ?? metadata.size
                 // A sparse copy can end in a hole no write extended the file over; a preallocated
                 // one is longer than a source that shrank.
-                if sparse || length < metadata.size, ftruncate(output.fileDescriptor, off_t(length)) != 0 {
+                if sparse || length < metadata.size, ftruncate(output.descriptor.rawValue, off_t(length)) != 0 {
                     throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
                 }
             }
             if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue) {
-                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
-                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                .apply(to: output.descriptor.rawValue, path: output.path, createdWith: mode & ~umaskValue) {
+                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
+                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
@@ -190,7 +190,7 @@ struct FileCopier: Sendable {
     /// regular file is truncated to what was written and, with -p or --preserve=xattr, given the
     /// source's attributes; a device or FIFO keeps its own.
     private func copyInto(_ destination: Place, followLink: Bool, from input: File, of source: Place, metadata: FileMetadata) async throws {
-        let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
+        let output = try await File.open(destination.name, inDirectory: destination.directory.fileDescriptor, path: destination.path,
                                          options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
         // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
         try input.setDirect(false)
@@ -209,15 +209,15 @@ struct FileCopier: Sendable {
             }
             if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
                 let xattrs = {
-                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
-                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
+                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
                 if options.preserved.isDisjoint(with: .standard) {
                     xattrs()
                 } else {
                     let existing = try await output.metadata(via: .inline)
                     try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil, afterOwner: xattrs)
+                        .apply(to: output.descriptor.rawValue, path: output.path, createdWith: nil, afterOwner: xattrs)
                 }
             }
         } catch {
@@ -312,14 +312,14 @@ struct FileCopier: Sendable {
         var offset: off_t = sparse ? 0 : off_t(size)
         let end = off_t(size)
         while offset < end {
-            let data = lseek(input.fileDescriptor, offset, SEEK_DATA)
+            let data = lseek(input.descriptor.rawValue, offset, SEEK_DATA)
             if data < 0 { break }   // ENXIO: only a hole is left
-            var hole = lseek(input.fileDescriptor, data, SEEK_HOLE)
+            var hole = lseek(input.descriptor.rawValue, data, SEEK_HOLE)
             if hole < 0 { hole = end }
             segments.append((UInt64(data), UInt64(min(hole, end))))
             offset = hole
         }
-        if sparse && segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
+        if sparse && segments.isEmpty && size > 0 && lseek(input.descriptor.rawValue, 0, SEEK_DATA) < 0 && errno != ENXIO {
             segments = [(0, size)]   // the file system cannot tell: copy everything
         }
         // How the data moves, measured on this project's VM (docs/benchmarks.md):

@@ -7,6 +7,8 @@ import Torus
 /// and each lookup is one path component instead of the whole path.
 final class OpenDirectory: Sendable {
     let descriptor: Int32
+    /// The descriptor in swift-system's type, as Torus's directory-relative calls take it.
+    var fileDescriptor: FileDescriptor { FileDescriptor(rawValue: descriptor) }
     /// For messages: the path the directory was reached by.
     let path: FilePath
     private let owned: Bool

@@ -12,7 +12,7 @@ func createTemporaryFile(in directory: OpenDirectory, permissions: mode_t, optio
     while true {
         let name = temporaryName()
         do {
-            let file = try await File.open(name, inDirectory: directory.descriptor, path: directory.path(of: name),
+            let file = try await File.open(name, inDirectory: directory.fileDescriptor, path: directory.path(of: name),
                                            options: options.union([.exclusive, .noFollow]),
                                            permissions: FilePermissions(rawValue: permissions), via: .inline)
             return (file, name)

@@ -55,7 +55,7 @@ struct TreeCopier: Sendable {
         let followLink = options.followsOperandLinks || sourceEndsInSlash
         do {
             source = try Place.operand(sourceOperand)
-            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
+            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.fileDescriptor, path: sourceOperand,
                                                followSymbolicLinks: followLink)
         } catch {
             report.failed("cannot stat \(quoted(bytes: typed.source)): \(reason(error))")
@@ -163,7 +163,7 @@ struct TreeCopier: Sendable {
             // On the blocking pool, as the listing: with a cold cache the open waits for the disk.
             let sourceDirectory = try await spawnBlocking { try OpenDirectory.open(source.name, in: source.directory, followLink: followLink) }
             // The opened directory's own metadata: the entry cannot have changed under us since.
-            let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.fileDescriptor, path: sourceDirectory.path)
             let key = InodeKey(metadata)
             if ancestors.contains(key) {
                 throw CopyError("cannot copy cyclic symbolic link \(quoted(source.path))")
@@ -171,7 +171,7 @@ struct TreeCopier: Sendable {
             let ancestors = ancestors + [key]
             let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
             if madeHere && options.verbose { report.verbose(source.path, destination.path) }
-            let entries = try await FileSystem.exactContentsOfDirectory(descriptor: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let entries = try await FileSystem.contentsOfDirectory(descriptor: sourceDirectory.fileDescriptor, path: sourceDirectory.path)
             // Creating and renaming files take the directory's lock: the files of one directory
             // go to one core (directories take turns), so that cores do not queue on each
             // other's locks.
@@ -225,7 +225,7 @@ struct TreeCopier: Sendable {
             }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
-                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
+                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.fileDescriptor, path: target.path)
                 try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
                     .apply(to: target.descriptor, path: target.path, createdWith: nil, afterOwner: xattrs)
             } else {
@@ -240,7 +240,7 @@ struct TreeCopier: Sendable {
     /// reporting why not.
     private func childMetadata(_ child: Place) async -> FileMetadata? {
         do {
-            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
+            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.fileDescriptor, path: child.path,
                                                  followSymbolicLinks: options.followsTreeLinks, via: .ring)
         } catch {
             report.failed("cannot stat \(quoted(child.path)): \(reason(error))")
@@ -270,7 +270,7 @@ struct TreeCopier: Sendable {
 
     private func copyLink(_ source: Place, metadata: FileMetadata, to destination: Place) async {
         do {
-            let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.descriptor, path: source.path)
+            let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.fileDescriptor, path: source.path)
             let link = { target.withPlatformString { target in
                 destination.name.withPlatformString { symlinkat(target, destination.directory.descriptor, $0) }
             } }

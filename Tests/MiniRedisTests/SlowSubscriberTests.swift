@@ -10,7 +10,7 @@ import TorusTestSupport
 func stalledSubscriber(port: UInt16, channel: String) async throws -> TCPStream {
     let raw = try await TCPStream.connect(to: .loopback(port: port))
     var size: Int32 = 4096
-    setsockopt(raw.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    setsockopt(raw.descriptor.rawValue, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
     try await raw.writeAll(Command.subscribe(channels: [Array(channel.utf8)]).frame.encoded)
     let confirmation = Frame.array([.bulk("subscribe"), .bulk(channel), .integer(1)]).encoded
     _ = try await raw.readExactly(confirmation.count)

@@ -41,7 +41,7 @@ extension RuntimeSuite {
                     let victim = try await TCPStream.connect(to: .loopback(port: port))
                     try await victim.writeAll(Array(repeating: 1, count: 3000))
                     var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                    setsockopt(victim.fileDescriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    setsockopt(victim.descriptor.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
                     try await victim.close()
                 }
                 // Half-close: everything sent before the shutdown comes back, then end of stream.

@@ -62,7 +62,7 @@ extension RuntimeSuite {
                 try await sleep(for: .milliseconds(100))
                 try await finishes(within: .seconds(2), "close of a file with a splice waiting on an empty pipe", unblock: {
                     // Give the splice its bytes, so that it (and the close) can end.
-                    _ = Glibc.write(pipe.writeEnd, "x", 1)
+                    _ = Glibc.write(pipe.writeEnd.rawValue, "x", 1)
                 }) { try await file.close() }
                 return try await splicing.value
             }.value
@@ -189,10 +189,10 @@ extension RuntimeSuite {
                 // Held as a copy on the blocking pool holds it, so the close must ask every
                 // core to cancel what is in flight on the number: core 1's request is left in
                 // its mailbox, and runs on another thread once the core is closed.
-                #expect(file.descriptor.borrow() != nil)
+                #expect(file.sharedDescriptor.borrow() != nil)
                 let closing = spawn { try await file.close() }
                 try await sleep(for: .milliseconds(20))
-                file.descriptor.giveBack()
+                file.sharedDescriptor.giveBack()
                 try await closing.value
             }.value
             await runtime.shutdown()
@@ -325,7 +325,7 @@ extension RuntimeSuite {
             let other = try await runtime.handle.spawn(on: .core(0)) { () -> String in
                 let first = try await File.open(FilePath(fifo), options: [.read, .write])
                 // As StandardStreams does: a File on a duplicate (the same open file description).
-                let second = File(descriptor: fcntl(first.fileDescriptor, F_DUPFD_CLOEXEC, 3), path: FilePath(fifo))
+                let second = File(descriptor: fcntl(first.descriptor.rawValue, F_DUPFD_CLOEXEC, 3), path: FilePath(fifo))
                 let readingFirst = spawn { () -> Void in _ = try? await first.read(into: IOBuffer(capacity: 8), maxLength: 8) }
                 let readingSecond = spawn { () -> String in
                     do { return "read \(try await second.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError { return "\(error.errno)" }

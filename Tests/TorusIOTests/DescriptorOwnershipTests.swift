@@ -38,7 +38,7 @@ extension RuntimeSuite {
             for round in 0..<50 {
                 let (read, reopenedNumber, oldNumber) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8], Int32, Int32) in
                     let file = try await File.open(FilePath(oldPath))
-                    let oldNumber = file.fileDescriptor
+                    let oldNumber = file.descriptor.rawValue
                     // Both tasks are queued on this core before either runs: the reader
                     // prepares its SQE and suspends, then the closer runs in the same turn,
                     // before the loop hands the SQE to the kernel.
@@ -50,7 +50,7 @@ extension RuntimeSuite {
                     let closer = spawn { () -> (File, Int32) in
                         try await file.close(via: .inline)
                         let reopened = try await File.open(FilePath(newPath), via: .inline)
-                        return (reopened, reopened.fileDescriptor)
+                        return (reopened, reopened.descriptor.rawValue)
                     }
                     let bytes = try await reader.value
                     let (reopened, number) = try await closer.value
@@ -157,7 +157,7 @@ extension RuntimeSuite {
             let message = try await runtime.handle.spawn(on: .core(0)) { () -> String in
                 let file = try await File.open(FilePath(path))
                 try await file.close()
-                #expect(file.fileDescriptor == -1)
+                #expect(file.descriptor.rawValue == -1)
                 do {
                     _ = try await file.read(into: IOBuffer(capacity: 8), maxLength: 8)
                     return "read succeeded"

@@ -139,7 +139,7 @@ extension RuntimeSuite {
                 var outcomes: [String] = []
                 for errno in [Errno.ioError, .interrupted] {
                     let file = try await File.open(FilePath(path))
-                    let number = file.fileDescriptor
+                    let number = file.descriptor.rawValue
                     outcomes.append(await FaultInjection.with([FaultRule("close", subject: path, .fail(errno))]) {
                         await failure { try await file.close() }
                     })

@@ -473,7 +473,7 @@ extension RuntimeSuite {
                 let readOnly = try await File.open(other)
                 let failure = await outcome { _ = try await readOnly.spliceCopy(from: input, at: 0, to: 0, length: contents.count, through: pipe) }
                 var left: Int32 = 0
-                _ = ioctl(pipe.readEnd, UInt(FIONREAD), &left)
+                _ = ioctl(pipe.readEnd.rawValue, UInt(FIONREAD), &left)
                 let output = try await File.create(copy)
                 let n = try await output.spliceCopy(from: input, at: 0, to: 0, length: contents.count, through: pipe)
                 #expect(n == contents.count)
@@ -499,7 +499,7 @@ extension RuntimeSuite {
                 // and a cancel interrupts it there. (Not a deadline: its linked timeout does not
                 // interrupt a worker, see File.splice(into:from:length:).)
                 let filler = [UInt8](repeating: 7, count: pipe.capacity)
-                #expect(write(pipe.writeEnd, filler, filler.count) == filler.count)
+                #expect(write(pipe.writeEnd.rawValue, filler, filler.count) == filler.count)
                 var outcomes: [String] = []
                 let splicing = spawn { _ = try await input.splice(into: pipe, from: 0, length: 4096) }
                 try await sleep(for: .milliseconds(20))
@@ -507,7 +507,7 @@ extension RuntimeSuite {
                 outcomes.append(await outcome { try await splicing.value })
                 // Nothing was moved: once the filler is drained, all of it is still the filler.
                 var drained = [UInt8](repeating: 0, count: filler.count + 1)
-                let n = read(pipe.readEnd, &drained, drained.count)
+                let n = read(pipe.readEnd.rawValue, &drained, drained.count)
                 try await input.close()
                 return (outcomes, n)
             }.value

@@ -74,7 +74,7 @@ extension RuntimeSuite.ListenerGroups {
             let listener = try TCPListener.bind(.loopback(port: 0))
             let peer = try await TCPStream.connect(to: try listener.localAddress)
             var size: Int32 = 4096
-            setsockopt(peer.fileDescriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            setsockopt(peer.descriptor.rawValue, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
             let connection = try await listener.accept()
             let writer = spawn { () -> String in
                 let chunk = IOBuffer(Array(repeating: 9, count: 64 << 10))

@@ -48,8 +48,8 @@ extension RuntimeSuite {
             let (evicted, prefetched, closedError) = try await runtime.handle.spawn { () -> (Double?, Double?, String) in
                 let file = try await File.open(path)
                 // Written pages must reach the disk before the kernel will drop them.
-                fsync(file.fileDescriptor)
-                posix_fadvise(file.fileDescriptor, 0, 0, POSIX_FADV_DONTNEED)
+                fsync(file.descriptor.rawValue)
+                posix_fadvise(file.descriptor.rawValue, 0, 0, POSIX_FADV_DONTNEED)
                 let evicted = file.cachedFraction(of: UInt64(size))
                 try await file.prefetch(offset: 0, length: UInt64(size))
                 // The reads were issued; give the device a moment to finish them.

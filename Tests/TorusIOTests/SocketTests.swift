@@ -161,7 +161,7 @@ extension RuntimeSuite {
                 let resetter = spawn(on: .core(1)) {
                     let connection = try await listener.accept()
                     var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
-                    setsockopt(connection.fileDescriptor, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                    setsockopt(connection.descriptor.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
                     try await connection.close()
                 }
                 let victim = try await TCPStream.connect(to: address)
