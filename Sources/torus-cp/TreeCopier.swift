@@ -255,11 +255,12 @@ struct TreeCopier: Sendable {
         // Owner-writable and searchable while the contents are copied; the final mode comes after.
         let mode = metadata.permissions.rawValue & 0o777 | 0o700
         var madeHere = false
-        if destination.name.withPlatformString({ mkdirat(destination.directory.descriptor, $0, mode) }) == 0 {
+        do {
+            try destination.systemCall("mkdir") { mkdirat(destination.directory.descriptor, $0, mode) }
             report.madeDirectory()
             madeHere = true
-        } else if errno != EEXIST {
-            throw IOError(operation: "mkdir", path: destination.path, errno: Errno(rawValue: errno))
+        } catch {
+            guard error.errno == .fileExists else { throw error }
         }
         do {
             return (try OpenDirectory.open(destination.name, in: destination.directory, followLink: false), madeHere)
@@ -271,20 +272,26 @@ struct TreeCopier: Sendable {
     private func copyLink(_ source: Place, metadata: FileMetadata, to destination: Place) async {
         do {
             let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.fileDescriptor, path: source.path)
-            let link = { target.withPlatformString { target in
-                destination.name.withPlatformString { symlinkat(target, destination.directory.descriptor, $0) }
-            } }
-            if link() != 0 {
-                guard errno == EEXIST else { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
+            let link = { () throws(IOError) in
+                var made: Result<Int32, IOError> = .success(0)
+                target.withPlatformString { target in
+                    made = Result { () throws(IOError) in
+                        try destination.systemCall("symlink") { symlinkat(target, destination.directory.descriptor, $0) }
+                    }
+                }
+                _ = try made.get()
+            }
+            do {
+                try link()
+            } catch {
+                guard error.errno == .fileExists else { throw error }
                 if options.noClobber {
                     report.skipped()
                     return
                 }
                 // Replaced, as cp -r does: unlinkat never removes a directory without AT_REMOVEDIR.
-                if destination.name.withPlatformString({ unlinkat(destination.directory.descriptor, $0, 0) }) != 0 {
-                    throw IOError(operation: "unlink", path: destination.path, errno: Errno(rawValue: errno))
-                }
-                if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
+                try destination.systemCall("unlink") { unlinkat(destination.directory.descriptor, $0, 0) }
+                try link()
             }
             try preserveAttributes(of: metadata, from: source, at: destination)
             report.madeLink()
@@ -304,23 +311,23 @@ extension TreeCopier {
     func preserveAttributes(of metadata: FileMetadata, from source: Place, at destination: Place) throws {
         let fd = destination.directory.descriptor
         var ownerKept = true
-        if options.preserved.contains(.ownership),
-           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0 {
-            guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
-            ownerKept = false
+        if options.preserved.contains(.ownership) {
+            do {
+                try destination.systemCall("lchown") { fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }
+            } catch {
+                // As cp: a non-root copy keeps its own owner.
+                guard error.errno == .notPermitted, geteuid() != 0 else { throw error }
+                ownerKept = false
+            }
         }
         report.preserveExtendedAttributes(from: source, to: destination, symbolicLink: metadata.isSymbolicLink, options: options)
         if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
             let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
-            if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                throw IOError(operation: "chmod", path: destination.path, errno: Errno(rawValue: errno))
-            }
+            try destination.systemCall("chmod") { fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }
         }
         if options.preserved.contains(.timestamps) {
             var times = timestamps(metadata)
-            if destination.name.withPlatformString({ utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                throw IOError(operation: "utimensat", path: destination.path, errno: Errno(rawValue: errno))
-            }
+            try destination.systemCall("utimensat") { utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
         }
     }
 }

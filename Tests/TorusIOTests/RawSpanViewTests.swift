@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TorusTestSupport
 @testable import Torus
 
 // Issue #16, item 5: `RawSpan` views of received and I/O buffers, parsed in place.

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import TorusTestSupport
 @testable import Torus
 
 // Issue #16, item 5: descriptors as swift-system's `FileDescriptor`, and directory entry names

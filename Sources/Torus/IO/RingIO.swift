@@ -68,6 +68,8 @@ func ringIO(
             continue
         case ECANCELED where isWaitCancelled || core.stopping:
             throw CancellationError()
+        case EFAULT:
+            trapOnBadAddress(operation)
         default:
             throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: -result))
         }
