@@ -18,8 +18,12 @@ import Glibc
 // Usage errors exit with status 1, as before ArgumentParser (whose default is 64); --help and
 // --version exit 0.
 do {
-    let command = try MiniRedisServer.parseAsRoot()
-    guard let server = command as? MiniRedisServer else { fatalError("mini-redis-server has no subcommands") }
+    var command = try MiniRedisServer.parseAsRoot()
+    // `--help` parses as ArgumentParser's own help command, which prints the help.
+    guard let server = command as? MiniRedisServer else {
+        try command.run()
+        exit(0)
+    }
     exit(await server.serve())
 } catch {
     if MiniRedisServer.exitCode(for: error) == .validationFailure {

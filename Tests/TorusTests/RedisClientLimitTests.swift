@@ -73,7 +73,7 @@ extension RuntimeSuite.HostileRedisClients {
             try await publisher.close()
         }.value
         let (status, log) = server.terminate()
-        #expect(status == 0)
+        #expect(status == miniRedisStatusAfterSIGTERM)
         #expect(log.contains("idle for 1 s (timeout)"), "\(log)")
     }
 }
