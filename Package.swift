@@ -153,7 +153,7 @@ let package = Package(
         // blocking clients. An example application, not part of the Torus library.
         .target(
             name: "MiniRedis",
-            dependencies: ["Torus"],
+            dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         // Runs as a ServiceGroup (signals, graceful shutdown) with a swift-log Logger, and

@@ -30,7 +30,7 @@ extension MiniRedisServer {
         }
         let server = Server(
             maxClients: maxclients, idleTimeoutSeconds: timeout, maxRequestSize: maxRequestSize!,
-            pubsubOutputLimit: pubsubOutputLimit!, log: { logger.notice("\($0)") })
+            pubsubOutputLimit: pubsubOutputLimit!, log: { level, message in logger.log(level: level, "\(message)") })
         let address = await resolveAddress(on: torus.handle)
         let coreCount = torus.handle.cores.count
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: torus, serviceName: "torus-runtime")]
@@ -47,7 +47,7 @@ extension MiniRedisServer {
             }
         }
         services.append(.init(service: redis, serviceName: "redis"))
-        if let endpoint = await bindMetricsEndpoint(on: torus.handle, statistics: server.statistics, logger: logger) {
+        if let endpoint = bindMetricsEndpoint(on: torus.handle, statistics: server.statistics, logger: logger) {
             let metrics = CoreService(on: torus.handle, placement: .core(coreCount - 1)) {
                 do { try await cancelWhenGracefulShutdown { try await endpoint.run() } } catch is CancellationError {}
             }
@@ -59,7 +59,8 @@ extension MiniRedisServer {
         do {
             try await group.run()
         } catch {
-            fail(Self.describe(error))
+            // A service's error (ServiceGroup rethrows the first); the group logged which.
+            fail("\(error)")
         }
         guard let signal = signals.signal else {
             logger.notice("server stopped")
@@ -86,7 +87,7 @@ extension MiniRedisServer {
 
     /// The metrics endpoint, bound before the group starts so that a port in use is a
     /// start-up failure; nil without `--metrics-port`.
-    private func bindMetricsEndpoint(on runtime: RuntimeHandle, statistics: ServerStatistics, logger: Logger) async -> MetricsEndpoint? {
+    private func bindMetricsEndpoint(on runtime: RuntimeHandle, statistics: ServerStatistics, logger: Logger) -> MetricsEndpoint? {
         guard let address = try? metricsAddress else { return nil }
         do {
             let endpoint = try MetricsEndpoint(
@@ -98,18 +99,12 @@ extension MiniRedisServer {
             fail("--metrics-port: \(error)")
         }
     }
-
-    /// A service's error as one line: `ServiceGroup` wraps none of them, but says which
-    /// service failed in its own log.
-    private static func describe(_ error: any Error) -> String {
-        "\(error)"
-    }
 }
 
 /// Test runners start children with signals blocked, and the mask is inherited across exec:
-/// the group's UnixSignals would never see SIGTERM. Unblocked before the group starts; the
-/// runtime's threads, started earlier, keep them blocked, so the kernel delivers them to a
-/// thread that does not (where UnixSignals' handler runs).
+/// UnixSignals' handler (libdispatch installs a `sigaction` handler on Linux) would never run
+/// for a signal blocked in every thread. Unblocked first, so that the threads started after
+/// (the runtime's, libdispatch's) inherit the unblocked mask.
 func unblockShutdownSignals() {
     var signals = sigset_t()
     sigemptyset(&signals)
