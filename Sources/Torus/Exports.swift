@@ -1,3 +1,7 @@
 // `import Torus` brings swift-system's vocabulary types with it: `FilePath`, `FilePermissions`
 // and `Errno` appear in Torus's API (File.open, IOError.errno, ...).
 @_exported import SystemPackage
+
+// Channels, synchronization primitives, cancel scopes and `select` live in a module of their own
+// that needs no io_uring (Sources/TorusChannels); they are part of Torus's API.
+@_exported import TorusChannels

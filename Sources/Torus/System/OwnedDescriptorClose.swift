@@ -11,10 +11,3 @@ func closeOwnedDescriptor(_ fd: Int32) {
         preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
     }
 }
-
-/// Checks the result of a pthread call that can only fail through misuse (an uninitialised or
-/// destroyed mutex, a lock not held): such a failure is a bug, not a condition to handle.
-@inlinable @inline(__always)
-func checkPthread(_ result: Int32, _ call: StaticString) {
-    if result != 0 { preconditionFailure("\(call) failed: \(result)") }
-}
