@@ -21,6 +21,9 @@ let programs: TargetDependencyCondition? = .when(traits: ["Programs"])
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser", condition: programs)
 let serviceLifecycle: Target.Dependency = .product(
     name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
+let unixSignals: Target.Dependency = .product(
+    name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
+let coreMetrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"]))
 
 // Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
 // states it at compile time (Sources/Torus/Platform.swift).
@@ -41,7 +44,12 @@ let package = Package(
     // build everything; a consumer that wants the library alone says `traits: []`, one that
     // wants an optional module names its trait (README, "Use Torus in your package").
     traits: [
-        .trait(name: "Programs", description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift"),
+        // mini-redis-server runs in a ServiceGroup and reports through TorusMetrics, so the
+        // programs need the other two traits' modules as well.
+        .trait(
+            name: "Programs",
+            description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift, swift-prometheus; turns on ServiceLifecycle and Metrics",
+            enabledTraits: ["ServiceLifecycle", "Metrics"]),
         .trait(name: "ServiceLifecycle", description: "The TorusServiceLifecycle module: swift-service-lifecycle"),
         .trait(name: "Metrics", description: "The TorusMetrics module: swift-metrics"),
         .default(enabledTraits: ["Programs", "ServiceLifecycle", "Metrics"]),
@@ -55,6 +63,8 @@ let package = Package(
         // use is under the `Programs` trait:
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // mini-redis-server's `--metrics-port`: the Prometheus text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // For the optional modules, each under its trait:
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -154,12 +164,18 @@ let package = Package(
         // blocking clients. An example application, not part of the Torus library.
         .target(
             name: "MiniRedis",
-            dependencies: ["Torus"],
+            dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Runs as a ServiceGroup (signals, graceful shutdown) with a swift-log Logger, and
+        // exposes Prometheus metrics on request (`--metrics-port`).
         .executableTarget(
             name: "mini-redis-server",
-            dependencies: ["MiniRedis", "TorusVersion", argumentParser],
+            dependencies: [
+                "MiniRedis", "TorusVersion", "TorusServiceLifecycle", "TorusMetrics", argumentParser, serviceLifecycle, unixSignals,
+                coreMetrics, .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus", condition: programs),
+            ],
             swiftSettings: strict
         ),
         // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
@@ -182,7 +198,7 @@ let package = Package(
             name: "TorusServiceHelper",
             dependencies: [
                 "Torus", "TorusServiceLifecycle", serviceLifecycle, .product(name: "Logging", package: "swift-log"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+                unixSignals,
             ],
             swiftSettings: strict
         ),

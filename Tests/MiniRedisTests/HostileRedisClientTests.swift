@@ -66,7 +66,7 @@ extension RuntimeSuite.HostileRedisClients {
         // Linear parsing of 7.3 MB plus a million-key DEL: well under a second even in a debug
         // build; the bound is generous for a loaded machine.
         #expect(cpu < 3, "server used \(cpu) s of CPU")
-        #expect(server.terminate().0 == 0)
+        #expect(server.terminate().0 == miniRedisStatusAfterSIGTERM)
     }
 
     /// Bytes handed out at most `chunk` at a time, as a client writing small pieces would
@@ -168,10 +168,10 @@ extension RuntimeSuite.HostileRedisClients {
         #expect(second.stderr.contains("Address already in use"), "\(second.stderr)")
         // The first still serves every client.
         for _ in 0..<10 { #expect(try redisCLI(port: first.port, ["PING"]).output == "PONG") }
-        #expect(first.terminate().0 == 0)
+        #expect(first.terminate().0 == miniRedisStatusAfterSIGTERM)
 
         let clamped = try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "4096"])
-        #expect(clamped.terminate().0 == 0)
+        #expect(clamped.terminate().0 == miniRedisStatusAfterSIGTERM)
         let warning = String(decoding: clamped.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(warning.contains("--cores 4096 is more than the \(Runtime.allowedCPUs.count) CPUs"), "\(warning)")
         let badPort = try runProcess(builtExecutable("mini-redis-server"), ["--port", "99999"])

@@ -127,7 +127,7 @@ extension RuntimeSuite {
             }
             #expect(try Self.info(port: server.port, "stats", "CLIENTS").names == ["Clients", "Stats"], "redis's order, not the request's")
             let (status, _) = server.terminate()
-            #expect(status == 0)
+            #expect(status == miniRedisStatusAfterSIGTERM)
         }
 
         @Test("connected_clients and pubsub_clients follow connections; refusals are counted; an unknown section is an empty bulk string")
@@ -187,7 +187,7 @@ extension RuntimeSuite {
                 #expect(try await spawnBlocking { try Self.info(port: port, "clients") }.number("pubsub_clients") == 0)
             }.value
             let (status, _) = server.terminate()
-            #expect(status == 0)
+            #expect(status == miniRedisStatusAfterSIGTERM)
         }
 
         /// Reads exactly `count` bytes (fewer only at the end of the stream).

@@ -252,7 +252,7 @@ extension RuntimeSuite {
             #expect(subscriberOutput(containing: "fire drill").contains("message\nalerts\nfire drill"))
 
             let (status, rest) = server.terminate()
-            #expect(status == 0)
+            #expect(status == miniRedisStatusAfterSIGTERM)
             #expect(rest.contains("received SIGTERM, shutting down"))
         }
     }

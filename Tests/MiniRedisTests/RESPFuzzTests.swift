@@ -111,6 +111,6 @@ extension RuntimeSuite.HostileRedisClients {
         }.value
         let ping = try redisCLI(port: port, ["PING"])
         #expect(ping.status == 0 && ping.output == "PONG", "\(ping.output)")
-        #expect(server.terminate().0 == 0)
+        #expect(server.terminate().0 == miniRedisStatusAfterSIGTERM)
     }
 }

@@ -304,7 +304,7 @@ extension RuntimeSuite {
             _ = try? redisCLI(port: resetting.port, ["PING"])
             #expect(try redisCLI(port: resetting.port, ["PING"]).output == "PONG")
             let (status, _) = resetting.terminate()
-            #expect(status == 0)
+            #expect(status == miniRedisStatusAfterSIGTERM)
         }
     }
 }

@@ -78,7 +78,7 @@ extension RuntimeSuite {
             }.value
             #expect(pong == "PONG")
             #expect(address == .loopback(port: port))
-            #expect(server.terminate().0 == 0)
+            #expect(server.terminate().0 == miniRedisStatusAfterSIGTERM)
         }
 
         @Test("an unknown host is a HostResolutionError naming it, with getaddrinfo's reason")

@@ -11,6 +11,8 @@ package final class ListeningProcess {
     /// The address from the "listening on" line.
     package let address: String
     package let port: UInt16
+    /// Lines of stdout before the "listening on" line.
+    package let earlierLines: [String]
 
     package convenience init(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
         try self.init(path: builtExecutable(executable), arguments, environment: extra)
@@ -31,23 +33,43 @@ package final class ListeningProcess {
         // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
         try ThreadAffinity.unpinCurrentThread()
         try process.run()
-        var line: [UInt8] = []
+        // Log lines may come first (mini-redis-server logs the metrics endpoint's address
+        // before it listens); they are kept in `earlierLines`.
+        var text = ""
+        var earlier: [String] = []
         while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
-            guard let first = byte.first else { break }
-            if first == UInt8(ascii: "\n") { break }
-            line.append(first)
+            guard let next = Self.readLine(from: output) else { break }
+            if next.hasPrefix("listening on") {
+                text = next
+                break
+            }
+            earlier.append(next)
         }
-        let text = String(decoding: line, as: UTF8.self)
+        earlierLines = earlier
         let words = text.split(separator: " ")
         guard text.hasPrefix("listening on"), words.count >= 3,
               let port = words[2].split(separator: ":").last.flatMap({ UInt16($0) }) else {
             process.terminate()
-            throw ProcessError(message: "\(executable) did not start: \(text) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
+            throw ProcessError(message: "\(executable) did not start: \(earlier.joined(separator: "\n")) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
         }
         self.address = String(words[2])
         self.port = port
     }
+
+    /// One line of `pipe` (without its newline), read a byte at a time so that nothing after
+    /// it is consumed; nil at the end of the output.
+    package static func readLine(from pipe: Pipe) -> String? {
+        var line: [UInt8] = []
+        while true {
+            let byte = pipe.fileHandleForReading.readData(ofLength: 1)
+            guard let first = byte.first else { return line.isEmpty ? nil : String(decoding: line, as: UTF8.self) }
+            if first == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(first)
+        }
+    }
+
+    /// The next line of stdout after those read so far (it waits for it); nil at the end.
+    package func nextLine() -> String? { Self.readLine(from: output) }
 
     /// `torus-echo server` on an ephemeral port with two cores.
     package static func echoServer(_ arguments: [String] = []) throws -> ListeningProcess {

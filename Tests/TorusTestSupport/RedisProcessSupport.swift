@@ -37,3 +37,7 @@ package func redisCLI(port: UInt16, _ words: [String]) throws -> (status: Int32,
     let outcome = try runProcess(cli, ["-p", "\(port)"] + words)
     return (outcome.status, (outcome.stdout + outcome.stderr).trimmingCharacters(in: .whitespacesAndNewlines))
 }
+
+/// mini-redis-server's exit status after a graceful shutdown on SIGTERM (128 + 15, as a shell
+/// reports a process the signal ended; `ListeningProcess.terminate()` sends SIGTERM).
+package let miniRedisStatusAfterSIGTERM: Int32 = 128 + SIGTERM

@@ -162,7 +162,7 @@ extension RuntimeSuite {
             #expect(bridging.contains("job 2 done on core 0"))
             #expect(bridging.contains("blocking client got world"))
             let (status, _) = server.terminate()
-            #expect(status == 0)
+            #expect(status == miniRedisStatusAfterSIGTERM)
         }
 
         @Test("chapter 2: join handles, cancellation, sending captures, per-core actors, parked tasks")
