@@ -184,9 +184,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         guard await sharedDescriptor.closeWhenUnused() else { return }
         let fd = sharedDescriptor.rawValue
         if route == .inline {
-            if Glibc.close(fd) != 0 && Glibc.errno != EINTR {
-                throw IOError(operation: "close", path: path, errno: Errno(rawValue: Glibc.errno))
-            }
+            try closeOwnedDescriptorReporting(fd, path: path)
             return
         }
         try await closeDescriptor(fd, path: path)

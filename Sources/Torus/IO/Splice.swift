@@ -24,16 +24,24 @@ public final class PipePair: Sendable {
         do { (readNumber, writeNumber) = try makeCloseOnExecPipe() } catch { throw IOError(operation: "pipe", errno: error) }
         // A larger pipe is an optimisation: where the kernel refuses (over the per-user pipe
         // limit, EPERM), the default 64 KiB pipe works, only with more splices.
-        if let capacity, fcntl(writeNumber, 1031 /* F_SETPIPE_SZ */, Int32(clamping: capacity)) < 0, errno != EPERM {
-            let error = Errno(rawValue: errno)
-            Glibc.close(readNumber)
-            Glibc.close(writeNumber)
-            throw IOError(operation: "fcntl(F_SETPIPE_SZ)", errno: error)
+        if let capacity {
+            do {
+                _ = try systemCall("fcntl(F_SETPIPE_SZ)") { fcntl(writeNumber, pipeSetSize, Int32(clamping: capacity)) }
+            } catch where error.errno != .notPermitted {
+                closeOwnedDescriptor(readNumber)
+                closeOwnedDescriptor(writeNumber)
+                throw error
+            } catch {}
         }
     }
 
     /// The pipe's capacity in bytes.
-    public var capacity: Int { Int(fcntl(writeNumber, 1032 /* F_GETPIPE_SZ */)) }
+    public var capacity: Int {
+        // Cannot fail on a pipe this object owns: a failure would be a bug.
+        do { return try Int(systemCall("fcntl(F_GETPIPE_SZ)") { fcntl(writeNumber, pipeGetSize) }) } catch {
+            preconditionFailure("\(error) on an owned pipe")
+        }
+    }
 
     /// Reads and drops whatever the pipe holds, without blocking (the read end is made
     /// non-blocking for the drain). For the pipe's one user, between operations.
@@ -152,3 +160,7 @@ extension File {
         return copied
     }
 }
+
+/// `F_SETPIPE_SZ` and `F_GETPIPE_SZ` (linux/fcntl.h), which Swift's Glibc module does not import.
+private let pipeSetSize: Int32 = 1031
+private let pipeGetSize: Int32 = 1032

@@ -114,9 +114,12 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     public func abort() throws {
         guard let fd = handle.descriptor.borrow() else { return }
         defer { handle.descriptor.giveBack() }
-        // ENOTCONN: already ended, which is not an error here.
-        let ended = Glibc.shutdown(fd, Int32(SHUT_RDWR)) == 0 || errno == ENOTCONN
-        if !ended { throw IOError(operation: "shutdown", address: handle.address, errno: Errno(rawValue: errno)) }
+        do {
+            _ = try systemCall("shutdown", address: handle.address) { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        } catch {
+            // ENOTCONN: already ended, which is not an error here.
+            guard error.errno == .socketNotConnected else { throw error }
+        }
     }
 
     /// This end's address.

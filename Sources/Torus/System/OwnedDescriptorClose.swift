@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// `close(2)` of a descriptor Torus owns and nothing uses any more.
 ///
@@ -9,5 +10,20 @@ import Glibc
 package func closeOwnedDescriptor(_ fd: Int32) {
     if Glibc.close(fd) != 0 && errno == EBADF {
         preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
+    }
+}
+
+/// ``closeOwnedDescriptor(_:)`` for a close whose failure the caller reports (a file closed
+/// with the `.inline` route): `EINTR` and the kernel's restart codes mean the number is released
+/// (never retried), `EBADF` traps, anything else (`EIO` from a network file system's flush, say)
+/// is an ``IOError`` naming `close`. A fault injected into `close` is reported after the real
+/// close, as on the ring (a failed close has still released the number on Linux).
+func closeOwnedDescriptorReporting(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) throws(IOError) {
+    var error: Int32 = Glibc.close(fd) == 0 ? 0 : errno
+    if case .fail(let injected)? = FaultInjection.fault(for: "close", path: path, address: address) { error = injected.rawValue }
+    switch error {
+    case 0, EINTR, kernelRestartErrorCodes: return
+    case EBADF: preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
+    default: throw IOError(operation: "close", path: path, address: address, errno: Errno(rawValue: error))
     }
 }
