@@ -9,8 +9,8 @@ import TorusRing
 /// reaps completions and hands each to its waiter, and cancels operations. It knows nothing of
 /// the executor that owns it: a completion whose waiter is a job lands in ``readyJobs`` for the
 /// owner to take, and one that wakes a suspended task (`continuation.resume`) goes through
-/// Swift's own executor machinery. `Core` keeps the scheduling (run queue, mailbox, when to enter the kernel) and
-/// calls the driver; the driver never calls back into `Core`.
+/// Swift's own executor machinery. `Core` keeps the scheduling (run queue, mailbox, when to
+/// enter the kernel) and calls the driver; the driver never calls back into `Core`.
 ///
 /// Core-thread only, except where a member says otherwise: ``wake(from:)`` and the fields it
 /// reads (``ringFD``, ``canMessageRing``, written once before the driver is shared, and the
