@@ -1,14 +1,16 @@
 /// Where one operation slot is in its life, and the only moves it can make.
 ///
-/// ```
-/// free --reserve--> reserved --submit--> inFlight --complete(final)--> free
-///                      |                    |  ^
-///               requestCancel         requestCancel |
-///                      v                    v  |
-///              cancelRequested          cancelSent --cancelNotSent--> cancelWaiting
-///                      |                                                  |
-///                   release --> free              requestCancel (retry) --+--> cancelSent
-/// ```
+/// | from | transition | to |
+/// |---|---|---|
+/// | free | reserve | reserved |
+/// | reserved | submit | inFlight |
+/// | reserved, cancelRequested | requestCancel | cancelRequested (action: none) |
+/// | reserved, cancelRequested | release | free |
+/// | inFlight, cancelWaiting | requestCancel | cancelSent (action: sendCancel) |
+/// | cancelSent | requestCancel | cancelSent (action: none) |
+/// | cancelSent | cancelNotSent | cancelWaiting |
+/// | inFlight, cancelSent, cancelWaiting | complete(more: true) | unchanged |
+/// | inFlight, cancelSent, cancelWaiting | complete(more: false) | free |
 ///
 /// `reserved` and `cancelRequested` have no SQE yet: the submitter looks at the state before it
 /// prepares one and, finding `cancelRequested`, releases the slot instead (nothing reaches the
@@ -19,8 +21,10 @@
 /// and keep-alive are handed out in the same step), from `inFlight`, `cancelSent` or
 /// `cancelWaiting` alike. A completion with `IORING_CQE_F_MORE` leaves the state as it is.
 ///
-/// Each transition is a mutating method that returns what the driver must do; a move the table
-/// does not allow traps with the state it was attempted from: it proves a bug in the driver.
+/// Each transition is a mutating method; where the driver has something to decide, it returns
+/// it (``requestCancel()`` whether to queue an `ASYNC_CANCEL`, ``complete(more:)`` whether the
+/// slot is free). A move the table does not allow traps, naming the transition and the state it
+/// was attempted from: it proves a bug in the driver.
 enum OperationLifecycle: UInt8, Equatable, CustomStringConvertible {
     /// Not in use; on the free list.
     case free
