@@ -35,7 +35,10 @@ func makeDriver(entries: UInt32 = 16, ladder: [SetupFlags] = SetupFlags.ladder) 
 /// Stops the driver as a core does: cancel everything, reap until idle, close.
 func finish(_ driver: RingDriver) {
     driver.beginStopping()
-    while !driver.isIdle { driver.waitAndReap() }
+    while !driver.isIdle {
+        driver.waitForCompletion()
+        driver.reapCompletions()
+    }
     driver.close()
 }
 
@@ -68,7 +71,8 @@ extension RingDriver {
     func run(until done: () -> Bool, limit: Int = 10_000) {
         var waits = 0
         while !done(), waits < limit {
-            waitAndReap()
+            waitForCompletion()
+            reapCompletions()
             waits += 1
         }
     }

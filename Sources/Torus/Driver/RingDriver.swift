@@ -123,11 +123,11 @@ final class RingDriver: @unchecked Sendable {
         reapCompletions()
     }
 
-    /// Submits what is queued and blocks in the kernel until a completion arrives, then reaps.
-    func waitAndReap() {
-        guard let ring else { return }
-        ring.submitAndWait(1)
-        reapCompletions()
+    /// Submits what is queued and blocks in the kernel until a completion arrives (a wake-up
+    /// included); the caller reaps. Separate from the reap so that a parked owner can say it is
+    /// awake before it spends time reaping (wakers that still see it parked would ring again).
+    func waitForCompletion() {
+        ring?.submitAndWait(1)
     }
 
     /// Hands every ready completion to its waiter. Returns how many there were.

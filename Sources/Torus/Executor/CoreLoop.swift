@@ -44,8 +44,9 @@ extension Core {
                 continue
             }
             executorStatistics.parks &+= 1
-            driver.waitAndReap()
+            driver.waitForCompletion()
             parked.store(false, ordering: .sequentiallyConsistent)
+            driver.reapCompletions()
             takeJobsFromDriver()
         }
     }
