@@ -99,6 +99,7 @@ struct OperationTable: ~Copyable {
     }
 
     /// Records that the SQE for `id` is in the ring, with who to tell on completion.
+    @inline(__always)
     mutating func markSubmitted(_ id: OperationID, waiter: OperationWaiter) {
         let entry = slot(id.index)
         entry.pointee.state.submit()

@@ -28,7 +28,8 @@ extension Core {
         _ prepare: (SubmissionEntry, OperationID) -> Void
     ) async -> Int32 {
         precondition(isCurrent, "ring operations must be submitted from core \(index)'s own thread")
-        let driver = self.driver
+        // `driver` is read through `self` each time rather than kept in a local: a local would
+        // be retained across the suspension (an atomic per operation); `self` is kept anyway.
         if driver.stopping { return -ECANCELED }
         // Inside a deadline scope the time left travels with the SQE as a linked timeout; a
         // deadline already passed refuses the operation as a cancellation would.
