@@ -81,15 +81,26 @@ let package = Package(
             dependencies: ["CUring", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
-        // Executors, runtime, timers, blocking pool, and (later) files, sockets and channels.
+        // Channels, synchronization, cancel scopes and `select`: pure Swift, no io_uring. Built,
+        // run and tested without a ring (Tests/TorusChannelsTests); `import Torus` re-exports it,
+        // and Torus's cores lend it their ring timers (RuntimeThreadTimers).
+        .target(
+            name: "TorusChannels",
+            swiftSettings: strict
+        ),
+        // Executors, runtime, the ring driver, timers, blocking pool, files and sockets.
         .target(
             name: "Torus",
             dependencies: [
                 "TorusRing",
+                "TorusChannels",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            // `Lifetimes`: the `RawSpan` properties of received and I/O buffers borrow their
+            // buffer (`@_lifetime`). An experimental feature, not an unsafe flag: SwiftPM
+            // accepts it in a dependency.
+            swiftSettings: strict + [.enableExperimentalFeature("Lifetimes")]
         ),
         // Torus under swift-service-lifecycle's `ServiceGroup`: a `Service` that runs a runtime,
         // graceful shutdown flowing from the group to the tasks on the cores.
@@ -200,9 +211,55 @@ let package = Package(
             dependencies: ["TorusRing"],
             swiftSettings: strict
         ),
+        // What every test target shares: the serialized root suite, runtimes, temporary
+        // directories, child processes (the programs, redis-cli), exact tree comparison.
+        .target(
+            name: "TorusTestSupport",
+            dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TorusTestSupport",
+            swiftSettings: strict
+        ),
+        // Channels, synchronization, cancel scopes and select on plain Swift tasks: no io_uring.
         .testTarget(
-            name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server", "TorusVersion",
+            name: "TorusChannelsTests",
+            dependencies: ["TorusChannels"],
+            swiftSettings: strict
+        ),
+        // Cores, scheduling, the mailbox, timers, shutdown, signals, metrics, cancellation, and
+        // channels across cores.
+        .testTarget(
+            name: "TorusRuntimeTests",
+            dependencies: ["Torus", "TorusRing", "TorusTestSupport", "TorusTestHelper", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Files, sockets, descriptors, provided buffers, fault injection, host names.
+        .testTarget(
+            name: "TorusIOTests",
+            dependencies: ["Torus", "TorusRing", "TorusTestSupport", "torus-cp", "torus-echo", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // mini-redis: the library, the server against redis-cli, hostile clients, the RESP parser.
+        .testTarget(
+            name: "MiniRedisTests",
+            dependencies: ["Torus", "TorusTestSupport", "MiniRedis", "mini-redis-server", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // torus-cp against GNU cp.
+        .testTarget(
+            name: "TorusCopyTests",
+            dependencies: ["Torus", "TorusTestSupport", "torus-cp", "CXattr"],
+            swiftSettings: strict
+        ),
+        // torus-echo, and the flags every program shares (--version, --help, exit statuses).
+        .testTarget(
+            name: "TorusEchoTests",
+            dependencies: ["Torus", "TorusTestSupport", "torus-echo", "torus-cp", "mini-redis-server", "TorusVersion"],
+            swiftSettings: strict
+        ),
+        // The tutorial's programs and the README's snippets.
+        .testTarget(
+            name: "TutorialTests",
+            dependencies: ["Torus", "TorusTestSupport", "MiniRedis",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

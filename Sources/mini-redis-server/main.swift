@@ -18,8 +18,7 @@ import Torus
 import TorusVersion
 
 func warn(_ message: String) {
-    let line = "mini-redis-server: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeWhole("mini-redis-server: \(message)\n", to: STDERR_FILENO)
 }
 
 func fail(_ message: String) -> Never {
@@ -29,8 +28,7 @@ func fail(_ message: String) -> Never {
 
 /// Writes a line to stdout at once (unbuffered, so a parent process sees it immediately).
 func say(_ message: String) {
-    let line = message + "\n"
-    _ = line.withCString { write(1, $0, strlen($0)) }
+    writeWhole(message + "\n", to: STDOUT_FILENO)
 }
 
 struct MiniRedisServer: ParsableCommand {

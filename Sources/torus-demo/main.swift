@@ -11,7 +11,7 @@ import Glibc
 
 func fail(_ message: String) -> Never {
     let line = "torus-demo: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeWhole(line, to: STDERR_FILENO)
     exit(1)
 }
 

@@ -1,5 +1,6 @@
 import Glibc
 import TorusRing
+import TorusChannels
 
 /// The I/O half of a core: its io_uring ring and everything that lives on it.
 ///

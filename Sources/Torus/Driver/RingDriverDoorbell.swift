@@ -1,4 +1,5 @@
 import TorusRing
+import TorusChannels
 
 /// Waking a driver that is blocked in `io_uring_enter`.
 ///
