@@ -216,6 +216,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The ring driver on a bare ring, without runtime threads.
+        .testTarget(
+            name: "TorusDriverTests",
+            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TorusRingTests",
             dependencies: ["TorusRing"],

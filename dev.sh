@@ -75,7 +75,8 @@ case "$command" in
         # The suites where a race or a memory error could hide: channels, synchronization,
         # select, cancellation and cancel safety, the mailbox stress, descriptor ownership,
         # start-up and shutdown (their child-process checks run TorusTestHelper, sanitized
-        # too), timers, sockets, multishot receives, files. Left out: the suites that run the
+        # too), timers, sockets, multishot receives, files, and the ring driver on a bare ring
+        # (TorusDriverTests, outside the runtime suite). Left out: the suites that run the
         # programs (torus-cp, torus-echo, mini-redis-server, redis-cli, GNU cp) as child
         # processes hundreds of times; they test the programs' behaviour, which the plain run
         # covers, and a sanitized program start takes ~10x longer. The RESP parser has a fuzz
@@ -113,7 +114,7 @@ case "$command" in
         export TORUS_SANITIZER="$kind"
         swift build --build-tests --sanitize="$kind" --scratch-path "$scratch"
         exec swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" \
-            --filter "RuntimeSuite/($suites)/|ChannelsWithoutRingTests/" "$@"
+            --filter "RuntimeSuite/($suites)/|ChannelsWithoutRingTests/|DriverRingTests/" "$@"
         ;;
     fuzz)
         exec Fuzz/run.sh "$@"

@@ -189,7 +189,7 @@ extension RuntimeSuite {
             #expect(n == 2)
             _ = buffer
             for core in runtime.cores {
-                let inFlight = await core.run { core.operations.inFlight }
+                let inFlight = await core.run { core.driver.operations.inFlight }
                 #expect(inFlight == 0)
             }
         }
@@ -237,7 +237,7 @@ extension RuntimeSuite {
             #expect(outcome.0 == -1 || outcome.0 == contents.count)
             #expect(outcome.1)
             for core in runtime.cores {
-                let inFlight = await core.run { core.operations.inFlight }
+                let inFlight = await core.run { core.driver.operations.inFlight }
                 #expect(inFlight == 0)
             }
         }

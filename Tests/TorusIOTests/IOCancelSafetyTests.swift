@@ -61,7 +61,7 @@ extension RuntimeSuite {
                 try await server.writeAll(message)
                 let buffer = IOBuffer(capacity: 64)
                 try await withTimeout(.seconds(2)) { try await client.readExactly(message.count, into: buffer) }
-                let inFlight = Core.current!.operations.inFlight
+                let inFlight = Core.current!.driver.operations.inFlight
                 try await client.close()
                 try await server.close()
                 return (outcomes, buffer.bytes, inFlight)
@@ -211,7 +211,7 @@ extension RuntimeSuite {
                 connecting.cancel()
                 outcomes.append(await outcome { try await connecting.value })
                 let leaked = openFileAndSocketDescriptors() - before
-                let inFlight = Core.current!.operations.inFlight
+                let inFlight = Core.current!.driver.operations.inFlight
                 for stream in fillers { try await stream.close() }
                 try await listener.close()
                 return (fillers.count, outcomes, leaked, inFlight)
@@ -530,7 +530,7 @@ extension RuntimeSuite {
                     sleeper.cancel()
                     outcomes.append(await outcome { try await sleeper.value })
                 }
-                return (outcomes, took, Core.current!.operations.inFlight)
+                return (outcomes, took, Core.current!.driver.operations.inFlight)
             }.value
             #expect(outcomes == ["TimeoutError", "CancellationError"])
             #expect(took < .milliseconds(500), "a stopped sleep was not cancelled promptly")

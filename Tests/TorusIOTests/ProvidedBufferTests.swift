@@ -49,7 +49,7 @@ extension RuntimeSuite {
             }.value
             #expect(sent == echoed)
             for core in runtime.cores {
-                let inFlight = await core.run { core.operations.inFlight }
+                let inFlight = await core.run { core.driver.operations.inFlight }
                 #expect(inFlight == 0)
             }
         }
@@ -77,7 +77,7 @@ extension RuntimeSuite {
                 }
                 try await sleep(for: .milliseconds(20))
                 // 2,000 receives armed on 64 buffers: possible only because idle ones hold none.
-                let armed = core.operations.inFlight
+                let armed = core.driver.operations.inFlight
                 // One connection speaks, and is heard.
                 try await clients[0].writeAll("hello")
                 try await clients[0].close()
@@ -85,7 +85,7 @@ extension RuntimeSuite {
                 for client in clients.dropFirst() { try await client.close() }
                 for server in servers.dropFirst() { _ = try await server.value }
                 try await sleep(for: .milliseconds(5))
-                return (armed, core.operations.inFlight, answered)
+                return (armed, core.driver.operations.inFlight, answered)
             }.value
             #expect(armed >= count)
             #expect(answered)

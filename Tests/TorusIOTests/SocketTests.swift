@@ -259,7 +259,7 @@ extension RuntimeSuite {
             }.value
             try await eventually { openFileAndSocketDescriptors() <= before }
             for core in runtime.cores {
-                let inFlight = await core.run { core.operations.inFlight }
+                let inFlight = await core.run { core.driver.operations.inFlight }
                 #expect(inFlight == 0)
             }
         }

@@ -284,7 +284,7 @@ extension RuntimeSuite {
                     }
                 }
                 try await sleep(for: .milliseconds(5))   // the cancelled timers' final completions
-                let inFlight = Core.current!.operations.inFlight
+                let inFlight = Core.current!.driver.operations.inFlight
                 results.append("inFlight \(inFlight)")
                 return results
             }.value
@@ -330,7 +330,7 @@ extension RuntimeSuite {
                 }
                 try await producer.value
                 try await sleep(for: .milliseconds(5))
-                return (received, nils, Core.current!.operations.inFlight)
+                return (received, nils, Core.current!.driver.operations.inFlight)
             }.value
             #expect(received == Array(0..<3000))
             #expect(nils > 0, "no token won: the test did not exercise the race")
@@ -466,7 +466,7 @@ extension RuntimeSuite {
                 try await sleep(for: .milliseconds(5))
                 let watchers = rx.storage.state.withLock { $0.receiveWatchers.count + $0.sendWatchers.count }
                     + watcher.storage.state.withLock { $0.waiters.count }
-                return (count, watchers, Core.current!.operations.inFlight)
+                return (count, watchers, Core.current!.driver.operations.inFlight)
             }.value
             #expect(count == 100_000)
             #expect(watchers == 0)
@@ -550,7 +550,7 @@ extension RuntimeSuite {
                     received += 1
                 }
                 try await sleep(for: .milliseconds(5))
-                return (received, residentPages() - before, Core.current!.operations.inFlight)
+                return (received, residentPages() - before, Core.current!.driver.operations.inFlight)
             }.value
             #expect(received == 50_000)
             #expect(growth < 5_000, "resident memory grew by \(growth) pages")
@@ -591,7 +591,7 @@ extension RuntimeSuite {
                 for value in 0..<100 { try tx.trySend(value) }
                 for task in tasks { try await task.value }
                 try await sleep(for: .milliseconds(5))
-                return (timedOut.value, finished.value, Core.current!.operations.inFlight)
+                return (timedOut.value, finished.value, Core.current!.driver.operations.inFlight)
             }.value
             #expect(timedOut == 200)
             #expect(finished == 200)

@@ -203,7 +203,7 @@ extension RuntimeSuite {
                         outcome = "\(type(of: error))"
                     }
                 }
-                let inFlight = Core.current!.operations.inFlight
+                let inFlight = Core.current!.driver.operations.inFlight
                 go.send(())
                 let later = try await withTimeout(.seconds(5)) { try await reader.readLine() }
                 return (outcome, waited, later, inFlight)

@@ -9,7 +9,7 @@ extension RuntimeSuite {
     struct Cancellation {
         /// Operations in flight on `core` (read on the core itself).
         static func inFlight(_ core: Core) async -> Int {
-            await core.run { core.operations.inFlight }
+            await core.run { core.driver.operations.inFlight }
         }
 
         @Test("cancelling from another thread cancels the pending ring operation at once")

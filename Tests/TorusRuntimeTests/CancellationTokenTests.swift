@@ -21,7 +21,7 @@ extension RuntimeSuite {
                 }
                 let line = try await token.run { try await reader.readLine() }
                 let outcome = line == nil ? "stopped by the token" : "read \(String(describing: line))"
-                let inFlight = Core.current!.operations.inFlight
+                let inFlight = Core.current!.driver.operations.inFlight
                 go.send(())
                 return (outcome, Task.isCancelled, inFlight, try await reader.readLine())
             }.value

@@ -61,7 +61,7 @@ extension RuntimeSuite {
                     for _ in 0..<messages { worker.execute { received.value += 1 } }
                     // Behind the messages in core 1's mailbox, so they have all run when it ends.
                     let wakes = await worker.run { worker.statistics.wakeupsByMessageRing }
-                    woken = wakes > wakesBefore || !worker.canMessageRing
+                    woken = wakes > wakesBefore || !worker.driver.canMessageRing
                 }
                 return rounds
             }.value
@@ -82,7 +82,7 @@ extension RuntimeSuite {
             #expect(core1.of(\.submissionQueueFullWaits) >= UInt64(burst / 8 - 1), "\(after.cores[1])")
             #expect(core1.of(\.mailboxMessages) >= UInt64(messages * rounds))
             #expect(core1.of(\.parks) >= 2)
-            if worker.canMessageRing {
+            if worker.driver.canMessageRing {
                 #expect(core1.of(\.wakeupsByMessageRing) >= 1, "\(after.cores[1])")
             }
             #expect(core1.of(\.wakeupsByDoorbell) >= 1, "\(after.cores[1])")

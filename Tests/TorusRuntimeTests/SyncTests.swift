@@ -174,7 +174,7 @@ extension RuntimeSuite {
                 let (a, b) = try await join({ () -> Int in try await sleep(for: .milliseconds(2)); return 1 }, { 2 })
                 let (c, d, e) = try await join({ 3 }, { 4 }, { 5 })
                 let core = Core.current!
-                return (outcome, loserSawCancel.isSet, [a, b, c, d, e], core.operations.inFlight)
+                return (outcome, loserSawCancel.isSet, [a, b, c, d, e], core.driver.operations.inFlight)
             }.value
             #expect(winner == 1099)
             #expect(loserCancelled)

@@ -1,58 +1,10 @@
 import TorusRing
 
-/// Names one in-flight ring operation: a slot index plus a generation, so that a late cancel
-/// for a slot that has since been reused is recognised and ignored.
-struct OperationID: Hashable, Sendable {
-    var index: UInt32
-    var generation: UInt32
-
-    /// The `user_data` the SQE carries. Generations stay below 2^31, so these never collide with
-    /// the reserved tags (all of which have the top bit set).
-    var userData: UInt64 { UInt64(generation) << 32 | UInt64(index) }
-
-    init(index: UInt32, generation: UInt32) {
-        self.index = index
-        self.generation = generation
-    }
-
-    init(userData: UInt64) {
-        index = UInt32(truncatingIfNeeded: userData)
-        generation = UInt32(truncatingIfNeeded: userData >> 32)
-    }
-}
-
-/// `user_data` values that are not operations.
-enum ReservedUserData {
-    /// The read outstanding on the core's eventfd (foreign-thread wake-ups).
-    static let doorbell: UInt64 = .max
-    /// A `MSG_RING` wake-up from another core.
-    static let wake: UInt64 = .max - 1
-    /// The completion of an `ASYNC_CANCEL` request (its outcome shows on the target instead).
-    static let cancelRequest: UInt64 = .max - 2
-    /// Completions nobody waits for (close of an fd whose owner was dropped, and the like).
-    static let ignored: UInt64 = .max - 3
-}
-
-/// Who is told when an operation completes.
-enum OperationWaiter {
-    /// Nothing yet: the slot is reserved but not submitted.
-    case none
-    /// A suspended task, resumed with the CQE result.
-    case continuation(UnsafeContinuation<Int32, Never>)
-    /// A job to enqueue when the CQE arrives (timers behind `Task.sleep`).
-    case job(UnownedJob)
-    /// A callback for each CQE (multishot operations post several).
-    case handler((Completion) -> Void)
-}
-
-/// One operation's bookkeeping. Lives at a stable address until the core closes, so that a
+/// One operation's bookkeeping. Lives at a stable address until the driver closes, so that a
 /// timespec in it can be handed to the kernel.
 struct OperationSlot {
     var generation: UInt32 = 1
-    var inUse = false
-    var submitted = false
-    var cancelRequested = false
-    var cancelSubmitted = false
+    var state = OperationLifecycle.free
     var nextFree: Int32 = -1
     var waiter: OperationWaiter = .none
     // SAFETY: `keepAlive` holds whatever owns memory the kernel may read or write for this
@@ -64,9 +16,12 @@ struct OperationSlot {
     var linkTimespec = KernelTimespec()
 }
 
-/// The per-core table of operations in flight. Core-thread only.
+/// The driver's table of operations, one slot each, their state an ``OperationLifecycle``.
+/// Core-thread only.
 ///
 /// Slots are allocated in chunks that never move, so `timespecPointer(for:)` stays valid.
+/// An ``OperationID`` whose generation no longer matches its slot (the operation completed and
+/// the slot was reused) is stale: cancels and completions for it are ignored.
 struct OperationTable: ~Copyable {
     private static let chunkSize = 1024
     private var chunks: [UnsafeMutablePointer<OperationSlot>] = []
@@ -94,10 +49,7 @@ struct OperationTable: ~Copyable {
         let index = UInt32(freeHead)
         let entry = slot(index)
         freeHead = entry.pointee.nextFree
-        entry.pointee.inUse = true
-        entry.pointee.submitted = false
-        entry.pointee.cancelRequested = false
-        entry.pointee.cancelSubmitted = false
+        entry.pointee.state.reserve()
         entry.pointee.keepAlive = keepAlive
         entry.pointee.waiter = .none
         return OperationID(index: index, generation: entry.pointee.generation)
@@ -119,7 +71,12 @@ struct OperationTable: ~Copyable {
     func isLive(_ id: OperationID) -> Bool {
         guard Int(id.index) < chunks.count * OperationTable.chunkSize else { return false }
         let entry = slot(id.index)
-        return entry.pointee.inUse && entry.pointee.generation == id.generation
+        return entry.pointee.state != .free && entry.pointee.generation == id.generation
+    }
+
+    /// The state of `id`'s slot, or nil when `id` is stale.
+    func state(of id: OperationID) -> OperationLifecycle? {
+        isLive(id) ? slot(id.index).pointee.state : nil
     }
 
     /// Timers armed: `IORING_OP_TIMEOUT`s, counted by ``timespecPointer(for:)``.
@@ -142,31 +99,30 @@ struct OperationTable: ~Copyable {
     }
 
     /// Records that the SQE for `id` is in the ring, with who to tell on completion.
+    @inline(__always)
     mutating func markSubmitted(_ id: OperationID, waiter: OperationWaiter) {
         let entry = slot(id.index)
-        entry.pointee.submitted = true
+        entry.pointee.state.submit()
         entry.pointee.waiter = waiter
         inFlight += 1
     }
 
-    /// A cancel was asked for. Returns true when an `ASYNC_CANCEL` should be submitted now
-    /// (the operation is in the ring and no cancel has been sent for it yet).
+    /// A cancel was asked for. Returns true when an `ASYNC_CANCEL` should be queued now (the
+    /// operation is in the ring and no cancel is on its way); a stale id asks for nothing.
     mutating func requestCancel(_ id: OperationID) -> Bool {
         guard isLive(id) else { return false }
-        let entry = slot(id.index)
-        entry.pointee.cancelRequested = true
-        guard entry.pointee.submitted, !entry.pointee.cancelSubmitted else { return false }
-        entry.pointee.cancelSubmitted = true
-        return true
+        return slot(id.index).pointee.state.requestCancel() == .sendCancel
     }
 
-    /// A cancel SQE could not be queued; it will be retried.
+    /// The `ASYNC_CANCEL` that ``requestCancel(_:)`` asked for could not be queued; it will be
+    /// retried.
     mutating func cancelNotSent(_ id: OperationID) {
-        if isLive(id) { slot(id.index).pointee.cancelSubmitted = false }
+        if isLive(id) { slot(id.index).pointee.state.cancelNotSent() }
     }
 
+    /// Whether `id` was cancelled before its SQE was prepared (it must not be submitted).
     func isCancelRequested(_ id: OperationID) -> Bool {
-        isLive(id) && slot(id.index).pointee.cancelRequested
+        isLive(id) && slot(id.index).pointee.state == .cancelRequested
     }
 
     /// Takes the waiter for a completion of `id`. For a final completion (`more == false`) the
@@ -176,20 +132,26 @@ struct OperationTable: ~Copyable {
         guard isLive(id) else { return nil }
         let entry = slot(id.index)
         let waiter = entry.pointee.waiter
-        let keepAlive = more ? nil : entry.pointee.keepAlive
-        if !more { release(id, wasSubmitted: entry.pointee.submitted) }
+        guard entry.pointee.state.complete(more: more) else { return (waiter, nil) }
+        let keepAlive = entry.pointee.keepAlive
+        recycle(entry, index: id.index)
+        inFlight -= 1
         return (waiter, keepAlive)
     }
 
-    /// Frees a slot (after its final completion, or when it was never submitted).
-    mutating func release(_ id: OperationID, wasSubmitted: Bool) {
+    /// Frees the slot of an operation that was never submitted (refused, or cancelled first).
+    mutating func release(_ id: OperationID) {
         let entry = slot(id.index)
-        entry.pointee.inUse = false
+        entry.pointee.state.release()
+        recycle(entry, index: id.index)
+    }
+
+    /// Puts a slot whose state is already `free` back on the free list under a new generation.
+    private mutating func recycle(_ entry: UnsafeMutablePointer<OperationSlot>, index: UInt32) {
         entry.pointee.waiter = .none
         entry.pointee.keepAlive = nil
         entry.pointee.generation = entry.pointee.generation >= 0x7FFF_FFFF ? 1 : entry.pointee.generation + 1
         entry.pointee.nextFree = freeHead
-        freeHead = Int32(id.index)
-        if wasSubmitted { inFlight -= 1 }
+        freeHead = Int32(index)
     }
 }

@@ -11,7 +11,8 @@ import TorusChannels
 /// pinned to this core). Work enqueued from the core's own thread goes straight to a local run
 /// queue without atomics; work from any other thread goes through a lock-free mailbox and, if
 /// the core is asleep in the kernel, rings its doorbell: `IORING_OP_MSG_RING` from another core,
-/// a write to an eventfd from any other thread.
+/// a write to an eventfd from any other thread. The ring itself, its operations and the doorbell
+/// belong to the core's `RingDriver`, which the core's loop calls.
 ///
 /// Cores are created by ``Runtime``; get one with ``Core/current`` or ``Runtime/cores``.
 public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
@@ -31,61 +32,48 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// Jobs started, for the stall watchdog on another thread (``statistics`` is core-only).
     let jobsStarted = Atomic<UInt64>(0)
     let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
-    /// The eventfd foreign threads write to; nil once the core is closed. The lock makes "signal"
-    /// and "close" exclusive so that a late signal never writes to a recycled fd number.
-    let doorbell = Lock<EventFD?>(nil)
+    /// The ring, its operations, provided buffers and doorbell. Core-thread only, except its
+    /// wake-up (``RingDriver/wake(from:)``).
+    let driver: RingDriver
 
     // Written once by the core thread before the runtime publishes the core.
     private(set) var ownerThread = pthread_t()
-    private(set) var ringFD: Int32 = -1
-    private(set) var canMessageRing = false
-    private(set) var setupFlagsDescription = ""
-    private(set) var operationNames: [String] = []
 
     // MARK: core thread only
     // `@exclusivity(unchecked)`: these are touched only on the core's thread, one job at a time,
     // so the dynamic exclusivity checks Swift adds to class properties (a runtime call per
     // access, measurable on the per-operation path) buy nothing here.
-    var ring: Ring?
     @exclusivity(unchecked) var local = JobQueue()
-    @exclusivity(unchecked) var operations = OperationTable()
-    @exclusivity(unchecked) var pendingCancels: [OperationID] = []
     /// Tasks spawned through the runtime that are running on this core.
     @exclusivity(unchecked) var tasks = TaskSlab()
-    /// The provided buffers for multishot receives (registered on first use), their loans, the
-    /// receives waiting for one, growth (see ``ProvidedBufferPool``).
-    let receiveBuffers: ProvidedBufferPool
-    var stopping = false
-    var doorbellArmed = false
-    var doorbellFD: Int32 = -1
-    // SAFETY: the doorbell read writes 8 bytes here; it is freed in `close()`, after the loop
-    // has seen the read's final completion.
-    let doorbellBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// The executor's counters (jobs run, parks, mailbox messages); the driver keeps its own.
+    @exclusivity(unchecked) var executorStatistics = CoreStatistics()
+
     /// Completions handled, jobs run, parks: plain counters, readable on the core itself
     /// (`await core.run { core.statistics }`).
-    @exclusivity(unchecked) public internal(set) var statistics = CoreStatistics()
+    public var statistics: CoreStatistics {
+        var statistics = executorStatistics
+        statistics.completions = driver.statistics.completions
+        statistics.wakeupsByMessageRing = driver.statistics.wakeupsByMessageRing
+        statistics.wakeupsByDoorbell = driver.statistics.wakeupsByDoorbell
+        return statistics
+    }
 
-    /// SQ slots kept free so that a cancellation can always be queued.
-    static let cancelReserve: UInt32 = 8
-    /// The smallest ring a core uses: the cancel reserve, an operation and its linked timeout,
-    /// rounded up to the kernel's power of two.
-    static let minimumRingEntries: UInt32 = 16
+    /// The smallest ring a core uses (``RingDriver/minimumRingEntries``).
+    static var minimumRingEntries: UInt32 { RingDriver.minimumRingEntries }
 
     init(index: Int, cpu: Int?, shared: RuntimeShared) {
         self.index = index
         self.cpu = cpu
         self.shared = shared
-        receiveBuffers = ProvidedBufferPool(
+        driver = RingDriver(receiveBuffers: ProvidedBufferPool(
             initialCount: shared.receiveBuffers.count, bufferSize: shared.receiveBuffers.size,
-            limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index)
-        doorbellBuffer.initialize(to: 0)
+            limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index))
     }
 
     /// This core's entry in TorusChannels' thread slot (``RuntimeThread``), kept alive here for
     /// as long as the core's thread runs. Set once, on the core thread, before any task runs.
     private var threadRegistration: RuntimeThread.Registration?
-
-    deinit { doorbellBuffer.deallocate() }
 
     /// The core whose thread is running the caller, or `nil` off the runtime's threads.
     public static var current: Core? {
@@ -115,15 +103,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         let ring: Ring
         do { ring = try Ring(entries: entries) } catch { throw .ringSetup(core: index, error) }
         guard let eventFD = EventFD() else { throw .doorbellSetup(core: index, errno: errno) }
-        doorbellFD = eventFD.fd
-        doorbell.withLock { $0 = eventFD }
-        ringFD = ring.fileDescriptor
-        let opcodes = ring.probe()
-        canMessageRing = opcodes?.hasMessageRing ?? false
-        operationNames = opcodes?.names ?? []
-        setupFlagsDescription = ring.setupFlags.description
-        self.ring = ring
-        armDoorbell()
+        driver.start(ring: ring, doorbell: eventFD)
         lifecycle.store(CoreLifecycle.running.rawValue, ordering: .releasing)
     }
 
@@ -167,7 +147,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// Runs `work` on this core's thread, from any thread. The closure runs between jobs, so
     /// it should be short; spawn a task for anything that awaits.
     public func execute(_ work: @escaping @Sendable () -> Void) {
-        if isCurrent, !stopping {
+        if isCurrent, !driver.stopping {
             work()
         } else {
             send(.closure(work))

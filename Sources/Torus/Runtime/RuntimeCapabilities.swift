@@ -49,7 +49,7 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
 extension Core {
     var capability: RuntimeCapabilities.CoreCapability {
         RuntimeCapabilities.CoreCapability(
-            index: index, cpu: cpu, setupFlags: setupFlagsDescription,
-            messageRing: canMessageRing, operations: operationNames)
+            index: index, cpu: cpu, setupFlags: driver.setupFlagsDescription,
+            messageRing: driver.canMessageRing, operations: driver.operationNames)
     }
 }

@@ -83,12 +83,12 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
             wakeupsByMessageRing = statistics.wakeupsByMessageRing
             wakeupsByDoorbell = statistics.wakeupsByDoorbell
             mailboxMessages = statistics.mailboxMessages
-            submissionQueueFullWaits = core.ring?.submitsToMakeRoom ?? 0
-            timersArmed = core.operations.timersArmed
+            submissionQueueFullWaits = core.driver.ring?.submitsToMakeRoom ?? 0
+            timersArmed = core.driver.operations.timersArmed
             tasksStarted = core.tasks.registered
             receiveBufferGrowths = core.receiveBuffers.growths
             receiveBufferWaits = core.receiveBuffers.waits
-            operationsInFlight = core.operations.inFlight
+            operationsInFlight = core.driver.operations.inFlight
             receiveBuffers = core.receiveBuffers.capacity
             receiveBuffersOnLoan = core.receiveBuffers.lent
             liveTasks = core.tasks.count

@@ -19,7 +19,7 @@ public func sleep(for duration: Duration) async throws {
     }
     let nanoseconds = duration.clampedNanoseconds
     let result = await core.submitAndAwait { entry, id in
-        let timespec = core.operations.timespecPointer(for: id)
+        let timespec = core.driver.operations.timespecPointer(for: id)
         timespec.pointee = KernelTimespec(
             seconds: Int64(nanoseconds / 1_000_000_000), nanoseconds: Int64(nanoseconds % 1_000_000_000))
         entry.prepareTimeout(timespec)

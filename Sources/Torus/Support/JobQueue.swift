@@ -1,4 +1,5 @@
-/// The core's local run queue: a growable ring buffer of jobs, touched only by the core thread.
+/// A growable ring buffer of jobs, touched by one thread only: the core's local run queue, and
+/// the driver's list of timer jobs that fired (which the core moves to its run queue).
 ///
 /// No atomics and no locks: every job enqueued from the core's own thread (the common case: a
 /// completion resumed a continuation, a task spawned a sibling) lands here directly.
