@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import Torus
+
+/// Waits (up to 10 s) until process `pid` catches `signal` (its bit in /proc/PID/status's
+/// SigCgt): the program's handlers are in place, so the signal is handled, not fatal.
+func waitForSignalHandler(_ pid: Int32, _ signal: Int32) {
+    let deadline = ContinuousClock.now + .seconds(10)
+    while ContinuousClock.now < deadline {
+        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+        if let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+           let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16),
+           mask & (1 << UInt64(signal - 1)) != 0 {
+            return
+        }
+        usleep(1000)
+    }
+}
+
+/// A 256 MiB file of random bytes: long enough to copy (4K chunks, one in flight, read and
+/// write: about 2.7 s in a debug build) that a signal always comes mid-copy.
+func makeSlowSource(in root: String) throws -> String {
+    let source = root + "/big"
+    let block = Data(pseudoRandomBytes(1 << 20, seed: 9))
+    _ = FileManager.default.createFile(atPath: source, contents: nil)
+    let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
+    for _ in 0..<256 { try writer.write(contentsOf: block) }
+    try writer.close()
+    return source
+}
+
+/// The flags that make a copy of `makeSlowSource` slow.
+let slowCopyFlags = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress"]
+
+extension RuntimeSuite {
+    @Suite("Program exit statuses")
+    struct ProgramExitStatus {
+        @Test("torus-cp stopped by a signal mid-copy: 128+N, the signal named, no temporary file, no destination, --json says so",
+              arguments: [(SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")])
+        func copyStoppedBySignal(signal: Int32, name: String) throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = try makeSlowSource(in: root)
+            try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            process.arguments = slowCopyFlags + ["--json", source, root + "/out/copy"]
+            let errors = Pipe()
+            process.standardError = errors
+            try process.run()
+            // Signal once the copy is under way (its temporary file exists).
+            waitForTemporaryFile(in: root + "/out")
+            kill(process.processIdentifier, signal)
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 128 + signal, "the copy finished before the signal: make it longer. \(stderr)")
+            #expect(stderr.contains("torus-cp: interrupted by \(name)"), "\(stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out").isEmpty, "no destination, no temporary file")
+            let json = stderr.split(separator: "\n").first { $0.hasPrefix("{") }.map { String($0) } ?? ""
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any]
+            #expect(object?["signal"] as? String == name, "\(json)")
+            #expect(object?["files"] as? Int == 0, "\(json)")
+        }
+
+        @Test("torus-echo server: SIGINT, SIGTERM and SIGHUP stop it gracefully with 128+N",
+              arguments: [SIGINT, SIGTERM, SIGHUP])
+        func echoServerStatus(signal: Int32) throws {
+            let server = try ListeningProcess.echoServer()
+            let (status, rest) = server.terminate(signal: signal)
+            #expect(server.process.terminationReason == .exit)
+            #expect(status == 128 + signal)
+            #expect(rest.contains("stopped"), "the per-core figures and 'stopped' come first: \(rest)")
+        }
+
+        @Test("torus-echo client: a signal mid-run stops it with 128+N and no report that would pass for a whole one")
+        func echoClientStatus() throws {
+            let server = try ListeningProcess.echoServer()
+            let client = Process()
+            client.executableURL = URL(fileURLWithPath: builtExecutable("torus-echo"))
+            client.arguments = ["client", "--port", "\(server.port)", "--connections", "4", "--duration", "60", "--warmup", "0",
+                                "--cores", "1", "--json"]
+            let output = Pipe()
+            let errors = Pipe()
+            client.standardOutput = output
+            client.standardError = errors
+            try client.run()
+            waitForSignalHandler(client.processIdentifier, SIGINT)
+            usleep(200_000)   // connected and sending
+            kill(client.processIdentifier, SIGINT)
+            let stdout = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            client.waitUntilExit()
+            #expect(client.terminationReason == .exit)
+            #expect(client.terminationStatus == 130, "\(stderr)")
+            #expect(stdout.isEmpty, "\(stdout)")
+            #expect(stderr.contains("stopped by SIGINT"), "\(stderr)")
+            #expect(server.terminate().0 == 143)
+        }
+
+        @Test("start-up failures and bad flags exit nonzero with a message naming the problem", arguments: [
+            ("torus-echo", ["server", "--port", "0", "--cpus", "4096"], 1, "CPU 4096 is not in this process's allowed set"),
+            ("torus-echo", ["server", "--port", "0", "--bogus"], 64, "Unknown option '--bogus'"),
+            ("torus-echo", ["client", "--port", "1", "--connections", "0"], 64, "--connections must be at least 1"),
+            ("torus-echo", ["bench", "--nio-server", "/nonexistent"], 64, "SwiftNIO echo server not found at /nonexistent"),
+            ("torus-cp", ["--cores", "0", "a", "b"], 1, "--cores must be from 1 to 4096"),
+            ("torus-cp", ["--bogus", "a", "b"], 1, "Unknown option '--bogus'"),
+            ("torus-cp", ["/nonexistent/a", "/tmp/b"], 1, "cannot stat '/nonexistent/a': No such file or directory"),
+        ])
+        func startupFailures(program: String, arguments: [String], status: Int32, message: String) throws {
+            let outcome = try runProcess(builtExecutable(program), arguments)
+            #expect(outcome.status == status, "\(outcome.stderr)")
+            #expect(outcome.stderr.contains(message), "\(outcome.stderr)")
+        }
+
+        @Test("torus-echo server: the port in use exits 1 naming it")
+        func portInUse() throws {
+            let server = try ListeningProcess.echoServer()
+            let second = try runProcess(builtExecutable("torus-echo"), ["server", "--port", "\(server.port)", "--cores", "1"])
+            #expect(second.status == 1)
+            #expect(second.stderr.contains("Address already in use"), "\(second.stderr)")
+            #expect(second.stderr.contains("\(server.port)"), "\(second.stderr)")
+            #expect(server.terminate().0 == 143)
+        }
+
+        @Test("--help documents the exit statuses", arguments: [["torus-cp", "--help"], ["torus-echo", "--help"], ["torus-echo", "server", "--help"]])
+        func helpDocumentsStatuses(command: [String]) throws {
+            let outcome = try runProcess(builtExecutable(command[0]), Array(command.dropFirst()))
+            #expect(outcome.status == 0)
+            #expect(outcome.stdout.contains("130"), "\(outcome.stdout)")
+            #expect(outcome.stdout.contains("143"), "\(outcome.stdout)")
+        }
+    }
+}
