@@ -94,9 +94,10 @@ generate_man() {
         # A blank line (a paragraph break in a --help discussion) is a warning in mdoc; .Pp is
         # its paragraph macro.
         sed 's/^$/.Pp/' "$page" > "$out/$program.1"
+        # C.UTF-8: a LANG naming a locale this machine lacks would make man warn about that.
         local warnings
-        warnings=$(MANWIDTH=80 man -l "$out/$program.1" 2>&1 >/dev/null)
-        if [ -n "$warnings" ] || ! MANWIDTH=80 man -l "$out/$program.1" 2>/dev/null | grep -q "^NAME"; then
+        warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$out/$program.1" 2>&1 >/dev/null)
+        if [ -n "$warnings" ] || ! LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$out/$program.1" 2>/dev/null | grep -q "^NAME"; then
             echo "dev.sh: $out/$program.1 does not render cleanly: $warnings" >&2
             exit 1
         fi
