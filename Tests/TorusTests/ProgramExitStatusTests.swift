@@ -17,6 +17,14 @@ func waitForSignalHandler(_ pid: Int32, _ signal: Int32) {
     }
 }
 
+/// The children of process `pid` (from /proc/PID/task/*/children).
+func childProcesses(of pid: Int32) -> [Int32] {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+    return tasks.flatMap { task in
+        ((try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int32($0) }
+    }
+}
+
 /// A 256 MiB file of random bytes: long enough to copy (4K chunks, one in flight, read and
 /// write: about 2.7 s in a debug build) that a signal always comes mid-copy.
 func makeSlowSource(in root: String) throws -> String {
@@ -96,6 +104,43 @@ extension RuntimeSuite {
             #expect(stdout.isEmpty, "\(stdout)")
             #expect(stderr.contains("stopped by SIGINT"), "\(stderr)")
             #expect(server.terminate().0 == 143)
+        }
+
+        @Test("torus-echo bench: SIGTERM to the bench alone stops the servers and clients it started, then exits 143",
+              .enabled(if: Runtime.allowedCPUs.count >= 2, "the bench pins its server and client to two CPUs"))
+        func benchStopsChildren() throws {
+            let bench = Process()
+            bench.executableURL = URL(fileURLWithPath: builtExecutable("torus-echo"))
+            // The SwiftNIO server is only checked to be a program: the signal comes while the
+            // first server (torus-echo's own) runs.
+            bench.arguments = ["bench", "--nio-server", "/bin/true", "--c-server", "/nonexistent", "--duration", "30", "--warmup", "0",
+                               "--server-cpu", "\(Runtime.allowedCPUs[0])", "--client-cpu", "\(Runtime.allowedCPUs[1])"]
+            let output = Pipe()
+            let errors = Pipe()
+            bench.standardOutput = output
+            bench.standardError = errors
+            try ThreadAffinity.unpinCurrentThread()
+            try bench.run()
+            waitForSignalHandler(bench.processIdentifier, SIGTERM)
+            // Wait for the server and its client: two children.
+            var children: [Int32] = []
+            let deadline = ContinuousClock.now + .seconds(10)
+            while children.count < 2 && ContinuousClock.now < deadline {
+                children = childProcesses(of: bench.processIdentifier)
+                usleep(10_000)
+            }
+            #expect(children.count == 2, "\(children)")
+            kill(bench.processIdentifier, SIGTERM)
+            let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            bench.waitUntilExit()
+            #expect(bench.terminationReason == .exit)
+            #expect(bench.terminationStatus == 143, "\(stderr)")
+            #expect(stderr.contains("torus-echo bench: stopped by SIGTERM"), "\(stderr)")
+            for child in children {
+                // Gone, or a zombie waiting for an init that does not reap: not running either way.
+                let state = (try? String(contentsOfFile: "/proc/\(child)/stat", encoding: .utf8))?.split(separator: " ").dropFirst(2).first
+                #expect(state == nil || state == "Z", "child \(child) still running: \(state ?? "")")
+            }
         }
 
         @Test("start-up failures and bad flags exit nonzero with a message naming the problem", arguments: [
