@@ -21,6 +21,9 @@ let programs: TargetDependencyCondition? = .when(traits: ["Programs"])
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser", condition: programs)
 let serviceLifecycle: Target.Dependency = .product(
     name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
+let unixSignals: Target.Dependency = .product(
+    name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"]))
+let coreMetrics: Target.Dependency = .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"]))
 
 // Linux only: Torus is built on io_uring. No `platforms` entry can say that, so the library
 // states it at compile time (Sources/Torus/Platform.swift).
@@ -41,7 +44,12 @@ let package = Package(
     // build everything; a consumer that wants the library alone says `traits: []`, one that
     // wants an optional module names its trait (README, "Use Torus in your package").
     traits: [
-        .trait(name: "Programs", description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift"),
+        // mini-redis-server runs in a ServiceGroup and reports through TorusMetrics, so the
+        // programs need the other two traits' modules as well.
+        .trait(
+            name: "Programs",
+            description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift, swift-prometheus; turns on ServiceLifecycle and Metrics",
+            enabledTraits: ["ServiceLifecycle", "Metrics"]),
         .trait(name: "ServiceLifecycle", description: "The TorusServiceLifecycle module: swift-service-lifecycle"),
         .trait(name: "Metrics", description: "The TorusMetrics module: swift-metrics"),
         .default(enabledTraits: ["Programs", "ServiceLifecycle", "Metrics"]),
@@ -55,6 +63,8 @@ let package = Package(
         // use is under the `Programs` trait:
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // mini-redis-server's `--metrics-port`: the Prometheus text format.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // For the optional modules, each under its trait:
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
@@ -81,15 +91,26 @@ let package = Package(
             dependencies: ["CUring", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strict
         ),
-        // Executors, runtime, timers, blocking pool, and (later) files, sockets and channels.
+        // Channels, synchronization, cancel scopes and `select`: pure Swift, no io_uring. Built,
+        // run and tested without a ring (Tests/TorusChannelsTests); `import Torus` re-exports it,
+        // and Torus's cores lend it their ring timers (RuntimeThreadTimers).
+        .target(
+            name: "TorusChannels",
+            swiftSettings: strict
+        ),
+        // Executors, runtime, the ring driver, timers, blocking pool, files and sockets.
         .target(
             name: "Torus",
             dependencies: [
                 "TorusRing",
+                "TorusChannels",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            // `Lifetimes`: the `RawSpan` properties of received and I/O buffers borrow their
+            // buffer (`@_lifetime`). An experimental feature, not an unsafe flag: SwiftPM
+            // accepts it in a dependency.
+            swiftSettings: strict + [.enableExperimentalFeature("Lifetimes")]
         ),
         // Torus under swift-service-lifecycle's `ServiceGroup`: a `Service` that runs a runtime,
         // graceful shutdown flowing from the group to the tasks on the cores.
@@ -143,12 +164,18 @@ let package = Package(
         // blocking clients. An example application, not part of the Torus library.
         .target(
             name: "MiniRedis",
-            dependencies: ["Torus"],
+            dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        // Runs as a ServiceGroup (signals, graceful shutdown) with a swift-log Logger, and
+        // exposes Prometheus metrics on request (`--metrics-port`).
         .executableTarget(
             name: "mini-redis-server",
-            dependencies: ["MiniRedis", "TorusVersion", argumentParser],
+            dependencies: [
+                "MiniRedis", "TorusVersion", "TorusServiceLifecycle", "TorusMetrics", argumentParser, serviceLifecycle, unixSignals,
+                coreMetrics, .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus", condition: programs),
+            ],
             swiftSettings: strict
         ),
         // The tutorial's runnable examples (docs/tutorial/), one per chapter; the tests run them
@@ -171,7 +198,7 @@ let package = Package(
             name: "TorusServiceHelper",
             dependencies: [
                 "Torus", "TorusServiceLifecycle", serviceLifecycle, .product(name: "Logging", package: "swift-log"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+                unixSignals,
             ],
             swiftSettings: strict
         ),
@@ -194,9 +221,55 @@ let package = Package(
             dependencies: ["TorusRing"],
             swiftSettings: strict
         ),
+        // What every test target shares: the serialized root suite, runtimes, temporary
+        // directories, child processes (the programs, redis-cli), exact tree comparison.
+        .target(
+            name: "TorusTestSupport",
+            dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TorusTestSupport",
+            swiftSettings: strict
+        ),
+        // Channels, synchronization, cancel scopes and select on plain Swift tasks: no io_uring.
         .testTarget(
-            name: "TorusTests",
-            dependencies: ["Torus", "TorusRing", .product(name: "Logging", package: "swift-log"), "TorusTestHelper", "torus-echo", "torus-cp", "CXattr", "MiniRedis", "mini-redis-server", "TorusVersion",
+            name: "TorusChannelsTests",
+            dependencies: ["TorusChannels"],
+            swiftSettings: strict
+        ),
+        // Cores, scheduling, the mailbox, timers, shutdown, signals, metrics, cancellation, and
+        // channels across cores.
+        .testTarget(
+            name: "TorusRuntimeTests",
+            dependencies: ["Torus", "TorusRing", "TorusTestSupport", "TorusTestHelper", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Files, sockets, descriptors, provided buffers, fault injection, host names.
+        .testTarget(
+            name: "TorusIOTests",
+            dependencies: ["Torus", "TorusRing", "TorusTestSupport", "torus-cp", "torus-echo", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // mini-redis: the library, the server against redis-cli, hostile clients, the RESP parser.
+        .testTarget(
+            name: "MiniRedisTests",
+            dependencies: ["Torus", "TorusTestSupport", "MiniRedis", "mini-redis-server", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // torus-cp against GNU cp.
+        .testTarget(
+            name: "TorusCopyTests",
+            dependencies: ["Torus", "TorusTestSupport", "torus-cp", "CXattr"],
+            swiftSettings: strict
+        ),
+        // torus-echo, and the flags every program shares (--version, --help, exit statuses).
+        .testTarget(
+            name: "TorusEchoTests",
+            dependencies: ["Torus", "TorusTestSupport", "torus-echo", "torus-cp", "mini-redis-server", "TorusVersion"],
+            swiftSettings: strict
+        ),
+        // The tutorial's programs and the README's snippets.
+        .testTarget(
+            name: "TutorialTests",
+            dependencies: ["Torus", "TorusTestSupport", "MiniRedis",
                            "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
                            "tutorial-io", "tutorial-bridging", "tutorial-select"],
             swiftSettings: strict

@@ -1,3 +1,4 @@
+import Logging
 import Torus
 
 /// Closes clients that sent nothing for redis's `timeout` seconds, on one core.
@@ -27,10 +28,10 @@ final class IdleClients: @unchecked Sendable {
     func remove(_ session: Session) { watched[ObjectIdentifier(session)] = nil }
 
     /// Sweeps once a second until cancelled.
-    func run(log: @Sendable (String) -> Void) async {
+    func run(log: @Sendable (Logger.Level, String) -> Void) async {
         for await _ in interval(every: .seconds(1), missedTickBehavior: .skip) {
             for session in sweep() {
-                log("closing client \(session.peerDescription): idle for \(timeoutSeconds) s (timeout)")
+                log(.info, "closing client \(session.peerDescription): idle for \(timeoutSeconds) s (timeout)")
                 remove(session)
                 try? await session.stream.shutdown(.both)
             }

@@ -1,4 +1,5 @@
 import Glibc
+import Torus
 
 /// What `INFO` reports about the process and the machine, read from the kernel when asked.
 ///
@@ -76,15 +77,14 @@ enum ProcessFacts {
 
     /// The contents of a small file (at most 4 KiB), or nil if it cannot be read.
     private static func readSmallFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { _ = close(fd) }   // read-only: nothing a failed close could lose
+        guard let fd = try? systemCall("open", path: FilePath(path), { open(path, O_RDONLY | O_CLOEXEC) }) else { return nil }
+        // Read-only: a failed close loses nothing (the number is released either way, never retried).
+        defer { closeOwnedDescriptor(fd) }
         var bytes = [UInt8](repeating: 0, count: 4096)
-        var count = -1
-        repeat {
-            count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        } while count < 0 && errno == EINTR
-        guard count > 0 else { return nil }
+        let count = try? bytes.withUnsafeMutableBytes { buffer throws(IOError) in
+            try systemCall("read", path: FilePath(path)) { read(fd, buffer.baseAddress, buffer.count) }
+        }
+        guard let count, count > 0 else { return nil }
         return String(decoding: bytes[..<count], as: UTF8.self)
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import Torus
 
 /// The mini-redis server: one `SO_REUSEPORT` listener per core, every connection served on the
@@ -18,8 +19,10 @@ public struct Server: Sendable {
     /// How much output a subscriber may have waiting before it is disconnected (redis's
     /// `client-output-buffer-limit pubsub`, 32 MB hard, 8 MB for 60 s soft, by default).
     public let pubsubOutputLimit: OutputBufferLimit
-    /// Where events worth an operator's attention go (a client disconnected for a limit).
-    public let log: @Sendable (String) -> Void
+    /// Where events worth an operator's attention go, at redis's level for each: a client
+    /// disconnected for its output-buffer limit and an accept shortage at `.warning`, an idle
+    /// client closed at `.info` (redis's `verbose`).
+    public let log: @Sendable (Logger.Level, String) -> Void
     /// Connections, commands and traffic, as `INFO` reports them.
     public let statistics: ServerStatistics
 
@@ -27,7 +30,7 @@ public struct Server: Sendable {
         database: Database = Database(), pubsub: PubSub = PubSub(), maxClients: Int = 10_000, idleTimeoutSeconds: Int = 0,
         maxRequestSize: Int = 1 << 30,
         pubsubOutputLimit: OutputBufferLimit = .pubsub, statistics: ServerStatistics = ServerStatistics(),
-        log: @escaping @Sendable (String) -> Void = { _ in }
+        log: @escaping @Sendable (Logger.Level, String) -> Void = { _, _ in }
     ) {
         self.statistics = statistics
         self.database = database
@@ -77,7 +80,7 @@ public struct Server: Sendable {
             if let idle { group.addTask { [log] in await idle.run(log: log) } }
             // Out of descriptors or memory, the sequence pauses and accepts again (clients wait
             // in the backlog meanwhile): logged once per shortage.
-            for try await connection in listener.connections(onShortage: { [log] error in log("accept: \(error); retrying") }) {
+            for try await connection in listener.connections(onShortage: { [log] error in log(.warning, "accept: \(error); retrying") }) {
                 guard let slot = slots.tryAcquire() else {
                     counters.rejectedConnections.addAsOnlyWriter(1)
                     group.addTask { await Server.refuse(connection) }

@@ -1,3 +1,4 @@
+import Logging
 import Torus
 
 /// One client connection on the server: reads commands, answers them, and switches into
@@ -63,7 +64,7 @@ final class Session {
             await lingeringClose()
         } catch let error as OutputBufferLimitExceeded {
             // A subscriber that stopped reading: redis disconnects it and says so in its log.
-            server.log("closing client \(error.peer): \(error)")
+            server.log(.warning, "closing client \(error.peer): \(error)")
         } catch {
             // The peer vanished (reset, broken pipe) or the server is shutting down.
         }

@@ -42,13 +42,13 @@ private enum ACLFailure {
 
 /// Copies the ACL `name` from `source` to `destination`, or removes it there if the source has none.
 private func copyACL(_ name: UnsafePointer<CChar>, from source: XattrHandle, to destination: XattrHandle) -> ACLFailure? {
-    switch readGrowing({ source.get(name, into: $0, size: $1) }) {
+    switch readGrowing("getxattr", { source.get(name, into: $0, size: $1) }) {
     case .success(let value):
-        do { _ = try retryingInterrupted { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch { return .writing("setxattr", error) }
+        do { _ = try retryingInterrupted("setxattr") { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch { return .writing("setxattr", error) }
     case .failure(let error) where error == .noData || error == .notSupported:
         // None on the source (or none possible there): none on the copy.
         do {
-            _ = try retryingInterrupted { destination.remove(name) }
+            _ = try retryingInterrupted("removexattr") { destination.remove(name) }
         } catch where error == .noData || error == .notSupported {
             // It had none (or cannot have one).
         } catch {

@@ -60,7 +60,7 @@ final class CopyReport: Sendable {
     func verbose(_ source: FilePath, _ destination: FilePath) {
         let line = "\(quoted(source)) -> \(quoted(destination))\n"
         // One write per line: lines from different cores never interleave.
-        _ = line.withCString { write(1, $0, strlen($0)) }
+        writeWhole(line, to: STDOUT_FILENO)
     }
 
     /// A failure: reported now on stderr with the path and the reason.
@@ -127,7 +127,7 @@ func printError(_ message: String) { writeError(message + "\n") }
 
 /// Writes `text` to stderr as it is.
 func writeError(_ text: String) {
-    _ = text.withCString { write(2, $0, strlen($0)) }
+    writeWhole(text, to: STDERR_FILENO)
 }
 
 /// `value` with `places` decimals, rounded (what `%.Nf` prints, without Foundation: loading

@@ -3,7 +3,7 @@ import Torus
 // GNU cp's words for failures, so that torus-cp's stderr reads as cp's does (scripts and people
 // match on it): cp names what it was doing ("cannot open ... for reading", "error writing ...")
 // and never a system call. Every message here was checked against cp 9.1
-// (Tests/TorusTests/CopyMessageTests.swift runs both).
+// (Tests/TorusCopyTests/CopyMessageTests.swift runs both).
 
 /// What cp calls a file of this kind it creates, in "cannot create KIND 'path'".
 func creationNoun(_ kind: FileMetadata.Kind) -> String {

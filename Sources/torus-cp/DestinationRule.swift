@@ -27,7 +27,7 @@ extension FileCopier {
     func action(for destination: Place, source: Place, metadata: FileMetadata, topLevel: Bool) throws -> DestinationAction {
         let existing: FileMetadata
         do {
-            existing = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.descriptor, path: destination.path)
+            existing = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.fileDescriptor, path: destination.path)
         } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
             return .create
         }
@@ -35,7 +35,7 @@ extension FileCopier {
         if existing.isSymbolicLink {
             guard topLevel else { return options.noClobber ? skipped(destination) : .replace(keeping: nil) }
             do {
-                target = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.descriptor,
+                target = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.fileDescriptor,
                                                  path: destination.path, followSymbolicLinks: true)
             } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
                 throw CopyError("not writing through dangling symlink \(quoted(destination.path))")

@@ -14,9 +14,9 @@ enum XattrHandle {
     /// Opens `place` (never following a symbolic link there) for its extended attributes and
     /// calls `body` with the handle; the descriptor is closed after.
     static func withOpened<R>(_ place: Place, _ body: (XattrHandle) -> R) throws(Errno) -> R {
-        let fd = try retryingInterrupted { place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) } }
+        let fd = try retryingInterrupted("open") { place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) } }
         // Nothing is written through an O_PATH descriptor: a failed close cannot lose anything.
-        defer { _ = close(fd) }
+        defer { closeOwnedDescriptor(fd) }
         return body(.openedPath("/proc/self/fd/\(fd)"))
     }
 
@@ -91,12 +91,12 @@ struct XattrFailure: Error {
 /// `attr_copy_fd`): every attribute the ``XattrRules`` do not leave out, one after the other,
 /// going on after a failure. A source on a file system without extended attributes has none to
 /// copy; a destination that cannot hold them (`ENOTSUP`) is one failure for the whole file.
-/// Lists and values of any size are read whole (see ``readGrowing(_:)``).
+/// Lists and values of any size are read whole (see ``readGrowing(_:_:)``).
 /// - Returns: the failures, for the caller to report as the options say.
 func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
                             rules: XattrRules = .system) -> [XattrFailure] {
     let names: [UInt8]
-    switch readGrowing({ source.list(into: $0, size: $1) }) {
+    switch readGrowing("listxattr", { source.list(into: $0, size: $1) }) {
     case .success(let list): names = list
     case .failure(let error) where error == .notSupported || error == .noFunction: return []
     case .failure(let error): return [XattrFailure(error: IOError(operation: source.call("listxattr"), path: sourcePath, errno: error))]
@@ -108,7 +108,7 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         let text = String(decoding: name.dropLast(), as: UTF8.self)
         guard rules.copies(text) else { continue }
         let value: [UInt8]
-        switch withCString(name, { name in readGrowing { source.get(name, into: $0, size: $1) } }) {
+        switch withCString(name, { name in readGrowing("getxattr") { source.get(name, into: $0, size: $1) } }) {
         case .success(let bytes): value = bytes
         case .failure(let error):
             failures.append(XattrFailure(error: IOError(operation: source.call("getxattr"), path: sourcePath, errno: error), attribute: text))
@@ -116,7 +116,7 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
         }
         do {
             _ = try withCString(name) { name throws(Errno) in
-                try retryingInterrupted { value.withUnsafeBytes { destination.set(name, to: $0) } }
+                try retryingInterrupted("setxattr") { value.withUnsafeBytes { destination.set(name, to: $0) } }
             }
         } catch .notSupported {
             unsupported = true   // said once for the file, after the others were tried
@@ -136,20 +136,25 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
 /// Reads an attribute list or value whose size is not known: into a buffer that grows while the
 /// kernel says it is too small (`ERANGE`; it can grow again between asking its size and reading
 /// it, and then says so again).
-/// - Parameter call: the call, with a buffer and its size, or `nil` and 0 to ask for the size;
-///   it returns the length or -1 with errno set.
-func readGrowing(_ call: (UnsafeMutableRawPointer?, Int) -> Int) -> Result<[UInt8], Errno> {
+/// - Parameters:
+///   - operation: the call's name, for fault injection (`getxattr`, `listxattr`).
+///   - call: the call, with a buffer and its size, or `nil` and 0 to ask for the size; it
+///     returns the length or -1 with errno set.
+func readGrowing(_ operation: String, _ call: (UnsafeMutableRawPointer?, Int) -> Int) -> Result<[UInt8], Errno> {
     var capacity = 256
     while true {
         var buffer = [UInt8](repeating: 0, count: capacity)
-        let length = buffer.withUnsafeMutableBytes { call($0.baseAddress, $0.count) }
-        if length >= 0 { return .success(Array(buffer.prefix(length))) }
-        let error = errno
-        if error == EINTR { continue }
-        // The kernel keeps lists and values under 64 KiB: a buffer past 16 MiB means a broken answer.
-        guard error == ERANGE, capacity < 16 << 20 else { return .failure(Errno(rawValue: error)) }
+        let outcome = buffer.withUnsafeMutableBytes { bytes in
+            Result { () throws(Errno) in try retryingInterrupted(operation) { call(bytes.baseAddress, bytes.count) } }
+        }
+        switch outcome {
+        case .success(let length): return .success(Array(buffer.prefix(length)))
+        case .failure(let error):
+            // The kernel keeps lists and values under 64 KiB: a buffer past 16 MiB means a broken answer.
+            guard error == Errno(rawValue: ERANGE), capacity < 16 << 20 else { return .failure(error) }
+        }
         do {
-            let size = try retryingInterrupted { call(nil, 0) }
+            let size = try retryingInterrupted(operation) { call(nil, 0) }
             capacity = max(size, capacity * 2)
         } catch {
             return .failure(error)
@@ -157,13 +162,13 @@ func readGrowing(_ call: (UnsafeMutableRawPointer?, Int) -> Int) -> Result<[UInt
     }
 }
 
-/// `call`'s result, the call made again while it fails with `EINTR`.
-/// - Throws: the errno of any other failure (a result below 0).
-func retryingInterrupted<Result: BinaryInteger>(_ call: () -> Result) throws(Errno) -> Result {
-    while true {
-        let result = call()
-        if result >= 0 { return result }
-        if errno != EINTR { throw Errno(rawValue: errno) }
+/// `call`'s result through Torus's system-call layer (`EINTR` retried, fault injection in debug
+/// builds), its failure as the bare `Errno`: the attribute messages word themselves as cp's do.
+func retryingInterrupted<Result: BinaryInteger>(_ operation: String, _ call: () -> Result) throws(Errno) -> Result {
+    do {
+        return try systemCall(operation, call)
+    } catch {
+        throw error.errno
     }
 }
 

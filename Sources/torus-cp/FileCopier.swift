@@ -73,7 +73,7 @@ struct FileCopier: Sendable {
         var sourceOptions: File.Options = options.direct ? [.read, .direct] : [.read]
         if !(topLevel ? options.followsOperandLinks : options.followsTreeLinks) { sourceOptions.insert(.noFollow) }
         let input = try await openAllowingDirectFallback(sourceOptions) { options in
-            try await File.open(source.name, inDirectory: source.directory.descriptor, path: source.path, options: options)
+            try await File.open(source.name, inDirectory: source.directory.fileDescriptor, path: source.path, options: options)
         }
         var copied = false
         do {
@@ -158,27 +158,28 @@ struct FileCopier: Sendable {
                 length = end.offset ?? metadata.size
                 // A sparse copy can end in a hole no write extended the file over; a preallocated
                 // one is longer than a source that shrank.
-                if sparse || length < metadata.size, ftruncate(output.fileDescriptor, off_t(length)) != 0 {
-                    throw IOError(operation: "ftruncate", path: output.path, errno: Errno(rawValue: errno))
+                if sparse || length < metadata.size {
+                    _ = try systemCall("ftruncate", path: output.path) { ftruncate(output.descriptor.rawValue, off_t(length)) }
                 }
             }
             if length == metadata.size { length = try await copyRest(of: input, from: length, to: output) }
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                .apply(to: output.fileDescriptor, path: output.path, createdWith: mode & ~umaskValue) {
-                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
-                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                .apply(to: output.descriptor.rawValue, path: output.path, createdWith: mode & ~umaskValue) {
+                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
+                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
             try Task.checkCancellation()
-            let renamed = temporary.withPlatformString { from in
-                destination.name.withPlatformString { to in renameat(directory.descriptor, from, directory.descriptor, to) }
+            _ = try temporary.withPlatformString { from in
+                try destination.name.withPlatformString { to in
+                    try systemCall("rename", path: output.path) { renameat(directory.descriptor, from, directory.descriptor, to) }
+                }
             }
-            if renamed != 0 { throw IOError(operation: "rename", path: output.path, errno: Errno(rawValue: errno)) }
         } catch {
             // Plain system calls: the temporary file must go whatever happened, cancelled or not.
-            _ = temporary.withPlatformString { unlinkat(directory.descriptor, $0, 0) }
+            removeTemporary(temporary, in: directory)
             try? await output.close(via: .inline)
             throw error
         }
@@ -190,7 +191,7 @@ struct FileCopier: Sendable {
     /// regular file is truncated to what was written and, with -p or --preserve=xattr, given the
     /// source's attributes; a device or FIFO keeps its own.
     private func copyInto(_ destination: Place, followLink: Bool, from input: File, of source: Place, metadata: FileMetadata) async throws {
-        let output = try await File.open(destination.name, inDirectory: destination.directory.descriptor, path: destination.path,
+        let output = try await File.open(destination.name, inDirectory: destination.directory.fileDescriptor, path: destination.path,
                                          options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
         // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
         try input.setDirect(false)
@@ -209,15 +210,15 @@ struct FileCopier: Sendable {
             }
             if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
                 let xattrs = {
-                    report.preserveExtendedAttributes(from: .descriptor(input.fileDescriptor), of: source.path,
-                                                      to: .descriptor(output.fileDescriptor), of: destination.path, options: options)
+                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
+                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
                 if options.preserved.isDisjoint(with: .standard) {
                     xattrs()
                 } else {
                     let existing = try await output.metadata(via: .inline)
                     try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
-                        .apply(to: output.fileDescriptor, path: output.path, createdWith: nil, afterOwner: xattrs)
+                        .apply(to: output.descriptor.rawValue, path: output.path, createdWith: nil, afterOwner: xattrs)
                 }
             }
         } catch {
@@ -308,20 +309,7 @@ struct FileCopier: Sendable {
     /// The data segments of the source (SEEK_DATA / SEEK_HOLE when it is sparse), each copied in
     /// chunks with up to `queueDepth` in flight.
     private func copyData(from input: File, to output: File, size: UInt64, sparse: Bool, end sourceEnd: SourceEnd) async throws {
-        var segments: [(UInt64, UInt64)] = sparse ? [] : [(UInt64(0), size)]
-        var offset: off_t = sparse ? 0 : off_t(size)
-        let end = off_t(size)
-        while offset < end {
-            let data = lseek(input.fileDescriptor, offset, SEEK_DATA)
-            if data < 0 { break }   // ENXIO: only a hole is left
-            var hole = lseek(input.fileDescriptor, data, SEEK_HOLE)
-            if hole < 0 { hole = end }
-            segments.append((UInt64(data), UInt64(min(hole, end))))
-            offset = hole
-        }
-        if sparse && segments.isEmpty && size > 0 && lseek(input.fileDescriptor, 0, SEEK_DATA) < 0 && errno != ENXIO {
-            segments = [(0, size)]   // the file system cannot tell: copy everything
-        }
+        let segments = sparse ? try dataSegments(of: input, size: size) : [(UInt64(0), size)]
         // How the data moves, measured on this project's VM (docs/benchmarks.md):
         // copy_file_range (one copy in the kernel, no pipe, no io_uring worker threads) beats
         // splice through a pipe (which runs in io_uring's worker threads and loses badly on
@@ -501,6 +489,35 @@ let readAheadSlots = AsyncSemaphore(permits: readAheadChunks)
 let kernelCopySlots = AsyncSemaphore(permits: max(1, Runtime.allowedCPUs.count))
 
 // lseek whences for sparse files (GNU extensions, so not in Swift's Glibc module).
+/// The data segments of a sparse source, found with `SEEK_DATA` / `SEEK_HOLE`: empty when the file
+/// is all hole, the whole file when the file system cannot tell (`EINVAL`).
+private func dataSegments(of input: File, size: UInt64) throws(IOError) -> [(UInt64, UInt64)] {
+    var segments: [(UInt64, UInt64)] = []
+    var offset: off_t = 0
+    let end = off_t(size)
+    do {
+        while offset < end {
+            guard let data = try seek(input, to: offset, SEEK_DATA) else { break }   // only a hole is left
+            let hole = try seek(input, to: data, SEEK_HOLE) ?? end
+            segments.append((UInt64(data), UInt64(min(hole, end))))
+            offset = hole
+        }
+    } catch where error.errno == .invalidArgument && segments.isEmpty {
+        return [(0, size)]
+    }
+    return segments
+}
+
+/// `lseek` of the source to the next data (`SEEK_DATA`) or hole (`SEEK_HOLE`) at or after
+/// `offset`; nil when there is none (`ENXIO`). Other failures are errors naming the source.
+private func seek(_ input: File, to offset: off_t, _ whence: Int32) throws(IOError) -> off_t? {
+    do {
+        return try systemCall("lseek", path: input.path) { lseek(input.descriptor.rawValue, offset, whence) }
+    } catch where error.errno == Errno(rawValue: ENXIO) {
+        return nil
+    }
+}
+
 let SEEK_DATA: Int32 = 3
 let SEEK_HOLE: Int32 = 4
 

@@ -64,7 +64,7 @@ struct FinalAttributes {
         var created: mode_t?
         if let (bits, directory, omitted) = newCopyOf, createdWith == nil || mode != createdWith || omitted != 0 {
             var status = stat()
-            if fstat(fd, &status) != 0 { throw IOError(operation: "fstat", path: path, errno: Errno(rawValue: errno)) }
+            _ = try systemCall("fstat", path: path) { fstat(fd, &status) }
             let actual = status.st_mode & 0o7777
             created = actual
             mode = actual & bits & 0o777 & ~omitted | bits & omitted & ~umaskValue
@@ -72,21 +72,23 @@ struct FinalAttributes {
         }
         var ownerChanged = false
         if let owner, owner.user != geteuid() || owner.group != getegid() {
-            if fchown(fd, owner.user, owner.group) == 0 {
+            do {
+                _ = try systemCall("fchown", path: path) { fchown(fd, owner.user, owner.group) }
                 ownerChanged = true
-            } else {
-                guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "fchown", path: path, errno: Errno(rawValue: errno)) }
+            } catch {
+                // As cp: a non-root copy keeps its own owner, and loses set-id bits with it.
+                guard error.errno == .notPermitted, geteuid() != 0 else { throw error }
                 mode &= ~mode_t(S_ISUID | S_ISGID)
             }
         }
         afterOwner()
         // A preserved mode is always set: the file was created with the umask, or with a
         // destination directory's default ACL, and an ACL copied before changed its group bits.
-        if mode != (created ?? createdWith) || ownerChanged || modePreserved, fchmod(fd, mode) != 0 {
-            throw IOError(operation: "fchmod", path: path, errno: Errno(rawValue: errno))
+        if mode != (created ?? createdWith) || ownerChanged || modePreserved {
+            _ = try systemCall("fchmod", path: path) { fchmod(fd, mode) }
         }
-        if var times, futimens(fd, &times) != 0 {
-            throw IOError(operation: "futimens", path: path, errno: Errno(rawValue: errno))
+        if var times {
+            _ = try systemCall("futimens", path: path) { futimens(fd, &times) }
         }
     }
 }

@@ -77,16 +77,21 @@ final class HardLinks: Sendable {
 /// name is linked under a temporary name and renamed over it, so the replacement is atomic).
 func link(_ destination: Place, to existing: Place) throws {
     let temporary = temporaryName()
-    let linked = existing.name.withPlatformString { from in
-        temporary.withPlatformString { to in linkat(existing.directory.descriptor, from, destination.directory.descriptor, to, 0) }
+    _ = try existing.name.withPlatformString { from in
+        try temporary.withPlatformString { to in
+            try systemCall("link", path: destination.path) { linkat(existing.directory.descriptor, from, destination.directory.descriptor, to, 0) }
+        }
     }
-    if linked != 0 { throw IOError(operation: "link", path: destination.path, errno: Errno(rawValue: errno)) }
-    let renamed = temporary.withPlatformString { from in
-        destination.name.withPlatformString { to in renameat(destination.directory.descriptor, from, destination.directory.descriptor, to) }
-    }
-    if renamed != 0 {
-        let error = errno
-        _ = temporary.withPlatformString { unlinkat(destination.directory.descriptor, $0, 0) }
-        throw IOError(operation: "rename", path: destination.path, errno: Errno(rawValue: error))
+    do {
+        _ = try temporary.withPlatformString { from in
+            try destination.name.withPlatformString { to in
+                try systemCall("rename", path: destination.path) {
+                    renameat(destination.directory.descriptor, from, destination.directory.descriptor, to)
+                }
+            }
+        }
+    } catch {
+        removeTemporary(temporary, in: destination.directory)
+        throw error
     }
 }

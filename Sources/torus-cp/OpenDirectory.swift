@@ -7,6 +7,8 @@ import Torus
 /// and each lookup is one path component instead of the whole path.
 final class OpenDirectory: Sendable {
     let descriptor: Int32
+    /// The descriptor in swift-system's type, as Torus's directory-relative calls take it.
+    var fileDescriptor: FileDescriptor { FileDescriptor(rawValue: descriptor) }
     /// For messages: the path the directory was reached by.
     let path: FilePath
     private let owned: Bool
@@ -17,7 +19,7 @@ final class OpenDirectory: Sendable {
         self.owned = owned
     }
 
-    deinit { if owned { close(descriptor) } }
+    deinit { if owned { closeOwnedDescriptor(descriptor) } }
 
     /// The process's working directory (`AT_FDCWD`), for paths given on the command line.
     static let current = OpenDirectory(descriptor: AT_FDCWD, path: FilePath(""), owned: false)
@@ -31,11 +33,8 @@ final class OpenDirectory: Sendable {
     static func open(_ name: FilePath, in parent: OpenDirectory, followLink: Bool, pathOnly: Bool = false) throws -> OpenDirectory {
         let flags = (pathOnly ? O_PATH : O_RDONLY) | O_DIRECTORY | O_CLOEXEC | (followLink ? 0 : O_NOFOLLOW)
         let path = parent.path(of: name)
-        while true {
-            let fd = name.withPlatformString { openat(parent.descriptor, $0, flags) }
-            if fd >= 0 { return OpenDirectory(descriptor: fd, path: path, owned: true) }
-            if errno != EINTR { throw IOError(operation: "open", path: path, errno: Errno(rawValue: errno)) }
-        }
+        let fd = try name.withPlatformString { name in try systemCall("open", path: path) { openat(parent.descriptor, name, flags) } }
+        return OpenDirectory(descriptor: fd, path: path, owned: true)
     }
 
     /// The path of `name` inside this directory, for messages.

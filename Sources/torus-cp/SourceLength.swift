@@ -13,7 +13,7 @@ extension FileCopier {
         // One byte at the supposed end of file: a regular file answers from its inode without
         // touching the disk, so the usual case costs one short system call.
         var probe: UInt8 = 0
-        if options.direct || pread(input.fileDescriptor, &probe, 1, off_t(offset)) <= 0 { return offset }
+        if options.direct || pread(input.descriptor.rawValue, &probe, 1, off_t(offset)) <= 0 { return offset }
         return try await buffers.withBuffer { buffer in
             var position = offset
             while true {

@@ -7,17 +7,25 @@ import Torus
 /// error.
 func recreateSpecialFile(_ source: Place, at destination: Place, noClobber: Bool) throws -> Bool {
     var status = stat()
-    if source.name.withPlatformString({ fstatat(source.directory.descriptor, $0, &status, AT_SYMLINK_NOFOLLOW) }) != 0 {
-        throw IOError(operation: "stat", path: source.path, errno: Errno(rawValue: errno))
+    _ = try source.name.withPlatformString { name in
+        try systemCall("stat", path: source.path) { fstatat(source.directory.descriptor, name, &status, AT_SYMLINK_NOFOLLOW) }
     }
     let mode = status.st_mode & (S_IFMT | 0o777) & ~umaskValue
-    let make = { destination.name.withPlatformString { mknodat(destination.directory.descriptor, $0, mode, status.st_rdev) } }
-    if make() == 0 { return true }
-    guard errno == EEXIST else { throw IOError(operation: "mknod", path: destination.path, errno: Errno(rawValue: errno)) }
-    if noClobber { return false }
-    if destination.name.withPlatformString({ unlinkat(destination.directory.descriptor, $0, 0) }) != 0 {
-        throw IOError(operation: "unlink", path: destination.path, errno: Errno(rawValue: errno))
+    let device = status.st_rdev
+    let make = {
+        _ = try destination.name.withPlatformString { name in
+            try systemCall("mknod", path: destination.path) { mknodat(destination.directory.descriptor, name, mode, device) }
+        }
     }
-    if make() != 0 { throw IOError(operation: "mknod", path: destination.path, errno: Errno(rawValue: errno)) }
+    do {
+        try make()
+        return true
+    } catch let error as IOError where error.errno == .fileExists {
+        if noClobber { return false }
+    }
+    _ = try destination.name.withPlatformString { name in
+        try systemCall("unlink", path: destination.path) { unlinkat(destination.directory.descriptor, name, 0) }
+    }
+    try make()
     return true
 }

@@ -12,7 +12,7 @@ func createTemporaryFile(in directory: OpenDirectory, permissions: mode_t, optio
     while true {
         let name = temporaryName()
         do {
-            let file = try await File.open(name, inDirectory: directory.descriptor, path: directory.path(of: name),
+            let file = try await File.open(name, inDirectory: directory.fileDescriptor, path: directory.path(of: name),
                                            options: options.union([.exclusive, .noFollow]),
                                            permissions: FilePermissions(rawValue: permissions), via: .inline)
             return (file, name)
@@ -28,4 +28,16 @@ func temporaryName() -> FilePath {
     var name = ".tcp-"
     for _ in 0..<6 { name.unicodeScalars.append(Unicode.Scalar(alphabet.randomElement()!)) }
     return FilePath(name)
+}
+
+/// Removes a temporary name this copy made, after a failure: a removal that fails (other than
+/// the name being gone already) is reported, since it leaves a `.tcp-` entry behind.
+func removeTemporary(_ name: FilePath, in directory: OpenDirectory) {
+    do {
+        _ = try name.withPlatformString { cName in
+            try systemCall("unlink", path: directory.path(of: name)) { unlinkat(directory.descriptor, cName, 0) }
+        }
+    } catch let error as IOError where error.errno != .noSuchFileOrDirectory {
+        printError("torus-cp: cannot remove \(quoted(directory.path(of: name))): \(reason(error))")
+    } catch {}
 }

@@ -55,7 +55,7 @@ struct TreeCopier: Sendable {
         let followLink = options.followsOperandLinks || sourceEndsInSlash
         do {
             source = try Place.operand(sourceOperand)
-            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.descriptor, path: sourceOperand,
+            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.fileDescriptor, path: sourceOperand,
                                                followSymbolicLinks: followLink)
         } catch {
             report.failed("cannot stat \(quoted(bytes: typed.source)): \(reason(error))")
@@ -163,7 +163,7 @@ struct TreeCopier: Sendable {
             // On the blocking pool, as the listing: with a cold cache the open waits for the disk.
             let sourceDirectory = try await spawnBlocking { try OpenDirectory.open(source.name, in: source.directory, followLink: followLink) }
             // The opened directory's own metadata: the entry cannot have changed under us since.
-            let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let metadata = try FileSystem.metadata(of: FilePath(""), inDirectory: sourceDirectory.fileDescriptor, path: sourceDirectory.path)
             let key = InodeKey(metadata)
             if ancestors.contains(key) {
                 throw CopyError("cannot copy cyclic symbolic link \(quoted(source.path))")
@@ -171,7 +171,7 @@ struct TreeCopier: Sendable {
             let ancestors = ancestors + [key]
             let (target, madeHere) = try makeDirectory(destination, for: source, metadata: metadata)
             if madeHere && options.verbose { report.verbose(source.path, destination.path) }
-            let entries = try await FileSystem.exactContentsOfDirectory(descriptor: sourceDirectory.descriptor, path: sourceDirectory.path)
+            let entries = try await FileSystem.contentsOfDirectory(descriptor: sourceDirectory.fileDescriptor, path: sourceDirectory.path)
             // Creating and renaming files take the directory's lock: the files of one directory
             // go to one core (directories take turns), so that cores do not queue on each
             // other's locks.
@@ -225,7 +225,7 @@ struct TreeCopier: Sendable {
             }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
-                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.descriptor, path: target.path)
+                let existing = madeHere ? nil : try FileSystem.metadata(of: FilePath(""), inDirectory: target.fileDescriptor, path: target.path)
                 try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
                     .apply(to: target.descriptor, path: target.path, createdWith: nil, afterOwner: xattrs)
             } else {
@@ -240,7 +240,7 @@ struct TreeCopier: Sendable {
     /// reporting why not.
     private func childMetadata(_ child: Place) async -> FileMetadata? {
         do {
-            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.descriptor, path: child.path,
+            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.fileDescriptor, path: child.path,
                                                  followSymbolicLinks: options.followsTreeLinks, via: .ring)
         } catch {
             report.failed("cannot stat \(quoted(child.path)): \(reason(error))")
@@ -255,11 +255,12 @@ struct TreeCopier: Sendable {
         // Owner-writable and searchable while the contents are copied; the final mode comes after.
         let mode = metadata.permissions.rawValue & 0o777 | 0o700
         var madeHere = false
-        if destination.name.withPlatformString({ mkdirat(destination.directory.descriptor, $0, mode) }) == 0 {
+        do {
+            try destination.systemCall("mkdir") { mkdirat(destination.directory.descriptor, $0, mode) }
             report.madeDirectory()
             madeHere = true
-        } else if errno != EEXIST {
-            throw IOError(operation: "mkdir", path: destination.path, errno: Errno(rawValue: errno))
+        } catch {
+            guard error.errno == .fileExists else { throw error }
         }
         do {
             return (try OpenDirectory.open(destination.name, in: destination.directory, followLink: false), madeHere)
@@ -270,21 +271,27 @@ struct TreeCopier: Sendable {
 
     private func copyLink(_ source: Place, metadata: FileMetadata, to destination: Place) async {
         do {
-            let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.descriptor, path: source.path)
-            let link = { target.withPlatformString { target in
-                destination.name.withPlatformString { symlinkat(target, destination.directory.descriptor, $0) }
-            } }
-            if link() != 0 {
-                guard errno == EEXIST else { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
+            let target = try FileSystem.destinationOfSymbolicLink(source.name, inDirectory: source.directory.fileDescriptor, path: source.path)
+            let link = { () throws(IOError) in
+                var made: Result<Int32, IOError> = .success(0)
+                target.withPlatformString { target in
+                    made = Result { () throws(IOError) in
+                        try destination.systemCall("symlink") { symlinkat(target, destination.directory.descriptor, $0) }
+                    }
+                }
+                _ = try made.get()
+            }
+            do {
+                try link()
+            } catch {
+                guard error.errno == .fileExists else { throw error }
                 if options.noClobber {
                     report.skipped()
                     return
                 }
                 // Replaced, as cp -r does: unlinkat never removes a directory without AT_REMOVEDIR.
-                if destination.name.withPlatformString({ unlinkat(destination.directory.descriptor, $0, 0) }) != 0 {
-                    throw IOError(operation: "unlink", path: destination.path, errno: Errno(rawValue: errno))
-                }
-                if link() != 0 { throw IOError(operation: "symlink", path: destination.path, errno: Errno(rawValue: errno)) }
+                try destination.systemCall("unlink") { unlinkat(destination.directory.descriptor, $0, 0) }
+                try link()
             }
             try preserveAttributes(of: metadata, from: source, at: destination)
             report.madeLink()
@@ -304,23 +311,23 @@ extension TreeCopier {
     func preserveAttributes(of metadata: FileMetadata, from source: Place, at destination: Place) throws {
         let fd = destination.directory.descriptor
         var ownerKept = true
-        if options.preserved.contains(.ownership),
-           destination.name.withPlatformString({ fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }) != 0 {
-            guard errno == EPERM, geteuid() != 0 else { throw IOError(operation: "lchown", path: destination.path, errno: Errno(rawValue: errno)) }
-            ownerKept = false
+        if options.preserved.contains(.ownership) {
+            do {
+                try destination.systemCall("lchown") { fchownat(fd, $0, metadata.ownerID, metadata.groupID, AT_SYMLINK_NOFOLLOW) }
+            } catch {
+                // As cp: a non-root copy keeps its own owner.
+                guard error.errno == .notPermitted, geteuid() != 0 else { throw error }
+                ownerKept = false
+            }
         }
         report.preserveExtendedAttributes(from: source, to: destination, symbolicLink: metadata.isSymbolicLink, options: options)
         if options.preserved.contains(.mode) && !metadata.isSymbolicLink {
             let mode = metadata.permissions.rawValue & (ownerKept && options.preserved.contains(.ownership) ? 0o7777 : 0o1777)
-            if destination.name.withPlatformString({ fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                throw IOError(operation: "chmod", path: destination.path, errno: Errno(rawValue: errno))
-            }
+            try destination.systemCall("chmod") { fchmodat(fd, $0, mode, AT_SYMLINK_NOFOLLOW) }
         }
         if options.preserved.contains(.timestamps) {
             var times = timestamps(metadata)
-            if destination.name.withPlatformString({ utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 {
-                throw IOError(operation: "utimensat", path: destination.path, errno: Errno(rawValue: errno))
-            }
+            try destination.systemCall("utimensat") { utimensat(fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import Glibc
+import Torus
 
 /// Which extended attributes --preserve=xattr leaves out: the rules of `/etc/xattr.conf`, read as
 /// GNU cp reads them (through libattr), so that both copy the same attributes. A line is a
@@ -26,17 +27,16 @@ struct XattrRules: Sendable {
     }
 }
 
-/// The contents of a small text file, or nil if it cannot be read.
+/// The contents of a small text file, or nil if it cannot be read (no such file, no permission:
+/// then there are no rules to apply, as for cp).
 private func readTextFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    guard let fd = try? systemCall("open", path: FilePath(path), { open(path, O_RDONLY | O_CLOEXEC) }) else { return nil }
+    // Read-only: a failed close loses nothing (the number is released either way, never retried).
+    defer { closeOwnedDescriptor(fd) }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
-        let n = read(fd, &chunk, chunk.count)
-        if n < 0 && errno == EINTR { continue }
-        if n < 0 { return nil }
+        guard let n = try? systemCall("read", path: FilePath(path), { read(fd, &chunk, chunk.count) }) else { return nil }
         if n == 0 { return String(decoding: bytes, as: UTF8.self) }
         bytes += chunk.prefix(n)
     }

@@ -12,7 +12,7 @@ import Glibc
 /// Exit status 1 for a failure (a runtime that cannot start, say), 128+N for signal N.
 func fail(_ message: String, status: Int32 = 1) -> Never {
     let line = "torus-demo: \(message)\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeWhole(line, to: STDERR_FILENO)
     exit(status)
 }
 

@@ -112,18 +112,24 @@ func serve(_ connection: TCPStream, buffers: BufferMode) async {
 }
 
 func printError(_ message: String) {
-    let line = message + "\n"
-    _ = line.withCString { write(2, $0, strlen($0)) }
+    writeWhole(message + "\n", to: STDERR_FILENO)
 }
 
 /// Raises the soft descriptor limit to the hard one; returns the limit now in force.
 @discardableResult
 func raiseDescriptorLimit() -> UInt64 {
     var limit = rlimit()
-    getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    // getrlimit of a valid resource cannot fail; a refused raise leaves the soft limit in force.
+    guard (try? systemCall("getrlimit") { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }) != nil else { return 0 }
     if limit.rlim_cur < limit.rlim_max {
+        let soft = limit.rlim_cur
         limit.rlim_cur = limit.rlim_max
-        setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        do {
+            _ = try systemCall("setrlimit") { setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }
+        } catch {
+            printError("torus-echo: cannot raise the descriptor limit from \(soft) to \(limit.rlim_max): \(error)")
+            return UInt64(soft)
+        }
     }
     return UInt64(limit.rlim_cur)
 }

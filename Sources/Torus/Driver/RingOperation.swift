@@ -1,5 +1,6 @@
 import Glibc
 import TorusRing
+import TorusChannels
 
 /// Submitting one operation to the core's ring and awaiting its completion.
 ///

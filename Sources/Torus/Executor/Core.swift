@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import TorusRing
+import TorusChannels
 
 /// One core of a Torus runtime: a pinned thread that owns one io_uring ring and runs the tasks
 /// placed on it.
@@ -80,6 +81,10 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         doorbellBuffer.initialize(to: 0)
     }
 
+    /// This core's entry in TorusChannels' thread slot (``RuntimeThread``), kept alive here for
+    /// as long as the core's thread runs. Set once, on the core thread, before any task runs.
+    private var threadRegistration: RuntimeThread.Registration?
+
     deinit { doorbellBuffer.deallocate() }
 
     /// The core whose thread is running the caller, or `nil` off the runtime's threads.
@@ -99,6 +104,10 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     func startOnCurrentThread(entries: UInt32) throws(RuntimeError) {
         ownerThread = pthread_self()
         checkPthread(pthread_setspecific(CurrentCoreKey.key, Unmanaged.passUnretained(self).toOpaque()), "pthread_setspecific")
+        // The channels module finds this core's timers through its own thread slot.
+        let registration = RuntimeThread.Registration(self)
+        threadRegistration = registration
+        RuntimeThread.register(registration)
         if let cpu {
             let result = CPUAffinity.pinCurrentThread(to: cpu)
             if result != 0 { throw .pinningFailed(cpu: cpu, errno: result) }

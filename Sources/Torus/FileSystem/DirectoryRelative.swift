@@ -7,14 +7,6 @@ import TorusRing
 // directory is pinned by its descriptor), and a name that is not valid UTF-8 is used exactly as
 // the kernel stores it: nothing here goes through `String`.
 
-/// One name in a directory, byte for byte as the kernel stores it.
-public struct ExactDirectoryEntry: Sendable, Hashable {
-    /// The entry's name: any bytes but `/` and NUL, not necessarily valid UTF-8.
-    public var name: FilePath.Component
-    /// What `readdir` said the entry is (`unknown` on file systems that do not say).
-    public var kind: FileMetadata.Kind
-}
-
 extension FileSystem {
     /// The entries of the open directory `descriptor` (without `.` and `..`), names exactly as
     /// stored, in the order the file system gives.
@@ -29,9 +21,9 @@ extension FileSystem {
     ///   - descriptor: an open directory; the caller keeps it.
     ///   - path: the directory's path, for error messages only.
     /// - Throws: ``IOError`` naming `dup`, `fdopendir` or `readdir`.
-    public static func exactContentsOfDirectory(descriptor: Int32, path: FilePath) async throws -> [ExactDirectoryEntry] {
+    public static func contentsOfDirectory(descriptor: FileDescriptor, path: FilePath) async throws -> [DirectoryEntry] {
         try await spawnBlocking {
-            let copy = try systemCall("dup", path: path) { fcntl(descriptor, F_DUPFD_CLOEXEC, 0) }
+            let copy = try systemCall("dup", path: path) { fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, 0) }
             guard let directory = fdopendir(copy) else {
                 let error = errno
                 closeOwnedDescriptor(copy)
@@ -41,23 +33,7 @@ extension FileSystem {
             // The duplicate shares the caller's read position: start from the beginning even if
             // the directory was listed before.
             rewinddir(directory)
-            var entries: [ExactDirectoryEntry] = []
-            while true {
-                errno = 0
-                guard let entry = readdir(directory) else {
-                    if errno != 0 { throw IOError(operation: "readdir", path: path, errno: Errno(rawValue: errno)) }
-                    return entries
-                }
-                // SAFETY: `d_name` is a NUL-terminated array inside `entry`, valid until the next
-                // readdir; the component copies the bytes.
-                let name = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
-                    tuple.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { FilePath.Component(platformString: $0) }
-                }
-                // nil for "" (never returned); "." and ".." are components but not entries.
-                guard let name, name.kind == .regular else { continue }
-                // Linux's DT_* values are the S_IFMT bits shifted right by 12.
-                entries.append(ExactDirectoryEntry(name: name, kind: FileMetadata.Kind(mode: UInt32(entry.pointee.d_type) << 12)))
-            }
+            return try readEntries(of: directory, path: path)
         }
     }
 
@@ -68,11 +44,11 @@ extension FileSystem {
     ///   - directory: an open directory descriptor.
     ///   - path: the entry's path, for error messages only.
     ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
-    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath,
+    public static func metadata(of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath,
                                 followSymbolicLinks: Bool = false) throws -> FileMetadata {
         FileMetadata(try reportingIOError("statx", path: path) { () throws(Errno) in
             try name.withPlatformString { name in
-                Result { () throws(Errno) in try FileStatusBuffer.stat(directoryFD: directory, path: name, followSymlinks: followSymbolicLinks) }
+                Result { () throws(Errno) in try FileStatusBuffer.stat(directoryFD: directory.rawValue, path: name, followSymlinks: followSymbolicLinks) }
             }.get()
         })
     }
@@ -91,7 +67,7 @@ extension FileSystem {
     ///   - path: the entry's path, for error messages only.
     ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
     ///   - route: `.ring` or `.inline`, as above.
-    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
+    public static func metadata(of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath, followSymbolicLinks: Bool = false,
                                 via route: FileOperationRoute) async throws -> FileMetadata {
         if route == .inline {
             if Task.isCancelled { throw CancellationError() }
@@ -100,7 +76,7 @@ extension FileSystem {
         let strings = CStringKeepAlive([name])
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
-            entry.prepareStatx(directoryFD: directory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
+            entry.prepareStatx(directoryFD: directory.rawValue, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
         }
         return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
     }
@@ -111,9 +87,9 @@ extension FileSystem {
     ///   - name: the link's name inside `directory`.
     ///   - directory: an open directory descriptor.
     ///   - path: the link's path, for error messages only.
-    public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: Int32, path: FilePath) throws -> FilePath {
+    public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: FileDescriptor, path: FilePath) throws -> FilePath {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = try systemCall("readlink", path: path) { name.withPlatformString { readlinkat(directory, $0, &buffer, buffer.count - 1) } }
+        let count = try systemCall("readlink", path: path) { name.withPlatformString { readlinkat(directory.rawValue, $0, &buffer, buffer.count - 1) } }
         buffer[count] = 0
         return FilePath(platformString: buffer)
     }
@@ -135,18 +111,18 @@ extension File {
     ///   - route: `.ring` for `IORING_OP_OPENAT` (an open that may wait for the disk does not
     ///     hold the core), `.inline` for a plain `openat(2)` (see ``FileOperationRoute``).
     public static func open(
-        _ name: FilePath, inDirectory directory: Int32, path: FilePath, options: Options = .read,
+        _ name: FilePath, inDirectory directory: FileDescriptor, path: FilePath, options: Options = .read,
         permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead], via route: FileOperationRoute = .ring
     ) async throws -> File {
         if route == .inline {
             let fd = try inlineSystemCall("open", path: path) {
-                Int(name.withPlatformString { openat(directory, $0, options.openFlags, mode_t(permissions.rawValue)) })
+                Int(name.withPlatformString { openat(directory.rawValue, $0, options.openFlags, mode_t(permissions.rawValue)) })
             }
             return File(descriptor: Int32(fd), path: path)
         }
         let strings = CStringKeepAlive([name])
         let fd = try await ringIOProducingDescriptor("open", path: path, keepAlive: strings) { entry, _, _ in
-            entry.prepareOpen(directoryFD: directory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
+            entry.prepareOpen(directoryFD: directory.rawValue, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
         }
         return File(descriptor: fd, path: path)
     }

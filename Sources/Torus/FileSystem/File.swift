@@ -77,14 +77,14 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     public let path: FilePath
     /// The descriptor, borrowed by every call that hands it to the kernel, so that a close
     /// never lets a queued operation reach a reused number (see ``SharedDescriptor``).
-    let descriptor: SharedDescriptor
+    let sharedDescriptor: SharedDescriptor
     /// Whether reads and writes complete in bounded time (a regular file or a block device:
     /// 1) or may wait indefinitely (a FIFO, a terminal, a character device: 2); 0 until the
     /// first read or write asks.
     private let boundedKind = Atomic<UInt8>(0)
 
     init(descriptor: Int32, path: FilePath) {
-        self.descriptor = SharedDescriptor(descriptor)
+        self.sharedDescriptor = SharedDescriptor(descriptor)
         self.path = path
     }
 
@@ -106,16 +106,18 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         }
     }
 
-    /// Borrows the descriptor for one call (give it back with `descriptor.giveBack()`), or
+    /// Borrows the descriptor for one call (give it back with `sharedDescriptor.giveBack()`), or
     /// throws `EBADF` once the file is closing.
     func borrowDescriptor(for operation: String) throws -> Int32 {
-        guard let fd = descriptor.borrow() else { throw IOError(operation: operation, path: path, errno: .badFileDescriptor) }
+        guard let fd = sharedDescriptor.borrow() else { throw IOError(operation: operation, path: path, errno: .badFileDescriptor) }
         return fd
     }
 
-    /// The raw file descriptor (-1 once closed). Torus still owns it: don't close it, and don't
-    /// use it after ``close(via:)`` (the number may then name another file).
-    public var fileDescriptor: Int32 { descriptor.currentValue }
+    /// The open descriptor, as swift-system's `FileDescriptor` (raw value -1 once closed).
+    /// Torus still owns it: don't close it, and don't use it after ``close(via:)`` (the number
+    /// may then name another file). ``withDescriptor(_:)`` lends it safely: a close waits for
+    /// the closure to return.
+    public var descriptor: FileDescriptor { FileDescriptor(rawValue: sharedDescriptor.currentValue) }
 
     /// Opens `path` with `IORING_OP_OPENAT`.
     /// - Parameters:
@@ -179,8 +181,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     public func close(via route: FileOperationRoute = .ring) async throws {
         // Operations still holding the descriptor (another task's read, say) are cancelled and
         // waited for: the number is closed only when nothing can hand it to the kernel any more.
-        guard await descriptor.closeWhenUnused() else { return }
-        let fd = descriptor.rawValue
+        guard await sharedDescriptor.closeWhenUnused() else { return }
+        let fd = sharedDescriptor.rawValue
         if route == .inline {
             if Glibc.close(fd) != 0 && Glibc.errno != EINTR {
                 throw IOError(operation: "close", path: path, errno: Errno(rawValue: Glibc.errno))
@@ -212,11 +214,11 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
 
     private func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
         let fd = try borrowDescriptor(for: "read")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
+        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) { entry, _, _ in
             entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
         }
         buffer.count += Int(n)
@@ -262,7 +264,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
 
     private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64, via route: FileOperationRoute = .ring) async throws -> Int {
         let fd = try borrowDescriptor(for: "write")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)
         guard length > 0 else { return 0 }
         let source = UnsafeRawPointer(buffer.storage + start)
@@ -274,7 +276,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
             return n
         }
-        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: descriptor) { entry, _, _ in
+        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) { entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
         if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
@@ -292,7 +294,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// stays given) and throws `CancellationError`.
     public func prefetch(offset: UInt64, length: UInt64) async throws {
         let fd = try borrowDescriptor(for: "fadvise")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         var position = offset
         let end = offset + length
         while position < end {
@@ -324,7 +326,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// it ran; an allocation that ran returns normally (with `.inline`, the call runs to the end).
     public func allocate(offset: UInt64 = 0, length: UInt64, via route: FileOperationRoute = .ring) async throws {
         let fd = try borrowDescriptor(for: "fallocate")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         if route == .inline {
             try inlineCall("fallocate", path: path) { () throws(Errno) in try allocateNow(fd: fd, offset: offset, length: length) }
             return
@@ -339,7 +341,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// reached the device: call it again. (A sync already running in the kernel completes.)
     public func sync() async throws {
         let fd = try borrowDescriptor(for: "fsync")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         _ = try await ringIO("fsync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: false) }
     }
 
@@ -348,7 +350,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: as ``sync()``: `CancellationError` means not synced.
     public func syncData() async throws {
         let fd = try borrowDescriptor(for: "fdatasync")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         _ = try await ringIO("fdatasync", path: path) { entry, _, _ in entry.prepareFsync(fd: fd, dataOnly: true) }
     }
 
@@ -360,7 +362,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
     public func metadata(via route: FileOperationRoute = .ring) async throws -> FileMetadata {
         let fd = try borrowDescriptor(for: "statx")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         if route == .inline {
             return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
                 try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true)

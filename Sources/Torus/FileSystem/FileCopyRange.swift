@@ -31,9 +31,9 @@ extension File {
     ) async throws -> Int {
         // Both held until the copy returns, on the pool too: a close meanwhile waits for it.
         let input = try borrowDescriptor(for: "copy_file_range")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         let output = try destination.borrowDescriptor(for: "copy_file_range")
-        defer { destination.descriptor.giveBack() }
+        defer { destination.sharedDescriptor.giveBack() }
         let path = self.path
         if route == .inline {
             return try inlineCall("copy_file_range", path: path) { () throws(Errno) in

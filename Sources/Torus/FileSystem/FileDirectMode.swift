@@ -10,7 +10,7 @@ extension File {
     /// - Throws: ``IOError`` naming `fcntl`.
     public func setDirect(_ enabled: Bool) throws {
         let fd = try borrowDescriptor(for: "fcntl")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         let flags = try systemCall("fcntl", path: path) { fcntl(fd, F_GETFL) }
         let direct = SubmissionEntry.directIOFlag
         let wanted = enabled ? flags | direct : flags & ~direct

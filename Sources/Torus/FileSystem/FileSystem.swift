@@ -153,7 +153,8 @@ public enum FileSystem {
         }
     }
 
-    /// The target of a symbolic link (`readlink`, on the blocking pool: not a ring operation).
+    /// The target of a symbolic link (`readlink`, on the blocking pool: not a ring operation),
+    /// byte for byte.
     ///
     /// Cancel safety: not interruptible: the call finishes on the pool and returns its result
     /// even to a cancelled task (see ``spawnBlocking(_:)``).
@@ -161,11 +162,13 @@ public enum FileSystem {
         try await spawnBlocking {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             let n = try systemCall("readlink", path: path) { path.withPlatformString { readlink($0, &buffer, buffer.count - 1) } }
-            return FilePath(String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            buffer[n] = 0
+            return FilePath(platformString: buffer)
         }
     }
 
-    /// The entries of a directory (without `.` and `..`), in the order the file system gives.
+    /// The entries of a directory (without `.` and `..`), names exactly as stored, in the order
+    /// the file system gives.
     ///
     /// Listing a directory is not an io_uring operation: it runs `opendir`/`readdir` on the
     /// blocking pool, so the core keeps running its other tasks.
@@ -178,17 +181,7 @@ public enum FileSystem {
                 throw IOError(operation: "opendir", path: path, errno: Errno(rawValue: errno))
             }
             defer { closedir(directory) }
-            var entries: [DirectoryEntry] = []
-            while true {
-                errno = 0
-                guard let entry = readdir(directory) else {
-                    if errno != 0 { throw IOError(operation: "readdir", path: path, errno: Errno(rawValue: errno)) }
-                    return entries
-                }
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-                if name == "." || name == ".." { continue }
-                entries.append(DirectoryEntry(name: name, type: entry.pointee.d_type))
-            }
+            return try readEntries(of: directory, path: path)
         }
     }
 
@@ -215,18 +208,3 @@ public enum FileSystem {
         try await file.close()
     }
 }
-
-/// One name in a directory.
-public struct DirectoryEntry: Sendable, Hashable {
-    /// The file's name (not a path).
-    public var name: String
-    /// What `readdir` said the entry is (`unknown` on file systems that do not say).
-    public var kind: FileMetadata.Kind
-
-    init(name: String, type: UInt8) {
-        self.name = name
-        // Linux's DT_* values are the S_IFMT bits shifted right by 12 (DT_REG 8, S_IFREG 0o100000).
-        kind = FileMetadata.Kind(mode: UInt32(type) << 12)
-    }
-}
-

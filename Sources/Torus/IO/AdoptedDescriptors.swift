@@ -24,7 +24,7 @@ extension File {
     /// - Throws: ``IOError`` (`EBADF`) when the file is closed; whatever `body` throws.
     public func withDescriptor<R>(_ body: (FileDescriptor) throws -> R) throws -> R {
         let fd = try borrowDescriptor(for: "withDescriptor")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         return try body(FileDescriptor(rawValue: fd))
     }
 }

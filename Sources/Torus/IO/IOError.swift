@@ -66,3 +66,9 @@ public struct UnexpectedEndOfStream: Error, Sendable, CustomStringConvertible {
     /// Says how many bytes came of how many.
     public var description: String { "end of stream after \(received) of \(expected) bytes" }
 }
+
+/// A ring operation cancelled in the kernel completes with `ECANCELED`: to deadline scopes,
+/// tokens and `select` (TorusChannels), that is the wait being cancelled, not a failure.
+extension IOError: CancellationReporting {
+    package var reportsCancellation: Bool { errno == .canceled }
+}

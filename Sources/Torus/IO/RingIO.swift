@@ -1,6 +1,7 @@
 import Glibc
 import SystemPackage
 import TorusRing
+import TorusChannels
 
 /// C strings handed to the kernel (paths), freed only when the operation's final completion
 /// has been seen (the operation table holds this object until then).
@@ -67,6 +68,8 @@ func ringIO(
             continue
         case ECANCELED where isWaitCancelled || core.stopping:
             throw CancellationError()
+        case EFAULT:
+            trapOnBadAddress(operation)
         default:
             throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: -result))
         }

@@ -1,5 +1,6 @@
 import Glibc
 import Synchronization
+import TorusChannels
 
 /// A descriptor held by the operations that use it (tokio-uring's and monoio's `SharedFd`).
 ///

@@ -9,41 +9,44 @@ import TorusRing
 /// fails or is cancelled; callers of the single-step ``File/splice(into:from:length:)`` and
 /// ``File/splice(from:to:length:)`` keep track themselves.
 public final class PipePair: Sendable {
-    /// The read end and the write end.
-    public let readEnd: Int32
-    /// The write end.
-    public let writeEnd: Int32
+    /// The read end (owned by the pair: don't close it).
+    public var readEnd: FileDescriptor { FileDescriptor(rawValue: readNumber) }
+    /// The write end (owned by the pair: don't close it).
+    public var writeEnd: FileDescriptor { FileDescriptor(rawValue: writeNumber) }
+    /// The ends as numbers, for the system calls and SQEs that take them.
+    let readNumber: Int32
+    let writeNumber: Int32
 
     /// A new pipe (close-on-exec), with its capacity raised to `capacity` bytes if given (the
     /// kernel caps it at `/proc/sys/fs/pipe-max-size`).
     public init(capacity: Int? = nil) throws {
         // Close-on-exec from the start: no window in which a fork could inherit the ends.
-        do { (readEnd, writeEnd) = try makeCloseOnExecPipe() } catch { throw IOError(operation: "pipe", errno: error) }
+        do { (readNumber, writeNumber) = try makeCloseOnExecPipe() } catch { throw IOError(operation: "pipe", errno: error) }
         // A larger pipe is an optimisation: where the kernel refuses (over the per-user pipe
         // limit, EPERM), the default 64 KiB pipe works, only with more splices.
-        if let capacity, fcntl(writeEnd, 1031 /* F_SETPIPE_SZ */, Int32(clamping: capacity)) < 0, errno != EPERM {
+        if let capacity, fcntl(writeNumber, 1031 /* F_SETPIPE_SZ */, Int32(clamping: capacity)) < 0, errno != EPERM {
             let error = Errno(rawValue: errno)
-            Glibc.close(readEnd)
-            Glibc.close(writeEnd)
+            Glibc.close(readNumber)
+            Glibc.close(writeNumber)
             throw IOError(operation: "fcntl(F_SETPIPE_SZ)", errno: error)
         }
     }
 
     /// The pipe's capacity in bytes.
-    public var capacity: Int { Int(fcntl(writeEnd, 1032 /* F_GETPIPE_SZ */)) }
+    public var capacity: Int { Int(fcntl(writeNumber, 1032 /* F_GETPIPE_SZ */)) }
 
     /// Reads and drops whatever the pipe holds, without blocking (the read end is made
     /// non-blocking for the drain). For the pipe's one user, between operations.
     func discardContents() {
-        let flags = fcntl(readEnd, F_GETFL)
-        guard flags >= 0, fcntl(readEnd, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
+        let flags = fcntl(readNumber, F_GETFL)
+        guard flags >= 0, fcntl(readNumber, F_SETFL, flags | O_NONBLOCK) == 0 else { return }
         defer {
             // Only fails for a bad descriptor, which this object owns.
-            if fcntl(readEnd, F_SETFL, flags) != 0 { preconditionFailure("fcntl(F_SETFL) on an owned pipe: \(Errno(rawValue: errno))") }
+            if fcntl(readNumber, F_SETFL, flags) != 0 { preconditionFailure("fcntl(F_SETFL) on an owned pipe: \(Errno(rawValue: errno))") }
         }
         var scratch = [UInt8](repeating: 0, count: 16 << 10)
         while true {
-            let n = scratch.withUnsafeMutableBytes { Glibc.read(readEnd, $0.baseAddress, $0.count) }
+            let n = scratch.withUnsafeMutableBytes { Glibc.read(readNumber, $0.baseAddress, $0.count) }
             if n > 0 { continue }
             if n < 0 && errno == EINTR { continue }
             return   // empty (EAGAIN), or the write end is gone
@@ -52,8 +55,8 @@ public final class PipePair: Sendable {
 
     deinit {
         // SAFETY: operations on the pipe keep this object alive until their final completion.
-        closeOwnedDescriptor(readEnd)
-        closeOwnedDescriptor(writeEnd)
+        closeOwnedDescriptor(readNumber)
+        closeOwnedDescriptor(writeNumber)
     }
 }
 
@@ -68,8 +71,8 @@ extension File {
     /// every shadow entry the eviction left behind.
     public func cachedFraction(of size: UInt64) -> Double? {
         let window: UInt64 = 1 << 20
-        guard let fd = descriptor.borrow() else { return nil }
-        defer { descriptor.giveBack() }
+        guard let fd = sharedDescriptor.borrow() else { return nil }
+        defer { sharedDescriptor.giveBack() }
         if size <= 3 * window { return PageCache.residentFraction(fd: fd, offset: 0, length: size) }
         var total = 0.0
         for start in [0, size / 2 - window / 2, size - window] {
@@ -92,15 +95,15 @@ extension File {
     /// ``spliceCopy(from:at:to:length:through:)`` does, and it never waits.
     public func splice(into pipe: PipePair, from offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
-        defer { descriptor.giveBack() }
+        defer { sharedDescriptor.giveBack() }
         // The kernel files the splice under its output, the pipe, so a close of this file must
         // cancel it by id (IORING_ASYNC_CANCEL_FD on the file would not find it, and the close
         // would wait for room in the pipe).
         var submitted: [OperationID] = []
-        defer { for id in submitted { descriptor.operationEnded(id) } }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, core, id in
-            entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeEnd, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
-            descriptor.cancelOnClose(id, on: core)
+        defer { for id in submitted { sharedDescriptor.operationEnded(id) } }
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, core, id in
+            entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeNumber, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
+            sharedDescriptor.cancelOnClose(id, on: core)
             submitted.append(id)
         })
     }
@@ -113,9 +116,9 @@ extension File {
     /// cancellation but not by a deadline.
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
-        defer { descriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: descriptor) { entry, _, _ in
-            entry.prepareSplice(from: pipe.readEnd, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
+        defer { sharedDescriptor.giveBack() }
+        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, _, _ in
+            entry.prepareSplice(from: pipe.readNumber, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
         })
     }
 

@@ -1,4 +1,5 @@
 import Glibc
+import TorusChannels
 
 // Host names to addresses. `getaddrinfo` blocks (files, then DNS, for seconds when a name
 // server does not answer) and io_uring has no such operation, so it runs on the runtime's

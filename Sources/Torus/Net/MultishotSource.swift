@@ -1,5 +1,6 @@
 import Glibc
 import TorusRing
+import TorusChannels
 
 /// What one completion of a multishot operation means to its consumer.
 enum MultishotEvent<Element> {

@@ -42,6 +42,13 @@ final class SocketHandle: Sendable {
 
     var rawDescriptor: Int32 { descriptor.currentValue }
 
+    /// Lends the open descriptor to `body`; a close meanwhile waits for `body` to return.
+    func withDescriptor<R>(_ body: (FileDescriptor) throws -> R) throws -> R {
+        let fd = try borrowDescriptor(for: "withDescriptor")
+        defer { descriptor.giveBack() }
+        return try body(FileDescriptor(rawValue: fd))
+    }
+
     func setOption(_ level: Int32, _ name: Int32, _ value: Int32, operation: String) throws {
         var value = value
         let fd = try borrowDescriptor(for: operation)

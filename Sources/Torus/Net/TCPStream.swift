@@ -140,9 +140,6 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// Whether `SO_KEEPALIVE` is set.
     public var keepAlive: Bool { get throws { try handle.getOption(SOL_SOCKET, SO_KEEPALIVE, operation: "getsockopt(SO_KEEPALIVE)") != 0 } }
 
-    /// The raw descriptor (-1 once closed). Torus still owns it.
-    public var fileDescriptor: Int32 { handle.rawDescriptor }
-
     /// The bytes this connection receives, chunk by chunk, through a multishot receive into the
     /// core's provided buffers: an idle connection holds no buffer. Iterate on one core.
     ///
@@ -362,7 +359,4 @@ public final class TCPListener: Sendable {
     ///
     /// Cancel safety: the descriptor is closed whatever happens.
     public func close() async throws { try await handle.close() }
-
-    /// The raw descriptor (-1 once closed).
-    public var fileDescriptor: Int32 { handle.rawDescriptor }
 }

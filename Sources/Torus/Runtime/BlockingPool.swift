@@ -1,4 +1,5 @@
 import TorusRing
+import TorusChannels
 /// A bounded pool of plain threads for work that blocks (``spawnBlocking(_:)``).
 ///
 /// Threads are started on demand up to `maxThreads`, linger `keepAlive` when idle, then exit.

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TorusRing
+import TorusChannels
 
 /// A Torus runtime: one core per CPU, each a pinned thread that owns one io_uring ring.
 ///

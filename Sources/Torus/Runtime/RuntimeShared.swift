@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import Synchronization
+import TorusChannels
 
 /// State shared by a runtime's cores and handles.
 final class RuntimeShared: @unchecked Sendable {

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import TorusChannels
 
 /// A job that held a core: reported by the stall watchdog (``RuntimeConfiguration/onStall``).
 public struct StallReport: Sendable, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Glibc
 import Synchronization
 import SystemPackage
+import TorusChannels
 
 /// A fault to make a system call or ring operation suffer instead of (or on top of) the real one.
 public enum InjectedFault: Sendable, Hashable {

@@ -6,15 +6,8 @@ import Glibc
 /// retried (a retry could close a number another thread has just been given). `EBADF` can only
 /// mean that someone closed a descriptor Torus owns behind its back, a bug that may already have
 /// sent an operation to the wrong file: it traps, as SwiftNIO's `close` wrapper does.
-func closeOwnedDescriptor(_ fd: Int32) {
+package func closeOwnedDescriptor(_ fd: Int32) {
     if Glibc.close(fd) != 0 && errno == EBADF {
         preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
     }
-}
-
-/// Checks the result of a pthread call that can only fail through misuse (an uninitialised or
-/// destroyed mutex, a lock not held): such a failure is a bug, not a condition to handle.
-@inlinable @inline(__always)
-func checkPthread(_ result: Int32, _ call: StaticString) {
-    if result != 0 { preconditionFailure("\(call) failed: \(result)") }
 }

@@ -8,8 +8,10 @@ import SystemPackage
 // return `Errno` and are turned into `IOError` by ``reportingIOError(_:path:_:)``.
 
 /// One system call that returns a non-negative result or -1 with `errno`.
+///
+/// Used by Torus and by the programs of this package (torus-cp, mini-redis), hence `package`.
 @inline(__always)
-func systemCall<Result: BinaryInteger>(
+package func systemCall<Result: BinaryInteger>(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, _ call: () -> Result
 ) throws(IOError) -> Result {
     try systemCall(operation, path: path, address: address, length: 0) { _ in call() }
@@ -18,7 +20,7 @@ func systemCall<Result: BinaryInteger>(
 /// ``systemCall(_:path:address:_:)`` for a read or write of `length` bytes: `call` gets the
 /// length to move, which an injected `.short` fault cuts.
 @inline(__always)
-func systemCall<Result: BinaryInteger>(
+package func systemCall<Result: BinaryInteger>(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, length: Int, _ call: (Int) -> Result
 ) throws(IOError) -> Result {
     while true {
@@ -34,6 +36,7 @@ func systemCall<Result: BinaryInteger>(
         if result >= 0 { return result }
         let code = errno
         if code == EINTR { continue }
+        if code == EFAULT { trapOnBadAddress(operation) }
         throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: code))
     }
 }
@@ -70,4 +73,12 @@ func reportingIOError<T>(_ operation: String, path: FilePath, _ call: () throws(
     } catch {
         throw IOError(operation: operation, path: path, errno: error)
     }
+}
+
+/// `EFAULT` means Torus handed the kernel an address outside its memory: a bug in Torus, never a
+/// condition of the environment, and memory may already be corrupt. It stops the process with
+/// the call's name (as SwiftNIO's system-call wrapper does) instead of travelling as an error.
+@inline(never)
+package func trapOnBadAddress(_ operation: String) -> Never {
+    preconditionFailure("\(operation): EFAULT: an address passed to the kernel is not mapped (a bug in Torus)")
 }

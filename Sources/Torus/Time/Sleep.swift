@@ -1,5 +1,6 @@
 import Glibc
 import TorusRing
+import TorusChannels
 
 /// Suspends the task for `duration`, served by an `IORING_OP_TIMEOUT` on the caller's core.
 ///

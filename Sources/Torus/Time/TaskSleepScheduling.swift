@@ -1,3 +1,4 @@
+import TorusChannels
 // `Task.sleep` on a Torus core, served by the ring.
 //
 // Swift 6.2+ lets an executor take over delayed jobs through the SPI `SchedulingExecutor`

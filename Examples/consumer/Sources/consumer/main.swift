@@ -31,3 +31,8 @@ func describe(_ error: any Error) -> String {
     }
 }
 print(describe(TimeoutError(duration: .seconds(1))))
+
+// A RawSpan view borrows its buffer through `@_lifetime`, which Torus compiles with an
+// experimental feature; a consumer uses it without enabling anything.
+let spanned = IOBuffer(Array("span".utf8))
+precondition(spanned.rawSpan.byteCount == 4 && spanned.withBytes { $0.byteCount } == 4)
