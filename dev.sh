@@ -9,6 +9,12 @@
 #   ./dev.sh sanitize thread|address [swift test options]   the concurrency, I/O and shutdown
 #                    suites under ThreadSanitizer or AddressSanitizer (own build directory)
 #   ./dev.sh fuzz [SECONDS] [TARGET...]   the libFuzzer targets in Fuzz/ (Fuzz/run.sh)
+#   ./dev.sh release   the programs people install (torus-cp, torus-echo, mini-redis-server),
+#                    release builds with liburing linked in statically, in .build/release
+#   ./dev.sh man [DIR]   their man pages, generated from --help, checked to render (.build/man)
+#   ./dev.sh install-man [DIR]   the man pages into DIR (default /usr/local/share/man/man1)
+#   ./dev.sh install [PREFIX]    release + install-man: PREFIX/bin and PREFIX/share/man/man1
+#                    (default /usr/local)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,6 +28,8 @@ ensure_system_packages() {
         case "$extra" in
             redis-tools) command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools) ;;
             redis-server) command -v redis-server >/dev/null 2>&1 || missing+=(redis-server) ;;
+            man) command -v man >/dev/null 2>&1 || missing+=(man-db)
+                 command -v groff >/dev/null 2>&1 || missing+=(groff-base) ;;
         esac
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -31,6 +39,70 @@ ensure_system_packages() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+# The command-line programs: what `release`, `man` and `install` build.
+programs=(torus-cp torus-echo mini-redis-server)
+
+# Release builds of the programs with liburing's archive instead of its shared library, so that
+# the binaries run where liburing is not installed (like torus-cp's static Swift runtime). Done
+# from outside Package.swift: an `unsafeFlags` setting there would make SwiftPM refuse Torus as
+# a dependency, and the library a consumer links is left as it is (shared liburing by default).
+# SwiftPM puts liburing.pc's `-L${libdir}` (the system's, holding liburing.so and liburing.a)
+# before any -L given on the command line, and the linker takes the first directory holding
+# either file, preferring the .so. So these builds read a copy of liburing.pc whose libdir is a
+# directory holding only the archive: -luring then means liburing.a.
+build_release() {
+    local libdir archive
+    libdir="$(pkg-config --variable=libdir liburing)"
+    archive="$libdir/liburing.a"
+    if [ ! -f "$archive" ]; then
+        echo "dev.sh: $archive not found (liburing-dev ships it on Debian and Ubuntu)" >&2
+        exit 1
+    fi
+    local static_dir="$PWD/.build/liburing-static"
+    mkdir -p "$static_dir"
+    ln -sf "$archive" "$static_dir/liburing.a"
+    sed "s|^libdir=.*|libdir=$static_dir|" "$(pkg-config --variable=pcfiledir liburing)/liburing.pc" > "$static_dir/liburing.pc"
+    local program
+    for program in "${programs[@]}"; do
+        PKG_CONFIG_PATH="$static_dir${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" swift build -c release --product "$program"
+    done
+    # The check CI relies on: no program may load liburing at run time.
+    for program in "${programs[@]}"; do
+        if ldd ".build/release/$program" | grep -q liburing; then
+            echo "dev.sh: .build/release/$program still loads liburing:" >&2
+            ldd ".build/release/$program" >&2
+            exit 1
+        fi
+    done
+    echo "dev.sh: ${programs[*]} in .build/release, liburing linked in statically"
+}
+
+# Man pages from the programs' --help (swift-argument-parser's generate-manual plugin, which
+# builds the package in debug mode, as `swift build` and the tests do, and writes into
+# .build/plugins), into the directory $1, each checked to render without a warning. They are
+# generated, not committed: they say the same as --help, whose tests keep it right, and a
+# committed copy would go stale (and carries the date it was made).
+generate_man() {
+    local out="$1"
+    swift package plugin generate-manual --configuration debug
+    mkdir -p "$out"
+    local program page
+    for program in "${programs[@]}"; do
+        page=".build/plugins/GenerateManual/outputs/$program/$program.1"
+        # A blank line (a paragraph break in a --help discussion) is a warning in mdoc; .Pp is
+        # its paragraph macro.
+        sed 's/^$/.Pp/' "$page" > "$out/$program.1"
+        # C.UTF-8: a LANG naming a locale this machine lacks would make man warn about that.
+        local warnings
+        warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$out/$program.1" 2>&1 >/dev/null)
+        if [ -n "$warnings" ] || ! LC_ALL=C.UTF-8 MANWIDTH=80 man -l "$out/$program.1" 2>/dev/null | grep -q "^NAME"; then
+            echo "dev.sh: $out/$program.1 does not render cleanly: $warnings" >&2
+            exit 1
+        fi
+    done
+    echo "dev.sh: man pages for ${programs[*]} in $out"
 }
 
 command="${1:-}"
@@ -119,8 +191,36 @@ case "$command" in
     fuzz)
         exec Fuzz/run.sh "$@"
         ;;
+    release)
+        ensure_system_packages
+        build_release
+        ;;
+    man)
+        ensure_system_packages man
+        generate_man "${1:-.build/man}"
+        ;;
+    install-man)
+        ensure_system_packages man
+        generate_man .build/man
+        target="${1:-/usr/local/share/man/man1}"
+        install -d "$target"
+        for program in "${programs[@]}"; do install -m 644 ".build/man/$program.1" "$target/"; done
+        echo "dev.sh: installed in $target (man ${programs[*]})"
+        ;;
+    install)
+        ensure_system_packages man
+        prefix="${1:-/usr/local}"
+        build_release
+        generate_man .build/man
+        install -d "$prefix/bin" "$prefix/share/man/man1"
+        for program in "${programs[@]}"; do
+            install -m 755 ".build/release/$program" "$prefix/bin/"
+            install -m 644 ".build/man/$program.1" "$prefix/share/man/man1/"
+        done
+        echo "dev.sh: installed ${programs[*]} in $prefix/bin, their man pages in $prefix/share/man/man1"
+        ;;
     *)
-        echo "usage: ./dev.sh demo|test|bench|echo-bench|docs|sanitize|fuzz [arguments]" >&2
+        echo "usage: ./dev.sh demo|test|bench|echo-bench|docs|sanitize|fuzz|release|man|install-man|install [arguments]" >&2
         exit 64
         ;;
 esac

@@ -11,6 +11,8 @@ final class CopyReport: Sendable {
         var symbolicLinks = 0
         var skipped = 0
         var bytes: UInt64 = 0
+        /// `bytes` split by how they moved (for --json: which route `auto` took).
+        var bytesByRoute: [DataRoute: UInt64] = [:]
         var failures = 0
     }
 
@@ -22,7 +24,12 @@ final class CopyReport: Sendable {
 
     var snapshot: Counts { counts.withLock { $0 } }
 
-    func copiedBytes(_ bytes: UInt64) { counts.withLock { $0.bytes += bytes } }
+    func copiedBytes(_ bytes: UInt64, via route: DataRoute) {
+        counts.withLock {
+            $0.bytes += bytes
+            $0.bytesByRoute[route, default: 0] += bytes
+        }
+    }
     func fileDone() { counts.withLock { $0.files += 1 } }
     func madeDirectory() { counts.withLock { $0.directories += 1 } }
     func madeLink() { counts.withLock { $0.symbolicLinks += 1 } }
@@ -67,12 +74,18 @@ final class CopyReport: Sendable {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
+    /// User plus system CPU time of the process so far, in seconds.
+    var cpuSeconds: Double {
+        var usage = rusage()
+        // Cannot fail for RUSAGE_SELF with a valid pointer; 0 s if it ever did.
+        guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return 0 }
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
+
     func summary() -> String {
         let c = snapshot
         let seconds = elapsedSeconds
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu = cpuSeconds
         let mebibytes = Double(c.bytes) / 1_048_576
         return "\(c.files) files, \(c.directories) directories, \(c.symbolicLinks) symbolic links, \(c.skipped) skipped, "
             + "\(c.failures) failed; \(decimal(mebibytes, 1)) MiB in \(decimal(seconds, 3)) s "

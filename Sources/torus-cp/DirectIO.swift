@@ -41,7 +41,7 @@ extension FileCopier {
                 }
             }
             try await output.writeAll(buffer, at: position, via: .inline)
-            report.copiedBytes(UInt64(buffer.count))
+            report.copiedBytes(UInt64(buffer.count), via: .readWrite)
         }
     }
 }

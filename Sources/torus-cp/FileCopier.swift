@@ -205,7 +205,7 @@ struct FileCopier: Sendable {
                     var written = 0
                     while written < n { written += try await output.write(buffer, from: written) }
                     offset += UInt64(n)
-                    report.copiedBytes(UInt64(n))
+                    report.copiedBytes(UInt64(n), via: .readWrite)
                 }
             }
             if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
@@ -252,7 +252,7 @@ struct FileCopier: Sendable {
             // A buffered write only copies into the page cache; on ext4 the ring would hand it to
             // a worker thread.
             try await output.writeAll(buffer, at: 0, via: .inline)
-            report.copiedBytes(UInt64(buffer.count))
+            report.copiedBytes(UInt64(buffer.count), via: .readWrite)
             return UInt64(buffer.count)
         }
     }
@@ -301,7 +301,7 @@ struct FileCopier: Sendable {
                 break
             }
             done += n
-            report.copiedBytes(UInt64(n))
+            report.copiedBytes(UInt64(n), via: .copyFileRange)
         }
         return done
     }
@@ -403,7 +403,7 @@ struct FileCopier: Sendable {
                 while let (position, length) = next.take() {
                     let n = try await output.spliceCopy(from: input, at: position, to: position, length: length, through: pipe)
                     if n < length { end.ended(at: position + UInt64(n)) }
-                    report.copiedBytes(UInt64(n))
+                    report.copiedBytes(UInt64(n), via: .splice)
                 }
                 return
             }
@@ -419,7 +419,7 @@ struct FileCopier: Sendable {
                         }
                     }
                     try await output.writeAll(buffer, at: position)
-                    report.copiedBytes(UInt64(buffer.count))
+                    report.copiedBytes(UInt64(buffer.count), via: .readWrite)
                 }
             }
         }

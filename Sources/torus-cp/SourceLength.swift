@@ -21,7 +21,7 @@ extension FileCopier {
                 let n = try await input.read(into: buffer, at: position)
                 if n == 0 { return position }
                 try await output.writeAll(buffer, at: position, via: .inline)
-                report.copiedBytes(UInt64(n))
+                report.copiedBytes(UInt64(n), via: .readWrite)
                 position += UInt64(n)
             }
         }

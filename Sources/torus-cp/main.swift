@@ -18,8 +18,17 @@ struct TorusCopy: ParsableCommand {
             place when complete: an interrupted copy never leaves a truncated file under the final name. \
             Devices, FIFOs and files reached through a destination symbolic link are written into, as \
             with cp. Trees are walked without following symbolic links (unless -L), names copied as \
-            bytes. Exit status 0 only if everything was copied unchanged: a failure, a skipped socket \
-            or a source that changed size while it was copied gives 1; a usage error 1.
+            bytes.
+
+            Exit status: 0 only if everything was copied unchanged; 1 for a failure, a skipped \
+            socket, a source that changed size while it was copied, a usage error or a start-up \
+            failure (no io_uring, say); 128+N when signal N stopped the copy: 130 for SIGINT, 143 for \
+            SIGTERM, 129 for SIGHUP. A stopped copy first removes the temporary file of every file \
+            in flight: no file appears under its final name unless it was copied whole (directories \
+            made so far stay, with the files finished in them, as with cp).
+
+            --json prints the --stats summary as one JSON object on one line of stderr, where \
+            --stats prints it (stdout is for -v); its keys are listed in the README.
             """,
         version: torusVersion)
 
@@ -42,7 +51,8 @@ struct TorusCopy: ParsableCommand {
     @Option(help: "How data moves: auto (copy_file_range; ring reads and writes where the kernel cannot copy), copy-file-range, splice (through a pipe on the ring) or read-write (through buffers on the ring).") var method: CopyMethod = .auto
     @Flag(help: "Re-read both sides after copying and compare.") var verify = false
     @Flag(inversion: .prefixedNo, help: "Show progress on stderr (default: when stderr is a terminal).") var progress: Bool?
-    @Flag(help: "Print a summary at the end.") var stats = false
+    @Flag(help: "Print a summary at the end (on stderr).") var stats = false
+    @Flag(help: "Print the summary as one JSON object (implies --stats).") var json = false
     @Argument(help: "SOURCE... DEST") var paths: [String] = []
 
     func validate() throws {
@@ -122,9 +132,9 @@ struct TorusCopy: ParsableCommand {
         }
         let report = CopyReport()
         let copier = TreeCopier(options: options, report: report, cores: runtime.cores)
-        // SIGINT / SIGTERM: cancel; every file in flight removes its temporary file. The handlers
-        // are in place before the first file is opened.
-        let signals = try SignalListener([.interrupt, .terminate])
+        // SIGINT / SIGTERM / SIGHUP: cancel; every file in flight removes its temporary file. The
+        // handlers are in place before the first file is opened.
+        let signals = try SignalListener([.interrupt, .terminate, .hangup])
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
         let stopScan = SizeScan.Stop()
@@ -153,10 +163,15 @@ struct TorusCopy: ParsableCommand {
         ticker?.cancel()
         if showProgress { printError("\r\u{1B}[K" + report.progressLine()) }
         runtime.shutdown(gracePeriod: .seconds(5))
-        if stats { printError(report.summary()) }
-        if interrupted {
-            printError("torus-cp: interrupted")
-            throw ExitCode(130)
+        if json {
+            printError(report.json(method: method, signal: interruption?.description))
+        } else if stats {
+            printError(report.summary())
+        }
+        if let interruption {
+            printError("torus-cp: interrupted by \(interruption)")
+            // The shell's convention for a process a signal ended: 128 + the signal's number.
+            throw ExitCode(128 + interruption.rawValue)
         }
         if report.snapshot.failures > 0 { throw ExitCode(1) }
     }

@@ -9,10 +9,11 @@ import Torus
 import Glibc
 #endif
 
-func fail(_ message: String) -> Never {
+/// Exit status 1 for a failure (a runtime that cannot start, say), 128+N for signal N.
+func fail(_ message: String, status: Int32 = 1) -> Never {
     let line = "torus-demo: \(message)\n"
     writeWhole(line, to: STDERR_FILENO)
-    exit(1)
+    exit(status)
 }
 
 let runtime: Runtime
@@ -22,11 +23,20 @@ do {
     fail("\(error)")
 }
 
+// Ctrl-C (or SIGTERM, SIGHUP) during the tour stops it; the runtime still shuts down, and the
+// exit status is the shell's for a process a signal ended, 128 + the signal's number.
+let signals: SignalListener
+do {
+    signals = try SignalListener([.interrupt, .terminate, .hangup])
+} catch {
+    fail("\(error)")
+}
+
 print("== io_uring on this machine")
 print(runtime.capabilities)
 
 do {
-    let summary = try runtime.block {
+    let outcome = try runtime.block { await signals.cancelling {
         let cores = RuntimeHandle.current!.cores
         var lines: [String] = []
 
@@ -73,7 +83,12 @@ do {
         try await Task.sleep(for: .milliseconds(10))
         lines.append("Task.sleep(10 ms) took \(sleepStart.duration(to: clock.now))")
         return lines
+    } }
+    if let signal = outcome.signal {
+        runtime.shutdown(gracePeriod: .seconds(1))
+        fail("stopped by \(signal)", status: 128 + signal.rawValue)
     }
+    let summary = try outcome.result.get()
     print("\n== runtime tour")
     for line in summary { print(line) }
 } catch {

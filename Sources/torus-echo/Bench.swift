@@ -7,7 +7,13 @@ import Torus
 /// message from /proc/stat (on a 2-CPU machine the client saturates first, so messages per
 /// second alone cannot rank servers).
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the echo matrix against torus-echo and SwiftNIO's echo server, pinned to separate CPUs.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the echo matrix against torus-echo and SwiftNIO's echo server, pinned to separate CPUs.",
+        discussion: """
+            Prints each configuration's median as it is measured. On SIGINT, SIGTERM or SIGHUP it \
+            stops the servers and clients it started and exits 128+N (130, 143, 129) without the \
+            final table.
+            """)
 
     @Option(help: "CPU for the servers.") var serverCPU: Int = 0
     @Option(help: "CPU for the load generator.") var clientCPU: Int = 1
@@ -36,7 +42,12 @@ struct Bench: ParsableCommand {
         var cpuPerMessage: Double   // microseconds of server-CPU time
     }
 
+    /// The child processes running now.
+    static let children = BenchChildren()
+
     func run() throws {
+        let signals = try SignalListener(stoppingSignals)
+        Self.children.stopAll(on: signals)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         guard FileManager.default.isExecutableFile(atPath: nioServer) else {
             throw ValidationError("SwiftNIO echo server not found at \(nioServer); build it with: (cd Benchmarks && swift build -c release --product nio-echo-server)")
@@ -89,10 +100,11 @@ struct Bench: ParsableCommand {
         server.arguments = ["-c", "\(serverCPU)"] + command
         let serverOutput = Pipe()
         server.standardOutput = serverOutput
-        try server.run()
+        try Self.children.run(server)
         defer {
             server.terminate()
             server.waitUntilExit()
+            Self.children.finished(server)
         }
         guard let line = readLine(from: serverOutput.fileHandleForReading), let port = line.split(separator: ":").last.flatMap({ UInt16($0.prefix { $0.isNumber }) }) else {
             throw ValidationError("the server did not report its port")
@@ -106,9 +118,10 @@ struct Bench: ParsableCommand {
                             "--duration", "\(quick ? 0.5 : duration)", "--warmup", "\(quick ? 0.2 : warmup)", "--json"]
         let clientOutput = Pipe()
         client.standardOutput = clientOutput
-        try client.run()
+        try Self.children.run(client)
         let data = clientOutput.fileHandleForReading.readDataToEndOfFile()
         client.waitUntilExit()
+        Self.children.finished(client)
         let after = cpuTicks(serverCPU)
         guard client.terminationStatus == 0,
               let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],

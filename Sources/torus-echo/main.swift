@@ -12,8 +12,24 @@ struct TorusEcho: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "torus-echo",
         abstract: "A thread-per-core echo server on io_uring, its load generator, and a benchmark against SwiftNIO.",
+        discussion: """
+            Exit status: 0 on success; 1 when the server cannot start (a port in use, a CPU outside \
+            the allowed set, no io_uring) or the client cannot connect; 2 when the client received \
+            a byte it did not send; 64 for a usage error; 128+N when signal N stopped the program \
+            (130 SIGINT, 143 SIGTERM, 129 SIGHUP), after the server closed its connections and \
+            printed its per-core figures, or the client and the bench stopped their connections \
+            and child processes.
+            """,
         version: torusVersion,
         subcommands: [Server.self, Client.self, Bench.self])
+}
+
+/// The signals every subcommand stops on (each installs them before it starts its work).
+let stoppingSignals: Set<ProcessSignal> = [.interrupt, .terminate, .hangup]
+
+/// The status for a program a signal stopped: the shell's convention, 128 + the signal's number.
+func signalExit(_ signal: ProcessSignal) -> ExitCode {
+    ExitCode(128 + signal.rawValue)
 }
 
 /// Writes a line to stdout at once (tests and the bench read it through a pipe).
@@ -46,7 +62,14 @@ func parseCPUs(_ text: String?) throws -> [Int]? {
 }
 
 struct Server: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Echo every byte back, one executor per core; stops on SIGINT/SIGTERM.")
+    static let configuration = CommandConfiguration(
+        abstract: "Echo every byte back, one executor per core; stops on SIGINT/SIGTERM/SIGHUP.",
+        discussion: """
+            Prints "listening on ADDRESS" once ready. On SIGINT, SIGTERM or SIGHUP it stops accepting, \
+            closes every connection, prints each core's figures and "stopped", then exits 128+N \
+            (130, 143, 129). A start-up failure (the port in use, a CPU outside the allowed set, \
+            no io_uring) exits 1 naming the problem.
+            """)
 
     @Option(help: "TCP port (0: pick one and print it).") var port: UInt16
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
@@ -74,16 +97,17 @@ struct Server: ParsableCommand {
             throw ExitCode(1)
         }
         // Handlers in place before the server listens, so an early signal is not lost.
-        let signals = try SignalListener([.interrupt, .terminate])
+        let signals = try SignalListener(stoppingSignals)
         let server = EchoServer(address: address, accept: accept, buffers: buffers)
-        // SIGINT / SIGTERM cancel the server: it stops accepting, closes the connections, exit 0.
-        let outcome = try runtime.handle.block {
+        // A signal cancels the server: it stops accepting, closes the connections, exits 128+N.
+        let stopped = try runtime.handle.block {
             await signals.cancelling {
                 try await server.run { bound in
                     say("listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), fd limit \(limit))")
                 }
             }
-        }.result
+        }
+        let outcome = stopped.result
         // Each core's own figures (jobs, completions, parks, wake-ups, receive buffers), so an
         // operator sees how the load spread and whether buffers ran short.
         let figures = try? runtime.handle.block { await runtime.handle.metrics() }
@@ -92,6 +116,7 @@ struct Server: ParsableCommand {
         case .success, .failure(is CancellationError):
             for core in figures?.cores ?? [] { say("\(core)") }
             say("stopped")
+            if let signal = stopped.signal { throw signalExit(signal) }
         case .failure(let error):
             printError("torus-echo server: \(error)")
             throw ExitCode(1)
@@ -130,14 +155,30 @@ struct Client: ParsableCommand {
             guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
             configuration.cores = .count(clampedCores(cores, program: "torus-echo client"))
         }
-        let runtime = try Runtime(configuration)
+        let runtime: Runtime
+        do {
+            runtime = try Runtime(configuration)
+        } catch {
+            printError("torus-echo client: \(error)")
+            throw ExitCode(1)
+        }
         defer { runtime.shutdown(gracePeriod: .zero) }
+        // Installed before the first connection: a signal stops the run, which reports nothing
+        // (a part of a measurement would pass for a whole one) and exits 128+N.
+        let signals = try SignalListener(stoppingSignals)
         let client = EchoClient(
             address: address, connections: connections, pipeline: pipeline, size: size,
             duration: .milliseconds(Int(duration * 1000)), warmup: .milliseconds(Int(warmup * 1000)))
         let report: ClientReport
         do {
-            report = try runtime.block { try await client.run() }
+            let outcome = try runtime.block { await signals.cancelling { try await client.run() } }
+            if let signal = outcome.signal {
+                printError("torus-echo client: stopped by \(signal) before the end of the run; no report")
+                throw signalExit(signal)
+            }
+            report = try outcome.result.get()
+        } catch let code as ExitCode {
+            throw code
         } catch {
             printError("torus-echo client: \(error)")
             throw ExitCode(1)

@@ -241,15 +241,12 @@ extension RuntimeSuite {
         func interrupted() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
-            let source = root + "/big"
-            let block = Data(pseudoRandomBytes(1 << 20, seed: 9))
-            _ = FileManager.default.createFile(atPath: source, contents: nil)
-            let writer = try FileHandle(forWritingTo: URL(fileURLWithPath: source))
-            for _ in 0..<256 { try writer.write(contentsOf: block) }
-            try writer.close()
+            // Read and write in 4K chunks, one at a time: copy_file_range would finish the
+            // 256 MiB in about 0.2 s, too close to the signal's arrival.
+            let source = try makeSlowSource(in: root)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = ["--chunk-size", "4K", "--queue-depth", "1", "--no-progress", source, root + "/copy"]
+            process.arguments = slowCopyFlags + [source, root + "/copy"]
             process.standardError = Pipe()
             try process.run()
             // Interrupt once the copy is under way (its temporary file exists).

@@ -19,7 +19,7 @@ extension RuntimeSuite {
             #expect((json?["messages"] as? Int ?? 0) > 100)
             #expect(json?["mismatches"] as? Int == 0)
             let (status, rest) = server.terminate()
-            #expect(status == 0)
+            #expect(status == 143, "128 + SIGTERM after a graceful stop")
             #expect(rest.contains("stopped"))
             // Per-core figures on exit: both cores served (reuse-port spreads 20 connections).
             for core in 0..<2 {
@@ -52,10 +52,10 @@ extension RuntimeSuite {
             }.value
             #expect(echoed == "the last words")
             let (status, _) = server.terminate()
-            #expect(status == 0)
+            #expect(status == 143)
         }
 
-        @Test("SIGTERM with connections open: the server closes them and exits 0")
+        @Test("SIGTERM with connections open: the server closes them and exits 143 (128 + SIGTERM)")
         func sigtermWithOpenConnections() async throws {
             let server = try ListeningProcess.echoServer()
             let port = server.port
@@ -69,7 +69,7 @@ extension RuntimeSuite {
                 return clients
             }.value
             let (status, rest) = server.terminate()
-            #expect(status == 0)
+            #expect(status == 143)
             #expect(rest.contains("stopped"))
             let ended = try await runtime.handle.spawn { () -> Bool in
                 // The server closed our connections: reads end.
@@ -109,7 +109,7 @@ extension RuntimeSuite {
             #expect(badCPU.stderr.contains("CPU 4096"), "\(badCPU.stderr)")
             let server = try ListeningProcess("torus-echo", ["server", "--port", "0", "--cores", "4096"])
             let (status, _) = server.terminate()
-            #expect(status == 0)
+            #expect(status == 143)
             let warning = String(decoding: server.errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(warning.contains("--cores 4096 is more than the \(Runtime.allowedCPUs.count) CPUs"), "\(warning)")
         }

@@ -16,7 +16,7 @@ extension RuntimeSuite {
         }
 
         @Test("--help describes the program and its options and exits 0", arguments: [
-            ("torus-cp", ["--recursive", "--preserve", "--cores", "--method", "--version"]),
+            ("torus-cp", ["--recursive", "--preserve", "--cores", "--method", "--stats", "--json", "--version"]),
             ("torus-echo", ["server", "client", "bench", "--version"]),
             ("mini-redis-server", ["--port", "--host", "--cores", "--maxclients", "--timeout", "--client-query-buffer-limit",
                                    "--client-output-buffer-limit", "--version"]),
