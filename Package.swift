@@ -48,7 +48,8 @@ let package = Package(
         // programs need the other two traits' modules as well.
         .trait(
             name: "Programs",
-            description: "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift, swift-prometheus; turns on ServiceLifecycle and Metrics",
+            description:
+                "The command-line programs (torus-echo, torus-cp, mini-redis-server): swift-argument-parser, hdrhistogram-swift, swift-prometheus; turns on ServiceLifecycle and Metrics",
             enabledTraits: ["ServiceLifecycle", "Metrics"]),
         .trait(name: "ServiceLifecycle", description: "The TorusServiceLifecycle module: swift-service-lifecycle"),
         .trait(name: "Metrics", description: "The TorusMetrics module: swift-metrics"),
@@ -157,8 +158,11 @@ let package = Package(
             // Release builds only: the test bundle links the executables' code too, and cannot
             // be linked statically. The two extra libraries are what FoundationEssentials (from
             // ArgumentParser) needs when linked statically, which swiftc's static list omits.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims"],
-                                          .when(configuration: .release))]
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims"],
+                    .when(configuration: .release))
+            ]
         ),
         // mini-redis on Torus (the seed's running example): RESP2 codec, server, async and
         // blocking clients. An example application, not part of the Torus library.
@@ -275,9 +279,11 @@ let package = Package(
         // The tutorial's programs and the README's snippets.
         .testTarget(
             name: "TutorialTests",
-            dependencies: ["Torus", "TorusTestSupport", "MiniRedis",
-                           "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
-                           "tutorial-io", "tutorial-bridging", "tutorial-select"],
+            dependencies: [
+                "Torus", "TorusTestSupport", "MiniRedis",
+                "tutorial-hello", "tutorial-spawning", "tutorial-shared-state", "tutorial-channels",
+                "tutorial-io", "tutorial-bridging", "tutorial-select",
+            ],
             swiftSettings: strict
         ),
     ]

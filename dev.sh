@@ -9,6 +9,8 @@
 #   ./dev.sh sanitize thread|address [swift test options]   the concurrency, I/O and shutdown
 #                    suites under ThreadSanitizer or AddressSanitizer (own build directory)
 #   ./dev.sh fuzz [SECONDS] [TARGET...]   the libFuzzer targets in Fuzz/ (Fuzz/run.sh)
+#   ./dev.sh format | lint   swift-format (.swift-format) over the Swift sources: rewrite them,
+#                    or check them as CI does
 #   ./dev.sh release   the programs people install (torus-cp, torus-echo, mini-redis-server),
 #                    release builds with liburing linked in statically, in .build/release
 #   ./dev.sh man [DIR]   their man pages, generated from --help, checked to render (.build/man)
@@ -135,6 +137,15 @@ case "$command" in
         (cd Benchmarks && rm -f .build/*.yaml && swift build -c release --product nio-echo-server \
             && swift build -c release --product uring-echo-server)
         exec .build/release/torus-echo bench "$@"
+        ;;
+    format|lint)
+        # Every Swift file but the tutorial's programs, which docs/tutorial quotes verbatim
+        # (TutorialTests checks it) and which are laid out for reading on a page.
+        mapfile -t files < <(git ls-files '*.swift' | grep -v '^Sources/Tutorial/')
+        if [ "$command" = format ]; then
+            exec swift format format --in-place --parallel "${files[@]}"
+        fi
+        exec swift format lint --strict --parallel "${files[@]}"
         ;;
     docs)
         ensure_system_packages

@@ -41,6 +41,8 @@ public func fuzzCopySize(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = size > 0 ? Array(UnsafeBufferPointer(start: data, count: size)) : []
     let text = String(decoding: bytes, as: UTF8.self)
     let parsed = parseSize(text)
-    fuzzCheck(parsed == modelSize(text), "parseSize(\(Array(text.utf8))) = \(String(describing: parsed)), documented \(String(describing: modelSize(text)))")
+    fuzzCheck(
+        parsed == modelSize(text), "parseSize(\(Array(text.utf8))) = \(String(describing: parsed)), documented \(String(describing: modelSize(text)))"
+    )
     return 0
 }

@@ -21,9 +21,9 @@ func parseStream(_ stream: [UInt8], cuts: [Int], limits: FrameParser, maxRequest
     var parser = RequestParser(limits: limits, maxRequestSize: maxRequestSize)
     var run = ParseRun()
     var buffer: [UInt8] = []
-    var delivered = 0          // bytes of `stream` moved into `buffer`
-    var requestStart = 0       // offset in `stream` where the request being parsed began
-    var dropped = 0            // offset in `stream` of buffer[0]
+    var delivered = 0  // bytes of `stream` moved into `buffer`
+    var requestStart = 0  // offset in `stream` where the request being parsed began
+    var dropped = 0  // offset in `stream` of buffer[0]
     for end in cuts + [stream.count] where end > delivered {
         buffer += stream[delivered..<end]
         delivered = end
@@ -48,8 +48,9 @@ func parseStream(_ stream: [UInt8], cuts: [Int], limits: FrameParser, maxRequest
                 // empty or null array skipped at the front begins the request later.
                 if !parser.isInsideRequest { requestStart = dropped }
                 requestStart = skippingEmptyArrays(stream, from: requestStart, to: delivered)
-                fuzzCheck(delivered - requestStart <= maxRequestSize,
-                          "incomplete request of \(delivered - requestStart) bytes kept (limit \(maxRequestSize))")
+                fuzzCheck(
+                    delivered - requestStart <= maxRequestSize,
+                    "incomplete request of \(delivered - requestStart) bytes kept (limit \(maxRequestSize))")
                 break
             }
             fuzzCheck(consumed > 0, "a request from no bytes")
@@ -81,8 +82,9 @@ func skippingEmptyArrays(_ stream: [UInt8], from start: Int, to end: Int) -> Int
         var lineEnd = index + 1
         while lineEnd + 1 < end, stream[lineEnd] != 13 { lineEnd += 1 }
         guard lineEnd + 1 < end, stream[lineEnd + 1] == 10,
-              let count = Int(String(decoding: stream[(index + 1)..<lineEnd], as: UTF8.self)),
-              count == 0 || count == -1 else { break }
+            let count = Int(String(decoding: stream[(index + 1)..<lineEnd], as: UTF8.self)),
+            count == 0 || count == -1
+        else { break }
         index = lineEnd + 2
     }
     return index

@@ -1,5 +1,6 @@
 // libFuzzer target: SocketAddress(text) and HostAndPort(parsing:) (Sources/Torus/Net).
 import Glibc
+
 //
 // Input: the text (any bytes, decoded as UTF-8 with repairs, as a command-line argument is).
 // Properties:

@@ -134,20 +134,47 @@ enum CommandName {
     init(_ bytes: [UInt8]) {
         switch bytes.count {
         case 3:
-            if bytes.equalsIgnoringASCIICase("GET") { self = .get; return }
-            if bytes.equalsIgnoringASCIICase("SET") { self = .set; return }
-            if bytes.equalsIgnoringASCIICase("DEL") { self = .del; return }
+            if bytes.equalsIgnoringASCIICase("GET") {
+                self = .get
+                return
+            }
+            if bytes.equalsIgnoringASCIICase("SET") {
+                self = .set
+                return
+            }
+            if bytes.equalsIgnoringASCIICase("DEL") {
+                self = .del
+                return
+            }
         case 4:
-            if bytes.equalsIgnoringASCIICase("PING") { self = .ping; return }
-            if bytes.equalsIgnoringASCIICase("INFO") { self = .info; return }
+            if bytes.equalsIgnoringASCIICase("PING") {
+                self = .ping
+                return
+            }
+            if bytes.equalsIgnoringASCIICase("INFO") {
+                self = .info
+                return
+            }
         case 6:
-            if bytes.equalsIgnoringASCIICase("CONFIG") { self = .config; return }
+            if bytes.equalsIgnoringASCIICase("CONFIG") {
+                self = .config
+                return
+            }
         case 7:
-            if bytes.equalsIgnoringASCIICase("PUBLISH") { self = .publish; return }
+            if bytes.equalsIgnoringASCIICase("PUBLISH") {
+                self = .publish
+                return
+            }
         case 9:
-            if bytes.equalsIgnoringASCIICase("SUBSCRIBE") { self = .subscribe; return }
+            if bytes.equalsIgnoringASCIICase("SUBSCRIBE") {
+                self = .subscribe
+                return
+            }
         case 11:
-            if bytes.equalsIgnoringASCIICase("UNSUBSCRIBE") { self = .unsubscribe; return }
+            if bytes.equalsIgnoringASCIICase("UNSUBSCRIBE") {
+                self = .unsubscribe
+                return
+            }
         default:
             break
         }

@@ -38,7 +38,8 @@ public struct FrameParser: Sendable {
         guard !bytes.isEmpty else { return .incomplete }
         var cursor = 0
         let first = bytes[0]
-        let isTyped = first == UInt8(ascii: "*") || first == UInt8(ascii: "$") || first == UInt8(ascii: "+")
+        let isTyped =
+            first == UInt8(ascii: "*") || first == UInt8(ascii: "$") || first == UInt8(ascii: "+")
             || first == UInt8(ascii: "-") || first == UInt8(ascii: ":")
         let frame: Frame?
         if isTyped {

@@ -24,7 +24,8 @@ public struct OutputBufferLimit: Sendable, Equatable, CustomStringConvertible {
     public init?(parsing text: String) {
         let parts = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard parts.count == 3, let hard = parseMemorySize(parts[0]), let soft = parseMemorySize(parts[1]),
-              let seconds = Int(parts[2]), seconds >= 0 else { return nil }
+            let seconds = Int(parts[2]), seconds >= 0
+        else { return nil }
         self.init(hard: hard, soft: soft, softSeconds: seconds)
     }
 

@@ -93,7 +93,9 @@ public struct RequestParser: Sendable {
 
     /// Parses one request from the start of `bytes` with no earlier state (for tests and tools):
     /// nil if it is not complete.
-    public static func request(in bytes: UnsafeRawBufferPointer, limits: FrameParser = FrameParser()) throws(ProtocolError) -> (FrameParser.Request, consumed: Int)? {
+    public static func request(in bytes: UnsafeRawBufferPointer, limits: FrameParser = FrameParser()) throws(ProtocolError) -> (
+        FrameParser.Request, consumed: Int
+    )? {
         var parser = RequestParser(limits: limits)
         let (request, consumed) = try parser.parse(bytes)
         return request.map { ($0, consumed) }

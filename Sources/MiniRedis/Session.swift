@@ -86,7 +86,8 @@ final class Session {
     /// Adds the bytes read and written since the last call to the core's statistics: once per
     /// read and per flush, not per command.
     func countTraffic() {
-        let input = reader.bytesRead, output = writer.bytesWritten
+        let input = reader.bytesRead
+        let output = writer.bytesWritten
         if input != countedInput { counters.netInputBytes.addAsOnlyWriter(input &- countedInput) }
         if output != countedOutput { counters.netOutputBytes.addAsOnlyWriter(output &- countedOutput) }
         countedInput = input

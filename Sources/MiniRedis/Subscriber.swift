@@ -67,7 +67,8 @@ public final class Subscriber: AsyncSequence {
                 continue
             }
             guard case .array(let parts) = frame, parts.count == 3, parts[0] == .bulk(kind),
-                  parts[1] == .bulk(channel) else {
+                parts[1] == .bulk(channel)
+            else {
                 throw ClientError.unexpectedReply(command: command, reply: frame)
             }
             return
@@ -76,7 +77,8 @@ public final class Subscriber: AsyncSequence {
 
     private static func message(in frame: Frame) -> Message? {
         guard case .array(let parts) = frame, parts.count == 3, parts[0] == .bulk("message"),
-              case .bulk(let channel) = parts[1], case .bulk(let content) = parts[2] else { return nil }
+            case .bulk(let channel) = parts[1], case .bulk(let content) = parts[2]
+        else { return nil }
         return Message(channel: String(decoding: channel, as: UTF8.self), content: content)
     }
 

@@ -23,7 +23,10 @@ final class SubscriberSession: @unchecked Sendable {
     /// Why subscriber mode ended without an error.
     enum Ending { case unsubscribedAll, peerClosed }
 
-    private enum Child { case reader(Ending), writer, watch }
+    private enum Child {
+        case reader(Ending)
+        case writer, watch
+    }
 
     init(session: Session) {
         self.session = session

@@ -44,18 +44,23 @@ extension FileSystem {
     /// Metadata of `name` inside the open directory `directory`.
     @_documentation(visibility: internal)
     @available(*, deprecated, message: "pass the directory as a FileDescriptor")
-    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath,
-                                followSymbolicLinks: Bool = false) throws -> FileMetadata {
+    public static func metadata(
+        of name: FilePath, inDirectory directory: Int32, path: FilePath,
+        followSymbolicLinks: Bool = false
+    ) throws -> FileMetadata {
         try metadata(of: name, inDirectory: FileDescriptor(rawValue: directory), path: path, followSymbolicLinks: followSymbolicLinks)
     }
 
     /// Metadata of `name` inside the open directory `directory`, on a chosen route.
     @_documentation(visibility: internal)
     @available(*, deprecated, message: "pass the directory as a FileDescriptor")
-    public static func metadata(of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
-                                via route: FileOperationRoute) async throws -> FileMetadata {
-        try await metadata(of: name, inDirectory: FileDescriptor(rawValue: directory), path: path,
-                           followSymbolicLinks: followSymbolicLinks, via: route)
+    public static func metadata(
+        of name: FilePath, inDirectory directory: Int32, path: FilePath, followSymbolicLinks: Bool = false,
+        via route: FileOperationRoute
+    ) async throws -> FileMetadata {
+        try await metadata(
+            of: name, inDirectory: FileDescriptor(rawValue: directory), path: path,
+            followSymbolicLinks: followSymbolicLinks, via: route)
     }
 
     /// The target of the symbolic link `name` in the open directory `directory`.

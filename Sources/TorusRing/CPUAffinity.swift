@@ -1,9 +1,8 @@
 internal import CUring
 
-
 /// CPU sets for pinning core threads, through `sched_{get,set}affinity` on the calling thread.
 public enum CPUAffinity {
-    static let words = 16 // 1024 CPUs
+    static let words = 16  // 1024 CPUs
 
     /// The CPUs the calling thread may run on, ascending.
     public static func allowedCPUs() -> [Int] {

@@ -1,6 +1,5 @@
 import Glibc
 
-
 /// Why an io_uring could not be created, and what to do about it.
 ///
 /// Every case's ``description`` names the failing call, the errno, the limit or setting that
@@ -24,7 +23,7 @@ public enum RingSetupError: Error, Sendable, CustomStringConvertible, Equatable 
 
     public var description: String {
         switch self {
-        case let .lockedMemoryLimit(entries, limit):
+        case .lockedMemoryLimit(let entries, let limit):
             let limitText = limit.map { "\($0) bytes (ulimit -l = \($0 / 1024) KiB)" } ?? "unlimited"
             return """
                 io_uring_setup(entries: \(entries)) failed with ENOMEM: ring memory is charged to \
@@ -32,27 +31,31 @@ public enum RingSetupError: Error, Sendable, CustomStringConvertible, Equatable 
                 in the shell, `LimitMEMLOCK=infinity` in a systemd unit, `--ulimit memlock=-1` for \
                 docker run) or use fewer cores or fewer ring entries (RuntimeConfiguration.ringEntries).
                 """
-        case let .notPermitted(setting):
+        case .notPermitted(let setting):
             let settingText = setting.map { "kernel.io_uring_disabled is \($0)" } ?? "kernel.io_uring_disabled is absent"
             let hint: String
             switch setting {
             case 2?: hint = "io_uring is disabled for everyone: run `sysctl -w kernel.io_uring_disabled=0` as root."
-            case 1?: hint = "only privileged processes or members of kernel.io_uring_group may use it: run as root, add the user to that group, or set kernel.io_uring_disabled=0."
-            default: hint = "a seccomp profile is the likely cause: Docker's default profile blocks io_uring (run with --security-opt seccomp=<profile allowing io_uring_setup/enter/register>)."
+            case 1?:
+                hint =
+                    "only privileged processes or members of kernel.io_uring_group may use it: run as root, add the user to that group, or set kernel.io_uring_disabled=0."
+            default:
+                hint =
+                    "a seccomp profile is the likely cause: Docker's default profile blocks io_uring (run with --security-opt seccomp=<profile allowing io_uring_setup/enter/register>)."
             }
             return "io_uring_setup failed with EPERM (\(settingText)): \(hint)"
-        case let .notSupported(kernel):
+        case .notSupported(let kernel):
             return """
                 io_uring_setup failed with ENOSYS: kernel \(kernel) has no io_uring (it needs Linux 5.1, \
                 and Torus wants 5.19 or later), or a seccomp filter answers ENOSYS for it. Use a newer \
                 kernel or allow io_uring_setup/io_uring_enter/io_uring_register in the sandbox.
                 """
-        case let .invalidEntryCount(entries, kernel):
+        case .invalidEntryCount(let entries, let kernel):
             return """
                 io_uring_setup(entries: \(entries)) failed with EINVAL on kernel \(kernel): the entry \
                 count must be between 1 and 32768, and the kernel must be 5.1 or later.
                 """
-        case let .other(code, entries):
+        case .other(let code, let entries):
             return "io_uring_setup(entries: \(entries)) failed: \(String(cString: strerror(code))) (errno \(code))."
         }
     }

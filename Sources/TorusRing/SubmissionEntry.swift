@@ -171,7 +171,9 @@ public struct SubmissionEntry {
     public func prepareMultishotReceive(fd: Int32, group: Int32) { torus_prep_recv_multishot(sqe, fd, group) }
 
     /// `IORING_OP_SPLICE` (offsets of -1: the fd's position / a pipe).
-    public func prepareSplice(from input: Int32, offset inputOffset: Int64, to output: Int32, offset outputOffset: Int64, length: UInt32, flags: UInt32) {
+    public func prepareSplice(
+        from input: Int32, offset inputOffset: Int64, to output: Int32, offset outputOffset: Int64, length: UInt32, flags: UInt32
+    ) {
         torus_prep_splice(sqe, input, inputOffset, output, outputOffset, length, flags)
     }
 }
@@ -184,7 +186,8 @@ public enum FileStatusBuffer {
     /// `statx(2)` as a plain system call on the calling thread (`AT_EMPTY_PATH` when `path` is
     /// empty: the file `directoryFD` itself), for the same fields as `IORING_OP_STATX`.
     public static func stat(directoryFD: Int32, path: String, followSymlinks: Bool) throws(Errno) -> RawFileStatus {
-        try path.withCString { path in Result { () throws(Errno) in try stat(directoryFD: directoryFD, path: path, followSymlinks: followSymlinks) } }.get()
+        try path.withCString { path in Result { () throws(Errno) in try stat(directoryFD: directoryFD, path: path, followSymlinks: followSymlinks) } }
+            .get()
     }
 
     /// ``stat(directoryFD:path:followSymlinks:)`` for a name given as bytes (a C string), which

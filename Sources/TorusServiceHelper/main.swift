@@ -52,9 +52,10 @@ let worker = CoreService(on: torus.handle, placement: .core(1)) {
     try await sleeper.value
 }
 
-let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-    services: [.init(service: torus), .init(service: worker)],
-    gracefulShutdownSignals: [.sigterm, .sigint],
-    logger: Logger(label: "torus-service-helper")))
+let group = ServiceGroup(
+    configuration: ServiceGroupConfiguration(
+        services: [.init(service: torus), .init(service: worker)],
+        gracefulShutdownSignals: [.sigterm, .sigint],
+        logger: Logger(label: "torus-service-helper")))
 try await group.run()
 say("exited")

@@ -7,7 +7,8 @@ import TorusVersion
 struct MiniRedisServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mini-redis-server",
-        abstract: "mini-redis on Torus: a RESP2 server (GET, SET with EX/PX, DEL, PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE) for redis-cli and redis-benchmark.",
+        abstract:
+            "mini-redis on Torus: a RESP2 server (GET, SET with EX/PX, DEL, PING, PUBLISH, SUBSCRIBE, UNSUBSCRIBE) for redis-cli and redis-benchmark.",
         discussion: """
             Prints "listening on ADDRESS" once ready and logs to standard output, as redis does. \
             SIGTERM and SIGINT stop it gracefully: new connections are refused, the clients' \
@@ -30,13 +31,20 @@ struct MiniRedisServer: ParsableCommand {
     var maxclients: Int = 10_000
     @Option(help: ArgumentHelp("As redis's: clients idle that many seconds are closed (0: never; subscribers are exempt).", valueName: "seconds"))
     var timeout: Int = 0
-    @Option(help: ArgumentHelp("The most bytes one request may take, in redis's units (1000, 64kb, 512mb, 1gb); a client sending more is disconnected.", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "The most bytes one request may take, in redis's units (1000, 64kb, 512mb, 1gb); a client sending more is disconnected.",
+            valueName: "size"))
     var clientQueryBufferLimit: String = "1gb"
-    @Option(help: ArgumentHelp("As redis's, for the pubsub class: a subscriber with more output waiting than HARD bytes, or than SOFT for SECONDS, is disconnected and logged (0 turns a limit off).", valueName: "pubsub HARD SOFT SECONDS"))
+    @Option(
+        help: ArgumentHelp(
+            "As redis's, for the pubsub class: a subscriber with more output waiting than HARD bytes, or than SOFT for SECONDS, is disconnected and logged (0 turns a limit off).",
+            valueName: "pubsub HARD SOFT SECONDS"))
     var clientOutputBufferLimit: String = "pubsub 32mb 8mb 60"
     @Option(help: ArgumentHelp("As redis's: the least important messages logged (debug, verbose, notice, warning).", valueName: "level"))
     var loglevel: LogLevel = .notice
-    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDRESS:PORT/metrics (0: pick a free port, logged; default: off).", valueName: "port"))
+    @Option(
+        help: ArgumentHelp("Serve Prometheus metrics at http://ADDRESS:PORT/metrics (0: pick a free port, logged; default: off).", valueName: "port"))
     var metricsPort: UInt16?
     @Option(help: ArgumentHelp("The address the metrics endpoint listens on.", valueName: "address"))
     var metricsBind: String = "127.0.0.1"
@@ -67,7 +75,8 @@ struct MiniRedisServer: ParsableCommand {
             throw ValidationError("--client-query-buffer-limit needs a size of at least 1kb (like 1gb, 512mb, 65536), got \(clientQueryBufferLimit)")
         }
         guard pubsubOutputLimit != nil else {
-            throw ValidationError("--client-output-buffer-limit takes \"pubsub HARD SOFT SECONDS\" (like \"pubsub 32mb 8mb 60\"), got \(clientOutputBufferLimit)")
+            throw ValidationError(
+                "--client-output-buffer-limit takes \"pubsub HARD SOFT SECONDS\" (like \"pubsub 32mb 8mb 60\"), got \(clientOutputBufferLimit)")
         }
         do { _ = try metricsAddress } catch {
             throw ValidationError("--metrics-bind needs an IP address, got \(metricsBind)")

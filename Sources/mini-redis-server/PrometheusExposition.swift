@@ -59,7 +59,10 @@ private final class ServerCounters: Sendable {
             ("net_output_bytes", "Bytes sent to clients (INFO total_net_output_bytes).", { $0.netOutputBytes }),
         ]
         totals = table.map {
-            (registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "mini_redis", metricName: $0.0, unitName: "total", helpText: $0.1)), $0.2)
+            (
+                registry.makeCounter(descriptor: MetricNameDescriptor(namespace: "mini_redis", metricName: $0.0, unitName: "total", helpText: $0.1)),
+                $0.2
+            )
         }
         previous = Mutex(Array(repeating: 0, count: table.count))
     }

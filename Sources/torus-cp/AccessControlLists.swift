@@ -18,16 +18,21 @@ let defaultACL = "system.posix_acl_default"
 /// that holds none when the source has none is not.
 /// - Returns: the failures (in cp's words, "preserving permissions for 'dst'"; a source that
 ///   cannot be read is named alone).
-func copyAccessControlLists(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
-                            directory: Bool) -> [XattrFailure] {
+func copyAccessControlLists(
+    from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
+    directory: Bool
+) -> [XattrFailure] {
     for name in directory ? [accessACL, defaultACL] : [accessACL] {
         switch withCString(Array(name.utf8) + [0], { copyACL($0, from: source, to: destination) }) {
         case nil: continue
         case .reading(let error)?:
             return [XattrFailure(error: IOError(operation: source.call("getxattr"), path: sourcePath, errno: error), attribute: name, forMode: true)]
         case .writing(let call, let error)?:
-            return [XattrFailure(error: IOError(operation: destination.call(call), path: destinationPath, errno: error), attribute: name,
-                                 forMode: true, settingFailure: true)]
+            return [
+                XattrFailure(
+                    error: IOError(operation: destination.call(call), path: destinationPath, errno: error), attribute: name,
+                    forMode: true, settingFailure: true)
+            ]
         }
     }
     return []
@@ -44,12 +49,14 @@ private enum ACLFailure {
 private func copyACL(_ name: UnsafePointer<CChar>, from source: XattrHandle, to destination: XattrHandle) -> ACLFailure? {
     switch readGrowing("getxattr", { source.get(name, into: $0, size: $1) }) {
     case .success(let value):
-        do { _ = try retryingInterrupted("setxattr") { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch { return .writing("setxattr", error) }
+        do { _ = try retryingInterrupted("setxattr") { value.withUnsafeBytes { destination.set(name, to: $0) } } } catch {
+            return .writing("setxattr", error)
+        }
     case .failure(let error) where error == .noData || error == .notSupported:
         // None on the source (or none possible there): none on the copy.
         do {
             _ = try retryingInterrupted("removexattr") { destination.remove(name) }
-        } catch where error == .noData || error == .notSupported {
+        } catch  where error == .noData || error == .notSupported {
             // It had none (or cannot have one).
         } catch {
             return .writing("removexattr", error)

@@ -38,8 +38,10 @@ func unreachableDestination(_ quotedPath: String, creating kind: FileMetadata.Ki
 /// directory of `kind`) gets: by the operation that failed and by the side it failed on (the
 /// error's path is the source's, or else the destination's or its temporary file's). An error
 /// that is already worded (``CopyError``) is left as it is.
-func cpMessage(for error: any Error, copying source: FilePath, to destination: FilePath, kind: FileMetadata.Kind,
-               preserved: Preserved) -> String {
+func cpMessage(
+    for error: any Error, copying source: FilePath, to destination: FilePath, kind: FileMetadata.Kind,
+    preserved: Preserved
+) -> String {
     if let error = error as? CopyError { return error.description }
     guard let error = error as? IOError else { return "cannot copy \(quoted(source)) to \(quoted(destination)): \(reason(error))" }
     let onSource = error.path == source
@@ -49,7 +51,8 @@ func cpMessage(for error: any Error, copying source: FilePath, to destination: F
         if kind == .directory { return "cannot access \(quoted(onSource ? source : destination)): \(why)" }
         return onSource ? "cannot open \(quoted(source)) for reading: \(why)" : "cannot create regular file \(quoted(destination)): \(why)"
     case "statx", "stat":
-        return kind == .directory || !onSource ? "cannot stat \(quoted(onSource ? source : destination)): \(why)" : "cannot fstat \(quoted(source)): \(why)"
+        return kind == .directory || !onSource
+            ? "cannot stat \(quoted(onSource ? source : destination)): \(why)" : "cannot fstat \(quoted(source)): \(why)"
     case "read", "fcntl", "fadvise":
         return "error reading \(quoted(source)): \(why)"
     case "write", "fsync", "fdatasync":
@@ -69,7 +72,8 @@ func cpMessage(for error: any Error, copying source: FilePath, to destination: F
     case "fchown", "lchown":
         return "failed to preserve ownership for \(quoted(destination)): \(why)"
     case "fchmod", "chmod":
-        return preserved.contains(.mode) ? "preserving permissions for \(quoted(destination)): \(why)" : "setting permissions for \(quoted(destination)): \(why)"
+        return preserved.contains(.mode)
+            ? "preserving permissions for \(quoted(destination)): \(why)" : "setting permissions for \(quoted(destination)): \(why)"
     case "futimens", "utimensat":
         return "preserving times for \(quoted(destination)): \(why)"
     default:

@@ -35,8 +35,9 @@ extension FileCopier {
         if existing.isSymbolicLink {
             guard topLevel else { return options.noClobber ? skipped(destination) : .replace(keeping: nil) }
             do {
-                target = try FileSystem.metadata(of: destination.name, inDirectory: destination.directory.fileDescriptor,
-                                                 path: destination.path, followSymbolicLinks: true)
+                target = try FileSystem.metadata(
+                    of: destination.name, inDirectory: destination.directory.fileDescriptor,
+                    path: destination.path, followSymbolicLinks: true)
             } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
                 throw CopyError("not writing through dangling symlink \(quoted(destination.path))")
             }
@@ -54,7 +55,7 @@ extension FileCopier {
             guard options.force else {
                 throw CopyError("cannot create regular file \(quoted(destination.path)): Permission denied")
             }
-            return .replace(keeping: nil)   // -f: a new file in its place, as cp's unlink and create
+            return .replace(keeping: nil)  // -f: a new file in its place, as cp's unlink and create
         }
         if !options.preserved.isDisjoint(with: [.mode, .ownership]) { return .replace(keeping: nil) }
         // The copy is made by this process: it can take the old file's owner only as root (or

@@ -14,7 +14,9 @@ enum XattrHandle {
     /// Opens `place` (never following a symbolic link there) for its extended attributes and
     /// calls `body` with the handle; the descriptor is closed after.
     static func withOpened<R>(_ place: Place, _ body: (XattrHandle) -> R) throws(Errno) -> R {
-        let fd = try retryingInterrupted("open") { place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) } }
+        let fd = try retryingInterrupted("open") {
+            place.name.withPlatformString { openat(place.directory.descriptor, $0, O_PATH | O_NOFOLLOW | O_CLOEXEC) }
+        }
         // Nothing is written through an O_PATH descriptor: a failed close cannot lose anything.
         defer { closeOwnedDescriptor(fd) }
         return body(.openedPath("/proc/self/fd/\(fd)"))
@@ -93,8 +95,10 @@ struct XattrFailure: Error {
 /// copy; a destination that cannot hold them (`ENOTSUP`) is one failure for the whole file.
 /// Lists and values of any size are read whole (see ``readGrowing(_:_:)``).
 /// - Returns: the failures, for the caller to report as the options say.
-func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
-                            rules: XattrRules = .system) -> [XattrFailure] {
+func copyExtendedAttributes(
+    from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle, of destinationPath: FilePath,
+    rules: XattrRules = .system
+) -> [XattrFailure] {
     let names: [UInt8]
     switch readGrowing("listxattr", { source.list(into: $0, size: $1) }) {
     case .success(let list): names = list
@@ -119,12 +123,13 @@ func copyExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, t
                 try retryingInterrupted("setxattr") { value.withUnsafeBytes { destination.set(name, to: $0) } }
             }
         } catch .notSupported {
-            unsupported = true   // said once for the file, after the others were tried
+            unsupported = true  // said once for the file, after the others were tried
         } catch .noFunction {
             failures.append(XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: .noFunction), settingFailure: true))
-            break   // no hope of setting the others
+            break  // no hope of setting the others
         } catch {
-            failures.append(XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: error), attribute: text, settingFailure: true))
+            failures.append(
+                XattrFailure(error: IOError(operation: setting, path: destinationPath, errno: error), attribute: text, settingFailure: true))
         }
     }
     if unsupported {
@@ -186,8 +191,10 @@ extension CopyReport {
     /// failures told as `options` say; with the mode (-p, -a, --preserve=mode) its ACLs, as cp
     /// copies them, failures errors.
     /// - Parameter directory: a directory's default ACL is copied too.
-    func preserveExtendedAttributes(from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle,
-                                    of destinationPath: FilePath, directory: Bool = false, options: CopyOptions) {
+    func preserveExtendedAttributes(
+        from source: XattrHandle, of sourcePath: FilePath, to destination: XattrHandle,
+        of destinationPath: FilePath, directory: Bool = false, options: CopyOptions
+    ) {
         if options.preserved.contains(.xattr) {
             tell(copyExtendedAttributes(from: source, of: sourcePath, to: destination, of: destinationPath), options: options)
         }
@@ -235,5 +242,6 @@ extension CopyReport {
 }
 
 /// `open(2)`'s `O_PATH` (a GNU flag, so not in Swift's Glibc module; the same on every Linux
-/// architecture but a few old ones torus-cp does not build for).
+/// architecture but a few old ones torus-cp does not build for). Spelled as C spells it.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let O_PATH: Int32 = 0o10000000

@@ -50,8 +50,9 @@ struct FileCopier: Sendable {
     init(options: CopyOptions, report: CopyReport, filesInFlight: Int) {
         self.options = options
         self.report = report
-        buffers = BufferPool(capacity: options.chunkSize, alignment: options.direct ? 4096 : 16,
-                             limit: filesInFlight + options.queueDepth)
+        buffers = BufferPool(
+            capacity: options.chunkSize, alignment: options.direct ? 4096 : 16,
+            limit: filesInFlight + options.queueDepth)
     }
 
     /// Copies the regular file `source` to `destination`.
@@ -81,8 +82,9 @@ struct FileCopier: Sendable {
             let metadata: FileMetadata
             if let known { metadata = known } else { metadata = try await input.metadata(via: .inline) }
             guard metadata.isRegularFile else { throw CopyError("\(quoted(source.path)) is no longer a regular file") }
-            copied = try await copyOrLink(input, metadata: metadata, from: source, to: destination,
-                                          intoNewDirectory: intoNewDirectory, topLevel: topLevel)
+            copied = try await copyOrLink(
+                input, metadata: metadata, from: source, to: destination,
+                intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         } catch {
             try? await input.close(via: .inline)
             throw error
@@ -96,8 +98,10 @@ struct FileCopier: Sendable {
 
     /// With --preserve=links, a later name of a file with several names becomes a hard link to
     /// the first name's copy; anything else is copied. False if left alone (-n).
-    private func copyOrLink(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
-                            topLevel: Bool) async throws -> Bool {
+    private func copyOrLink(
+        _ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+        topLevel: Bool
+    ) async throws -> Bool {
         guard options.preserved.contains(.links) && metadata.linkCount > 1 else {
             return try await copy(input, metadata: metadata, from: source, to: destination, intoNewDirectory: intoNewDirectory, topLevel: topLevel)
         }
@@ -115,8 +119,10 @@ struct FileCopier: Sendable {
     }
 
     /// Copies the open `input` as cp's rules for `destination` say; false if it was left alone (-n).
-    private func copy(_ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
-                      topLevel: Bool) async throws -> Bool {
+    private func copy(
+        _ input: File, metadata: FileMetadata, from source: Place, to destination: Place, intoNewDirectory: Bool,
+        topLevel: Bool
+    ) async throws -> Bool {
         let action = intoNewDirectory ? .create : try action(for: destination, source: source, metadata: metadata, topLevel: topLevel)
         switch action {
         case .skip:
@@ -135,8 +141,10 @@ struct FileCopier: Sendable {
     /// into place; whatever goes wrong, the temporary file is removed.
     /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
     ///   (without -p); nil for a new file.
-    private func copyContents(of input: File, metadata: FileMetadata, from source: Place, to destination: Place,
-                              replacing existing: FileMetadata?) async throws {
+    private func copyContents(
+        of input: File, metadata: FileMetadata, from source: Place, to destination: Place,
+        replacing existing: FileMetadata?
+    ) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
         var temporary = FilePath()
@@ -166,8 +174,9 @@ struct FileCopier: Sendable {
             if length != metadata.size { try await checkSizeChange(of: input, from: metadata, copied: length) }
             try FinalAttributes(copyOf: metadata, replacing: existing, preserved: options.preserved)
                 .apply(to: output.descriptor.rawValue, path: output.path, createdWith: mode & ~umaskValue) {
-                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
-                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
+                    report.preserveExtendedAttributes(
+                        from: .descriptor(input.descriptor.rawValue), of: source.path,
+                        to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
@@ -191,8 +200,9 @@ struct FileCopier: Sendable {
     /// regular file is truncated to what was written and, with -p or --preserve=xattr, given the
     /// source's attributes; a device or FIFO keeps its own.
     private func copyInto(_ destination: Place, followLink: Bool, from input: File, of source: Place, metadata: FileMetadata) async throws {
-        let output = try await File.open(destination.name, inDirectory: destination.directory.fileDescriptor, path: destination.path,
-                                         options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
+        let output = try await File.open(
+            destination.name, inDirectory: destination.directory.fileDescriptor, path: destination.path,
+            options: followLink ? [.write, .truncate] : [.write, .truncate, .noFollow])
         // Reads of any length at any offset, into a device or FIFO that knows no O_DIRECT.
         try input.setDirect(false)
         do {
@@ -210,8 +220,9 @@ struct FileCopier: Sendable {
             }
             if !options.preserved.isDisjoint(with: [.standard, .xattr]), try await output.metadata(via: .inline).isRegularFile {
                 let xattrs = {
-                    report.preserveExtendedAttributes(from: .descriptor(input.descriptor.rawValue), of: source.path,
-                                                      to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
+                    report.preserveExtendedAttributes(
+                        from: .descriptor(input.descriptor.rawValue), of: source.path,
+                        to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
                 if options.preserved.isDisjoint(with: .standard) {
                     xattrs()
@@ -241,7 +252,7 @@ struct FileCopier: Sendable {
         if options.method == .copyFileRange || (options.method == .auto && cached) {
             do {
                 return UInt64(try await copyRange(from: input, to: output, at: 0, length: size, via: cached ? .inline : .ring))
-            } catch where kernelRefused(error) {
+            } catch  where kernelRefused(error) {
                 // Read and write instead.
             }
         }
@@ -272,8 +283,10 @@ struct FileCopier: Sendable {
             // The file system cannot allocate ahead (EOPNOTSUPP, say): copy without.
         } catch let error as IOError {
             let sameFileSystem = try await output.metadata(via: .inline).device == metadata.device
-            throw CopyError(sameFileSystem ? "error copying \(quoted(source.path)) to \(quoted(destination.path)): \(reason(error))"
-                                           : "error writing \(quoted(destination.path)): \(reason(error))")
+            throw CopyError(
+                sameFileSystem
+                    ? "error copying \(quoted(source.path)) to \(quoted(destination.path)): \(reason(error))"
+                    : "error writing \(quoted(destination.path)): \(reason(error))")
         }
     }
 
@@ -289,15 +302,18 @@ struct FileCopier: Sendable {
     /// the source ends. On the blocking pool (`.ring`) each call holds one of `kernelCopySlots`.
     /// - Returns: the bytes copied; fewer than `length` where the source ended (noted in `end`).
     @discardableResult
-    private func copyRange(from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute,
-                           end: SourceEnd? = nil) async throws -> Int {
+    private func copyRange(
+        from input: File, to output: File, at position: UInt64, length: Int, via route: FileOperationRoute,
+        end: SourceEnd? = nil
+    ) async throws -> Int {
         var done = 0
         while done < length {
             let permit = route == .ring ? try await kernelCopySlots.acquire() : nil
             defer { permit?.release() }
-            let n = try await input.copyRange(to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done, via: route)
+            let n = try await input.copyRange(
+                to: output, from: position + UInt64(done), to: position + UInt64(done), length: length - done, via: route)
             if n == 0 {
-                end?.ended(at: position + UInt64(done))   // the file shrank while we copied
+                end?.ended(at: position + UInt64(done))  // the file shrank while we copied
                 break
             }
             done += n
@@ -325,10 +341,11 @@ struct FileCopier: Sendable {
         if useKernelCopy {
             let cached = (input.cachedFraction(of: size) ?? 0) >= 0.9
             do {
-                try await kernelCopy(chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
-                                     from: input, to: output, cached: cached, end: sourceEnd)
+                try await kernelCopy(
+                    chunks(of: segments, size: max(options.chunkSize, kernelCopyChunk)),
+                    from: input, to: output, cached: cached, end: sourceEnd)
                 return
-            } catch where kernelRefused(error) {
+            } catch  where kernelRefused(error) {
                 // Read and write instead.
             }
         }
@@ -359,7 +376,9 @@ struct FileCopier: Sendable {
     private func kernelCopy(_ chunks: [(UInt64, Int)], from input: File, to output: File, cached: Bool, end: SourceEnd) async throws {
         if cached {
             try await withWorkers(options.queueDepth, taking: chunks) { next in
-                while let (position, length) = next.take() { try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end) }
+                while let (position, length) = next.take() {
+                    try await copyRange(from: input, to: output, at: position, length: length, via: .ring, end: end)
+                }
             }
             return
         }
@@ -373,11 +392,11 @@ struct FileCopier: Sendable {
             while next < chunks.count, prefetched.count < readAheadChunks {
                 let permit: AsyncSemaphore.Permit
                 if next == 0 || prefetched.isEmpty {
-                    permit = try await readAheadSlots.acquire()   // wait for a turn at the disk
+                    permit = try await readAheadSlots.acquire()  // wait for a turn at the disk
                 } else if let free = readAheadSlots.tryAcquire() {
                     permit = free
                 } else {
-                    break   // the window is full: copy what has arrived first
+                    break  // the window is full: copy what has arrived first
                 }
                 let (start, count) = chunks[next]
                 // Advice only: a refused prefetch costs speed, never data.
@@ -414,7 +433,7 @@ struct FileCopier: Sendable {
                     while buffer.count < length {
                         let n = try await input.read(into: buffer, at: position + UInt64(buffer.count), maxLength: length - buffer.count)
                         if n == 0 {
-                            end.ended(at: position + UInt64(buffer.count))   // the file shrank while we copied
+                            end.ended(at: position + UInt64(buffer.count))  // the file shrank while we copied
                             break
                         }
                     }
@@ -427,7 +446,9 @@ struct FileCopier: Sendable {
 
     /// Runs up to `count` workers (no more than there are chunks) that take chunks from one
     /// shared cursor until none is left; the first error cancels the others.
-    private func withWorkers(_ count: Int, taking chunks: [(UInt64, Int)], _ work: @escaping @Sendable (ChunkCursor) async throws -> Void) async throws {
+    private func withWorkers(_ count: Int, taking chunks: [(UInt64, Int)], _ work: @escaping @Sendable (ChunkCursor) async throws -> Void)
+        async throws
+    {
         let next = ChunkCursor(chunks)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<min(count, max(chunks.count, 1)) {
@@ -450,7 +471,9 @@ struct FileCopier: Sendable {
             let n = try await a.read(into: left, at: offset)
             while right.count < n, try await b.read(into: right, at: offset + UInt64(right.count), maxLength: n - right.count) > 0 {}
             if n == 0 {
-                if try await b.read(into: right, at: offset) != 0 { throw CopyError("verify: \(quoted(destination)) is longer than \(quoted(source))") }
+                if try await b.read(into: right, at: offset) != 0 {
+                    throw CopyError("verify: \(quoted(destination)) is longer than \(quoted(source))")
+                }
                 break
             }
             if left.bytes != right.bytes { throw CopyError("verify: \(quoted(destination)) differs from \(quoted(source)) near byte \(offset)") }
@@ -497,12 +520,12 @@ private func dataSegments(of input: File, size: UInt64) throws(IOError) -> [(UIn
     let end = off_t(size)
     do {
         while offset < end {
-            guard let data = try seek(input, to: offset, SEEK_DATA) else { break }   // only a hole is left
+            guard let data = try seek(input, to: offset, SEEK_DATA) else { break }  // only a hole is left
             let hole = try seek(input, to: data, SEEK_HOLE) ?? end
             segments.append((UInt64(data), UInt64(min(hole, end))))
             offset = hole
         }
-    } catch where error.errno == .invalidArgument && segments.isEmpty {
+    } catch  where error.errno == .invalidArgument && segments.isEmpty {
         return [(0, size)]
     }
     return segments
@@ -513,12 +536,16 @@ private func dataSegments(of input: File, size: UInt64) throws(IOError) -> [(UIn
 private func seek(_ input: File, to offset: off_t, _ whence: Int32) throws(IOError) -> off_t? {
     do {
         return try systemCall("lseek", path: input.path) { lseek(input.descriptor.rawValue, offset, whence) }
-    } catch where error.errno == Errno(rawValue: ENXIO) {
+    } catch  where error.errno == Errno(rawValue: ENXIO) {
         return nil
     }
 }
 
+/// `lseek(2)`'s `SEEK_DATA` and `SEEK_HOLE` (GNU, so not in Swift's Glibc module), spelled as C
+/// spells them.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SEEK_DATA: Int32 = 3
+// swift-format-ignore: AlwaysUseLowerCamelCase
 let SEEK_HOLE: Int32 = 4
 
 /// A copy failure with cp-style wording.

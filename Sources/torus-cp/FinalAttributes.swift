@@ -67,7 +67,8 @@ struct FinalAttributes {
             _ = try systemCall("fstat", path: path) { fstat(fd, &status) }
             let actual = status.st_mode & 0o7777
             created = actual
-            mode = actual & bits & 0o777 & ~omitted | bits & omitted & ~umaskValue
+            mode =
+                actual & bits & 0o777 & ~omitted | bits & omitted & ~umaskValue
                 | (directory ? actual & mode_t(S_ISGID) | bits & mode_t(S_ISVTX) : 0)
         }
         var ownerChanged = false
@@ -95,8 +96,10 @@ struct FinalAttributes {
 
 /// The source's access and modification times, as `futimens` and `utimensat` take them (-p).
 func timestamps(_ metadata: FileMetadata) -> [timespec] {
-    [timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
-     timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds))]
+    [
+        timespec(tv_sec: Int(metadata.accessed.seconds), tv_nsec: Int(metadata.accessed.nanoseconds)),
+        timespec(tv_sec: Int(metadata.modified.seconds), tv_nsec: Int(metadata.modified.nanoseconds)),
+    ]
 }
 
 /// The mode a file copy is created with (before the umask): the source's permission bits, plus

@@ -31,7 +31,11 @@ final class HardLinks: Sendable {
     /// Where to link a later name of `key` to, once that copy exists; nil when the caller is
     /// the first (it copies, then calls ``finished(_:at:)``) or the first copy failed.
     func linkTarget(for key: InodeKey) async -> (first: Bool, target: Place?) {
-        enum Claim { case first, done(Place?), wait }
+        enum Claim {
+            case first
+            case done(Place?)
+            case wait
+        }
         let claim: Claim = table.withLock { table in
             switch table[key] {
             case nil:

@@ -63,8 +63,8 @@ func quoted(bytes: [UInt8]) -> String {
             store("'\\'")
             pendingEscapeEnd = false
         case UInt8(ascii: "%"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "/"),
-             UInt8(ascii: "0")...UInt8(ascii: ":"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "]"), UInt8(ascii: "_"),
-             UInt8(ascii: "a")...UInt8(ascii: "z"):
+            UInt8(ascii: "0")...UInt8(ascii: ":"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "]"), UInt8(ascii: "_"),
+            UInt8(ascii: "a")...UInt8(ascii: "z"):
             doubleQuotable = true
         case 0x21...0x7e:
             // Shell specials (! " $ & ( ) * ; < = > [ ^ ` | ? \) and @: as they are.

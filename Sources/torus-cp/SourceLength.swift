@@ -33,7 +33,8 @@ extension FileCopier {
     func checkSizeChange(of input: File, from metadata: FileMetadata, copied length: UInt64) async throws {
         let now = try await input.metadata(via: .inline)
         guard now.size != metadata.size else { return }
-        report.changed("\(quoted(input.path)) changed size while it was copied: \(metadata.size) bytes when opened, "
-                       + "\(now.size) now; the copy holds the \(length) bytes read")
+        report.changed(
+            "\(quoted(input.path)) changed size while it was copied: \(metadata.size) bytes when opened, "
+                + "\(now.size) now; the copy holds the \(length) bytes read")
     }
 }

@@ -12,12 +12,13 @@ func createTemporaryFile(in directory: OpenDirectory, permissions: mode_t, optio
     while true {
         let name = temporaryName()
         do {
-            let file = try await File.open(name, inDirectory: directory.fileDescriptor, path: directory.path(of: name),
-                                           options: options.union([.exclusive, .noFollow]),
-                                           permissions: FilePermissions(rawValue: permissions), via: .inline)
+            let file = try await File.open(
+                name, inDirectory: directory.fileDescriptor, path: directory.path(of: name),
+                options: options.union([.exclusive, .noFollow]),
+                permissions: FilePermissions(rawValue: permissions), via: .inline)
             return (file, name)
         } catch let error as IOError where error.errno == .fileExists && attempts < 100 {
-            attempts += 1   // another copy's temporary file: draw again
+            attempts += 1  // another copy's temporary file: draw again
         }
     }
 }

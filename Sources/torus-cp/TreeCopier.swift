@@ -38,15 +38,19 @@ struct TreeCopier: Sendable {
     ///   - mustBeDirectory: the destination operand ended in `/`.
     ///   - sourceEndsInSlash: so did the source operand: it names a directory, through a
     ///     symbolic link if it is one (`cp -r link/ dest` copies the directory it points to).
-    func copyTopLevel(_ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?,
-                      as typed: (source: [UInt8], destination: [UInt8]), mustBeDirectory: Bool, sourceEndsInSlash: Bool) async {
+    func copyTopLevel(
+        _ sourceOperand: FilePath, to destinationOperand: FilePath, into directory: OpenDirectory?,
+        as typed: (source: [UInt8], destination: [UInt8]), mustBeDirectory: Bool, sourceEndsInSlash: Bool
+    ) async {
         // The destination as cp names it: the operand, or inside the directory it names, the
         // directory operand (without trailing slashes), a slash and the source's last name.
         var typedDestination = typed.destination
         if directory != nil, let last = sourceOperand.lastComponent {
             while typedDestination.count > 1 && typedDestination.last == UInt8(ascii: "/") { typedDestination.removeLast() }
             if typedDestination.last != UInt8(ascii: "/") { typedDestination.append(UInt8(ascii: "/")) }
-            typedDestination += FilePath(root: nil, [last]).withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } }
+            typedDestination += FilePath(root: nil, [last]).withPlatformString {
+                Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) }
+            }
         }
         let source: Place
         let metadata: FileMetadata
@@ -55,8 +59,9 @@ struct TreeCopier: Sendable {
         let followLink = options.followsOperandLinks || sourceEndsInSlash
         do {
             source = try Place.operand(sourceOperand)
-            metadata = try FileSystem.metadata(of: source.name, inDirectory: source.directory.fileDescriptor, path: sourceOperand,
-                                               followSymbolicLinks: followLink)
+            metadata = try FileSystem.metadata(
+                of: source.name, inDirectory: source.directory.fileDescriptor, path: sourceOperand,
+                followSymbolicLinks: followLink)
         } catch {
             report.failed("cannot stat \(quoted(bytes: typed.source)): \(reason(error))")
             return
@@ -101,8 +106,9 @@ struct TreeCopier: Sendable {
         switch metadata.kind {
         case .regular:
             await withDiscardingTaskGroup { group in
-                await addFileCopy(to: &group, source, metadata: metadata, to: destination, intoNewDirectory: false, topLevel: topLevel,
-                                  on: cores[nextCore.next() % cores.count])
+                await addFileCopy(
+                    to: &group, source, metadata: metadata, to: destination, intoNewDirectory: false, topLevel: topLevel,
+                    on: cores[nextCore.next() % cores.count])
             }
         case .directory:
             // (A directory on the command line goes straight to copyDirectory.)
@@ -130,8 +136,10 @@ struct TreeCopier: Sendable {
     /// permits is free. The permit is taken before the task exists: a task per file waiting
     /// for its turn cost ~2 KiB each and made malloc grow its heap thousands of times (each
     /// growth an mprotect that stalls the other cores' page faults).
-    private func addFileCopy(to group: inout DiscardingTaskGroup, _ source: Place, metadata: FileMetadata?, to destination: Place,
-                             intoNewDirectory: Bool, topLevel: Bool, on core: Core) async {
+    private func addFileCopy(
+        to group: inout DiscardingTaskGroup, _ source: Place, metadata: FileMetadata?, to destination: Place,
+        intoNewDirectory: Bool, topLevel: Bool, on core: Core
+    ) async {
         let files = self.files
         let report = self.report
         let options = self.options
@@ -220,8 +228,9 @@ struct TreeCopier: Sendable {
             // them. A directory that was there keeps its mode (as with cp), unless -p. Its
             // extended attributes (--preserve=xattr) are copied whether it was there or not.
             let xattrs = {
-                report.preserveExtendedAttributes(from: .descriptor(sourceDirectory.descriptor), of: sourceDirectory.path,
-                                                  to: .descriptor(target.descriptor), of: target.path, directory: true, options: options)
+                report.preserveExtendedAttributes(
+                    from: .descriptor(sourceDirectory.descriptor), of: sourceDirectory.path,
+                    to: .descriptor(target.descriptor), of: target.path, directory: true, options: options)
             }
             if madeHere || !options.preserved.isDisjoint(with: .standard) {
                 // What is not preserved stays as it was on a directory that was there.
@@ -240,8 +249,9 @@ struct TreeCopier: Sendable {
     /// reporting why not.
     private func childMetadata(_ child: Place) async -> FileMetadata? {
         do {
-            return try await FileSystem.metadata(of: child.name, inDirectory: child.directory.fileDescriptor, path: child.path,
-                                                 followSymbolicLinks: options.followsTreeLinks, via: .ring)
+            return try await FileSystem.metadata(
+                of: child.name, inDirectory: child.directory.fileDescriptor, path: child.path,
+                followSymbolicLinks: options.followsTreeLinks, via: .ring)
         } catch {
             report.failed("cannot stat \(quoted(child.path)): \(reason(error))")
             return nil

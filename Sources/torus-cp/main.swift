@@ -32,14 +32,22 @@ struct TorusCopy: ParsableCommand {
             """,
         version: torusVersion)
 
-    @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).") var recursive = false
+    @Flag(name: [.customShort("r"), .customShort("R"), .long], help: "Copy directories recursively (symbolic links are copied as links).")
+    var recursive = false
     @Flag(name: .customShort("p"), help: "Same as --preserve=mode,ownership,timestamps.") var preserveStandard = false
-    @Option(name: .customLong("preserve"), help: ArgumentHelp("Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), xattr (extended attributes), all (alone: mode,ownership,timestamps).", valueName: "LIST"))
+    @Option(
+        name: .customLong("preserve"),
+        help: ArgumentHelp(
+            "Preserve the attributes in LIST: mode, ownership, timestamps, links (hard links within the copy), xattr (extended attributes), all (alone: mode,ownership,timestamps).",
+            valueName: "LIST"))
     var preserveList: String?
-    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all (extended attributes included, their failures unsaid).") var archive = false
+    @Flag(name: [.short, .customLong("archive")], help: "Same as -dR --preserve=all (extended attributes included, their failures unsaid).")
+    var archive = false
     @Flag(name: .customShort("d"), help: "Same as --no-dereference --preserve=links.") var noDereferenceKeepLinks = false
-    @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference = false
-    @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).") var dereference = false
+    @Flag(name: [.customShort("P"), .customLong("no-dereference")], help: "Copy symbolic links as links (the default with -R).") var noDereference =
+        false
+    @Flag(name: [.customShort("L"), .customLong("dereference")], help: "Follow every symbolic link in the sources (the default without -R).")
+    var dereference = false
     @Flag(name: .customShort("H"), help: "Follow symbolic links named on the command line.") var dereferenceCommandLine = false
     @Flag(name: [.short, .long], help: "Print each item copied.") var verbose = false
     @Flag(name: [.customShort("n"), .customLong("no-clobber")], help: "Do not overwrite an existing file.") var noClobber = false
@@ -48,7 +56,10 @@ struct TorusCopy: ParsableCommand {
     @Option(help: "Chunks in flight per file.") var queueDepth: Int = 8
     @Option(help: "Chunk size (bytes, or with K, M or G).") var chunkSize: String = "1M"
     @Flag(help: "Bypass the page cache (O_DIRECT) where the file system allows.") var direct = false
-    @Option(help: "How data moves: auto (copy_file_range; ring reads and writes where the kernel cannot copy), copy-file-range, splice (through a pipe on the ring) or read-write (through buffers on the ring).") var method: CopyMethod = .auto
+    @Option(
+        help:
+            "How data moves: auto (copy_file_range; ring reads and writes where the kernel cannot copy), copy-file-range, splice (through a pipe on the ring) or read-write (through buffers on the ring)."
+    ) var method: CopyMethod = .auto
     @Flag(help: "Re-read both sides after copying and compare.") var verify = false
     @Flag(inversion: .prefixedNo, help: "Show progress on stderr (default: when stderr is a terminal).") var progress: Bool?
     @Flag(help: "Print a summary at the end (on stderr).") var stats = false
@@ -138,19 +149,22 @@ struct TorusCopy: ParsableCommand {
         let showProgress = progress ?? (isatty(2) != 0)
         let ticker = showProgress ? startProgress(report) : nil
         let stopScan = SizeScan.Stop()
-        let scan = showProgress ? runtime.handle.spawn(on: .core(0)) { [options] in
-            let total = try? await spawnBlocking {
-                SizeScan.total(of: sources, recursive: options.recursive, followLinks: options.followsOperandLinks, stop: stopScan)
-            }
-            if let total = total ?? nil { report.expect(bytes: total) }
-        } : nil
+        let scan =
+            showProgress
+            ? runtime.handle.spawn(on: .core(0)) { [options] in
+                let total = try? await spawnBlocking {
+                    SizeScan.total(of: sources, recursive: options.recursive, followLinks: options.followsOperandLinks, stop: stopScan)
+                }
+                if let total = total ?? nil { report.expect(bytes: total) }
+            } : nil
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
                     for (source, text) in zip(sources, texts) {
                         group.addTask {
-                            await copier.copyTopLevel(source, to: destination, into: destinationDirectory, as: (text, texts.last!),
-                                                      mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
+                            await copier.copyTopLevel(
+                                source, to: destination, into: destinationDirectory, as: (text, texts.last!),
+                                mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
                         }
                     }
                 }

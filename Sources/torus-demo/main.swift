@@ -6,7 +6,7 @@
 import Torus
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Exit status 1 for a failure (a runtime that cannot start, say), 128+N for signal N.
@@ -36,54 +36,56 @@ print("== io_uring on this machine")
 print(runtime.capabilities)
 
 do {
-    let outcome = try runtime.block { await signals.cancelling {
-        let cores = RuntimeHandle.current!.cores
-        var lines: [String] = []
+    let outcome = try runtime.block {
+        await signals.cancelling {
+            let cores = RuntimeHandle.current!.cores
+            var lines: [String] = []
 
-        // 1. One task per core; each reports where it ran before and after an await.
-        let handles = cores.map { core in
-            spawn(on: .core(core.index)) { () -> String in
-                let before = Core.current!.index
-                try await sleep(for: .milliseconds(5))
-                let after = Core.current!.index
-                return "task for core \(core.index): ran on core \(before), still on core \(after) after a ring sleep"
+            // 1. One task per core; each reports where it ran before and after an await.
+            let handles = cores.map { core in
+                spawn(on: .core(core.index)) { () -> String in
+                    let before = Core.current!.index
+                    try await sleep(for: .milliseconds(5))
+                    let after = Core.current!.index
+                    return "task for core \(core.index): ran on core \(before), still on core \(after) after a ring sleep"
+                }
             }
-        }
-        for handle in handles { lines.append(try await handle.value) }
+            for handle in handles { lines.append(try await handle.value) }
 
-        // 2. Hand work to the last core and come back.
-        let home = Core.current!.index
-        let away = await cores.last!.run { Core.current!.index }
-        lines.append("hop: from core \(home) to core \(away) and back to core \(Core.current!.index)")
+            // 2. Hand work to the last core and come back.
+            let home = Core.current!.index
+            let away = await cores.last!.run { Core.current!.index }
+            lines.append("hop: from core \(home) to core \(away) and back to core \(Core.current!.index)")
 
-        // 3. Blocking work on the pool does not stall the core.
-        let clock = ContinuousClock()
-        let start = clock.now
-        async let blocked: Int = spawnBlocking {
-            usleep(50_000)
-            return 42
-        }
-        var ticks = 0
-        for await _ in interval(every: .milliseconds(10)) {
-            ticks += 1
-            if ticks == 4 { break }
-        }
-        let answer = try await blocked
-        lines.append("spawnBlocking returned \(answer) while the core ticked \(ticks) times in \(start.duration(to: clock.now))")
+            // 3. Blocking work on the pool does not stall the core.
+            let clock = ContinuousClock()
+            let start = clock.now
+            async let blocked: Int = spawnBlocking {
+                usleep(50_000)
+                return 42
+            }
+            var ticks = 0
+            for await _ in interval(every: .milliseconds(10)) {
+                ticks += 1
+                if ticks == 4 { break }
+            }
+            let answer = try await blocked
+            lines.append("spawnBlocking returned \(answer) while the core ticked \(ticks) times in \(start.duration(to: clock.now))")
 
-        // 4. Timeouts cancel the slow operation on the ring.
-        do {
-            try await withTimeout(.milliseconds(20)) { try await sleep(for: .seconds(10)) }
-        } catch let error as TimeoutError {
-            lines.append("timeout: \(error)")
-        }
+            // 4. Timeouts cancel the slow operation on the ring.
+            do {
+                try await withTimeout(.milliseconds(20)) { try await sleep(for: .seconds(10)) }
+            } catch let error as TimeoutError {
+                lines.append("timeout: \(error)")
+            }
 
-        // 5. Task.sleep is served by the ring too.
-        let sleepStart = clock.now
-        try await Task.sleep(for: .milliseconds(10))
-        lines.append("Task.sleep(10 ms) took \(sleepStart.duration(to: clock.now))")
-        return lines
-    } }
+            // 5. Task.sleep is served by the ring too.
+            let sleepStart = clock.now
+            try await Task.sleep(for: .milliseconds(10))
+            lines.append("Task.sleep(10 ms) took \(sleepStart.duration(to: clock.now))")
+            return lines
+        }
+    }
     if let signal = outcome.signal {
         runtime.shutdown(gracePeriod: .seconds(1))
         fail("stopped by \(signal)", status: 128 + signal.rawValue)

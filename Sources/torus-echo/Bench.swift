@@ -21,7 +21,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Seconds of warm-up per run.") var warmup: Double = 1
     @Option(help: "Runs per configuration (the median is reported).") var repeats: Int = 3
     @Option(help: "The SwiftNIO echo server (built by the Benchmarks package).") var nioServer: String = "Benchmarks/.build/release/nio-echo-server"
-    @Option(help: "The hand-written C liburing echo server (built by the Benchmarks package); skipped if absent.") var cServer: String = "Benchmarks/.build/release/uring-echo-server"
+    @Option(help: "The hand-written C liburing echo server (built by the Benchmarks package); skipped if absent.") var cServer: String =
+        "Benchmarks/.build/release/uring-echo-server"
     @Option(help: "Rewrite the echo section of this Markdown file (docs/benchmarks.md).") var write: String?
     @Flag(help: "One short run of each configuration (for tests).") var quick = false
 
@@ -32,14 +33,16 @@ struct Bench: ParsableCommand {
         var description: String { "C=\(connections) P=\(pipeline) S=\(size)" }
     }
 
-    static let matrix = [Load(connections: 1, pipeline: 1, size: 64), Load(connections: 50, pipeline: 1, size: 64),
-                         Load(connections: 50, pipeline: 8, size: 512), Load(connections: 500, pipeline: 1, size: 4096)]
+    static let matrix = [
+        Load(connections: 1, pipeline: 1, size: 64), Load(connections: 50, pipeline: 1, size: 64),
+        Load(connections: 50, pipeline: 8, size: 512), Load(connections: 500, pipeline: 1, size: 4096),
+    ]
 
     struct Sample {
         var messagesPerSecond: Double
         var p50: Double
         var p99: Double
-        var cpuPerMessage: Double   // microseconds of server-CPU time
+        var cpuPerMessage: Double  // microseconds of server-CPU time
     }
 
     /// The child processes running now.
@@ -50,7 +53,8 @@ struct Bench: ParsableCommand {
         Self.children.stopAll(on: signals)
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         guard FileManager.default.isExecutableFile(atPath: nioServer) else {
-            throw ValidationError("SwiftNIO echo server not found at \(nioServer); build it with: (cd Benchmarks && swift build -c release --product nio-echo-server)")
+            throw ValidationError(
+                "SwiftNIO echo server not found at \(nioServer); build it with: (cd Benchmarks && swift build -c release --product nio-echo-server)")
         }
         var servers: [(String, [String])] = [
             ("Torus (provided buffers)", [me, "server", "--port", "0", "--cores", "1"]),
@@ -79,15 +83,19 @@ struct Bench: ParsableCommand {
                     messagesPerSecond: middle(runs.map(\.messagesPerSecond)), p50: middle(runs.map(\.p50)),
                     p99: middle(runs.map(\.p99)), cpuPerMessage: middle(runs.map(\.cpuPerMessage)))
                 results[name, default: [:]][load] = median
-                say(String(format: "%@  %@: %.0f msg/s  p50 %.1f us  p99 %.1f us  server CPU %.2f us/msg",
-                           name, load.description, median.messagesPerSecond, median.p50, median.p99, median.cpuPerMessage))
+                say(
+                    String(
+                        format: "%@  %@: %.0f msg/s  p50 %.1f us  p99 %.1f us  server CPU %.2f us/msg",
+                        name, load.description, median.messagesPerSecond, median.p50, median.p99, median.cpuPerMessage))
             }
         }
         let table = render(results, names: servers.map(\.0))
         say("\n" + table)
         if let write {
-            let body = "Measured \(ISO8601DateFormatter().string(from: Date())) on \(machineSummary()); server on CPU \(serverCPU), " +
-                "load generator (torus-echo client) on CPU \(clientCPU); \(duration) s per run after \(warmup) s warm-up; median of \(runs).\n\n" + table
+            let body =
+                "Measured \(ISO8601DateFormatter().string(from: Date())) on \(machineSummary()); server on CPU \(serverCPU), "
+                + "load generator (torus-echo client) on CPU \(clientCPU); \(duration) s per run after \(warmup) s warm-up; median of \(runs).\n\n"
+                + table
             try replaceSection("echo", in: write, with: body)
             say("wrote \(write)")
         }
@@ -106,16 +114,20 @@ struct Bench: ParsableCommand {
             server.waitUntilExit()
             Self.children.finished(server)
         }
-        guard let line = readLine(from: serverOutput.fileHandleForReading), let port = line.split(separator: ":").last.flatMap({ UInt16($0.prefix { $0.isNumber }) }) else {
+        guard let line = readLine(from: serverOutput.fileHandleForReading),
+            let port = line.split(separator: ":").last.flatMap({ UInt16($0.prefix { $0.isNumber }) })
+        else {
             throw ValidationError("the server did not report its port")
         }
         let before = cpuTicks(serverCPU)
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-        client.arguments = ["-c", "\(clientCPU)", me, "client", "--port", "\(port)", "--cores", "1",
-                            "--connections", "\(load.connections)", "--pipeline", "\(load.pipeline)", "--size", "\(load.size)",
-                            "--duration", "\(quick ? 0.5 : duration)", "--warmup", "\(quick ? 0.2 : warmup)", "--json"]
+        client.arguments = [
+            "-c", "\(clientCPU)", me, "client", "--port", "\(port)", "--cores", "1",
+            "--connections", "\(load.connections)", "--pipeline", "\(load.pipeline)", "--size", "\(load.size)",
+            "--duration", "\(quick ? 0.5 : duration)", "--warmup", "\(quick ? 0.2 : warmup)", "--json",
+        ]
         let clientOutput = Pipe()
         client.standardOutput = clientOutput
         try Self.children.run(client)
@@ -124,9 +136,10 @@ struct Bench: ParsableCommand {
         Self.children.finished(client)
         let after = cpuTicks(serverCPU)
         guard client.terminationStatus == 0,
-              let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let rate = json["messages_per_second"] as? Double, let all = json["all_messages"] as? Double,
-              let latency = json["latency_us"] as? [String: Double] else {
+            let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let rate = json["messages_per_second"] as? Double, let all = json["all_messages"] as? Double,
+            let latency = json["latency_us"] as? [String: Double]
+        else {
             throw ValidationError("the client failed (status \(client.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
         }
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
@@ -135,16 +148,20 @@ struct Bench: ParsableCommand {
     }
 
     func render(_ results: [String: [Load: Sample]], names: [String]) -> String {
-        var lines = ["| load | server | msgs/s | p50 us | p99 us | server CPU us/msg | CPU vs SwiftNIO | CPU vs C liburing |",
-                     "|---|---|---|---|---|---|---|---|"]
+        var lines = [
+            "| load | server | msgs/s | p50 us | p99 us | server CPU us/msg | CPU vs SwiftNIO | CPU vs C liburing |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for load in Self.matrix {
             let nio = results["SwiftNIO"]?[load]?.cpuPerMessage ?? .nan
             let c = results["C liburing (reference)"]?[load]?.cpuPerMessage ?? .nan
             for name in names {
                 guard let sample = results[name]?[load] else { continue }
-                lines.append(String(format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %.2fx | %.2fx |", load.description, name,
-                                    sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage,
-                                    sample.cpuPerMessage / nio, sample.cpuPerMessage / c))
+                lines.append(
+                    String(
+                        format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %.2fx | %.2fx |", load.description, name,
+                        sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage,
+                        sample.cpuPerMessage / nio, sample.cpuPerMessage / c))
             }
         }
         return lines.joined(separator: "\n")

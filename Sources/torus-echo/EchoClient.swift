@@ -19,15 +19,18 @@ struct ClientReport: Sendable {
     func microseconds(_ percentile: Double) -> Double { Double(latency.valueAtPercentile(percentile)) / 1000 }
 
     var table: String {
-        String(format: "%.0f msg/s  %.2f MiB/s  latency us: p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%llu messages, %llu mismatched)",
-               messagesPerSecond, mebibytesPerSecond, microseconds(50), microseconds(99), microseconds(99.9),
-               Double(latency.maxRecorded) / 1000, messages, mismatches)
+        String(
+            format: "%.0f msg/s  %.2f MiB/s  latency us: p50 %.1f  p99 %.1f  p99.9 %.1f  max %.1f  (%llu messages, %llu mismatched)",
+            messagesPerSecond, mebibytesPerSecond, microseconds(50), microseconds(99), microseconds(99.9),
+            Double(latency.maxRecorded) / 1000, messages, mismatches)
     }
 
     var json: String {
-        String(format: #"{"messages":%llu,"bytes":%llu,"seconds":%.3f,"messages_per_second":%.1f,"mib_per_second":%.3f,"latency_us":{"p50":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f},"mismatches":%llu,"all_messages":%llu}"#,
-               messages, bytes, seconds, messagesPerSecond, mebibytesPerSecond, microseconds(50), microseconds(99),
-               microseconds(99.9), Double(latency.maxRecorded) / 1000, mismatches, allMessages)
+        String(
+            format:
+                #"{"messages":%llu,"bytes":%llu,"seconds":%.3f,"messages_per_second":%.1f,"mib_per_second":%.3f,"latency_us":{"p50":%.2f,"p99":%.2f,"p999":%.2f,"max":%.2f},"mismatches":%llu,"all_messages":%llu}"#,
+            messages, bytes, seconds, messagesPerSecond, mebibytesPerSecond, microseconds(50), microseconds(99),
+            microseconds(99.9), Double(latency.maxRecorded) / 1000, mismatches, allMessages)
     }
 }
 

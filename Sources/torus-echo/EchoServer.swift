@@ -133,4 +133,3 @@ func raiseDescriptorLimit() -> UInt64 {
     }
     return UInt64(limit.rlim_cur)
 }
-

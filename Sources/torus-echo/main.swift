@@ -75,7 +75,8 @@ struct Server: ParsableCommand {
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "Number of cores (default: every allowed CPU).") var cores: Int?
     @Option(help: "Pin the cores to these CPUs (comma-separated).") var cpus: String?
-    @Option(help: "reuseport: a listener per core; handoff: core 0 accepts and hands connections to the least-loaded core.") var accept: AcceptMode = .reuseport
+    @Option(help: "reuseport: a listener per core; handoff: core 0 accepts and hands connections to the least-loaded core.") var accept: AcceptMode =
+        .reuseport
     @Option(help: "provided: multishot receive into provided buffers; owned: a buffer per connection.") var buffers: BufferMode = .provided
 
     func run() throws {
@@ -125,7 +126,8 @@ struct Server: ParsableCommand {
 }
 
 struct Client: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Keep messages in flight on many connections, verify every echoed byte, report throughput and latency.")
+    static let configuration = CommandConfiguration(
+        abstract: "Keep messages in flight on many connections, verify every echoed byte, report throughput and latency.")
 
     @Option(help: "Server port.") var port: UInt16
     @Option(help: "Server address.") var host: String = "127.0.0.1"

@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// mini-redis against clients that try to break it: forged replies, quadratic parsing,

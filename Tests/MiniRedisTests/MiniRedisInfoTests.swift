@@ -1,8 +1,9 @@
 import Foundation
 import Glibc
-@testable import MiniRedis
 import Testing
 import TorusTestSupport
+
+@testable import MiniRedis
 @testable import Torus
 
 /// An `INFO` reply as redis-cli prints it: the sections in order, each with its fields.
@@ -14,12 +15,16 @@ struct InfoReply {
     init(_ output: String) throws {
         guard !output.isEmpty else { return }
         // redis-cli prints the bulk string as it is (it ends with CRLF), with nothing after.
-        guard output.hasSuffix("\r\n") else { throw ProcessError(message: "INFO output does not end with CRLF: \(output.suffix(20).debugDescription)") }
+        guard output.hasSuffix("\r\n") else {
+            throw ProcessError(message: "INFO output does not end with CRLF: \(output.suffix(20).debugDescription)")
+        }
         // Split on CRLF as bytes: Swift's String treats "\r\n" as one Character.
         let lines = output.components(separatedBy: "\r\n").dropLast()
         var expectingHeader = true
         for text in lines {
-            guard !text.contains("\n"), !text.contains("\r") else { throw ProcessError(message: "a line not ended by CRLF: \(text.debugDescription)") }
+            guard !text.contains("\n"), !text.contains("\r") else {
+                throw ProcessError(message: "a line not ended by CRLF: \(text.debugDescription)")
+            }
             if text.isEmpty {
                 expectingHeader = true
                 continue
@@ -44,8 +49,9 @@ struct InfoReply {
 }
 
 extension RuntimeSuite {
-    @Suite("mini-redis INFO against the real binary and redis-cli",
-           .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed (apt-get install redis-tools)"))
+    @Suite(
+        "mini-redis INFO against the real binary and redis-cli",
+        .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed (apt-get install redis-tools)"))
     struct MiniRedisInfoTests {
         /// `redis-cli -p PORT INFO words...`, parsed; the raw output must be redis's format.
         static func info(port: UInt16, _ words: String...) throws -> InfoReply {
@@ -90,14 +96,18 @@ extension RuntimeSuite {
             #expect(first.number("rejected_connections") == 0)
             #expect(first.sections.first { $0.name == "Keyspace" }?.fields.isEmpty == true, "an empty database has no db0 line")
             for core in 0..<2 {
-                for field in ["jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
-                              "sq_full_waits", "timers_armed", "tasks_started", "operations_in_flight", "live_tasks"] {
+                for field in [
+                    "jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
+                    "sq_full_waits", "timers_armed", "tasks_started", "operations_in_flight", "live_tasks",
+                ] {
                     #expect(first.number("core\(core)_\(field)") != nil, "core\(core)_\(field)")
                 }
             }
             #expect(first.number("blocking_queue_length") == 0)
 
-            let sequence: [[String]] = [["SET", "k", "v"], ["GET", "k"], ["GET", "missing"], ["DEL", "k"], ["SET", "t", "x", "EX", "100"], ["PING"]]
+            let sequence: [[String]] = [
+                ["SET", "k", "v"], ["GET", "k"], ["GET", "missing"], ["DEL", "k"], ["SET", "t", "x", "EX", "100"], ["PING"],
+            ]
             for words in sequence {
                 #expect(try redisCLI(port: server.port, words).status == 0)
             }
@@ -110,7 +120,10 @@ extension RuntimeSuite {
             #expect(stats.number("total_connections_received") == 1 + sequence.count + 1 + 1)
             #expect(stats.number("keyspace_hits") == 1)
             #expect(stats.number("keyspace_misses") == 1)
-            let input = Self.requestSize("INFO") + sequence.map { words in words.reduce("*\(words.count)\r\n".utf8.count) { $0 + "$\($1.utf8.count)\r\n\($1)\r\n".utf8.count } }.reduce(0, +)
+            let input =
+                Self.requestSize("INFO")
+                + sequence.map { words in words.reduce("*\(words.count)\r\n".utf8.count) { $0 + "$\($1.utf8.count)\r\n\($1)\r\n".utf8.count } }
+                .reduce(0, +)
                 + Self.requestSize("NOSUCH") + Self.requestSize("INFO", "stats")
             #expect(stats.number("total_net_input_bytes") == input)
             #expect(stats.number("total_net_output_bytes").map { $0 > 1000 } == true, "the first INFO's reply at least")
@@ -152,7 +165,9 @@ extension RuntimeSuite {
                 var refusals = 0
                 var reply = try InfoReply("")
                 for _ in 0..<200 {
-                    let outcome = try await spawnBlocking { try runProcess(RuntimeSuite.MiniRedisServer.redisCLI!, ["-p", "\(port)", "INFO", "clients", "stats"]) }
+                    let outcome = try await spawnBlocking {
+                        try runProcess(RuntimeSuite.MiniRedisServer.redisCLI!, ["-p", "\(port)", "INFO", "clients", "stats"])
+                    }
                     if outcome.stdout.contains("max number of clients reached") {
                         refusals += 1
                     } else {

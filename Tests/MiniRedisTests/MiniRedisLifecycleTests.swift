@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// mini-redis-server as a ServiceGroup: signals, exit statuses, log levels (real processes,
@@ -53,7 +54,9 @@ extension RuntimeSuite {
             let first = try miniRedisProcess()
             let second = try runProcess(builtExecutable("mini-redis-server"), ["--port", "0", "--cores", "1", "--metrics-port", "\(first.port)"])
             #expect(second.status == 1)
-            #expect(second.stderr.contains("mini-redis-server: --metrics-port: bind 127.0.0.1:\(first.port): Address already in use (EADDRINUSE)"), "\(second.stderr)")
+            #expect(
+                second.stderr.contains("mini-redis-server: --metrics-port: bind 127.0.0.1:\(first.port): Address already in use (EADDRINUSE)"),
+                "\(second.stderr)")
             #expect(!second.stdout.contains("listening on"), "\(second.stdout)")
             #expect(first.terminate().0 == miniRedisStatusAfterSIGTERM)
             let badBind = try runProcess(builtExecutable("mini-redis-server"), ["--metrics-port", "0", "--metrics-bind", "localhost"])
@@ -65,7 +68,9 @@ extension RuntimeSuite {
         func logLevels() throws {
             let notice = try miniRedisProcess()
             let (_, noticeLog) = notice.terminate()
-            #expect(noticeLog.contains("notice mini-redis-server: cores=2 port=\(notice.port) [mini_redis_server] ready to accept connections"), "\(noticeLog)")
+            #expect(
+                noticeLog.contains("notice mini-redis-server: cores=2 port=\(notice.port) [mini_redis_server] ready to accept connections"),
+                "\(noticeLog)")
             #expect(noticeLog.contains("received SIGTERM"))
             #expect(!noticeLog.contains(" debug "), "\(noticeLog)")
 
@@ -79,7 +84,9 @@ extension RuntimeSuite {
 
             let chatty = try miniRedisProcess(["--loglevel", "debug"])
             let (_, chattyLog) = chatty.terminate()
-            let debugLines = (chatty.earlierLines + chattyLog.split(separator: "\n").map(String.init)).filter { $0.contains(" debug mini-redis-server:") }
+            let debugLines = (chatty.earlierLines + chattyLog.split(separator: "\n").map(String.init)).filter {
+                $0.contains(" debug mini-redis-server:")
+            }
             #expect(debugLines.contains { $0.contains("[ServiceLifecycle] Starting service") }, "\(debugLines)")
             #expect(debugLines.contains { $0.contains("[Torus] core 0 started") }, "\(debugLines)")
         }

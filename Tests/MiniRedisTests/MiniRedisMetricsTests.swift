@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// mini-redis-server's `--metrics-port`: the Prometheus text format over a real socket, and an
@@ -60,7 +61,8 @@ extension RuntimeSuite {
             #expect(sets.status == 0 && sets.output.split(separator: "\n").count == 100, "\(sets.output)")
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            let response = Self.parse(try await Self.exchange(port: metricsPort, Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), on: runtime))
+            let response = Self.parse(
+                try await Self.exchange(port: metricsPort, Array("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8), on: runtime))
             #expect(response.status == "HTTP/1.1 200 OK")
             #expect(response.headers["content-type"] == "text/plain; version=0.0.4")
             #expect(response.headers["connection"] == "close")
@@ -79,12 +81,14 @@ extension RuntimeSuite {
             #expect(response.body.contains("# TYPE torus_core_jobs_run counter"))
             // Counters only grow from one scrape to the next.
             _ = try redisCLI(port: server.port, ["PING"])
-            let again = Self.samples(Self.parse(try await Self.exchange(port: metricsPort, Array("GET /metrics?x=1 HTTP/1.1\r\n\r\n".utf8), on: runtime)).body)
+            let again = Self.samples(
+                Self.parse(try await Self.exchange(port: metricsPort, Array("GET /metrics?x=1 HTTP/1.1\r\n\r\n".utf8), on: runtime)).body)
             #expect((again["mini_redis_commands_processed_total"] ?? 0) > (samples["mini_redis_commands_processed_total"] ?? 0))
             #expect(server.terminate().0 == miniRedisStatusAfterSIGTERM)
         }
 
-        @Test("hostile clients: a 100 KiB head gets 431, a silent one does not hold others up, other paths 404, other methods 405; redis keeps serving")
+        @Test(
+            "hostile clients: a 100 KiB head gets 431, a silent one does not hold others up, other paths 404, other methods 405; redis keeps serving")
         func hostileClients() async throws {
             let (server, metricsPort) = try Self.serverWithMetrics()
             let runtime = try makeRuntime()
@@ -101,7 +105,8 @@ extension RuntimeSuite {
 
             let missing = Self.parse(try await Self.exchange(port: metricsPort, Array("GET /secrets HTTP/1.1\r\n\r\n".utf8), on: runtime))
             #expect(missing.status == "HTTP/1.1 404 Not Found")
-            let post = Self.parse(try await Self.exchange(port: metricsPort, Array("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n".utf8), on: runtime))
+            let post = Self.parse(
+                try await Self.exchange(port: metricsPort, Array("POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n".utf8), on: runtime))
             #expect(post.status == "HTTP/1.1 405 Method Not Allowed")
             #expect(post.headers["allow"] == "GET, HEAD")
             let garbage = Self.parse(try await Self.exchange(port: metricsPort, Array("\u{1}\u{2}garbage\r\n\r\n".utf8), on: runtime))

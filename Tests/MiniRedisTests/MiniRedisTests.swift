@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// Starts a mini-redis server on an ephemeral loopback port inside `runtime`; returns its address
@@ -59,12 +60,14 @@ struct RESPCodecTests {
         #expect(outcome == .frame(.array([.bulk("SET"), .bulk("key"), .bulk("value")]), consumed: 16))
     }
 
-    @Test("malformed input is a ProtocolError naming the problem", arguments: [
-        ("*1\r\n$abc\r\n", "invalid bulk length"), ("*x\r\n", "invalid multibulk length"),
-        ("$3\r\nabcd\r\n", "bulk string not terminated by CRLF"), ("*1\r\n!\r\n", "expected '$', got '!'"),
-        ("$-5\r\n", "invalid bulk length"), (":12a\r\n", "invalid integer"), ("+OK\rX", "expected LF after CR"),
-        ("$999999999999\r\n", "invalid bulk length"),
-    ])
+    @Test(
+        "malformed input is a ProtocolError naming the problem",
+        arguments: [
+            ("*1\r\n$abc\r\n", "invalid bulk length"), ("*x\r\n", "invalid multibulk length"),
+            ("$3\r\nabcd\r\n", "bulk string not terminated by CRLF"), ("*1\r\n!\r\n", "expected '$', got '!'"),
+            ("$-5\r\n", "invalid bulk length"), (":12a\r\n", "invalid integer"), ("+OK\rX", "expected LF after CR"),
+            ("$999999999999\r\n", "invalid bulk length"),
+        ])
     func malformed(input: String, reason: String) {
         #expect(throws: ProtocolError(reason)) { try FrameParser().parse(Array(input.utf8)) }
     }
@@ -113,7 +116,9 @@ extension RuntimeSuite {
                 // 100 commands in one write: 100 replies, in order.
                 let raw = try await TCPStream.connect(to: address)
                 var batch: [UInt8] = []
-                for index in 0..<100 { Command.set(key: Array("k\(index)".utf8), value: Array("\(index)".utf8), expiry: nil).frame.encode(into: &batch) }
+                for index in 0..<100 {
+                    Command.set(key: Array("k\(index)".utf8), value: Array("\(index)".utf8), expiry: nil).frame.encode(into: &batch)
+                }
                 try await raw.writeAll(batch)
                 let expected = Array(repeating: Frame.simple("OK").encoded, count: 100).flatMap { $0 }
                 #expect(try await raw.readExactly(expected.count) == expected)
@@ -154,11 +159,13 @@ extension RuntimeSuite {
                 try await raw.writeAll(Command.subscribe(channels: [Array("c".utf8)]).frame.encoded)
                 #expect(try await reader.readFrame() == .array([.bulk("subscribe"), .bulk("c"), .integer(1)]))
                 try await raw.writeAll(Command.get(key: Array("k".utf8)).frame.encoded + Command.ping(message: nil).frame.encoded)
-                #expect(try await reader.readFrame() == .error("ERR Can't execute 'get': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context"))
+                #expect(
+                    try await reader.readFrame() == .error("ERR Can't execute 'get': only SUBSCRIBE / UNSUBSCRIBE / PING are allowed in this context")
+                )
                 #expect(try await reader.readFrame() == .array([.bulk("pong"), .bulk("")]))
                 try await raw.writeAll(Command.unsubscribe(channels: []).frame.encoded + Command.get(key: Array("k".utf8)).frame.encoded)
                 #expect(try await reader.readFrame() == .array([.bulk("unsubscribe"), .bulk("c"), .integer(0)]))
-                #expect(try await reader.readFrame() == .null)   // back in normal mode
+                #expect(try await reader.readFrame() == .null)  // back in normal mode
                 try await raw.close()
 
                 // Every subscriber is gone: so is every channel.
@@ -205,8 +212,9 @@ extension RuntimeSuite {
 
         static let redisCLI = ["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-        @Test("redis-cli: SET, GET, DEL, PUBLISH to a redis-cli SUBSCRIBE; SIGTERM exits 0",
-              .enabled(if: redisCLI != nil, "redis-cli is not installed (apt-get install redis-tools)"))
+        @Test(
+            "redis-cli: SET, GET, DEL, PUBLISH to a redis-cli SUBSCRIBE; SIGTERM exits 0",
+            .enabled(if: redisCLI != nil, "redis-cli is not installed (apt-get install redis-tools)"))
         func redisCLICompatibility() throws {
             let cli = Self.redisCLI!
             let server = try ListeningProcess("mini-redis-server", ["--port", "0", "--cores", "2"])

@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// Random and mutated RESP: what a broken or hostile client might send.
@@ -16,8 +17,10 @@ struct RESPFuzzer {
     mutating func word() -> [UInt8] {
         switch Int.random(in: 0..<4, using: &random) {
         case 0: return bytes(Int.random(in: 0..<20, using: &random))
-        case 1: return Array(["GET", "SET", "DEL", "PING", "PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE", "CONFIG", "EX", "PX"]
-            .randomElement(using: &random)!.utf8)
+        case 1:
+            return Array(
+                ["GET", "SET", "DEL", "PING", "PUBLISH", "SUBSCRIBE", "UNSUBSCRIBE", "CONFIG", "EX", "PX"]
+                    .randomElement(using: &random)!.utf8)
         case 2: return Array("\(Int64.random(in: -3...100, using: &random))".utf8)
         default: return Array("k\(Int.random(in: 0..<10, using: &random))".utf8)
         }
@@ -77,8 +80,9 @@ struct RESPFuzzer {
 }
 
 extension RuntimeSuite.HostileRedisClients {
-    @Test("RESP fuzzing: random and mutated frames split at random points; then redis-cli PING gets PONG",
-          .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed"))
+    @Test(
+        "RESP fuzzing: random and mutated frames split at random points; then redis-cli PING gets PONG",
+        .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed"))
     func fuzz() async throws {
         // TORUS_STRESS=1: a long run (100,000 connections, about a minute).
         let cases = ProcessInfo.processInfo.environment["TORUS_STRESS"] == "1" ? 100_000 : 1_000

@@ -1,9 +1,10 @@
 import Foundation
-import Synchronization
 import Glibc
 import MiniRedis
+import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite.HostileRedisClients {

@@ -3,6 +3,7 @@ import Glibc
 import MiniRedis
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// A subscriber that never reads: connects, subscribes to `channel` and reads its confirmation

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import TorusChannels
 
 /// TorusChannels on plain Swift tasks (the global executor) and plain threads: no Torus runtime,
@@ -96,7 +97,10 @@ struct ChannelsWithoutRingTests {
     @Test("select off a core: the sleep branch wins when nothing arrives, and nothing is taken")
     func selectSleepWithoutRing() async throws {
         let (sender, receiver) = MPSC.unbounded(Int.self)
-        enum Outcome: Equatable { case value(Int?), tick }
+        enum Outcome: Equatable {
+            case value(Int?)
+            case tick
+        }
         let first: Outcome = try await select(
             .receive(from: receiver) { Outcome.value($0) },
             .sleep(for: .milliseconds(30)) { Outcome.tick })

@@ -34,7 +34,7 @@ extension RuntimeSuite {
                 let copied = readAll(Array(copy.utf8))
                 #expect(!copied.isEmpty, "\(path) copied as an empty file")
                 #expect(!copied.contains(0), "\(path) copied with NUL padding")
-                if path != "/proc/cpuinfo" {   // cpuinfo's MHz lines change from read to read
+                if path != "/proc/cpuinfo" {  // cpuinfo's MHz lines change from read to read
                     #expect(copied == readAll(Array(path.utf8)), "\(path)")
                 }
             }

@@ -13,8 +13,9 @@ extension RuntimeSuite {
     /// cp's rules for what is already at the destination, and for modes and owners as root.
     @Suite("torus-cp destination rules")
     struct CopyDestinationRules {
-        @Test("as root: setuid/setgid dropped unless -p keeps the owner; an existing file keeps its mode and owner; an existing directory its mode",
-              .enabled(if: getuid() == 0, "needs root to own files as another user"))
+        @Test(
+            "as root: setuid/setgid dropped unless -p keeps the owner; an existing file keeps its mode and owner; an existing directory its mode",
+            .enabled(if: getuid() == 0, "needs root to own files as another user"))
         func modesAndOwners() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -105,8 +106,9 @@ extension RuntimeSuite {
 }
 
 extension RuntimeSuite.CopyDestinationRules {
-    @Test("as an unprivileged user, as cp: another user's writable file is rewritten in place (owner kept); -p of root's setuid file drops setuid",
-          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
+    @Test(
+        "as an unprivileged user, as cp: another user's writable file is rewritten in place (owner kept); -p of root's setuid file drops setuid",
+        .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
     func unprivileged() throws {
         let root = "/tmp/torus-cp-unprivileged-\(getpid())"
         try? FileManager.default.removeItem(atPath: root)

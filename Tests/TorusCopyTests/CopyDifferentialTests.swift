@@ -51,8 +51,10 @@ func makeRandomTree(at root: String, seed: UInt64) {
                 _ = withCString(path) { chmod($0, [0o755, 0o700, 0o750, 0o1777].randomElement(using: &random)!) }
             case 7...8:
                 // The last one points to itself: a loop.
-                let targets: [[UInt8]] = [Array(root.utf8) + [slash] + randomName(), Array("../nowhere".utf8), randomName(),
-                                          [0x61, 0xff, 0xfe], Array(path.split(separator: slash).last!)]
+                let targets: [[UInt8]] = [
+                    Array(root.utf8) + [slash] + randomName(), Array("../nowhere".utf8), randomName(),
+                    [0x61, 0xff, 0xfe], Array(path.split(separator: slash).last!),
+                ]
                 let target = targets.randomElement(using: &random)!
                 _ = withCString(target) { target in withCString(path) { symlink(target, $0) } }
             default:
@@ -69,8 +71,9 @@ extension RuntimeSuite {
     /// torus-cp against GNU cp on the same random trees.
     @Suite("torus-cp against GNU cp")
     struct CopyDifferential {
-        @Test("random trees: cp -r/-rp/-a and torus-cp -r/-rp/-a give the same types, contents, modes, link targets; times with -p, owners and hard links with -a",
-              .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
+        @Test(
+            "random trees: cp -r/-rp/-a and torus-cp -r/-rp/-a give the same types, contents, modes, link targets; times with -p, owners and hard links with -a",
+            .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
         func randomTrees() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -87,7 +90,9 @@ extension RuntimeSuite {
                     let actual = exactTree("\(root)/torus\(name)", withTimes: flags != ["-r"], withLinks: flags == ["-a"])
                     #expect(!expected.isEmpty)
                     for (path, entry) in expected where actual[path] != entry {
-                        Issue.record("seed \(seed) \(flags) \(String(decoding: path, as: UTF8.self)): cp \(entry), torus-cp \(actual[path].map { "\($0)" } ?? "missing")")
+                        Issue.record(
+                            "seed \(seed) \(flags) \(String(decoding: path, as: UTF8.self)): cp \(entry), torus-cp \(actual[path].map { "\($0)" } ?? "missing")"
+                        )
                     }
                     for path in actual.keys where expected[path] == nil {
                         Issue.record("seed \(seed) \(flags) \(String(decoding: path, as: UTF8.self)): only in torus-cp's copy")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// A 256 MiB file of random bytes: long enough to copy (4K chunks, one in flight, read and
@@ -21,8 +22,9 @@ let slowCopyFlags = ["--method", "read-write", "--chunk-size", "4K", "--queue-de
 extension RuntimeSuite {
     @Suite("torus-cp exit statuses")
     struct CopyExitStatus {
-        @Test("torus-cp stopped by a signal mid-copy: 128+N, the signal named, no temporary file, no destination, --json says so",
-              arguments: [(SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")])
+        @Test(
+            "torus-cp stopped by a signal mid-copy: 128+N, the signal named, no temporary file, no destination, --json says so",
+            arguments: [(SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")])
         func copyStoppedBySignal(signal: Int32, name: String) throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }

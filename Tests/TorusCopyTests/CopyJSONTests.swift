@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -12,8 +13,9 @@ extension RuntimeSuite {
             return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
 
-        @Test("a tree: one JSON object on stderr whose counts match the copied tree, every documented key present",
-              arguments: ["auto", "read-write", "splice"])
+        @Test(
+            "a tree: one JSON object on stderr whose counts match the copied tree, every documented key present",
+            arguments: ["auto", "read-write", "splice"])
         func tree(method: String) throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -21,8 +23,9 @@ extension RuntimeSuite {
             try manager.createDirectory(atPath: root + "/src/a/b", withIntermediateDirectories: true)
             let sizes = [0, 1, 4096, 300_000, 1 << 20]
             for (index, size) in sizes.enumerated() {
-                _ = manager.createFile(atPath: root + "/src/\(index % 2 == 0 ? "a" : "a/b")/f\(index)",
-                                       contents: Data(pseudoRandomBytes(size, seed: UInt64(index))))
+                _ = manager.createFile(
+                    atPath: root + "/src/\(index % 2 == 0 ? "a" : "a/b")/f\(index)",
+                    contents: Data(pseudoRandomBytes(size, seed: UInt64(index))))
             }
             try manager.createSymbolicLink(atPath: root + "/src/link", withDestinationPath: "a/f0")
             let outcome = try torusCopy(["-r", "--json", "--no-progress", "--chunk-size", "64K", "--method", method, root + "/src", root + "/dst"])
@@ -30,11 +33,13 @@ extension RuntimeSuite {
             #expect(outcome.stdout.isEmpty, "stdout is for -v: \(outcome.stdout)")
             #expect(outcome.stderr.split(separator: "\n").count == 1, "--json implies --stats, and prints only the object: \(outcome.stderr)")
             let stats = try Self.statistics(outcome.stderr)
-            let keys: Set = ["files", "directories", "symbolic_links", "skipped", "failures", "bytes", "bytes_by_route",
-                             "method", "seconds", "bytes_per_second", "cpu_seconds", "signal"]
+            let keys: Set = [
+                "files", "directories", "symbolic_links", "skipped", "failures", "bytes", "bytes_by_route",
+                "method", "seconds", "bytes_per_second", "cpu_seconds", "signal",
+            ]
             #expect(Set(stats.keys) == keys, "\(stats.keys.sorted())")
             #expect(stats["files"] as? Int == sizes.count)
-            #expect(stats["directories"] as? Int == 3)   // src itself, a, a/b
+            #expect(stats["directories"] as? Int == 3)  // src itself, a, a/b
             #expect(stats["symbolic_links"] as? Int == 1)
             #expect(stats["skipped"] as? Int == 0)
             #expect(stats["failures"] as? Int == 0)

@@ -22,12 +22,16 @@ struct CopyMessageCase: Sendable, CustomStringConvertible {
 func makeMessageFixture(at root: String) throws {
     let manager = FileManager.default
     try manager.createDirectory(atPath: root, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o777])
-    let directories: [(String, Int)] = [("dir/sub", 0o755), ("out", 0o777), ("locked", 0o555), ("unsearch", 0o755), ("tree/locked", 0o755),
-                                        ("hasdir/file", 0o755), ("writeonly", 0o777), ("items/d", 0o755)]
+    let directories: [(String, Int)] = [
+        ("dir/sub", 0o755), ("out", 0o777), ("locked", 0o555), ("unsearch", 0o755), ("tree/locked", 0o755),
+        ("hasdir/file", 0o755), ("writeonly", 0o777), ("items/d", 0o755),
+    ]
     for (path, _) in directories { try manager.createDirectory(atPath: root + "/" + path, withIntermediateDirectories: true) }
-    for (name, contents, mode) in [("file", "x", 0o644), ("file2", "y", 0o644), ("secret", "s", 0o000), ("rofile", "ro", 0o444),
-                                   ("unsearch/f", "u", 0o644), ("tree/pub", "p", 0o644), ("writeonly/inside", "w", 0o644),
-                                   ("items/f", "f", 0o644)] {
+    for (name, contents, mode) in [
+        ("file", "x", 0o644), ("file2", "y", 0o644), ("secret", "s", 0o000), ("rofile", "ro", 0o444),
+        ("unsearch/f", "u", 0o644), ("tree/pub", "p", 0o644), ("writeonly/inside", "w", 0o644),
+        ("items/f", "f", 0o644),
+    ] {
         _ = manager.createFile(atPath: root + "/" + name, contents: Data(contents.utf8), attributes: [.posixPermissions: mode])
     }
     try manager.createSymbolicLink(atPath: root + "/dangling", withDestinationPath: "nowhere")
@@ -37,7 +41,7 @@ func makeMessageFixture(at root: String) throws {
     for (path, mode) in directories { #expect(chmod(root + "/" + path, mode_t(mode)) == 0) }
     #expect(chmod(root + "/unsearch", 0o700) == 0)
     #expect(chmod(root + "/tree/locked", 0o700) == 0)
-    #expect(chmod(root + "/writeonly", 0o333) == 0)   // search and write, no read (cp copies into and out of it)
+    #expect(chmod(root + "/writeonly", 0o333) == 0)  // search and write, no read (cp copies into and out of it)
 }
 
 let copyMessageCases: [CopyMessageCase] = [
@@ -76,8 +80,9 @@ let copyMessageCases: [CopyMessageCase] = [
     CopyMessageCase("unreadable directory in a tree", asNobody: true, ["-r", "@/tree", "@/out/tree"]),
     CopyMessageCase("unreadable directory named", asNobody: true, ["-r", "@/tree/locked", "@/out/locked"]),
     CopyMessageCase("read-only destination file of another user", asNobody: true, ["@/file", "@/rofile"]),
-    CopyMessageCase("every kind into an unwritable directory", asNobody: true,
-                    ["-r", "@/items/d", "@/items/fifo", "@/items/link", "@/items/f", "@/locked/"]),
+    CopyMessageCase(
+        "every kind into an unwritable directory", asNobody: true,
+        ["-r", "@/items/d", "@/items/fifo", "@/items/link", "@/items/f", "@/locked/"]),
     CopyMessageCase("into a directory that can be searched and written, not read", asNobody: true, ["@/file", "@/writeonly/"]),
     CopyMessageCase("out of a directory that can be searched, not read", asNobody: true, ["@/writeonly/inside", "@/out/inside"]),
 ]
@@ -111,20 +116,26 @@ extension RuntimeSuite {
             let (cp, torus) = (outcomes[0], outcomes[1])
             #expect(torus.status == cp.status, "torus-cp: \(torus.stderr)\ncp: \(cp.stderr)")
             // Lines in any order: cp copies several sources one after the other, torus-cp at once.
-            #expect(torus.stderr.split(separator: "\n").sorted() == cp.stderr.split(separator: "\n").sorted(), "torus-cp:\n\(torus.stderr)\ncp:\n\(cp.stderr)")
+            #expect(
+                torus.stderr.split(separator: "\n").sorted() == cp.stderr.split(separator: "\n").sorted(),
+                "torus-cp:\n\(torus.stderr)\ncp:\n\(cp.stderr)")
             // And what is there afterwards is the same (a refused copy leaves nothing behind).
             // Except that cp copies a directory into itself until it meets the copy, torus-cp not
             // at all; and that cp makes the copy of a directory it then cannot read (left empty),
             // torus-cp does not.
-            let leftByCp = [Array("dir/sub/inner".utf8), Array("dir/sub/dir".utf8), Array("dir/dir".utf8), Array("out/tree/locked".utf8), Array("out/locked".utf8)]
+            let leftByCp = [
+                Array("dir/sub/inner".utf8), Array("dir/sub/dir".utf8), Array("dir/dir".utf8), Array("out/tree/locked".utf8),
+                Array("out/locked".utf8),
+            ]
             func after(_ fixture: String) -> [[UInt8]: ExactEntry] {
                 exactTree(fixture).filter { entry in !leftByCp.contains { entry.key.starts(with: $0) } }
             }
             #expect(after(base + "/torus") == after(base + "/cp"), "the trees differ after the copy")
         }
-    
-        @Test("a full disk: cp's words, 'error writing' from another file system, 'error copying' within one",
-              .enabled(if: getuid() == 0, "mounts tmpfs file systems"))
+
+        @Test(
+            "a full disk: cp's words, 'error writing' from another file system, 'error copying' within one",
+            .enabled(if: getuid() == 0, "mounts tmpfs file systems"))
         func fullDisk() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -147,15 +158,18 @@ extension RuntimeSuite {
             #expect(stderrs["torus-cp"]?.first?.hasPrefix("PROGRAM: error writing '") == true)
             #expect(stderrs["torus-cp"]?.last?.hasPrefix("PROGRAM: error copying '") == true)
         }
-    
-        @Test("odd names are quoted as cp quotes them (spaces, quotes, shell characters, control bytes, invalid UTF-8), in a UTF-8 and in the C locale",
-              arguments: ["C.UTF-8", "C"])
+
+        @Test(
+            "odd names are quoted as cp quotes them (spaces, quotes, shell characters, control bytes, invalid UTF-8), in a UTF-8 and in the C locale",
+            arguments: ["C.UTF-8", "C"])
         func quoting(locale: String) throws {
-            let names: [[UInt8]] = [Array("a b".utf8), Array("it's".utf8), Array("a\nb".utf8), Array("\nfoo".utf8), Array("tab\there".utf8),
-                                    Array("it's $HOME".utf8), [0x78, 0xff, 0x79], Array("naïve ☃".utf8), Array("{".utf8), Array("a{b".utf8),
-                                    Array("#x'".utf8), Array("x#'".utf8), Array("a'b\"c".utf8), Array("?".utf8), Array("a\\b".utf8),
-                                    Array("é'".utf8), [0x01], [0x7f], Array("\u{85}".utf8), Array("a\n'".utf8), [0x78, 0xe2, 0x82],
-                                    Array("€ok'".utf8), Array("'".utf8)]
+            let names: [[UInt8]] = [
+                Array("a b".utf8), Array("it's".utf8), Array("a\nb".utf8), Array("\nfoo".utf8), Array("tab\there".utf8),
+                Array("it's $HOME".utf8), [0x78, 0xff, 0x79], Array("naïve ☃".utf8), Array("{".utf8), Array("a{b".utf8),
+                Array("#x'".utf8), Array("x#'".utf8), Array("a'b\"c".utf8), Array("?".utf8), Array("a\\b".utf8),
+                Array("é'".utf8), [0x01], [0x7f], Array("\u{85}".utf8), Array("a\n'".utf8), [0x78, 0xe2, 0x82],
+                Array("€ok'".utf8), Array("'".utf8),
+            ]
             var environment = ProcessInfo.processInfo.environment
             environment["LC_ALL"] = nil
             environment["LC_CTYPE"] = nil
@@ -183,7 +197,9 @@ extension RuntimeSuite {
                     let prefix = Array((program == "/bin/cp" ? "/bin/cp: " : "torus-cp: ").utf8)
                     stderrs.append(Array(Array(output).dropFirst(prefix.count)))
                 }
-                #expect(stderrs[0] == stderrs[1], "\(name): cp \(String(decoding: stderrs[0], as: UTF8.self)) torus-cp \(String(decoding: stderrs[1], as: UTF8.self))")
+                #expect(
+                    stderrs[0] == stderrs[1],
+                    "\(name): cp \(String(decoding: stderrs[0], as: UTF8.self)) torus-cp \(String(decoding: stderrs[1], as: UTF8.self))")
                 #expect(stderrs[0].starts(with: Array("cannot stat ".utf8)))
             }
         }

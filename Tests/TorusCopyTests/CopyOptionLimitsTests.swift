@@ -21,10 +21,13 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("numeric options out of range are usage errors with exit status 1, never a crash",
-              arguments: [["--chunk-size", "99999999999999999G"], ["--chunk-size", "9223372036854775807"], ["--chunk-size", "-4K"],
-                          ["--queue-depth", "99999999999999999999"], ["--queue-depth", "9223372036854775807"], ["--cores", "0"],
-                          ["--cores", "9223372036854775807"]])
+        @Test(
+            "numeric options out of range are usage errors with exit status 1, never a crash",
+            arguments: [
+                ["--chunk-size", "99999999999999999G"], ["--chunk-size", "9223372036854775807"], ["--chunk-size", "-4K"],
+                ["--queue-depth", "99999999999999999999"], ["--queue-depth", "9223372036854775807"], ["--cores", "0"],
+                ["--cores", "9223372036854775807"],
+            ])
         func numericOverflow(option: [String]) throws {
             let outcome = try torusCopy(option + ["/dev/null", "/tmp/torus-cp-never-written"])
             #expect(outcome.status == 1, "\(option): \(outcome.stderr)")

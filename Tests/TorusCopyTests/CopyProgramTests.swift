@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// Runs torus-cp with `arguments`.
@@ -13,7 +14,8 @@ func torusCopy(_ arguments: [String]) throws -> ProcessOutcome {
 func waitForTemporaryFile(in directory: String) {
     let deadline = ContinuousClock.now + .seconds(5)
     while ContinuousClock.now < deadline,
-          !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains(where: { $0.hasPrefix(".tcp-") }) {
+        !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains(where: { $0.hasPrefix(".tcp-") })
+    {
         usleep(200)
     }
 }
@@ -65,15 +67,16 @@ extension RuntimeSuite {
             let buffered = try torusCopy(["-r", "--method", "read-write", "--chunk-size", "64K", "--verify", source, root + "/dst-rw"])
             #expect(buffered.status == 0, "\(buffered.stderr)")
             #expect(try treeSignature(root + "/dst-rw") == treeSignature(source))
-            #expect(outcome.stderr.contains("failed"))   // the --stats line
+            #expect(outcome.stderr.contains("failed"))  // the --stats line
             // Copying again into an existing directory puts the tree inside it, as cp does.
             let again = try torusCopy(["-r", source, root + "/dst"])
             #expect(again.status == 0)
             #expect(try treeSignature(root + "/dst/src") == treeSignature(source))
         }
 
-        @Test("every data path copies exactly: copy_file_range, splice, read/write, and auto across file systems",
-              arguments: ["copy-file-range", "splice", "read-write", "auto"])
+        @Test(
+            "every data path copies exactly: copy_file_range, splice, read/write, and auto across file systems",
+            arguments: ["copy-file-range", "splice", "read-write", "auto"])
         func dataPaths(method: String) throws {
             // /dev/shm is tmpfs: copying from it into the temporary directory's file system makes
             // copy_file_range cross file systems, where auto must fall back (or the kernel copies).
@@ -197,7 +200,8 @@ extension RuntimeSuite {
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: binary)
             _ = FileManager.default.createFile(atPath: root + "/secret", contents: Data("s".utf8), attributes: [.posixPermissions: 0o000])
             _ = FileManager.default.createFile(atPath: root + "/public", contents: Data("p".utf8), attributes: [.posixPermissions: 0o644])
-            try FileManager.default.createDirectory(atPath: root + "/locked", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
+            try FileManager.default.createDirectory(
+                atPath: root + "/locked", withIntermediateDirectories: false, attributes: [.posixPermissions: 0o555])
             let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", binary]
             let unreadable = try runProcess("/usr/bin/setpriv", asNobody + [root + "/secret", root + "/copy"])
             #expect(unreadable.status == 1)
@@ -211,8 +215,9 @@ extension RuntimeSuite {
             #expect(!FileManager.default.fileExists(atPath: root + "/copy"))
         }
 
-        @Test("a full disk: the file that does not fit is reported, nothing under its name, no temporary file, space given back",
-              .enabled(if: getuid() == 0, "mounts an 8 MiB tmpfs"))
+        @Test(
+            "a full disk: the file that does not fit is reported, nothing under its name, no temporary file, space given back",
+            .enabled(if: getuid() == 0, "mounts an 8 MiB tmpfs"))
         func fullDisk() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }

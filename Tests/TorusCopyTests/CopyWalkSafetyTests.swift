@@ -25,8 +25,9 @@ extension RuntimeSuite {
             try manager.createSymbolicLink(atPath: root + "/dst/src/file", withDestinationPath: root + "/outside")
             let outcome = try torusCopy(["-r", root + "/src", root + "/dst"])
             #expect(outcome.status == 1)
-            #expect(outcome.stderr.contains("cannot overwrite non-directory '\(root)/dst/src/sub' with directory '\(root)/src/sub'"),
-                    "\(outcome.stderr)")
+            #expect(
+                outcome.stderr.contains("cannot overwrite non-directory '\(root)/dst/src/sub' with directory '\(root)/src/sub'"),
+                "\(outcome.stderr)")
             #expect(try String(contentsOfFile: root + "/elsewhere/f", encoding: .utf8) == "untouched")
             #expect(fileStatus(root + "/elsewhere").st_mode & 0o7777 == 0o700)
             // Inside a tree a link in the way is replaced by the file, its target left alone.
@@ -99,7 +100,8 @@ extension RuntimeSuite {
             let longDirectory = source + [slash] + [UInt8](repeating: 0xe9, count: 255)
             #expect(withCString(longDirectory) { mkdir($0, 0o755) } == 0)
             createFile(longDirectory + [slash] + [UInt8](repeating: 0x63, count: 254) + [0xfe], Array("deep".utf8))
-            #expect(withCString([0x6e, 0x6f, 0xff, 0xfe]) { target in withCString(source + [slash] + Array("link".utf8)) { symlink(target, $0) } } == 0)
+            #expect(
+                withCString([0x6e, 0x6f, 0xff, 0xfe]) { target in withCString(source + [slash] + Array("link".utf8)) { symlink(target, $0) } } == 0)
             let outcome = try torusCopy(["-r", root + "/src", root + "/dst"])
             #expect(outcome.status == 0, "\(outcome.stderr)")
             let original = exactTree(root + "/src")
@@ -108,4 +110,3 @@ extension RuntimeSuite {
         }
     }
 }
-

@@ -38,15 +38,18 @@ func treeXattrs(_ root: String) -> [[UInt8]: [String: [UInt8]]] {
 let netBindCapability: [UInt8] = [0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
 
 /// A POSIX ACL (`system.posix_acl_access`): user::rw-, user:1000:r--, group::r--, mask::r--, other::r--.
-let accessACL: [UInt8] = [2, 0, 0, 0] + [1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff] + [2, 0, 4, 0, 0xe8, 0x03, 0, 0]
+let accessACL: [UInt8] =
+    [2, 0, 0, 0] + [1, 0, 6, 0, 0xff, 0xff, 0xff, 0xff] + [2, 0, 4, 0, 0xe8, 0x03, 0, 0]
     + [4, 0, 4, 0, 0xff, 0xff, 0xff, 0xff] + [0x10, 0, 4, 0, 0xff, 0xff, 0xff, 0xff] + [0x20, 0, 4, 0, 0xff, 0xff, 0xff, 0xff]
 
 /// A default ACL granting user 1000 rwx (given to what is created in the directory).
-let inheritedACL: [UInt8] = [2, 0, 0, 0] + [1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff] + [2, 0, 7, 0, 0xe8, 0x03, 0, 0]
+let inheritedACL: [UInt8] =
+    [2, 0, 0, 0] + [1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff] + [2, 0, 7, 0, 0xe8, 0x03, 0, 0]
     + [4, 0, 5, 0, 0xff, 0xff, 0xff, 0xff] + [0x10, 0, 7, 0, 0xff, 0xff, 0xff, 0xff] + [0x20, 0, 5, 0, 0xff, 0xff, 0xff, 0xff]
 
 /// A default ACL that takes every permission from others (stricter than the umask).
-let strictDefaultACL: [UInt8] = [2, 0, 0, 0] + [1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff] + [4, 0, 7, 0, 0xff, 0xff, 0xff, 0xff]
+let strictDefaultACL: [UInt8] =
+    [2, 0, 0, 0] + [1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff] + [4, 0, 7, 0, 0xff, 0xff, 0xff, 0xff]
     + [0x20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]
 
 /// Mounts a fresh file system of `type` (tmpfs, ramfs) at a new directory in `root`; nil if it
@@ -72,8 +75,9 @@ func bothCopies(_ arguments: [String], asNobody: Bool = false, binary: String? =
     var torus = try run(binary ?? builtExecutable("torus-cp"), "torus")
     torus.stderr = torus.stderr.replacingOccurrences(of: "torus-cp: ", with: "cp: ")
     for argument in arguments where argument.contains("{}") {
-        torus.stderr = torus.stderr.replacingOccurrences(of: argument.replacingOccurrences(of: "{}", with: "torus"),
-                                                         with: argument.replacingOccurrences(of: "{}", with: "cp"))
+        torus.stderr = torus.stderr.replacingOccurrences(
+            of: argument.replacingOccurrences(of: "{}", with: "torus"),
+            with: argument.replacingOccurrences(of: "{}", with: "cp"))
     }
     return (cp, torus)
 }
@@ -113,8 +117,9 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("--preserve=xattr, -a and --preserve=all copy what cp copies (files, directories, links, FIFOs; 64 KiB values; the ACL only with the mode); plain copies none, -p the ACL only",
-              .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
+        @Test(
+            "--preserve=xattr, -a and --preserve=all copy what cp copies (files, directories, links, FIFOs; 64 KiB values; the ACL only with the mode); plain copies none, -p the ACL only",
+            .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
         func sameAsCp() throws {
             // /dev/shm (tmpfs) takes user. attributes on this kernel, and values up to 64 KiB.
             let root = "/dev/shm/torus-cp-xattr-\(getpid())"
@@ -152,8 +157,9 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("a destination without extended attributes (ramfs): an error with --preserve=xattr (also after -a), unsaid with -a and --preserve=all, as cp",
-              .enabled(if: getuid() == 0, "mounts a ramfs"))
+        @Test(
+            "a destination without extended attributes (ramfs): an error with --preserve=xattr (also after -a), unsaid with -a and --preserve=all, as cp",
+            .enabled(if: getuid() == 0, "mounts a ramfs"))
         func unsupportedDestination() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -170,14 +176,16 @@ extension RuntimeSuite {
                     // (A directory's lines in any order: torus-cp copies its entries in parallel.)
                     #expect(torus.stderr.split(separator: "\n").sorted() == cp.stderr.split(separator: "\n").sorted(), "\(flags) \(item)")
                     if flags == ["--preserve=xattr"] && item == "file" {
-                        #expect(cp.status == 1 && cp.stderr == "cp: setting attributes for '\(ramfs)/cp-file--preserve=xattr': Operation not supported\n")
+                        #expect(
+                            cp.status == 1 && cp.stderr == "cp: setting attributes for '\(ramfs)/cp-file--preserve=xattr': Operation not supported\n")
                     }
                 }
             }
         }
 
-        @Test("an attribute the destination refuses (too big for ext4): each named, exit 1 with --preserve=xattr, a warning with --preserve=all, unsaid with -a",
-              .enabled(if: getuid() == 0, "mounts a tmpfs"))
+        @Test(
+            "an attribute the destination refuses (too big for ext4): each named, exit 1 with --preserve=xattr, a warning with --preserve=all, unsaid with -a",
+            .enabled(if: getuid() == 0, "mounts a tmpfs"))
         func refusedAttribute() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -201,8 +209,9 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("as root: security.capability survives -a of another user's file (the owner is set first); as nobody it is refused as by cp, and a read-only file still gets its user. attributes",
-              .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
+        @Test(
+            "as root: security.capability survives -a of another user's file (the owner is set first); as nobody it is refused as by cp, and a read-only file still gets its user. attributes",
+            .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
         func capabilitiesAndOwners() throws {
             let root = "/tmp/torus-cp-xattr-\(getpid())"
             try? FileManager.default.removeItem(atPath: root)
@@ -230,7 +239,8 @@ extension RuntimeSuite {
                 let name = flags.joined()
                 let (cp, torus) = try bothCopies(flags + [program, root + "/{}-program\(name)"], asNobody: true, binary: binary)
                 #expect(torus.status == cp.status, "\(flags): \(torus.stderr) / cp: \(cp.stderr)")
-                let expected = flags == ["-a"] ? "" : "cp: setting attribute 'security.capability' for '\(root)/cp-program\(name)': Operation not permitted\n"
+                let expected =
+                    flags == ["-a"] ? "" : "cp: setting attribute 'security.capability' for '\(root)/cp-program\(name)': Operation not permitted\n"
                 #expect(torus.stderr == expected, "\(flags)")
                 #expect(xattrs(root + "/torus-program\(name)") == ["user.note": Array("note".utf8)])
                 #expect(xattrs(root + "/torus-program\(name)") == xattrs(root + "/cp-program\(name)"))
@@ -240,9 +250,10 @@ extension RuntimeSuite {
                 #expect(fileStatus(root + "/torus-readonly\(name)").st_mode & 0o777 == fileStatus(root + "/cp-readonly\(name)").st_mode & 0o777)
             }
         }
-    
-        @Test("ACLs go with the mode, as cp's: copied by -p, -a and --preserve=mode (a directory's default ACL too), taken off a copy that a default ACL gave one; the exact mode under a default ACL",
-              .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
+
+        @Test(
+            "ACLs go with the mode, as cp's: copied by -p, -a and --preserve=mode (a directory's default ACL too), taken off a copy that a default ACL gave one; the exact mode under a default ACL",
+            .enabled(if: FileManager.default.isExecutableFile(atPath: "/bin/cp"), "needs GNU cp"))
         func accessControlLists() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -277,8 +288,9 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("an ACL the destination cannot hold (ramfs) is an error with -p and -a, in cp's words",
-              .enabled(if: getuid() == 0, "mounts a ramfs"))
+        @Test(
+            "an ACL the destination cannot hold (ramfs) is an error with -p and -a, in cp's words",
+            .enabled(if: getuid() == 0, "mounts a ramfs"))
         func unsupportedACL() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }

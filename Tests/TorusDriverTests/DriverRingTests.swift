@@ -1,7 +1,8 @@
 import Glibc
 import Testing
-@testable import Torus
 import TorusRing
+
+@testable import Torus
 
 @Suite("Ring driver on a bare ring", .enabled(if: ringAvailable, ringUnavailableReason))
 struct DriverRingTests {
@@ -152,8 +153,9 @@ struct DriverRingTests {
         finish(driver)
     }
 
-    @Test("a cancel that finds no SQE waits and is retried when room appears",
-          .enabled(if: singleIssuerAvailable, "needs IORING_SETUP_SINGLE_ISSUER (kernel 6.0) to make the SQ refuse"))
+    @Test(
+        "a cancel that finds no SQE waits and is retried when room appears",
+        .enabled(if: singleIssuerAvailable, "needs IORING_SETUP_SINGLE_ISSUER (kernel 6.0) to make the SQ refuse"))
     func cancelRetriedWhenRoomAppears() throws {
         let driver = try makeDriver(entries: 16)
         try #require(driver.ring!.setupFlags.contains(.singleIssuer))

@@ -1,15 +1,19 @@
 import Glibc
 import Logging
 import Testing
-@testable import Torus
 import TorusRing
+
+@testable import Torus
 
 // The driver on a bare ring: no runtime, no core thread. Each test creates its driver and runs
 // it on the test's own thread, synchronously (a synchronous test never changes thread, which a
 // `SINGLE_ISSUER` ring requires).
 
 let ringAvailability: Result<Void, RingSetupError> = {
-    do throws(RingSetupError) { _ = try Ring(entries: 8); return .success(()) } catch { return .failure(error) }
+    do throws(RingSetupError) {
+        _ = try Ring(entries: 8)
+        return .success(())
+    } catch { return .failure(error) }
 }()
 let ringAvailable: Bool = (try? ringAvailability.get()) != nil
 let ringUnavailableReason: Comment = {

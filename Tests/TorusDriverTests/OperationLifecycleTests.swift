@@ -1,4 +1,5 @@
 import Testing
+
 @testable import Torus
 
 /// The transitions of ``OperationLifecycle``, applied by name so that a table can list them.
@@ -12,13 +13,21 @@ enum Transition: String, CaseIterable, CustomStringConvertible, Sendable {
     @discardableResult
     func apply(to state: inout OperationLifecycle) -> String? {
         switch self {
-        case .reserve: state.reserve(); return nil
-        case .submit: state.submit(); return nil
+        case .reserve:
+            state.reserve()
+            return nil
+        case .submit:
+            state.submit()
+            return nil
         case .requestCancel: return "\(state.requestCancel())"
-        case .cancelNotSent: state.cancelNotSent(); return nil
+        case .cancelNotSent:
+            state.cancelNotSent()
+            return nil
         case .completeMore: return "\(state.complete(more: true))"
         case .completeFinal: return "\(state.complete(more: false))"
-        case .release: state.release(); return nil
+        case .release:
+            state.release()
+            return nil
         }
     }
 }
@@ -67,17 +76,17 @@ struct OperationLifecycleTests {
     }
 
     #if compiler(>=6.2)
-    @Test("an invalid transition traps, naming the transition and the state", arguments: invalidTransitions)
-    func invalidTransitionTraps(_ pair: InvalidPair) async {
-        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [pair] in
-            var state = pair.state
-            pair.transition.apply(to: &state)
+        @Test("an invalid transition traps, naming the transition and the state", arguments: invalidTransitions)
+        func invalidTransitionTraps(_ pair: InvalidPair) async {
+            let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [pair] in
+                var state = pair.state
+                pair.transition.apply(to: &state)
+            }
+            if let result {
+                let message = String(decoding: result.standardErrorContent, as: UTF8.self)
+                #expect(message.contains("\(pair.transition.lifecycleName) is not allowed in state \(pair.state)"), "\(message)")
+            }
         }
-        if let result {
-            let message = String(decoding: result.standardErrorContent, as: UTF8.self)
-            #expect(message.contains("\(pair.transition.lifecycleName) is not allowed in state \(pair.state)"), "\(message)")
-        }
-    }
     #endif
 }
 

@@ -1,19 +1,25 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
     @Suite("torus-echo")
     struct EchoProgram {
-        @Test("server and client on loopback: every byte verified, both buffer modes and accept modes", arguments: [
-            ["--buffers", "provided", "--accept", "reuseport"], ["--buffers", "owned", "--accept", "handoff"],
-        ])
+        @Test(
+            "server and client on loopback: every byte verified, both buffer modes and accept modes",
+            arguments: [
+                ["--buffers", "provided", "--accept", "reuseport"], ["--buffers", "owned", "--accept", "handoff"],
+            ])
         func roundTrip(serverArguments: [String]) throws {
             let server = try ListeningProcess.echoServer(serverArguments)
-            let outcome = try runProcess(builtExecutable("torus-echo"), [
-                "client", "--port", "\(server.port)", "--connections", "20", "--pipeline", "4", "--size", "700",
-                "--duration", "0.5", "--warmup", "0.1", "--cores", "2", "--json"])
+            let outcome = try runProcess(
+                builtExecutable("torus-echo"),
+                [
+                    "client", "--port", "\(server.port)", "--connections", "20", "--pipeline", "4", "--size", "700",
+                    "--duration", "0.5", "--warmup", "0.1", "--cores", "2", "--json",
+                ])
             #expect(outcome.status == 0, "\(outcome.stderr)")
             let json = try JSONSerialization.jsonObject(with: Data(outcome.stdout.utf8)) as? [String: Any]
             #expect((json?["messages"] as? Int ?? 0) > 100)

@@ -2,16 +2,21 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite.EchoProgram {
     static let prlimit = ["/usr/bin/prlimit", "/bin/prlimit"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
-    @Test("out of descriptors (prlimit --nofile=64), the accept loops wait and retry: every client is served once others close",
-          .enabled(if: prlimit != nil, "prlimit is not installed (util-linux)"))
+    @Test(
+        "out of descriptors (prlimit --nofile=64), the accept loops wait and retry: every client is served once others close",
+        .enabled(if: prlimit != nil, "prlimit is not installed (util-linux)"))
     func acceptSurvivesEMFILE() async throws {
-        let server = try ListeningProcess(path: Self.prlimit!, [
-            "--nofile=64", builtExecutable("torus-echo"), "server", "--port", "0", "--cores", "2"])
+        let server = try ListeningProcess(
+            path: Self.prlimit!,
+            [
+                "--nofile=64", builtExecutable("torus-echo"), "server", "--port", "0", "--cores", "2",
+            ])
         let port = server.port
         let runtime = try makeRuntime()
         defer { runtime.shutdown() }
@@ -52,11 +57,12 @@ extension RuntimeSuite.EchoProgram {
             // block, their receives stop being consumed.
             var floods: [JoinHandle<Void>] = []
             for _ in 0..<8 {
-                floods.append(spawn {
-                    let client = try await TCPStream.connect(to: .loopback(port: port))
-                    let chunk = IOBuffer(Array(repeating: 7, count: 64 << 10))
-                    while true { try await client.writeAll(chunk) }
-                })
+                floods.append(
+                    spawn {
+                        let client = try await TCPStream.connect(to: .loopback(port: port))
+                        let chunk = IOBuffer(Array(repeating: 7, count: 64 << 10))
+                        while true { try await client.writeAll(chunk) }
+                    })
             }
             try await sleep(for: .milliseconds(500))
             var served = 0

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -32,7 +33,9 @@ extension RuntimeSuite {
             #expect(refused.hasPrefix("adopt \"\(path)\"") && refused.contains("EBADF"), "\(refused)")
         }
 
-        @Test("a listening socket made elsewhere (as systemd passes one) serves connections; a stream socket is adopted as a stream; wrong kinds are refused")
+        @Test(
+            "a listening socket made elsewhere (as systemd passes one) serves connections; a stream socket is adopted as a stream; wrong kinds are refused"
+        )
         func adoptSockets() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }

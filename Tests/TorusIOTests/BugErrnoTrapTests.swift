@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -20,7 +21,10 @@ extension RuntimeSuite {
             }
             var ends: [Int32] = [0, 0]
             #expect(pipe(&ends) == 0)
-            defer { close(ends[0]); close(ends[1]) }
+            defer {
+                close(ends[0])
+                close(ends[1])
+            }
             #expect(write(ends[1], "x", 1) == 1)
             var byte: UInt8 = 0
             #expect(try systemCall("read") { read(ends[0], &byte, 1) } == 1)

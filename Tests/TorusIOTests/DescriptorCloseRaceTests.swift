@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 // Attacks on SharedDescriptor (review of "Descriptors held by their operations"): closes that
@@ -60,10 +61,13 @@ extension RuntimeSuite {
                     }
                 }
                 try await sleep(for: .milliseconds(100))
-                try await finishes(within: .seconds(2), "close of a file with a splice waiting on an empty pipe", unblock: {
-                    // Give the splice its bytes, so that it (and the close) can end.
-                    _ = Glibc.write(pipe.writeEnd.rawValue, "x", 1)
-                }) { try await file.close() }
+                try await finishes(
+                    within: .seconds(2), "close of a file with a splice waiting on an empty pipe",
+                    unblock: {
+                        // Give the splice its bytes, so that it (and the close) can end.
+                        _ = Glibc.write(pipe.writeEnd.rawValue, "x", 1)
+                    }
+                ) { try await file.close() }
                 return try await splicing.value
             }.value
             #expect(outcome != "spliced 1", "the splice was resubmitted after the close cancelled it, and waited for bytes")
@@ -94,9 +98,12 @@ extension RuntimeSuite {
                     }
                 }
                 try await sleep(for: .milliseconds(100))
-                try await finishes(within: .seconds(2), "close of a file with a splice waiting for room in a pipe", unblock: {
-                    splicing.cancel()
-                }) { try await file.close() }
+                try await finishes(
+                    within: .seconds(2), "close of a file with a splice waiting for room in a pipe",
+                    unblock: {
+                        splicing.cancel()
+                    }
+                ) { try await file.close() }
                 _ = await splicing.result
             }.value
             #expect(openFileAndSocketDescriptors() == before)
@@ -156,16 +163,22 @@ extension RuntimeSuite {
                     // Readers waiting on both cores.
                     let readers = (0..<4).map { index in
                         runtime.handle.spawn(on: .core(index % 2)) { () -> Bool in
-                            do { _ = try await file.read(into: IOBuffer(capacity: 8), maxLength: 8); return false } catch { return true }
+                            do {
+                                _ = try await file.read(into: IOBuffer(capacity: 8), maxLength: 8)
+                                return false
+                            } catch { return true }
                         }
                     }
                     try await sleep(for: .milliseconds(5))
                     let closers = (0..<6).map { index in
                         runtime.handle.spawn(on: .core(index % 2)) { try await cores[index % 2].run { try await file.close() } }
                     }
-                    try await finishes(within: .seconds(2), "concurrent closes", unblock: {
-                        for reader in readers { reader.cancel() }
-                    }) {
+                    try await finishes(
+                        within: .seconds(2), "concurrent closes",
+                        unblock: {
+                            for reader in readers { reader.cancel() }
+                        }
+                    ) {
                         for closer in closers { try await closer.value }
                         for reader in readers { #expect(try await reader.value) }
                     }
@@ -268,9 +281,12 @@ extension RuntimeSuite {
                 let first = try await chunks.next()
                 #expect(first?.count == 5)
                 // The receive stays armed (holding the descriptor) while this task closes.
-                try await finishes(within: .seconds(2), "close by the task whose iterator holds the descriptor", unblock: {
-                    try await client.close()
-                }) { try await server.close() }
+                try await finishes(
+                    within: .seconds(2), "close by the task whose iterator holds the descriptor",
+                    unblock: {
+                        try await client.close()
+                    }
+                ) { try await server.close() }
                 let result: String
                 do { result = try await chunks.next() == nil ? "ended" : "more bytes" } catch let error as IOError { result = "\(error.errno)" }
                 try await client.close()
@@ -294,7 +310,9 @@ extension RuntimeSuite {
             let readEnded = Finished()
             let reading = runtime.handle.spawn(on: .core(0)) { () -> String in
                 defer { readEnded.set() }
-                do { return "read \(try await file.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError { return "\(error.errno)" }
+                do { return "read \(try await file.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError {
+                    return "\(error.errno)"
+                }
             }
             try await Task.sleep(for: .milliseconds(50))
             // Swift's global executor: no core, no ring of its own.
@@ -328,7 +346,9 @@ extension RuntimeSuite {
                 let second = File(descriptor: fcntl(first.descriptor.rawValue, F_DUPFD_CLOEXEC, 3), path: FilePath(fifo))
                 let readingFirst = spawn { () -> Void in _ = try? await first.read(into: IOBuffer(capacity: 8), maxLength: 8) }
                 let readingSecond = spawn { () -> String in
-                    do { return "read \(try await second.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError { return "\(error.errno)" }
+                    do { return "read \(try await second.read(into: IOBuffer(capacity: 8), maxLength: 8))" } catch let error as IOError {
+                        return "\(error.errno)"
+                    }
                 }
                 try await sleep(for: .milliseconds(50))
                 try await first.close()
@@ -373,10 +393,13 @@ extension RuntimeSuite {
                         return total
                     }
                     try await sleep(for: .milliseconds(round % 5))
-                    try await finishes(within: .seconds(2), "round \(round): close of a stream whose multishot receive pauses", unblock: {
-                        consuming.cancel()
-                        try await client.close()
-                    }) {
+                    try await finishes(
+                        within: .seconds(2), "round \(round): close of a stream whose multishot receive pauses",
+                        unblock: {
+                            consuming.cancel()
+                            try await client.close()
+                        }
+                    ) {
                         try await Core.current!.shared.cores[1].run { try await server.close() }
                     }
                     _ = await consuming.result
@@ -416,7 +439,9 @@ extension RuntimeSuite {
                 try await listener.close()
                 return endsOfStream
             }.value
-            #expect(endsOfStream == 0, "\(endsOfStream) of \(rounds) rounds, a read returned 0 or an iteration ended (end of stream) although the peer never closed")
+            #expect(
+                endsOfStream == 0,
+                "\(endsOfStream) of \(rounds) rounds, a read returned 0 or an iteration ended (end of stream) although the peer never closed")
         }
 
         @Test("reads on two cores while other tasks close and reopen files (numbers reused) never return another file's bytes")

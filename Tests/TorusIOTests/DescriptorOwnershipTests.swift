@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 // Descriptors are held by the operations that use them (SharedDescriptor): a close while an
@@ -30,7 +31,8 @@ extension RuntimeSuite {
         func queuedReadNeverReachesReusedNumber() async throws {
             let directory = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            let oldPath = directory + "/old", newPath = directory + "/new"
+            let oldPath = directory + "/old"
+            let newPath = directory + "/new"
             try Data(repeating: UInt8(ascii: "O"), count: 4096).write(to: URL(fileURLWithPath: oldPath))
             try Data(repeating: UInt8(ascii: "N"), count: 4096).write(to: URL(fileURLWithPath: newPath))
             let runtime = try makeRuntime()
@@ -58,7 +60,9 @@ extension RuntimeSuite {
                     return (bytes, number, oldNumber)
                 }.value
                 #expect(read.count == 4096, "round \(round)")
-                #expect(read.allSatisfy { $0 == UInt8(ascii: "O") }, "round \(round): the queued read reached the file opened as \(reopenedNumber) (old \(oldNumber))")
+                #expect(
+                    read.allSatisfy { $0 == UInt8(ascii: "O") },
+                    "round \(round): the queued read reached the file opened as \(reopenedNumber) (old \(oldNumber))")
             }
         }
 
@@ -100,10 +104,16 @@ extension RuntimeSuite {
                 // The peer never reads or writes: the receive waits in the kernel, and the send
                 // fills the socket buffers and then blocks (in an io-wq worker).
                 let receiving = spawn { () -> Bool in
-                    do { _ = try await client.read(into: IOBuffer(capacity: 64), maxLength: 64); return false } catch { return true }
+                    do {
+                        _ = try await client.read(into: IOBuffer(capacity: 64), maxLength: 64)
+                        return false
+                    } catch { return true }
                 }
                 let sending = spawn { () -> Bool in
-                    do { try await client.writeAll([UInt8](repeating: 7, count: 64 << 20)); return false } catch { return true }
+                    do {
+                        try await client.writeAll([UInt8](repeating: 7, count: 64 << 20))
+                        return false
+                    } catch { return true }
                 }
                 try await sleep(for: .milliseconds(100))
                 try await finishing(within: .seconds(2), "close of a stream with a blocked receive and send") { try await client.close() }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite.Files {
@@ -22,7 +23,9 @@ extension RuntimeSuite.Files {
         let outcome = try await runtime.handle.spawn { () -> [String] in
             var log: [String] = []
             let entries = try await FileSystem.contentsOfDirectory(descriptor: directoryFD, path: path)
-            let names = entries.map { $0.name.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } } }
+            let names = entries.map {
+                $0.name.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map { UInt8(bitPattern: $0) } }
+            }
             log.append("\(entries.count) \(names.contains(invalid)) \(names.contains(Array("a\u{FFFD}".utf8)))")
             // Listed twice from one descriptor: the same entries.
             log.append("\(try await FileSystem.contentsOfDirectory(descriptor: directoryFD, path: path).count)")

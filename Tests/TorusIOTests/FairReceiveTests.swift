@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite.ProvidedBuffers {
@@ -18,18 +19,20 @@ extension RuntimeSuite.ProvidedBuffers {
             var stuck: [JoinHandle<Void>] = []
             var floods: [JoinHandle<Void>] = []
             for _ in 0..<4 {
-                floods.append(spawn(on: .core(1)) {
-                    let client = try await TCPStream.connect(to: address)
-                    let chunk = IOBuffer(Array(repeating: 7, count: 64 << 10))
-                    while true { try await client.writeAll(chunk) }
-                })
+                floods.append(
+                    spawn(on: .core(1)) {
+                        let client = try await TCPStream.connect(to: address)
+                        let chunk = IOBuffer(Array(repeating: 7, count: 64 << 10))
+                        while true { try await client.writeAll(chunk) }
+                    })
                 let connection = try await listener.accept()
-                stuck.append(spawn {
-                    var chunks = try connection.receivedChunks().makeAsyncIterator()
-                    let first = try await chunks.next()
-                    try await sleep(for: .seconds(3600))
-                    _ = first
-                })
+                stuck.append(
+                    spawn {
+                        var chunks = try connection.receivedChunks().makeAsyncIterator()
+                        let first = try await chunks.next()
+                        try await sleep(for: .seconds(3600))
+                        _ = first
+                    })
             }
             try await sleep(for: .milliseconds(200))
             // Ten fresh connections, each heard through the same core's pool.
@@ -56,8 +59,9 @@ extension RuntimeSuite.ProvidedBuffers {
 extension RuntimeSuite.ProvidedBuffers {
     @Test("with every provided buffer held (ENOBUFS) and no room to grow, a receive waits and is served as soon as buffers come back")
     func starvedReceiveWakesOnReturn() async throws {
-        let runtime = try Runtime(RuntimeConfiguration(
-            cores: .count(2), receiveBufferCount: 8, receiveBufferSize: 1024, receiveBufferLimit: 8))
+        let runtime = try Runtime(
+            RuntimeConfiguration(
+                cores: .count(2), receiveBufferCount: 8, receiveBufferSize: 1024, receiveBufferLimit: 8))
         defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
         let (before, after) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8]?, [UInt8]?) in
             let listener = try TCPListener.bind(.loopback(port: 0))

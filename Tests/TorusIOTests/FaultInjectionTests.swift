@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 // Faults injected through `FaultInjection` (the test hook of the system-call layer): every
@@ -97,24 +98,28 @@ extension RuntimeSuite {
             let messages = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
                 var messages: [String] = []
                 let target = directory + "/target"
-                for (operation, errno) in [("write", Errno.noSpace), ("write", .ioError), ("write", .diskQuotaExceeded),
-                                           ("fsync", .ioError), ("read", .canceled), ("statx", .ioError)] {
+                for (operation, errno) in [
+                    ("write", Errno.noSpace), ("write", .ioError), ("write", .diskQuotaExceeded),
+                    ("fsync", .ioError), ("read", .canceled), ("statx", .ioError),
+                ] {
                     let file = try await File.open(FilePath(target), options: [.read, .write, .create])
-                    messages.append(await FaultInjection.with([FaultRule(operation, subject: target, .fail(errno))]) {
-                        await failure {
-                            switch operation {
-                            case "write": _ = try await file.write(IOBuffer([1, 2, 3]), at: 0)
-                            case "fsync": try await file.sync()
-                            case "read": _ = try await file.read(into: IOBuffer(capacity: 8), at: 0)
-                            default: _ = try await file.metadata()
+                    messages.append(
+                        await FaultInjection.with([FaultRule(operation, subject: target, .fail(errno))]) {
+                            await failure {
+                                switch operation {
+                                case "write": _ = try await file.write(IOBuffer([1, 2, 3]), at: 0)
+                                case "fsync": try await file.sync()
+                                case "read": _ = try await file.read(into: IOBuffer(capacity: 8), at: 0)
+                                default: _ = try await file.metadata()
+                                }
                             }
-                        }
-                    })
+                        })
                     try await file.close()
                 }
-                messages.append(await FaultInjection.with([FaultRule("open", subject: path, .fail(.tooManyOpenFiles))]) {
-                    await failure { _ = try await File.open(FilePath(path)) }
-                })
+                messages.append(
+                    await FaultInjection.with([FaultRule("open", subject: path, .fail(.tooManyOpenFiles))]) {
+                        await failure { _ = try await File.open(FilePath(path)) }
+                    })
                 return messages
             }.value
             #expect(messages.count == 7)
@@ -140,9 +145,10 @@ extension RuntimeSuite {
                 for errno in [Errno.ioError, .interrupted] {
                     let file = try await File.open(FilePath(path))
                     let number = file.descriptor.rawValue
-                    outcomes.append(await FaultInjection.with([FaultRule("close", subject: path, .fail(errno))]) {
-                        await failure { try await file.close() }
-                    })
+                    outcomes.append(
+                        await FaultInjection.with([FaultRule("close", subject: path, .fail(errno))]) {
+                            await failure { try await file.close() }
+                        })
                     // Closed for real: the number is free (and the next open may reuse it).
                     outcomes.append(fcntl(number, F_GETFD) < 0 ? "closed" : "open")
                 }
@@ -261,7 +267,9 @@ extension RuntimeSuite {
 
         // MARK: Programs
 
-        @Test("torus-cp: ENOSPC or EIO on a write or a read fails the file by name, leaves no partial or temporary file, exits 1; short transfers copy exactly")
+        @Test(
+            "torus-cp: ENOSPC or EIO on a write or a read fails the file by name, leaves no partial or temporary file, exits 1; short transfers copy exactly"
+        )
         func copyProgramUnderFaults() throws {
             let (directory, path, bytes) = try sampleFile(300_000)
             defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -56,7 +57,7 @@ extension RuntimeSuite {
                 try await file.writeAll(IOBuffer(expected), at: 0)
                 var seed: UInt64 = 42
                 for round in 0..<200 {
-                    seed = seed &* 6364136223846793005 &+ 1442695040888963407
+                    seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                     let offset = Int(seed >> 44) % (expected.count - 4096)
                     let chunk = pseudoRandomBytes(Int(seed >> 20) % 4096 + 1, seed: UInt64(round))
                     try await file.writeAll(IOBuffer(chunk), at: UInt64(offset))
@@ -93,7 +94,7 @@ extension RuntimeSuite {
                 do {
                     file = try await File.open(path, options: [.read, .write, .create, .direct])
                 } catch let error as IOError where error.errno == .invalidArgument {
-                    return "unsupported"   // tmpfs has no O_DIRECT
+                    return "unsupported"  // tmpfs has no O_DIRECT
                 }
                 try await file.writeAll(buffer, at: 0)
                 let back = IOBuffer(capacity: 8192, alignment: 4096)
@@ -114,7 +115,7 @@ extension RuntimeSuite {
             let log = try await runtime.handle.spawn { () -> [String] in
                 var log: [String] = []
                 try await FileSystem.createDirectories(at: root.appending("a/b/c"))
-                try await FileSystem.createDirectories(at: root.appending("a/b/c"))   // exists: fine
+                try await FileSystem.createDirectories(at: root.appending("a/b/c"))  // exists: fine
                 log.append("\(try await FileSystem.metadata(at: root.appending("a/b")).kind)")
                 try await FileSystem.writeFile(at: root.appending("a/file name é.txt"), contents: Array("x".utf8))
                 try await FileSystem.createHardLink(at: root.appending("a/hard"), to: root.appending("a/file name é.txt"))
@@ -132,11 +133,15 @@ extension RuntimeSuite {
                 log.append(names.joined(separator: ","))
                 try await FileSystem.removeFile(at: root.appending("a/moved"))
                 try await FileSystem.removeDirectory(at: root.appending("a/b/c"))
-                log.append("exists \(try await FileSystem.exists(at: root.appending("a/b/c"))) \(try await FileSystem.exists(at: root.appending("a/b")))")
+                log.append(
+                    "exists \(try await FileSystem.exists(at: root.appending("a/b/c"))) \(try await FileSystem.exists(at: root.appending("a/b")))")
                 return log
             }.value
-            #expect(log == ["directory", "links 2", "symbolicLink", "file name é.txt", "noreplace true",
-                            "b,file name é.txt,moved,soft", "exists false true"])
+            #expect(
+                log == [
+                    "directory", "links 2", "symbolicLink", "file name é.txt", "noreplace true",
+                    "b,file name é.txt,moved,soft", "exists false true",
+                ])
         }
 
         @Test("errors name the operation and the path")
@@ -149,14 +154,20 @@ extension RuntimeSuite {
             let messages = try await runtime.handle.spawn { () -> [String] in
                 var messages: [String] = []
                 func attempt(_ body: () async throws -> Void) async {
-                    do { try await body(); messages.append("no error") } catch { messages.append("\(error)") }
+                    do {
+                        try await body()
+                        messages.append("no error")
+                    } catch { messages.append("\(error)") }
                 }
                 await attempt { _ = try await File.open(FilePath(directory + "/missing.txt")) }
                 await attempt { _ = try await File.open(FilePath(directory), options: [.write]) }
                 await attempt { try await FileSystem.removeDirectory(at: FilePath(directory + "/missing")) }
                 await attempt { try await FileSystem.createDirectory(at: FilePath(directory)) }
                 let unwritable = getuid() == 0 ? "/sys/kernel/notes" : directory + "/readonly"
-                if getuid() != 0 { try await FileSystem.writeFile(at: FilePath(unwritable), contents: [1]); chmod(unwritable, 0) }
+                if getuid() != 0 {
+                    try await FileSystem.writeFile(at: FilePath(unwritable), contents: [1])
+                    chmod(unwritable, 0)
+                }
                 await attempt { _ = try await File.open(FilePath(unwritable), options: [.write]) }
                 return messages
             }.value

@@ -1,7 +1,8 @@
 import Foundation
+import MiniRedis
 import Testing
 import TorusTestSupport
-import MiniRedis
+
 @testable import Torus
 
 /// A test's set-up could not be made (not a failure of the code under test).
@@ -50,8 +51,10 @@ extension RuntimeSuite {
                 let v4 = try TCPListener.bind(.loopback(port: 0))
                 let port = try v4.localAddress.port!
                 let v6 = try TCPListener.bind(SocketAddress("[::1]:\(port)"))
-                for (text, peer) in [("localhost:\(port)", "127.0.0.1:\(port)"), ("[::1]:\(port)", "[::1]:\(port)"),
-                                     ("127.0.0.1:\(port)", "127.0.0.1:\(port)")] {
+                for (text, peer) in [
+                    ("localhost:\(port)", "127.0.0.1:\(port)"), ("[::1]:\(port)", "[::1]:\(port)"),
+                    ("127.0.0.1:\(port)", "127.0.0.1:\(port)"),
+                ] {
                     let stream = try await TCPStream.connect(to: text, timeout: .seconds(5))
                     #expect(try stream.peerAddress.description == peer, "\(text)")
                     try await stream.close()
@@ -102,17 +105,18 @@ extension RuntimeSuite {
             #expect(failure.description.hasPrefix("getaddrinfo \"nosuch.invalid\": \(failure.reason) (EAI_"), "\(failure)")
         }
 
-        @Test("empty, overlong and malformed names are refused without a look-up, naming the problem",
-              arguments: [
-                  ("", "empty"),
-                  (String(repeating: "a.", count: 126) + "ab", "254 bytes long; DNS allows at most 253"),
-                  (String(repeating: "x", count: 64) + ".example", "label of the host name is 64 bytes long"),
-                  ("a..example", "empty label"),
-                  (".example", "empty label"),
-                  ("bad\0name", "NUL byte"),
-                  ("1.2.3", "not an IPv4 address"),
-                  ("999.1.1.1", "not an IPv4 address"),
-              ])
+        @Test(
+            "empty, overlong and malformed names are refused without a look-up, naming the problem",
+            arguments: [
+                ("", "empty"),
+                (String(repeating: "a.", count: 126) + "ab", "254 bytes long; DNS allows at most 253"),
+                (String(repeating: "x", count: 64) + ".example", "label of the host name is 64 bytes long"),
+                ("a..example", "empty label"),
+                (".example", "empty label"),
+                ("bad\0name", "NUL byte"),
+                ("1.2.3", "not an IPv4 address"),
+                ("999.1.1.1", "not an IPv4 address"),
+            ])
         func invalidNames(name: String, reason: String) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -134,8 +138,9 @@ extension RuntimeSuite {
             #expect(throws: Never.self) { try HostName.validate(String(repeating: "x", count: 63) + ".example.") }
         }
 
-        @Test("HOST:PORT text: no port, a port out of range, an empty host are SocketAddressErrors quoting it",
-              arguments: ["localhost", "localhost:70000", "localhost:-1", "localhost:+80", "localhost:", ":80", "[]:80", "::1:80", "[::1]80", "[::1"])
+        @Test(
+            "HOST:PORT text: no port, a port out of range, an empty host are SocketAddressErrors quoting it",
+            arguments: ["localhost", "localhost:70000", "localhost:-1", "localhost:+80", "localhost:", ":80", "[]:80", "::1:80", "[::1]80", "[::1"])
         func malformedText(text: String) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -206,8 +211,11 @@ extension RuntimeSuite {
 
         @Test("addresses are raced IPv6 first, families interleaved, duplicates once")
         func order() throws {
-            let a6 = try SocketAddress("[::1]:1"), b6 = try SocketAddress("[::2]:1")
-            let a4 = try SocketAddress("127.0.0.1:1"), b4 = try SocketAddress("127.0.0.2:1"), c4 = try SocketAddress("127.0.0.3:1")
+            let a6 = try SocketAddress("[::1]:1")
+            let b6 = try SocketAddress("[::2]:1")
+            let a4 = try SocketAddress("127.0.0.1:1")
+            let b4 = try SocketAddress("127.0.0.2:1")
+            let c4 = try SocketAddress("127.0.0.3:1")
             #expect(HappyEyeballs.order([a4, b4, c4, a6, b6, a4]) == [a6, a4, b6, b4, c4])
             #expect(HappyEyeballs.order([a4, b4]) == [a4, b4])
             #expect(HappyEyeballs.order([]) == [])
@@ -244,7 +252,8 @@ extension RuntimeSuite {
             defer { runtime.shutdown() }
             let before = openFileAndSocketDescriptors()
             let refusedPort = try unusedPort()
-            let (took, peer, working, allFailed) = try await runtime.handle.spawn(on: .core(0)) { () -> (Duration, SocketAddress, SocketAddress, ConnectError?) in
+            let (took, peer, working, allFailed) = try await runtime.handle.spawn(on: .core(0)) {
+                () -> (Duration, SocketAddress, SocketAddress, ConnectError?) in
                 let listener = try TCPListener.bind(.loopback(port: 0))
                 let working = try listener.localAddress
                 let start = ContinuousClock.now
@@ -270,7 +279,10 @@ extension RuntimeSuite {
             #expect(failure.host == nil)
             #expect(failure.attempts.map(\.address) == [try SocketAddress("[::1]:\(refusedPort)"), .loopback(port: refusedPort)])
             #expect(failure.isConnectionRefused)
-            #expect(failure.description == "connect: [::1]:\(refusedPort): Connection refused (ECONNREFUSED); 127.0.0.1:\(refusedPort): Connection refused (ECONNREFUSED)")
+            #expect(
+                failure.description
+                    == "connect: [::1]:\(refusedPort): Connection refused (ECONNREFUSED); 127.0.0.1:\(refusedPort): Connection refused (ECONNREFUSED)"
+            )
             try await eventually { openFileAndSocketDescriptors() <= before }
         }
 
@@ -302,14 +314,19 @@ extension RuntimeSuite {
                 outcomes.append("open after cancel: \(openFileAndSocketDescriptors() - during)")
 
                 // Timed out, by name and over the list.
-                do { _ = try await TCPStream.connect(host: "localhost", port: port4, timeout: .milliseconds(300)) } catch is TimeoutError { outcomes.append("timeout") }
+                do { _ = try await TCPStream.connect(host: "localhost", port: port4, timeout: .milliseconds(300)) } catch is TimeoutError {
+                    outcomes.append("timeout")
+                }
                 do { _ = try await TCPStream.connect(to: both, timeout: .milliseconds(300)) } catch is TimeoutError { outcomes.append("timeout") }
                 outcomes.append("open after timeouts: \(openFileAndSocketDescriptors() - during)")
                 try await closeBlackhole(hole4)
                 try await closeBlackhole(hole6)
                 return outcomes
             }.value
-            #expect(outcomes == ["cancelled", "open after cancel: 0", "cancelled", "open after cancel: 0", "timeout", "timeout", "open after timeouts: 0"])
+            #expect(
+                outcomes == [
+                    "cancelled", "open after cancel: 0", "cancelled", "open after cancel: 0", "timeout", "timeout", "open after timeouts: 0",
+                ])
             try await eventually { openFileAndSocketDescriptors() <= before }
         }
     }

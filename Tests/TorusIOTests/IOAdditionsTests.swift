@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// A writer that records every call, taking at most `limit` bytes per call.
@@ -70,7 +71,7 @@ extension RuntimeSuite {
                 let out = BufferedWriter(stream, capacity: 1 << 20)
                 var timeouts = 0
                 for _ in 0..<rounds {
-                    try await out.write(chunk)   // fits the empty buffer: never waits
+                    try await out.write(chunk)  // fits the empty buffer: never waits
                     while out.pending > 0 {
                         do { try await withTimeout(.milliseconds(10)) { try await out.flush() } } catch is TimeoutError { timeouts += 1 }
                     }
@@ -106,7 +107,9 @@ extension RuntimeSuite {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: builtExecutable("TorusTestHelper"))
             process.arguments = ["stdio-upper"]
-            let input = Pipe(), output = Pipe(), error = Pipe()
+            let input = Pipe()
+            let output = Pipe()
+            let error = Pipe()
             process.standardInput = input
             process.standardOutput = output
             process.standardError = error

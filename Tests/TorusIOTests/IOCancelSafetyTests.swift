@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 @testable import TorusChannels
 
@@ -51,12 +52,13 @@ extension RuntimeSuite {
             let (outcomes, received, inFlight) = try await runtime.handle.spawn(on: .core(0)) { () -> ([String], [UInt8], Int) in
                 let (client, server) = try await connectedPair()
                 let reading = spawn { _ = try await client.read(into: IOBuffer(capacity: 64)) }
-                try await sleep(for: .milliseconds(5))   // the read waits in the kernel
+                try await sleep(for: .milliseconds(5))  // the read waits in the kernel
                 reading.cancel()
                 var outcomes = [await outcome { try await reading.value }]
-                outcomes.append(await outcome {
-                    _ = try await withTimeout(.milliseconds(10)) { try await client.read(into: IOBuffer(capacity: 64)) }
-                })
+                outcomes.append(
+                    await outcome {
+                        _ = try await withTimeout(.milliseconds(10)) { try await client.read(into: IOBuffer(capacity: 64)) }
+                    })
                 let message = Array("every byte of this arrives".utf8)
                 try await server.writeAll(message)
                 let buffer = IOBuffer(capacity: 64)
@@ -294,7 +296,11 @@ extension RuntimeSuite {
                 let sender = try UDPSocket.bind(.loopback(port: 0))
                 // Waits stopped before any datagram exists.
                 var stopped = 0
-                if await outcome({ let _: (count: Int, sender: SocketAddress?) = try await withTimeout(.milliseconds(5)) { try await receiver.receive(into: IOBuffer(capacity: 8)) } }) == "TimeoutError" {
+                if await outcome({
+                    let _: (count: Int, sender: SocketAddress?) = try await withTimeout(.milliseconds(5)) {
+                        try await receiver.receive(into: IOBuffer(capacity: 8))
+                    }
+                }) == "TimeoutError" {
                     stopped += 1
                 }
                 let waiting = spawn { let _: (count: Int, sender: SocketAddress?) = try await receiver.receive(into: IOBuffer(capacity: 8)) }
@@ -310,7 +316,9 @@ extension RuntimeSuite {
                 var received: [Int] = []
                 let giveUp = ContinuousClock.now + .seconds(3)
                 var i = 0
-                func decode(_ bytes: [UInt8]) -> Int { bytes.count == 4 ? Int(bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) : -1 }
+                func decode(_ bytes: [UInt8]) -> Int {
+                    bytes.count == 4 ? Int(bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }) : -1
+                }
                 while received.count < count && ContinuousClock.now < giveUp {
                     i += 1
                     switch i % 2 == 0 ? Stop.deadline : Stop.taskCancel {
@@ -541,7 +549,8 @@ extension RuntimeSuite {
         func intervalWaitCancelled() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            let (first, stopped, next) = try await runtime.handle.spawn(on: .core(0)) { () -> (ContinuousClock.Instant?, ContinuousClock.Instant?, ContinuousClock.Instant?) in
+            let (first, stopped, next) = try await runtime.handle.spawn(on: .core(0)) {
+                () -> (ContinuousClock.Instant?, ContinuousClock.Instant?, ContinuousClock.Instant?) in
                 var ticks = interval(every: .milliseconds(40)).makeAsyncIterator()
                 let first = await ticks.next()
                 let stopped = try await withTimeout(.milliseconds(5)) { await ticks.next() }
@@ -585,7 +594,7 @@ extension RuntimeSuite {
                     let stopped = await outcome { try await withTimeout(.milliseconds(5)) { try await mutex.withLock { $0 += 100 } } }
                     let waiter = spawn { try await mutex.withLock { $0 += 1 } }
                     try await sleep(for: .milliseconds(2))
-                    mutex.unlock()   // must go to `waiter`, not to the waiter that left
+                    mutex.unlock()  // must go to `waiter`, not to the waiter that left
                     try await waiter.value
                     let lockedAfterUnlock = mutex.isLocked
                     return (stopped, lockedAfterUnlock, "value \(try await mutex.withLock { $0 })")

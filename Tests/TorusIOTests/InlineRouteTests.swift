@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -23,7 +24,7 @@ extension RuntimeSuite {
                 let viaInline = try await file.metadata(via: .inline)
                 let viaRing = try await file.metadata()
                 try await file.close(via: .inline)
-                try await file.close(via: .inline)   // idempotent
+                try await file.close(via: .inline)  // idempotent
                 try await FileSystem.rename(temporary, to: base.appending("sub/data"), replacing: false, via: .inline)
                 // copy_file_range on the calling thread, into a second file.
                 let input = try await File.open(base.appending("sub/data"), via: .inline)
@@ -60,7 +61,10 @@ extension RuntimeSuite {
             let (messages, cancelled) = try await runtime.handle.spawn { () -> ([String], [Bool]) in
                 var messages: [String] = []
                 func attempt(_ body: () async throws -> Void) async {
-                    do { try await body(); messages.append("no error") } catch { messages.append("\(error)") }
+                    do {
+                        try await body()
+                        messages.append("no error")
+                    } catch { messages.append("\(error)") }
                 }
                 await attempt { _ = try await File.open(base.appending("missing"), via: .inline) }
                 await attempt { try await FileSystem.createDirectory(at: base, via: .inline) }
@@ -75,8 +79,14 @@ extension RuntimeSuite {
                 let cancelled = try await spawn { () -> [Bool] in
                     withUnsafeCurrentTask { $0?.cancel() }
                     var results: [Bool] = []
-                    do { _ = try await File.open(base.appending("c"), options: [.write, .create], via: .inline); results.append(false) } catch is CancellationError { results.append(true) }
-                    do { try await FileSystem.rename(base.appending("a"), to: base.appending("d"), via: .inline); results.append(false) } catch is CancellationError { results.append(true) }
+                    do {
+                        _ = try await File.open(base.appending("c"), options: [.write, .create], via: .inline)
+                        results.append(false)
+                    } catch is CancellationError { results.append(true) }
+                    do {
+                        try await FileSystem.rename(base.appending("a"), to: base.appending("d"), via: .inline)
+                        results.append(false)
+                    } catch is CancellationError { results.append(true) }
                     return results
                 }.value
                 return (messages, cancelled)

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -86,7 +87,7 @@ extension RuntimeSuite.ListenerGroups {
             }
             try await sleep(for: .milliseconds(200))
             try connection.abort()
-            try connection.abort()   // a connection already ended is not an error
+            try connection.abort()  // a connection already ended is not an error
             let ended = try await withTimeout(.seconds(2)) { try await writer.value }
             _ = peer
             return ended

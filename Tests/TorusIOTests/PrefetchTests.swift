@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {

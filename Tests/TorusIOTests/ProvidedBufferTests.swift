@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -69,11 +70,12 @@ extension RuntimeSuite {
                     let client = try await TCPStream.connect(to: address)
                     clients.append(client)
                     let connection = try await listener.accept()
-                    servers.append(spawn { () -> Int in
-                        var bytes = 0
-                        for try await chunk in try connection.receivedChunks() { bytes += chunk.count }
-                        return bytes
-                    })
+                    servers.append(
+                        spawn { () -> Int in
+                            var bytes = 0
+                            for try await chunk in try connection.receivedChunks() { bytes += chunk.count }
+                            return bytes
+                        })
                 }
                 try await sleep(for: .milliseconds(20))
                 // 2,000 receives armed on 64 buffers: possible only because idle ones hold none.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 // Issue #16, item 5: `RawSpan` views of received and I/O buffers, parsed in place.
@@ -62,7 +63,8 @@ extension RuntimeSuite {
                 for try await chunk in try server.receivedChunks() {
                     let span = chunk.rawSpan
                     let copy = chunk.bytes
-                    agreed = agreed && span.byteCount == chunk.count && parseFrames(span) == parseFrames(copy)
+                    agreed =
+                        agreed && span.byteCount == chunk.count && parseFrames(span) == parseFrames(copy)
                         && chunk.withBytes { parseFrames($0) } == parseFrames(copy)
                     frames += parseFrames(span).count
                     for offset in span.byteOffsets { received.append(span.unsafeLoad(fromByteOffset: offset, as: UInt8.self)) }
@@ -73,7 +75,7 @@ extension RuntimeSuite {
                 let buffer = IOBuffer(capacity: sent.count)
                 buffer.append(sent)
                 let whole = parseFrames(buffer.rawSpan) == parseFrames(sent) && buffer.withBytes { $0.byteCount } == sent.count
-                buffer.removeFirst(3)   // the first frame (length 1)
+                buffer.removeFirst(3)  // the first frame (length 1)
                 let rest = parseFrames(buffer.rawSpan) == Array(parseFrames(sent).dropFirst())
                 return ["\(received == sent) \(agreed) \(frames > 0)", "\(whole) \(rest)", "\(parseFrames(sent).count)"]
             }.value

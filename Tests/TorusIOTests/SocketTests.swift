@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// Echoes every connection on `listener` until cancelled.
@@ -36,7 +37,9 @@ extension RuntimeSuite {
             let fuzzed = ["127.0.0.1\0junk:80", "unix:/tmp/a\0b", "/tmp/a\0", "[::1\0]:80", "1.2.3.4:+80", "[::1]:+0"]
             #expect(throws: SocketAddressError.self) { try SocketAddress(host: "127.0.0.1\0x", port: 1) }
             #expect(throws: SocketAddressError.self) { try SocketAddress.unix(path: "/tmp/a\0b") }
-            for bad in ["localhost", "1.2.3.4:99999", "1.2.3:80", "::1:80", "[::1]80", "[::1", "999.1.1.1:1", "[fe80::1%nosuchif]:1", "unix:"] + fuzzed {
+            for bad in ["localhost", "1.2.3.4:99999", "1.2.3:80", "::1:80", "[::1]80", "[::1", "999.1.1.1:1", "[fe80::1%nosuchif]:1", "unix:"]
+                + fuzzed
+            {
                 #expect {
                     _ = try SocketAddress(bad)
                 } throws: { error in
@@ -279,8 +282,10 @@ extension RuntimeSuite {
                 try await b.send(IOBuffer(Array("pong".utf8)))
                 let reply = IOBuffer(capacity: 100)
                 let (_, from) = try await a.receive(into: reply)
-                return ["\(count) \(String(decoding: buffer.bytes, as: UTF8.self))", "\(sender! == (try a.localAddress))",
-                        String(decoding: reply.bytes, as: UTF8.self), "\(from! == bAddress)"]
+                return [
+                    "\(count) \(String(decoding: buffer.bytes, as: UTF8.self))", "\(sender! == (try a.localAddress))",
+                    String(decoding: reply.bytes, as: UTF8.self), "\(from! == bAddress)",
+                ]
             }.value
             #expect(log == ["4 ping", "true", "pong", "true"])
         }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 // Issue #16, item 5: descriptors as swift-system's `FileDescriptor`, and directory entry names
@@ -73,8 +74,11 @@ extension RuntimeSuite {
                 _ = try pipe.writeEnd.writeAll(Array("pipe".utf8))
                 var bytes = [UInt8](repeating: 0, count: 4)
                 let n = try bytes.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) }
-                return ["\(listening) \(distinct)", heard, "\(client.descriptor.rawValue) \(listener.descriptor.rawValue) \(udpOpen) \(udp.descriptor.rawValue)",
-                        String(decoding: bytes[..<n], as: UTF8.self)]
+                return [
+                    "\(listening) \(distinct)", heard,
+                    "\(client.descriptor.rawValue) \(listener.descriptor.rawValue) \(udpOpen) \(udp.descriptor.rawValue)",
+                    String(decoding: bytes[..<n], as: UTF8.self),
+                ]
             }.value
             #expect(outcome == ["true true", "hi", "-1 -1 true -1", "pipe"])
         }
@@ -112,7 +116,9 @@ extension RuntimeSuite {
                     try await file.close()
                     try await relative.close()
                     // The String form is lossy: the invalid bytes became U+FFFD.
-                    log.append("\(text) \(again) \(entry.lossyName.hasSuffix("\u{FFFD}\u{FFFD}")) \(entry.lossyName.utf8.elementsEqual(rawBytes(entry.name)))")
+                    log.append(
+                        "\(text) \(again) \(entry.lossyName.hasSuffix("\u{FFFD}\u{FFFD}")) \(entry.lossyName.utf8.elementsEqual(rawBytes(entry.name)))"
+                    )
                 }
                 return log
             }.value

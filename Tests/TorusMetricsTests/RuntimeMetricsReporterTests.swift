@@ -7,8 +7,9 @@ import TorusMetrics
 private let ioUringAvailable = (try? RuntimeCapabilities.probe()) != nil
 
 /// `RuntimeMetricsReporter` against swift-metrics' `TestMetrics` backend, on real runtimes.
-@Suite("TorusMetrics: runtime counters to swift-metrics", .serialized,
-       .enabled(if: ioUringAvailable, "skipped: io_uring is unavailable here"))
+@Suite(
+    "TorusMetrics: runtime counters to swift-metrics", .serialized,
+    .enabled(if: ioUringAvailable, "skipped: io_uring is unavailable here"))
 struct RuntimeMetricsReporterTests {
     @Test("counters carry each core's figures under a core dimension, growing by what happened between reports")
     func countersPerCore() async throws {
@@ -35,8 +36,10 @@ struct RuntimeMetricsReporterTests {
         #expect(timers1.values.last == 3, "increments: \(timers1.values)")
 
         // Every counter exists for every core.
-        for name in ["jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
-                     "submission_queue_full_waits", "timers_armed", "tasks_started"] {
+        for name in [
+            "jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
+            "submission_queue_full_waits", "timers_armed", "tasks_started",
+        ] {
             for core in ["0", "1"] {
                 #expect(throws: Never.self, "\(name) core \(core)") {
                     try metrics.expectCounter("torus_core_\(name)", [("core", core)])

@@ -2,7 +2,10 @@ import Testing
 import TorusRing
 
 let ringAvailability: Result<Void, RingSetupError> = {
-    do throws(RingSetupError) { _ = try Ring(entries: 8); return .success(()) } catch { return .failure(error) }
+    do throws(RingSetupError) {
+        _ = try Ring(entries: 8)
+        return .success(())
+    } catch { return .failure(error) }
 }()
 let ringAvailable: Bool = (try? ringAvailability.get()) != nil
 let ringUnavailableReason: Comment = {
@@ -50,7 +53,7 @@ struct RingTests {
         ring.submitAndWait(1)
         var result: Int32?
         _ = ring.reapBatch { result = $0.result }
-        #expect(result == -62) // ETIME
+        #expect(result == -62)  // ETIME
         #expect(ContinuousClock.now - start >= .milliseconds(5))
     }
 

@@ -1,5 +1,6 @@
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite.BlockingPool {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 @testable import TorusChannels
 
@@ -27,7 +28,8 @@ final class ChunkReader: AsyncReader {
 /// Runs `body` in a task on `core` and gives it `limit` to finish; a task still running then
 /// is cancelled (Torus waits all honour task cancellation) and reported as hung, so a missed
 /// wake-up fails the test instead of blocking the suite.
-func finishes<T: Sendable>(within limit: Duration, on core: Placement = .current, _ body: @escaping @Sendable () async throws -> T) async throws -> T? {
+func finishes<T: Sendable>(within limit: Duration, on core: Placement = .current, _ body: @escaping @Sendable () async throws -> T) async throws -> T?
+{
     let done = SharedFlag()
     let work = spawn(on: core) { () -> T in
         defer { done.set() }
@@ -88,8 +90,9 @@ extension RuntimeSuite {
             #expect(lines == ["one", "two", "three"])
         }
 
-        @Test("a line over maxLength is refused the same way whether it arrived in one read or in several",
-              arguments: [4, 1 << 10])
+        @Test(
+            "a line over maxLength is refused the same way whether it arrived in one read or in several",
+            arguments: [4, 1 << 10])
         func readLineLimitIndependentOfChunking(capacity: Int) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -132,31 +135,36 @@ extension RuntimeSuite {
             let (accepting, receiving) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, String) in
                 let listener = try TCPListener.bind("127.0.0.1:0")
                 let address = try listener.localAddress
-                let accepting = try await finishes(within: .seconds(2)) { () -> String in
-                    let token = CancellationToken()
-                    spawn { try await sleep(for: .milliseconds(20)); token.cancel() }
-                    let outcome = try await token.run {
-                        for try await _ in listener.connections {}
-                        return "ended"
-                    }
-                    return outcome ?? "token"
-                } ?? "hung"
-                let receiving = try await finishes(within: .seconds(2)) { () -> String in
-                    async let server = listener.accept()
-                    let client = try await TCPStream.connect(to: address)
-                    let peer = try await server
-                    var chunks = try client.receivedChunks().makeAsyncIterator()
-                    var outcome = "ended"
-                    do {
-                        _ = try await withTimeout(.milliseconds(20)) { try await chunks.next() }
-                    } catch {
-                        outcome = "\(type(of: error))"
-                    }
-                    // The same iterator goes on: bytes sent after the deadline arrive.
-                    try await peer.writeAll("hi")
-                    let chunk = try await withTimeout(.seconds(5)) { try await chunks.next() }
-                    return outcome + (chunk.map { " then \($0.count) bytes" } ?? " then end")
-                } ?? "hung"
+                let accepting =
+                    try await finishes(within: .seconds(2)) { () -> String in
+                        let token = CancellationToken()
+                        spawn {
+                            try await sleep(for: .milliseconds(20))
+                            token.cancel()
+                        }
+                        let outcome = try await token.run {
+                            for try await _ in listener.connections {}
+                            return "ended"
+                        }
+                        return outcome ?? "token"
+                    } ?? "hung"
+                let receiving =
+                    try await finishes(within: .seconds(2)) { () -> String in
+                        async let server = listener.accept()
+                        let client = try await TCPStream.connect(to: address)
+                        let peer = try await server
+                        var chunks = try client.receivedChunks().makeAsyncIterator()
+                        var outcome = "ended"
+                        do {
+                            _ = try await withTimeout(.milliseconds(20)) { try await chunks.next() }
+                        } catch {
+                            outcome = "\(type(of: error))"
+                        }
+                        // The same iterator goes on: bytes sent after the deadline arrive.
+                        try await peer.writeAll("hi")
+                        let chunk = try await withTimeout(.seconds(5)) { try await chunks.next() }
+                        return outcome + (chunk.map { " then \($0.count) bytes" } ?? " then end")
+                    } ?? "hung"
                 return (accepting, receiving)
             }.value
             #expect(accepting == "token")
@@ -208,7 +216,11 @@ extension RuntimeSuite {
                     Task { () -> Int in
                         try await select(
                             .receive(from: rx2) { $0 ?? -1 },
-                            SelectBranch(attempt: { polls.increment(); return nil }, watch: { _ in SelectWatch(disarm: nil) }))
+                            SelectBranch(
+                                attempt: {
+                                    polls.increment()
+                                    return nil
+                                }, watch: { _ in SelectWatch(disarm: nil) }))
                     }
                 }
                 try await sleep(for: .milliseconds(20))
@@ -229,7 +241,10 @@ extension RuntimeSuite {
         func offCoreScopeTimerIsCancelled() async throws {
             weak var weakScope: CancelScope?
             let (tx, rx) = MPSC.unbounded(Int.self)
-            let sender = Task { try await Task.sleep(for: .milliseconds(5)); try tx.trySend(1) }
+            let sender = Task {
+                try await Task.sleep(for: .milliseconds(5))
+                try tx.trySend(1)
+            }
             let value = try await withTimeout(.seconds(3600)) { () -> Int? in
                 weakScope = CancelScope.current
                 return try await rx.receive()
@@ -249,7 +264,10 @@ extension RuntimeSuite {
             let outcomes = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
                 let (tx, rx) = MPSC.unbounded(Int.self)
                 try tx.trySend(1)
-                let slow = SelectBranch<String>.operation({ try await sleep(for: .milliseconds(20)); return 7 }) { "operation \($0)" }
+                let slow = SelectBranch<String>.operation({
+                    try await sleep(for: .milliseconds(20))
+                    return 7
+                }) { "operation \($0)" }
                 var outcomes: [String] = []
                 for _ in 0..<3 {
                     do {
@@ -270,7 +288,10 @@ extension RuntimeSuite {
             let results = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
                 var results: [String] = []
                 let (tx, rx) = MPSC.unbounded(Int.self)
-                spawn { try await sleep(for: .milliseconds(5)); try tx.trySend(1) }
+                spawn {
+                    try await sleep(for: .milliseconds(5))
+                    try tx.trySend(1)
+                }
                 results.append("\(try await withTimeout(.seconds(Int64.max)) { try await rx.receive() } ?? -1)")
                 try await withTimeout(.seconds(Int64.max)) { try await sleep(for: .milliseconds(1)) }
                 results.append(try await select(.sleep(for: .seconds(Int64.max)) { "never" }, .sleep(for: .milliseconds(2)) { "short" }))
@@ -283,7 +304,7 @@ extension RuntimeSuite {
                         results.append("\(type(of: error))")
                     }
                 }
-                try await sleep(for: .milliseconds(5))   // the cancelled timers' final completions
+                try await sleep(for: .milliseconds(5))  // the cancelled timers' final completions
                 let inFlight = Core.current!.driver.operations.inFlight
                 results.append("inFlight \(inFlight)")
                 return results
@@ -310,7 +331,10 @@ extension RuntimeSuite {
                     i += 1
                     let token = CancellationToken()
                     let delay = Duration.microseconds((i &* 13) % 40)
-                    spawn(on: .core(1)) { try await sleep(for: delay); token.cancel() }
+                    spawn(on: .core(1)) {
+                        try await sleep(for: delay)
+                        token.cancel()
+                    }
                     let kind = i % 3
                     let outcome: Int?? = try await token.run { () -> Int? in
                         switch kind {
@@ -318,7 +342,7 @@ extension RuntimeSuite {
                         case 1:
                             return try await select(.receive(from: rx) { $0 }, .sleep(for: .milliseconds(1)) { -2 })
                         default:
-                            try await sleep(for: .seconds(1))   // the token always wins this one
+                            try await sleep(for: .seconds(1))  // the token always wins this one
                             return -2
                         }
                     }
@@ -464,7 +488,8 @@ extension RuntimeSuite {
                     if done { break loop }
                 }
                 try await sleep(for: .milliseconds(5))
-                let watchers = rx.storage.state.withLock { $0.receiveWatchers.count + $0.sendWatchers.count }
+                let watchers =
+                    rx.storage.state.withLock { $0.receiveWatchers.count + $0.sendWatchers.count }
                     + watcher.storage.state.withLock { $0.waiters.count }
                 return (count, watchers, Core.current!.driver.operations.inFlight)
             }.value
@@ -494,7 +519,9 @@ extension RuntimeSuite {
             #expect(outcome == "accepted")
         }
 
-        @Test("select forms at the edges: biased with otherwise, otherwise under a passed deadline, an operation with otherwise, a ready branch under a passed deadline")
+        @Test(
+            "select forms at the edges: biased with otherwise, otherwise under a passed deadline, an operation with otherwise, a ready branch under a passed deadline"
+        )
         func selectEdges() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -503,11 +530,21 @@ extension RuntimeSuite {
                 let (tx, rx) = MPSC.unbounded(Int.self)
                 let (_emptyTx, empty) = MPSC.unbounded(Int.self)
                 try tx.trySend(1)
-                results.append(try await select(biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
-                results.append(try await select(biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
+                results.append(
+                    try await select(
+                        biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
+                results.append(
+                    try await select(
+                        biased: true, .receive(from: empty) { _ in "empty" }, .receive(from: rx) { "rx \($0 ?? -1)" }, otherwise: { "otherwise" }))
                 results.append(try await withTimeout(.zero) { try await select(.receive(from: empty) { _ in "empty" }, otherwise: { "otherwise" }) })
                 let ran = SharedFlag()
-                results.append(try await select(.operation({ try await sleep(for: .seconds(5)); ran.set(); return 1 }) { "op \($0)" }, otherwise: { "otherwise" }))
+                results.append(
+                    try await select(
+                        .operation({
+                            try await sleep(for: .seconds(5))
+                            ran.set()
+                            return 1
+                        }) { "op \($0)" }, otherwise: { "otherwise" }))
                 results.append("operation finished \(ran.isSet)")
                 try tx.trySend(2)
                 results.append(try await withTimeout(.zero) { try await select(.receive(from: rx) { "rx \($0 ?? -1)" }) })
@@ -522,8 +559,9 @@ extension RuntimeSuite {
             #expect(results == ["rx 1", "otherwise", "otherwise", "otherwise", "operation finished false", "rx 2", "TimeoutError"])
         }
 
-        @Test("50k receives each under its own long deadline (a scope timer armed and cancelled each time) leave no timer in flight and no memory growth",
-              .disabled(if: sanitizer == "address", "AddressSanitizer's quarantine keeps freed memory resident"))
+        @Test(
+            "50k receives each under its own long deadline (a scope timer armed and cancelled each time) leave no timer in flight and no memory growth",
+            .disabled(if: sanitizer == "address", "AddressSanitizer's quarantine keeps freed memory resident"))
         func manyScopesLeaveNothing() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -569,23 +607,24 @@ extension RuntimeSuite {
                 var tasks: [JoinHandle<Void>] = []
                 let (tx, rx) = MPSC.unbounded(Int.self)
                 for i in 0..<400 {
-                    tasks.append(spawn {
-                        do {
-                            // Ring operations with linked timeouts, and channel waits whose scopes
-                            // each arm a ring timer (while the ring is full).
-                            try await withTimeout(.milliseconds(30 * timingScale)) {
-                                switch i % 4 {
-                                case 0: try await sleep(for: .seconds(5))
-                                case 1: try await sleep(for: .milliseconds(1))
-                                case 2: _ = try await rx.receive()
-                                default: try await Notify().notified()
+                    tasks.append(
+                        spawn {
+                            do {
+                                // Ring operations with linked timeouts, and channel waits whose scopes
+                                // each arm a ring timer (while the ring is full).
+                                try await withTimeout(.milliseconds(30 * timingScale)) {
+                                    switch i % 4 {
+                                    case 0: try await sleep(for: .seconds(5))
+                                    case 1: try await sleep(for: .milliseconds(1))
+                                    case 2: _ = try await rx.receive()
+                                    default: try await Notify().notified()
+                                    }
                                 }
+                                finished.increment()
+                            } catch is TimeoutError {
+                                timedOut.increment()
                             }
-                            finished.increment()
-                        } catch is TimeoutError {
-                            timedOut.increment()
-                        }
-                    })
+                        })
                 }
                 try await sleep(for: .milliseconds(10))
                 for value in 0..<100 { try tx.trySend(value) }

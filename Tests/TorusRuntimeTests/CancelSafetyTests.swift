@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// How many values the ownership tests push through select and deadline loops: a quick run in
@@ -38,8 +39,9 @@ func peerWritingOnSignal(_ text: String) throws -> (address: SocketAddress, go: 
 extension RuntimeSuite {
     @Suite("Cancel safety")
     struct CancelSafetyTests {
-        @Test("select loops over an MPSC receive and a 0-100 us timer lose and duplicate nothing, on one core and across cores",
-              arguments: [false, true])
+        @Test(
+            "select loops over an MPSC receive and a 0-100 us timer lose and duplicate nothing, on one core and across cores",
+            arguments: [false, true])
         func selectLoopMPSC(crossCore: Bool) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -63,10 +65,13 @@ extension RuntimeSuite {
                     let done: Bool = try await select(
                         .receive(from: rx) { value in
                             guard let value else { return true }
-                            received.append(value)   // non-Sendable state of this task, mutated in a handler
+                            received.append(value)  // non-Sendable state of this task, mutated in a handler
                             return false
                         },
-                        .sleep(for: tick(i)) { ticks += 1; return false }
+                        .sleep(for: tick(i)) {
+                            ticks += 1
+                            return false
+                        }
                     )
                     if done { break loop }
                 }
@@ -99,12 +104,19 @@ extension RuntimeSuite {
                     let done: Bool = try await select(
                         .receive(from: receiver) { result in
                             switch result {
-                            case .success(let value): received.append(value); return false
+                            case .success(let value):
+                                received.append(value)
+                                return false
                             case .failure(.closed): return true
-                            case .failure(let error): Issue.record("unexpected \(error)"); return true
+                            case .failure(let error):
+                                Issue.record("unexpected \(error)")
+                                return true
                             }
                         },
-                        .sleep(for: tick(i)) { ticks += 1; return false }
+                        .sleep(for: tick(i)) {
+                            ticks += 1
+                            return false
+                        }
                     )
                     if done { break }
                 }
@@ -272,7 +284,9 @@ extension RuntimeSuite {
                 var results: [String] = []
                 let broadcast = Broadcast.Sender<Int>(capacity: 4)
                 let subscriber = broadcast.subscribe()
-                do { _ = try await withTimeout(.milliseconds(5)) { try await subscriber.receive() } } catch { results.append("broadcast \(type(of: error))") }
+                do { _ = try await withTimeout(.milliseconds(5)) { try await subscriber.receive() } } catch {
+                    results.append("broadcast \(type(of: error))")
+                }
                 broadcast.send(41)
                 results.append("broadcast then \(try await subscriber.receive())")
 
@@ -288,11 +302,12 @@ extension RuntimeSuite {
                 results.append("watch then \(watcher.current)")
                 return results
             }.value
-            #expect(results == [
-                "broadcast TimeoutError", "broadcast then 41",
-                "oneshot TimeoutError", "oneshot then 42",
-                "watch TimeoutError", "watch then 43",
-            ])
+            #expect(
+                results == [
+                    "broadcast TimeoutError", "broadcast then 41",
+                    "oneshot TimeoutError", "oneshot then 42",
+                    "watch TimeoutError", "watch then 43",
+                ])
         }
 
         @Test("select: biased polls in order, otherwise runs when nothing is ready, send branches wait for room, a cancelled select takes nothing")
@@ -309,7 +324,8 @@ extension RuntimeSuite {
                 }
                 // biased: the first branch wins while it has values.
                 for _ in 0..<3 {
-                    let value: Int = try await select(biased: true,
+                    let value: Int = try await select(
+                        biased: true,
                         .receive(from: a) { $0 ?? -1 },
                         .receive(from: b) { $0 ?? -1 })
                     results.append("biased \(value)")
@@ -324,7 +340,10 @@ extension RuntimeSuite {
                 // send branch: a full channel makes it wait until the receiver takes one.
                 let (fullTx, fullRx) = MPSC.bounded(Int.self, capacity: 1)
                 try fullTx.trySend(1)
-                spawn { try await sleep(for: .milliseconds(5)); _ = try await fullRx.receive() }
+                spawn {
+                    try await sleep(for: .milliseconds(5))
+                    _ = try await fullRx.receive()
+                }
                 let sent: String = try await select(
                     .send(2, to: fullTx) { result in (try? result.get()) != nil ? "sent" : "closed" },
                     .sleep(for: .seconds(5)) { "timed out" })

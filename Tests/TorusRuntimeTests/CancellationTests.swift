@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -159,4 +160,3 @@ extension RuntimeSuite {
         }
     }
 }
-

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -41,16 +42,17 @@ extension RuntimeSuite {
                 var handles: [JoinHandle<Bool>] = []
                 for index in 0..<10 {
                     let child = index % 3 == 0 ? token.child() : token
-                    handles.append(spawn(on: index % 2 == 0 ? .core(0) : .core(1)) {
-                        switch index % 3 {
-                        case 0: return try await child.run { try await sleep(for: .seconds(10)) } == nil
-                        case 1: return try await child.run { try await Notify().notified() } == nil
-                        default:
-                            return try await child.run {
-                                try await select(.sleep(for: .seconds(10)) { () }, .cancelled(CancellationToken()) { () })
-                            } == nil
-                        }
-                    })
+                    handles.append(
+                        spawn(on: index % 2 == 0 ? .core(0) : .core(1)) {
+                            switch index % 3 {
+                            case 0: return try await child.run { try await sleep(for: .seconds(10)) } == nil
+                            case 1: return try await child.run { try await Notify().notified() } == nil
+                            default:
+                                return try await child.run {
+                                    try await select(.sleep(for: .seconds(10)) { () }, .cancelled(CancellationToken()) { () })
+                                } == nil
+                            }
+                        })
                 }
                 let receiver = spawn { try await token.run { try await rx.receive() } }
                 try await sleep(for: .milliseconds(10))
@@ -78,7 +80,10 @@ extension RuntimeSuite {
                 alone.cancel()
                 results.append("child alone: parent \(parent.isCancelled)")
                 let child = parent.child()
-                let waiter = spawn { try await child.cancelled(); return "child saw it" }
+                let waiter = spawn {
+                    try await child.cancelled()
+                    return "child saw it"
+                }
                 let selecting = spawn { () -> String in
                     try await select(.cancelled(child) { "select saw it" }, .sleep(for: .seconds(10)) { "timed out" })
                 }
@@ -98,11 +103,12 @@ extension RuntimeSuite {
                 results.append("dropped child freed: \(dropped == nil)")
                 return results
             }.value
-            #expect(results == [
-                "child alone: parent false", "child saw it", "select saw it",
-                "child true, late child true", "run on a cancelled token: nil",
-                "dropped child freed: true",
-            ])
+            #expect(
+                results == [
+                    "child alone: parent false", "child saw it", "select saw it",
+                    "child true, late child true", "run on a cancelled token: nil",
+                    "dropped child freed: true",
+                ])
         }
 
         @Test("tokens and deadlines nest: whichever comes first stops the wait and reports itself")
@@ -120,7 +126,10 @@ extension RuntimeSuite {
                     }
                 }
                 let other = CancellationToken()
-                spawn { try await sleep(for: .milliseconds(10)); other.cancel() }
+                spawn {
+                    try await sleep(for: .milliseconds(10))
+                    other.cancel()
+                }
                 let tokenFirst = try await withTimeout(.seconds(10)) {
                     try await other.run { try await Notify().notified() } == nil ? "token" : "notified"
                 }

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -82,7 +83,10 @@ extension RuntimeSuite {
                 let (tx, rx) = MPSC.bounded(Int.self, capacity: 1)
                 try await tx.send(1)
                 let blocked = spawn { () -> String in
-                    do throws(SendError<Int>) { try await tx.send(2); return "sent" } catch { return "\(error.reason) \(error.value)" }
+                    do throws(SendError<Int>) {
+                        try await tx.send(2)
+                        return "sent"
+                    } catch { return "\(error.reason) \(error.value)" }
                 }
                 try await sleep(for: .milliseconds(2))
                 rx.close()
@@ -125,7 +129,10 @@ extension RuntimeSuite {
                 let (tx, rx) = MPSC.bounded(Int.self, capacity: 1)
                 try await tx.send(1)
                 let blocked = spawn { () -> String in
-                    do throws(SendError<Int>) { try await tx.send(2); return "sent" } catch { return "\(error.reason) \(error.value)" }
+                    do throws(SendError<Int>) {
+                        try await tx.send(2)
+                        return "sent"
+                    } catch { return "\(error.reason) \(error.value)" }
                 }
                 try await sleep(for: .milliseconds(2))
                 blocked.cancel()
@@ -344,7 +351,7 @@ extension RuntimeSuite {
             }.value
             #expect(log == ["v0", "v1", "v3", "closed"])
         }
-    
+
         @Test("cancelling a waiting broadcast or watch receiver leaves the channel usable")
         func cancelWaitingReceivers() async throws {
             let runtime = try makeRuntime()
@@ -364,7 +371,10 @@ extension RuntimeSuite {
 
                 let (tx, rx) = Watch.channel(0)
                 let watcher = spawn { () -> String in
-                    do { try await rx.changed(); return "changed" } catch { return "\(type(of: error))" }
+                    do {
+                        try await rx.changed()
+                        return "changed"
+                    } catch { return "\(type(of: error))" }
                 }
                 try await sleep(for: .milliseconds(2))
                 watcher.cancel()
@@ -376,5 +386,5 @@ extension RuntimeSuite {
             }.value
             #expect(log == ["cancelled", "5", "CancellationError", "now 1"])
         }
-}
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// Per-producer sequence checking, owned by one core: every message must arrive exactly once

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -12,9 +13,10 @@ extension RuntimeSuite {
         func stallIsReported() async throws {
             let reports = Mutex<[StallReport]>([])
             let log = LogStore()
-            let runtime = try Runtime(RuntimeConfiguration(
-                cores: .count(2), logger: log.logger, stallThreshold: .milliseconds(50),
-                onStall: { report in reports.withLock { $0.append(report) } }))
+            let runtime = try Runtime(
+                RuntimeConfiguration(
+                    cores: .count(2), logger: log.logger, stallThreshold: .milliseconds(50),
+                    onStall: { report in reports.withLock { $0.append(report) } }))
             defer { runtime.shutdown() }
             // Ordinary work first: many short jobs and sleeps must not look like a stall.
             try await runtime.handle.spawn(on: .core(1)) {
@@ -23,13 +25,15 @@ extension RuntimeSuite {
             #expect(reports.withLock { $0 }.isEmpty)
             try await runtime.handle.spawn(on: .core(1)) {
                 let start = ContinuousClock.now
-                while ContinuousClock.now - start < .milliseconds(200) {}   // blocks core 1
+                while ContinuousClock.now - start < .milliseconds(200) {}  // blocks core 1
             }.value
-            try await Task.sleep(for: .milliseconds(100))   // the watchdog sees the end
+            try await Task.sleep(for: .milliseconds(100))  // the watchdog sees the end
             let seen = reports.withLock { $0 }
             #expect(seen.count == 2, "\(seen)")
             #expect(seen.first.map { $0.core == 1 && !$0.ended && $0.duration >= .milliseconds(50) } == true, "\(seen)")
-            #expect(seen.last.map { $0.core == 1 && $0.ended && $0.duration >= .milliseconds(150) && $0.duration < .milliseconds(500) } == true, "\(seen)")
+            #expect(
+                seen.last.map { $0.core == 1 && $0.ended && $0.duration >= .milliseconds(150) && $0.duration < .milliseconds(500) } == true, "\(seen)"
+            )
             #expect(log.messages(at: .warning).contains { $0.hasPrefix("core 1 has been running one job for") })
             #expect(log.messages(at: .warning).contains { $0.hasPrefix("core 1 was blocked by one job for") })
         }

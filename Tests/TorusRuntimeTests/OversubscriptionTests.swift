@@ -2,13 +2,15 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
     @Suite("Oversubscribed: more cores than CPUs")
     struct OversubscriptionTests {
-        @Test("8 and 16 cores on this machine: producers on every core feed one select loop; nothing lost, shutdown prompt",
-              arguments: [8, 16])
+        @Test(
+            "8 and 16 cores on this machine: producers on every core feed one select loop; nothing lost, shutdown prompt",
+            arguments: [8, 16])
         func manyCoresFewCPUs(cores: Int) async throws {
             let runtime = try Runtime(RuntimeConfiguration(cores: .count(cores)))
             let perProducer = ownershipTestValues / 10
@@ -34,7 +36,10 @@ extension RuntimeSuite {
                             received.append(value)
                             return false
                         },
-                        .sleep(for: tick(i)) { ticks += 1; return false })
+                        .sleep(for: tick(i)) {
+                            ticks += 1
+                            return false
+                        })
                     if done { break }
                 }
                 return (received, ticks)

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 /// An actor pinned to one core: its executor is the core.

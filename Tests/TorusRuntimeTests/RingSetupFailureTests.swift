@@ -1,8 +1,9 @@
 import Glibc
 import Testing
-import TorusTestSupport
-@testable import Torus
 import TorusRing
+import TorusTestSupport
+
+@testable import Torus
 
 // Kept apart from the files that import Foundation: this one needs TorusRing's error cases.
 extension RuntimeSuite {
@@ -15,7 +16,8 @@ extension RuntimeSuite {
                 _ = try Runtime(RuntimeConfiguration(cores: .count(2), ringEntries: 100_000))
             } throws: { error in
                 guard case .ringSetup(_, let setupError)? = error as? RuntimeError,
-                      case .invalidEntryCount(let entries, _) = setupError else { return false }
+                    case .invalidEntryCount(let entries, _) = setupError
+                else { return false }
                 return entries == 100_000 && "\(error)".contains("between 1 and 32768")
             }
             let threadsAfter = threadCount()

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -16,7 +17,11 @@ extension RuntimeSuite {
 
         @Test("a known workload moves each counter of the core that ran it by the expected amount")
         func knownWorkload() async throws {
-            let spawned = 12, ringSleeps = 20, taskSleeps = 5, burst = 48, messages = 40
+            let spawned = 12
+            let ringSleeps = 20
+            let taskSleeps = 5
+            let burst = 48
+            let messages = 40
             let directory = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let path = directory + "/data"

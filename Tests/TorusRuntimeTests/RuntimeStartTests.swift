@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 import TorusTestSupport
-@testable import Torus
 
+@testable import Torus
 
 extension RuntimeSuite {
     @Suite("Starting and running")
@@ -36,9 +36,10 @@ extension RuntimeSuite {
                 var seen: [Int] = []
                 for core in RuntimeHandle.current!.cores {
                     // Pinned: the thread's own mask is its CPU; the process's set is unchanged.
-                    seen.append(try await spawn(on: .core(core.index)) {
-                        ThreadAffinity.allowedCPUs == [core.cpu!] && Runtime.allowedCPUs == allowed ? core.index : -1
-                    }.value)
+                    seen.append(
+                        try await spawn(on: .core(core.index)) {
+                            ThreadAffinity.allowedCPUs == [core.cpu!] && Runtime.allowedCPUs == allowed ? core.index : -1
+                        }.value)
                 }
                 return seen
             }
@@ -55,12 +56,14 @@ extension RuntimeSuite {
             #expect(report.description.contains("kernel"))
         }
 
-        @Test("bad configurations are rejected with the field named", arguments: [
-            RuntimeConfiguration(cores: .count(0)),
-            RuntimeConfiguration(cores: .cpus([])),
-            RuntimeConfiguration(cores: .cpus([4095])),
-            RuntimeConfiguration(maxBlockingThreads: 0),
-        ])
+        @Test(
+            "bad configurations are rejected with the field named",
+            arguments: [
+                RuntimeConfiguration(cores: .count(0)),
+                RuntimeConfiguration(cores: .cpus([])),
+                RuntimeConfiguration(cores: .cpus([4095])),
+                RuntimeConfiguration(maxBlockingThreads: 0),
+            ])
         func badConfiguration(configuration: RuntimeConfiguration) {
             #expect {
                 _ = try Runtime(configuration)

@@ -1,6 +1,7 @@
 import Glibc
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {
@@ -50,7 +51,7 @@ extension RuntimeSuite {
             #expect(interrupted.signal == .user2)
             #expect(throws: CancellationError.self) { try interrupted.result.get() }
             // Drain deliveries the signaller made after the first, so the next body is not cut short.
-            while let _ = try? await runtime.handle.spawn({ try await withTimeout(.milliseconds(50)) { try await listener.next() } }).value {}
+            while (try? await runtime.handle.spawn({ try await withTimeout(.milliseconds(50)) { try await listener.next() } }).value) != nil {}
             // The body ends first: its value, no signal, and no watcher left to hold the shutdown.
             let finished = try await runtime.handle.spawn { await listener.cancelling { 42 } }.value
             #expect(try finished.result.get() == 42)
@@ -64,7 +65,7 @@ extension RuntimeSuite {
         func waitForOne() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            _ = try SignalListener([.user1])   // the handler, so that an early SIGUSR1 cannot kill the runner
+            _ = try SignalListener([.user1])  // the handler, so that an early SIGUSR1 cannot kill the runner
             let waiting = runtime.handle.spawn { try await waitForSignal([.user1]) }
             // Keep signalling until the waiter (which only sees later signals) has seen one.
             let signaller = Task {

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 @testable import TorusChannels
 
@@ -21,7 +22,7 @@ extension RuntimeSuite {
                                 try await counter.withLock { value in
                                     let seen = value
                                     if index % 50 == 0 { try await sleep(for: .microseconds(50)) }
-                                    value = seen + 1   // lost updates would show if two held it
+                                    value = seen + 1  // lost updates would show if two held it
                                 }
                             }.value
                         }
@@ -34,9 +35,10 @@ extension RuntimeSuite {
                 try await gate.lock()
                 var handles: [JoinHandle<Void>] = []
                 for index in 0..<3 {
-                    handles.append(spawn {
-                        try await gate.withLock { _ in try await log.withLock { $0.append(index) } }
-                    })
+                    handles.append(
+                        spawn {
+                            try await gate.withLock { _ in try await log.withLock { $0.append(index) } }
+                        })
                     try await sleep(for: .milliseconds(1))
                 }
                 gate.unlock()
@@ -93,7 +95,7 @@ extension RuntimeSuite {
                 log.append(try await big.value)
                 do {
                     let scoped = try await semaphore.acquire(3)
-                    _ = scoped   // released by deinit at the end of this scope
+                    _ = scoped  // released by deinit at the end of this scope
                 }
                 log.append("available \(semaphore.availablePermits)")
                 return log
@@ -109,7 +111,7 @@ extension RuntimeSuite {
                 let notify = Notify()
                 var log: [String] = []
                 notify.notifyOne()
-                notify.notifyOne()      // at most one permit is stored
+                notify.notifyOne()  // at most one permit is stored
                 try await notify.notified()
                 log.append("permit consumed")
                 let waiter = spawn { try await notify.notified() }
@@ -171,7 +173,11 @@ extension RuntimeSuite {
                     }) { $0 },
                     .receive(from: rx) { 1000 + ($0 ?? -2) }
                 )
-                let (a, b) = try await join({ () -> Int in try await sleep(for: .milliseconds(2)); return 1 }, { 2 })
+                let (a, b) = try await join(
+                    { () -> Int in
+                        try await sleep(for: .milliseconds(2))
+                        return 1
+                    }, { 2 })
                 let (c, d, e) = try await join({ 3 }, { 4 }, { 5 })
                 let core = Core.current!
                 return (outcome, loserSawCancel.isSet, [a, b, c, d, e], core.driver.operations.inFlight)

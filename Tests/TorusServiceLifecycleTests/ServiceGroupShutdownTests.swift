@@ -7,8 +7,9 @@ private let ioUringAvailable = (try? RuntimeCapabilities.probe()) != nil
 
 /// A ServiceGroup running Torus services, in a child process (TorusServiceHelper), stopped
 /// with a real signal.
-@Suite("TorusServiceLifecycle: ServiceGroup shutdown", .serialized,
-       .enabled(if: ioUringAvailable, "skipped: io_uring is unavailable here"))
+@Suite(
+    "TorusServiceLifecycle: ServiceGroup shutdown", .serialized,
+    .enabled(if: ioUringAvailable, "skipped: io_uring is unavailable here"))
 struct ServiceGroupShutdownTests {
     @Test("SIGTERM or SIGINT reaches the tasks on the cores, and the process exits once the grace period is over", arguments: [SIGTERM, SIGINT])
     func signalStopsTheGroup(signal: Int32) throws {

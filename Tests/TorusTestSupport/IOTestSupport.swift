@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Torus
 
 /// File and socket descriptors open in this process (ring and eventfd descriptors of other

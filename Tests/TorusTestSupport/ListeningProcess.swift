@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+
 @testable import Torus
 
 /// A server child process that prints "listening on ADDRESS" once it is ready.
@@ -48,9 +49,13 @@ package final class ListeningProcess {
         earlierLines = earlier
         let words = text.split(separator: " ")
         guard text.hasPrefix("listening on"), words.count >= 3,
-              let port = words[2].split(separator: ":").last.flatMap({ UInt16($0) }) else {
+            let port = words[2].split(separator: ":").last.flatMap({ UInt16($0) })
+        else {
             process.terminate()
-            throw ProcessError(message: "\(executable) did not start: \(earlier.joined(separator: "\n")) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))")
+            throw ProcessError(
+                message:
+                    "\(executable) did not start: \(earlier.joined(separator: "\n")) \(String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))"
+            )
         }
         self.address = String(words[2])
         self.port = port

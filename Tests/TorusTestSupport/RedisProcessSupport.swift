@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+
 @testable import Torus
 
 /// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
@@ -18,7 +19,8 @@ package func processCPUSeconds(_ pid: Int32) throws -> Double {
 package func processResidentBytes(_ pid: Int32) throws -> Int {
     let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
     guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else {
+        let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+    else {
         throw ProcessError(message: "no VmRSS in /proc/\(pid)/status")
     }
     return kilobytes << 10

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+
 @testable import Torus
 
 /// Whether io_uring works here; tests that need it skip (never pass vacuously) when it does not.

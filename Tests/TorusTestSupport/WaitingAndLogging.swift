@@ -6,7 +6,10 @@ import Testing
 package func eventually(_ condition: @Sendable () async -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(5)
     while !(await condition()) {
-        if ContinuousClock.now > deadline { Issue.record("condition not met within 5 s"); return }
+        if ContinuousClock.now > deadline {
+            Issue.record("condition not met within 5 s")
+            return
+        }
         try await Task.sleep(for: .milliseconds(1))
     }
 }

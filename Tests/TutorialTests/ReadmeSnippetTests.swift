@@ -1,6 +1,6 @@
 import Testing
-import TorusTestSupport
 import Torus
+import TorusTestSupport
 
 extension RuntimeSuite {
     @Suite("README")
@@ -11,7 +11,7 @@ extension RuntimeSuite {
             let total = try Runtime.run {
                 // Spawn on a chosen core, on the current one, or spread round-robin.
                 let a = spawn(on: .core(0)) { () -> Int in
-                    try await sleep(for: .milliseconds(10))        // an IORING_OP_TIMEOUT on core 0
+                    try await sleep(for: .milliseconds(10))  // an IORING_OP_TIMEOUT on core 0
                     return 40
                 }
                 let b = spawn(on: .spread) { 2 }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
-import TorusTestSupport
 import Torus
+import TorusTestSupport
 
 /// The repository root (this file is Tests/TutorialTests/TutorialTests.swift).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -64,9 +64,11 @@ enum TutorialPages {
         let source = try String(contentsOf: packageRoot.appendingPathComponent("Sources").appendingPathComponent(path), encoding: .utf8)
         let lines = source.components(separatedBy: "\n")
         guard let begin = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "// snippet:begin \(name)" }),
-              let end = lines[begin...].firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "// snippet:end" }) else { return nil }
+            let end = lines[begin...].firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "// snippet:end" })
+        else { return nil }
         let body = Array(lines[(begin + 1)..<end])
-        let indent = body.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let indent =
+            body.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
             .map { $0.prefix { $0 == " " }.count }.min() ?? 0
         return body.map { $0.count >= indent ? String($0.dropFirst(indent)) : "" }.joined(separator: "\n")
     }
@@ -98,7 +100,10 @@ struct TutorialDocsTests {
                     if update {
                         lines.replaceSubrange(block.codeLines, with: expected.components(separatedBy: "\n"))
                     } else {
-                        #expect(block.code == expected, "\(block.page):\(block.line) differs from \(path) \(name); run TORUS_UPDATE_SNIPPETS=1 swift test --filter TutorialDocsTests")
+                        #expect(
+                            block.code == expected,
+                            "\(block.page):\(block.line) differs from \(path) \(name); run TORUS_UPDATE_SNIPPETS=1 swift test --filter TutorialDocsTests"
+                        )
                     }
                 }
             }
@@ -120,7 +125,8 @@ struct TutorialDocsTests {
                 try block.code.write(toFile: file, atomically: true, encoding: .utf8)
                 // -emit-sil: the data-race diagnostics of region isolation run after type checking.
                 // TMPDIR: the compiler driver leaves a scratch directory behind; keep it in ours.
-                let outcome = try runProcess("/usr/bin/env", ["TMPDIR=\(directory)", "swiftc", "-swift-version", "6", "-emit-sil", "-o", "/dev/null", file])
+                let outcome = try runProcess(
+                    "/usr/bin/env", ["TMPDIR=\(directory)", "swiftc", "-swift-version", "6", "-emit-sil", "-o", "/dev/null", file])
                 #expect(outcome.status != 0, "\(block.page):\(block.line) compiled, but the page says it does not")
                 #expect(outcome.stderr.contains(expected), "\(block.page):\(block.line): expected \"\(expected)\" in:\n\(outcome.stderr)")
                 checked += 1
@@ -179,7 +185,7 @@ extension RuntimeSuite {
         @Test("chapter 3: Mutex, shards, AsyncMutex and an owner task all count right")
         func sharedState() throws {
             let output = try run("shared-state")
-            #expect(output.contains("key0 = \(Runtime.allowedCPUs.count * 200_000 / 64)"))   // cores x 200,000 / 64 keys
+            #expect(output.contains("key0 = \(Runtime.allowedCPUs.count * 200_000 / 64)"))  // cores x 200,000 / 64 keys
             #expect(output.contains("CanIncrement:  20 increments"))
             #expect(output.contains("never interleaved: true"))
             #expect(output.contains("visits = \(Runtime.allowedCPUs.count * 1000)"))

@@ -177,8 +177,10 @@ struct ChannelComparisons {
         }
         return Comparison(
             name: "AsyncMutex contended by 1,000 tasks on one core", unit: "ns/op", torus: oneCore,
-            peers: [("AsyncMutex, the tasks spread over 2 cores", twoCores),
-                    ("actor, global executor (reentrant: no exclusion across the await)", actorResult.wallPerOp)],
+            peers: [
+                ("AsyncMutex, the tasks spread over 2 cores", twoCores),
+                ("actor, global executor (reentrant: no exclusion across the await)", actorResult.wallPerOp),
+            ],
             note: "held across an await; FIFO hand-off (across cores each hand-off wakes the other core)")
     }
 

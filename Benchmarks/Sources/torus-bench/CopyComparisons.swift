@@ -75,10 +75,11 @@ struct CopyComparisons {
                 }
                 let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
                 let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
-                rows.append(Comparison(
-                    name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.0,
-                    peers: [("cp -r", cp.0)],
-                    note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)))
+                rows.append(
+                    Comparison(
+                        name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.0,
+                        peers: [("cp -r", cp.0)],
+                        note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)))
             }
         }
         return rows
@@ -86,11 +87,13 @@ struct CopyComparisons {
 
     /// Wall and CPU milliseconds of one copy of `source` (`bytes` of data) to `destination`
     /// with `command`, verified.
-    func timeOnce(_ command: [String], source: String, to destination: String, bytes: Int, reference: [String: UInt64], cold: Bool) throws -> (Double, Double) {
+    func timeOnce(_ command: [String], source: String, to destination: String, bytes: Int, reference: [String: UInt64], cold: Bool) throws -> (
+        Double, Double
+    ) {
         try? FileManager.default.removeItem(atPath: destination)
         sync()
         if cold { try "3".write(toFile: "/proc/sys/vm/drop_caches", atomically: false, encoding: .utf8) }
-        usleep(500_000)   // let the file system settle after the flush
+        usleep(500_000)  // let the file system settle after the flush
         // This VM hands free memory back to its host (free page reporting), and the first
         // touch of such a page costs a host fault: a copy that allocated "returned" pages for
         // its page cache took 2-3x as long, with the time showing as system time in the

@@ -21,7 +21,7 @@ struct FileComparisons {
 
     /// A file of `fileSize` pseudo-random bytes, read once so the page cache is warm.
     func prepare(_ path: String) throws {
-        let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2654435761) })
+        let chunk = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761) })
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         for _ in 0..<(fileSize >> 20) { try handle.write(contentsOf: chunk) }
@@ -77,8 +77,10 @@ struct FileComparisons {
         let gib = Double(fileSize) / Double(1 << 30)
         return Comparison(
             name: "sequential read, \(String(format: "%.2g", gib)) GiB warm, 1 MiB chunks, QD 8", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("Foundation FileHandle.read", handle.wallPerOp), ("2-thread pread pool (2 CPUs)", pool.wallPerOp),
-                    ("1-thread pread (1 CPU)", oneThread.wallPerOp)],
+            peers: [
+                ("Foundation FileHandle.read", handle.wallPerOp), ("2-thread pread pool (2 CPUs)", pool.wallPerOp),
+                ("1-thread pread (1 CPU)", oneThread.wallPerOp),
+            ],
             note: String(format: "Torus %.1f GiB/s on one core", Double(chunk) / torus.wallPerOp))
     }
 

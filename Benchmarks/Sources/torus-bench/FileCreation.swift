@@ -62,8 +62,12 @@ extension FileComparisons {
         }
         return Comparison(
             name: "create, write 4 KiB, close, rename into place; 32 files at once on one core", unit: "ns/file", torus: inline.wallPerOp,
-            peers: [("the same on the ring (kernel worker hand-offs)", ring.wallPerOp),
-                    ("each call on a thread pool (tokio::fs, NIOFileSystem)", pool.wallPerOp)],
-            note: String(format: "CPU per file: inline %.1f us, ring %.1f us, thread pool %.1f us", inline.cpuPerOp / 1000, ring.cpuPerOp / 1000, pool.cpuPerOp / 1000))
+            peers: [
+                ("the same on the ring (kernel worker hand-offs)", ring.wallPerOp),
+                ("each call on a thread pool (tokio::fs, NIOFileSystem)", pool.wallPerOp),
+            ],
+            note: String(
+                format: "CPU per file: inline %.1f us, ring %.1f us, thread pool %.1f us", inline.cpuPerOp / 1000, ring.cpuPerOp / 1000,
+                pool.cpuPerOp / 1000))
     }
 }

@@ -27,7 +27,7 @@ struct Sample {
 /// Runs `body` (which performs `operations` operations) `repetitions` times after one warm-up
 /// and returns the median wall and CPU nanoseconds per operation.
 func measure(operations: Int, repetitions: Int, _ body: () throws -> Void) rethrows -> Sample {
-    try body() // warm-up
+    try body()  // warm-up
     var walls: [Double] = []
     var cpus: [Double] = []
     for _ in 0..<repetitions {
@@ -81,7 +81,9 @@ func markdownTable(_ rows: [Comparison]) -> String {
         for (index, peer) in row.peers.enumerated() {
             let name = index == 0 ? row.name : ""
             let torus = index == 0 ? format(row.torus, unit: row.unit) : ""
-            lines.append("| \(name) | \(torus) | \(peer.name) | \(format(peer.value, unit: row.unit)) | \(String(format: "%.2fx", peer.value / row.torus)) | \(index == 0 ? row.note : "") |")
+            lines.append(
+                "| \(name) | \(torus) | \(peer.name) | \(format(peer.value, unit: row.unit)) | \(String(format: "%.2fx", peer.value / row.torus)) | \(index == 0 ? row.note : "") |"
+            )
         }
     }
     return lines.joined(separator: "\n")
@@ -99,7 +101,8 @@ func machineDescription() -> String {
     uname(&name)
     let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
     let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let model = cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
+    let model =
+        cpuInfo.split(separator: "\n").first { $0.hasPrefix("model name") }?
         .split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
     let memory = ProcessInfo.processInfo.physicalMemory / (1 << 30)
     return "\(ProcessInfo.processInfo.activeProcessorCount) x \(model), \(memory) GiB, Linux \(release)"

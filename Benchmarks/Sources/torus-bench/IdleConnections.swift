@@ -12,10 +12,12 @@ struct IdleConnections {
     func run() throws -> [Comparison] {
         let provided = try measure(ownedBuffers: false)
         let owned = try measure(ownedBuffers: true)
-        return [Comparison(
-            name: "server RSS growth, \(connections) idle connections", unit: "MiB", torus: provided,
-            peers: [("owned 16 KiB buffer per pending receive, as in monoio / tokio-uring", owned)],
-            note: "provided-buffer ring: 1024 x 16 KiB per core, shared by all connections")]
+        return [
+            Comparison(
+                name: "server RSS growth, \(connections) idle connections", unit: "MiB", torus: provided,
+                peers: [("owned 16 KiB buffer per pending receive, as in monoio / tokio-uring", owned)],
+                note: "provided-buffer ring: 1024 x 16 KiB per core, shared by all connections")
+        ]
     }
 
     /// RSS growth in MiB once `connections` connections are accepted and each has a receive
@@ -76,7 +78,10 @@ func holdIdleClients(count: Int, port: UInt16) -> Never {
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        if result != 0 { print("idle client: connect failed: \(String(cString: strerror(errno)))"); exit(1) }
+        if result != 0 {
+            print("idle client: connect failed: \(String(cString: strerror(errno)))")
+            exit(1)
+        }
         descriptors.append(fd)
     }
     _ = FileHandle.standardInput.readDataToEndOfFile()

@@ -36,7 +36,8 @@ struct RedisComparisons {
                 let order = repetition % 2 == 0 ? [true, false] : [false, true]
                 for isTorus in order {
                     let port = 17_000 + repetition * 2 + (isTorus ? 0 : 1)
-                    let command = isTorus
+                    let command =
+                        isTorus
                         ? [miniRedis, "--port", "\(port)", "--cores", "1"]
                         : [redisServer, "--port", "\(port)", "--save", "", "--appendonly", "no", "--daemonize", "no"]
                     let sample = try measure(server: command, port: port, load: load, benchmark: benchmark)
@@ -46,11 +47,14 @@ struct RedisComparisons {
             for test in ["SET", "GET"] {
                 let torusRate = median(torus.map { $0.requestsPerSecond[test] ?? 0 })
                 let redisRate = median(redis.map { $0.requestsPerSecond[test] ?? 0 })
-                rows.append(Comparison(
-                    name: "redis-benchmark \(test), \(load.clients) clients, pipeline \(load.pipeline): server CPU per request",
-                    unit: "µs", torus: median(torus.map(\.cpuMicrosecondsPerRequest)),
-                    peers: [("redis-server 7", median(redis.map(\.cpuMicrosecondsPerRequest)))],
-                    note: String(format: "%.0fk req/s vs %.0fk req/s (%.2fx); CPU is for SET and GET together", torusRate / 1000, redisRate / 1000, torusRate / redisRate)))
+                rows.append(
+                    Comparison(
+                        name: "redis-benchmark \(test), \(load.clients) clients, pipeline \(load.pipeline): server CPU per request",
+                        unit: "µs", torus: median(torus.map(\.cpuMicrosecondsPerRequest)),
+                        peers: [("redis-server 7", median(redis.map(\.cpuMicrosecondsPerRequest)))],
+                        note: String(
+                            format: "%.0fk req/s vs %.0fk req/s (%.2fx); CPU is for SET and GET together", torusRate / 1000, redisRate / 1000,
+                            torusRate / redisRate)))
             }
         }
         return rows
@@ -75,8 +79,10 @@ struct RedisComparisons {
         }
         let requests = (load.pipeline > 1 ? 2_000_000 : load.clients == 1 ? 100_000 : 400_000) / scale
         let ticksBefore = cpuTicks(0)
-        let output = try runCapturing(["/usr/bin/taskset", "-c", "1", benchmark, "-p", "\(port)", "-t", "set,get",
-                                       "-n", "\(requests)", "-c", "\(load.clients)", "-P", "\(load.pipeline)", "-q", "--csv"])
+        let output = try runCapturing([
+            "/usr/bin/taskset", "-c", "1", benchmark, "-p", "\(port)", "-t", "set,get",
+            "-n", "\(requests)", "-c", "\(load.clients)", "-P", "\(load.pipeline)", "-q", "--csv",
+        ])
         let ticks = cpuTicks(0) - ticksBefore
         var sample = Sample()
         for line in output.split(separator: "\n") {

@@ -140,9 +140,11 @@ struct RuntimeComparisons {
         }
         return Comparison(
             name: "actor on core 0 -> actor on core 1 round trip", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("SwiftNIO event-loop actors, pinned", nio.wallPerOp),
-                    ("SwiftNIO event-loop actors, unpinned", loose.wallPerOp),
-                    ("default actors, global executor (no thread switch: the runtime runs both inline)", plain.wallPerOp)],
+            peers: [
+                ("SwiftNIO event-loop actors, pinned", nio.wallPerOp),
+                ("SwiftNIO event-loop actors, unpinned", loose.wallPerOp),
+                ("default actors, global executor (no thread switch: the runtime runs both inline)", plain.wallPerOp),
+            ],
             note: "dominated by the cross-CPU wake-up (IPI) when the target sleeps")
     }
 

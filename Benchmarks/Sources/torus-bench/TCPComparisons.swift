@@ -19,12 +19,17 @@ struct TCPComparisons {
         let torus = try measure(operations: chunks, repetitions: repetitions) { try torusTransfer() }
         let nio = try measure(operations: chunks, repetitions: repetitions) { try nioTransfer(window: 8) }
         let nioAwaited = try measure(operations: chunks, repetitions: repetitions) { try nioTransfer(window: 1) }
-        return [Comparison(
-            name: "TCP stream, 1 connection, 64 KiB writes", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("SwiftNIO, 8 writes in flight (its pipelined style)", nio.wallPerOp),
-                    ("SwiftNIO, each write awaited (Torus's pattern; the wait is a thread hop)", nioAwaited.wallPerOp)],
-            note: String(format: "Torus %.2f GiB/s, %.1f us CPU per 64 KiB; NIO %.2f GiB/s, %.1f us CPU",
-                         Double(chunk) / torus.wallPerOp, torus.cpuPerOp / 1000, Double(chunk) / nio.wallPerOp, nio.cpuPerOp / 1000))]
+        return [
+            Comparison(
+                name: "TCP stream, 1 connection, 64 KiB writes", unit: "ns/op", torus: torus.wallPerOp,
+                peers: [
+                    ("SwiftNIO, 8 writes in flight (its pipelined style)", nio.wallPerOp),
+                    ("SwiftNIO, each write awaited (Torus's pattern; the wait is a thread hop)", nioAwaited.wallPerOp),
+                ],
+                note: String(
+                    format: "Torus %.2f GiB/s, %.1f us CPU per 64 KiB; NIO %.2f GiB/s, %.1f us CPU",
+                    Double(chunk) / torus.wallPerOp, torus.cpuPerOp / 1000, Double(chunk) / nio.wallPerOp, nio.cpuPerOp / 1000))
+        ]
     }
 
     func torusTransfer() throws {

@@ -16,9 +16,14 @@ struct TimeoutComparisons {
         let variants: [(String, @Sendable () async throws -> Int)] = [
             ("plain receive", { try await receiveLoop(n) { rx in try await rx.receive() } }),
             ("withTimeout (deadline scope)", { try await receiveLoop(n) { rx in try await withTimeout(.seconds(10)) { try await rx.receive() } } }),
-            ("select with a timer branch", { try await receiveLoop(n) { rx in
-                try await select(.receive(from: rx) { $0 }, .sleep(for: .seconds(10)) { nil })
-            } }),
+            (
+                "select with a timer branch",
+                {
+                    try await receiveLoop(n) { rx in
+                        try await select(.receive(from: rx) { $0 }, .sleep(for: .seconds(10)) { nil })
+                    }
+                }
+            ),
             ("task-group race (old withTimeout)", { try await receiveLoop(n) { rx in try await taskGroupRace(rx) } }),
         ]
         var walls = Array(repeating: [Double](), count: variants.count)
@@ -29,7 +34,7 @@ struct TimeoutComparisons {
                 let start = DispatchTime.now().uptimeNanoseconds
                 let received = try runtime.block(on: variant.1)
                 precondition(received == n, "\(variant.0) received \(received) of \(n)")
-                guard repetition > 0 else { continue }   // the first round warms up
+                guard repetition > 0 else { continue }  // the first round warms up
                 walls[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(n))
                 cpus[index].append(Double(processCPUNanoseconds() - cpuStart) / Double(n))
             }
@@ -61,7 +66,10 @@ private func receiveLoop(_ n: Int, _ receive: @escaping (MPSC.Receiver<Int>) asy
     return count
 }
 
-private enum Race: Sendable { case value(Int?), timedOut }
+private enum Race: Sendable {
+    case value(Int?)
+    case timedOut
+}
 
 /// The task-group race: a child receives, a child sleeps, the first wins.
 private func taskGroupRace(_ rx: MPSC.Receiver<Int>) async throws -> Int? {

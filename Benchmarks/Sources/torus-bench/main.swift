@@ -50,26 +50,40 @@ for (index, loop) in loops.makeIterator().enumerated() {
 }
 print(runtime.capabilities.description.split(separator: "\n").prefix(3).joined(separator: "\n"))
 
-let runtimeRows = only != nil && !selected("runtime") ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
+let runtimeRows =
+    only != nil && !selected("runtime")
+    ? [] : try RuntimeComparisons(runtime: runtime, loops: loops, unpinnedLoops: unpinnedLoops, repetitions: repetitions, scale: scale).run()
 printTable("Runtime foundation", runtimeRows)
-let channelRows = !["mpsc-same", "mpsc-cross", "oneshot", "mutex-uncontended", "mutex-contended"].contains(where: selected) ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
+let channelRows =
+    !["mpsc-same", "mpsc-cross", "oneshot", "mutex-uncontended", "mutex-contended"].contains(where: selected)
+    ? [] : try ChannelComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 let timeoutRows = try TimeoutComparisons(runtime: runtime, repetitions: repetitions, scale: scale).run()
 printTable("Channels and synchronization", channelRows + timeoutRows)
-let fileRows = !selected("files") ? [] : try FileComparisons(
-    runtime: runtime, repetitions: repetitions, scale: scale,
-    directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath).run()
+let fileRows =
+    !selected("files")
+    ? []
+    : try FileComparisons(
+        runtime: runtime, repetitions: repetitions, scale: scale,
+        directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath
+    ).run()
 printTable("Files", fileRows)
 let tcpRows = !selected("tcp") ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 let idleRows = !selected("idle") ? [] : try IdleConnections(connections: 10_000 / scale).run()
 printTable("TCP", tcpRows + idleRows)
 // torus-cp against cp only on request: it writes gigabytes and drops the page cache.
-let copyRows = only != nil && selected("cp") ? try CopyComparisons(
-    directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
-    repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp").run() : []
+let copyRows =
+    only != nil && selected("cp")
+    ? try CopyComparisons(
+        directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
+        repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp"
+    ).run() : []
 printTable("torus-cp", copyRows)
 // mini-redis against redis-server only on request: it needs redis-server and redis-tools.
-let redisRows = only != nil && selected("redis") ? try RedisComparisons(
-    miniRedis: "../.build/release/mini-redis-server", repetitions: max(1, repetitions), scale: scale).run() : []
+let redisRows =
+    only != nil && selected("redis")
+    ? try RedisComparisons(
+        miniRedis: "../.build/release/mini-redis-server", repetitions: max(1, repetitions), scale: scale
+    ).run() : []
 printTable("mini-redis", redisRows)
 
 runtime.shutdown()
@@ -87,17 +101,42 @@ if let writePath {
         \(markdownTable(runtimeRows))
         """
     if !runtimeRows.isEmpty { try writeSection("runtime", body: body, to: writePath) }
-    if !fileRows.isEmpty { try writeSection("files", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n" + markdownTable(fileRows), to: writePath) }
+    if !fileRows.isEmpty {
+        try writeSection(
+            "files",
+            body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; file on \(fileSystemDescription()).\n\n"
+                + markdownTable(fileRows), to: writePath)
+    }
     if !(tcpRows + idleRows).isEmpty {
-        try writeSection("tcp", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n" + markdownTable(tcpRows + idleRows), to: writePath)
+        try writeSection(
+            "tcp",
+            body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs; NIO's loops pinned to CPUs 0 and 1.\n\n"
+                + markdownTable(tcpRows + idleRows), to: writePath)
     }
     if !copyRows.isEmpty {
-        try writeSection("cp", body: "Measured \(date) on \(machine); file system \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n" + markdownTable(copyRows), to: writePath)
+        try writeSection(
+            "cp",
+            body:
+                "Measured \(date) on \(machine); file system \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n"
+                + markdownTable(copyRows), to: writePath)
     }
     if !redisRows.isEmpty {
-        try writeSection("redis", body: "Measured \(date) on \(machine); release build; median of \(max(1, repetitions)) runs; each server pinned to CPU 0 (mini-redis-server with one Torus core, redis-server single-threaded, no persistence), redis-benchmark pinned to CPU 1; server CPU = user + system + softirq time of CPU 0 per request.\n\n" + markdownTable(redisRows), to: writePath)
+        try writeSection(
+            "redis",
+            body:
+                "Measured \(date) on \(machine); release build; median of \(max(1, repetitions)) runs; each server pinned to CPU 0 (mini-redis-server with one Torus core, redis-server single-threaded, no persistence), redis-benchmark pinned to CPU 1; server CPU = user + system + softirq time of CPU 0 per request.\n\n"
+                + markdownTable(redisRows), to: writePath)
     }
-    if !channelRows.isEmpty { try writeSection("channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows), to: writePath) }
-    if !timeoutRows.isEmpty { try writeSection("timeouts", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs, the four ways interleaved in every run.\n\n" + markdownTable(timeoutRows), to: writePath) }
+    if !channelRows.isEmpty {
+        try writeSection(
+            "channels", body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs.\n\n" + markdownTable(channelRows),
+            to: writePath)
+    }
+    if !timeoutRows.isEmpty {
+        try writeSection(
+            "timeouts",
+            body: "Measured \(date) on \(machine); release build; median of \(repetitions) runs, the four ways interleaved in every run.\n\n"
+                + markdownTable(timeoutRows), to: writePath)
+    }
     print("\nwrote \(writePath)")
 }

@@ -1,6 +1,6 @@
 import Glibc
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// The I/O half of a core: its io_uring ring and everything that lives on it.
 ///

@@ -1,5 +1,5 @@
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// Waking a driver that is blocked in `io_uring_enter`.
 ///

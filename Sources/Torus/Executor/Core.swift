@@ -1,7 +1,7 @@
 import Glibc
 import Synchronization
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// One core of a Torus runtime: a pinned thread that owns one io_uring ring and runs the tasks
 /// placed on it.
@@ -66,9 +66,10 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         self.index = index
         self.cpu = cpu
         self.shared = shared
-        driver = RingDriver(receiveBuffers: ProvidedBufferPool(
-            initialCount: shared.receiveBuffers.count, bufferSize: shared.receiveBuffers.size,
-            limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index))
+        driver = RingDriver(
+            receiveBuffers: ProvidedBufferPool(
+                initialCount: shared.receiveBuffers.count, bufferSize: shared.receiveBuffers.size,
+                limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index))
     }
 
     /// This core's entry in TorusChannels' thread slot (``RuntimeThread``), kept alive here for

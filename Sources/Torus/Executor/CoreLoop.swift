@@ -1,5 +1,5 @@
-import Synchronization
 import Glibc
+import Synchronization
 import TorusRing
 
 /// The core's event loop: the executor's scheduling around its driver's ring.
@@ -88,7 +88,8 @@ extension Core {
     /// calling core's ring (`MSG_RING`) when there is one, the eventfd otherwise.
     func wakeIfParked() {
         guard parked.load(ordering: .sequentiallyConsistent),
-              parked.exchange(false, ordering: .sequentiallyConsistent) else { return }
+            parked.exchange(false, ordering: .sequentiallyConsistent)
+        else { return }
         driver.wake(from: Core.current?.driver)
     }
 

@@ -1,6 +1,6 @@
 import Glibc
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// Submitting one operation to the core's ring and awaiting its completion: where the task
 /// (cancellation, cancel scopes, the continuation) meets the driver (slots, SQEs, CQEs).

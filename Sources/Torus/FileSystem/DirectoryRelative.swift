@@ -44,13 +44,18 @@ extension FileSystem {
     ///   - directory: an open directory descriptor.
     ///   - path: the entry's path, for error messages only.
     ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
-    public static func metadata(of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath,
-                                followSymbolicLinks: Bool = false) throws -> FileMetadata {
-        FileMetadata(try reportingIOError("statx", path: path) { () throws(Errno) in
-            try name.withPlatformString { name in
-                Result { () throws(Errno) in try FileStatusBuffer.stat(directoryFD: directory.rawValue, path: name, followSymlinks: followSymbolicLinks) }
-            }.get()
-        })
+    public static func metadata(
+        of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath,
+        followSymbolicLinks: Bool = false
+    ) throws -> FileMetadata {
+        FileMetadata(
+            try reportingIOError("statx", path: path) { () throws(Errno) in
+                try name.withPlatformString { name in
+                    Result { () throws(Errno) in
+                        try FileStatusBuffer.stat(directoryFD: directory.rawValue, path: name, followSymlinks: followSymbolicLinks)
+                    }
+                }.get()
+            })
     }
 
     /// ``metadata(of:inDirectory:path:followSymbolicLinks:)`` on a chosen route: `.ring` for an
@@ -67,8 +72,10 @@ extension FileSystem {
     ///   - path: the entry's path, for error messages only.
     ///   - followSymbolicLinks: describe what a symbolic link points to rather than the link.
     ///   - route: `.ring` or `.inline`, as above.
-    public static func metadata(of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath, followSymbolicLinks: Bool = false,
-                                via route: FileOperationRoute) async throws -> FileMetadata {
+    public static func metadata(
+        of name: FilePath, inDirectory directory: FileDescriptor, path: FilePath, followSymbolicLinks: Bool = false,
+        via route: FileOperationRoute
+    ) async throws -> FileMetadata {
         if route == .inline {
             if Task.isCancelled { throw CancellationError() }
             return try metadata(of: name, inDirectory: directory, path: path, followSymbolicLinks: followSymbolicLinks)
@@ -89,7 +96,9 @@ extension FileSystem {
     ///   - path: the link's path, for error messages only.
     public static func destinationOfSymbolicLink(_ name: FilePath, inDirectory directory: FileDescriptor, path: FilePath) throws -> FilePath {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = try systemCall("readlink", path: path) { name.withPlatformString { readlinkat(directory.rawValue, $0, &buffer, buffer.count - 1) } }
+        let count = try systemCall("readlink", path: path) {
+            name.withPlatformString { readlinkat(directory.rawValue, $0, &buffer, buffer.count - 1) }
+        }
         buffer[count] = 0
         return FilePath(platformString: buffer)
     }

@@ -148,7 +148,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         }
         let strings = CStringKeepAlive([path])
         let fd = try await ringIOProducingDescriptor("open", path: path, keepAlive: strings) { entry, _, _ in
-            entry.prepareOpen(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
+            entry.prepareOpen(
+                directoryFD: SubmissionEntry.currentDirectory, path: strings[0], flags: options.openFlags, mode: UInt32(permissions.rawValue))
         }
         return File(descriptor: fd, path: path)
     }
@@ -216,7 +217,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
         guard length > 0 else { return 0 }
         let target = buffer.storage + buffer.count
-        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) { entry, _, _ in
+        let n = try await ringIO("read", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) {
+            entry, _, _ in
             entry.prepareRead(fd: fd, buffer: target, length: UInt32(length), offset: offset)
         }
         buffer.count += Int(n)
@@ -274,7 +276,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
             if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
             return n
         }
-        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) { entry, _, _ in
+        let n = try await ringIO("write", path: path, keepAlive: buffer, cancellable: !completesPromptly(fd), holding: sharedDescriptor) {
+            entry, _, _ in
             entry.prepareWrite(fd: fd, buffer: source, length: UInt32(length), offset: fileOffset)
         }
         if n == 0 { throw IOError(operation: "write", path: path, errno: .noSpace) }
@@ -362,9 +365,10 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         let fd = try borrowDescriptor(for: "statx")
         defer { sharedDescriptor.giveBack() }
         if route == .inline {
-            return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
-                try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true)
-            })
+            return FileMetadata(
+                try inlineCall("statx", path: path) { () throws(Errno) in
+                    try FileStatusBuffer.stat(directoryFD: fd, path: "", followSymlinks: true)
+                })
         }
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         let empty = CStringKeepAlive(strings: [""])

@@ -42,7 +42,9 @@ public enum FileSystem {
     ///
     /// Cancel safety: a cancelled call may leave some of the parents made; calling it again
     /// finishes the job (existing directories are fine).
-    public static func createDirectories(at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]) async throws {
+    public static func createDirectories(
+        at path: FilePath, permissions: FilePermissions = [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute]
+    ) async throws {
         do {
             try await createDirectory(at: path, permissions: permissions)
         } catch let error as IOError where error.errno == .fileExists {
@@ -85,7 +87,9 @@ public enum FileSystem {
     ///
     /// Cancel safety: the rename is atomic and reported as done or not: `CancellationError`
     /// means `source` is still where it was.
-    public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true, via route: FileOperationRoute = .ring) async throws {
+    public static func rename(_ source: FilePath, to destination: FilePath, replacing: Bool = true, via route: FileOperationRoute = .ring)
+        async throws
+    {
         if route == .inline {
             try inlineCall("rename", path: source) { () throws(Errno) in
                 try renameNow(source.string, to: destination.string, noReplace: !replacing)
@@ -127,16 +131,20 @@ public enum FileSystem {
     ///     ``FileOperationRoute``).
     ///
     /// Cancel safety: nothing changes, so a cancelled call loses nothing; repeat it.
-    public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws -> FileMetadata {
+    public static func metadata(at path: FilePath, followSymbolicLinks: Bool = true, via route: FileOperationRoute = .ring) async throws
+        -> FileMetadata
+    {
         if route == .inline {
-            return FileMetadata(try inlineCall("statx", path: path) { () throws(Errno) in
-                try FileStatusBuffer.stat(directoryFD: AT_FDCWD, path: path.string, followSymlinks: followSymbolicLinks)
-            })
+            return FileMetadata(
+                try inlineCall("statx", path: path) { () throws(Errno) in
+                    try FileStatusBuffer.stat(directoryFD: AT_FDCWD, path: path.string, followSymlinks: followSymbolicLinks)
+                })
         }
         let strings = CStringKeepAlive([path])
         let buffer = IOBuffer(capacity: FileStatusBuffer.byteCount)
         _ = try await ringIO("statx", path: path, keepAlive: KeepBoth(strings, buffer)) { entry, _, _ in
-            entry.prepareStatx(directoryFD: SubmissionEntry.currentDirectory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
+            entry.prepareStatx(
+                directoryFD: SubmissionEntry.currentDirectory, path: strings[0], followSymlinks: followSymbolicLinks, buffer: buffer.storage)
         }
         return FileMetadata(FileStatusBuffer.extract(from: buffer.storage))
     }

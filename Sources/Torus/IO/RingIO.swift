@@ -1,7 +1,7 @@
 import Glibc
 import SystemPackage
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// C strings handed to the kernel (paths), freed only when the operation's final completion
 /// has been seen (the operation table holds this object until then).

@@ -27,7 +27,7 @@ public final class PipePair: Sendable {
         if let capacity {
             do {
                 _ = try systemCall("fcntl(F_SETPIPE_SZ)") { fcntl(writeNumber, pipeSetSize, Int32(clamping: capacity)) }
-            } catch where error.errno != .notPermitted {
+            } catch  where error.errno != .notPermitted {
                 closeOwnedDescriptor(readNumber)
                 closeOwnedDescriptor(writeNumber)
                 throw error
@@ -57,7 +57,7 @@ public final class PipePair: Sendable {
             let n = scratch.withUnsafeMutableBytes { Glibc.read(readNumber, $0.baseAddress, $0.count) }
             if n > 0 { continue }
             if n < 0 && errno == EINTR { continue }
-            return   // empty (EAGAIN), or the write end is gone
+            return  // empty (EAGAIN), or the write end is gone
         }
     }
 
@@ -109,11 +109,13 @@ extension File {
         // would wait for room in the pipe).
         var submitted: [OperationID] = []
         defer { for id in submitted { sharedDescriptor.operationEnded(id) } }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, core, id in
-            entry.prepareSplice(from: fd, offset: Int64(offset), to: pipe.writeNumber, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
-            sharedDescriptor.cancelOnClose(id, on: core)
-            submitted.append(id)
-        })
+        return Int(
+            try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, core, id in
+                entry.prepareSplice(
+                    from: fd, offset: Int64(offset), to: pipe.writeNumber, offset: -1, length: UInt32(min(length, maximumTransfer)), flags: 0)
+                sharedDescriptor.cancelOnClose(id, on: core)
+                submitted.append(id)
+            })
     }
 
     /// Moves up to `length` bytes out of `pipe` into this file at `offset`. Returns the count.
@@ -125,9 +127,11 @@ extension File {
     public func splice(from pipe: PipePair, to offset: UInt64, length: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "splice")
         defer { sharedDescriptor.giveBack() }
-        return Int(try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, _, _ in
-            entry.prepareSplice(from: pipe.readNumber, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
-        })
+        return Int(
+            try await ringIO("splice", path: path, keepAlive: pipe, holding: sharedDescriptor) { entry, _, _ in
+                entry.prepareSplice(
+                    from: pipe.readNumber, offset: -1, to: fd, offset: Int64(offset), length: UInt32(min(length, maximumTransfer)), flags: 0)
+            })
     }
 
     /// Copies `length` bytes from `source` at `sourceOffset` to this file at `offset` through

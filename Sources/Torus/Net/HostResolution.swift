@@ -83,7 +83,8 @@ extension SocketAddress {
         while let current = entry {
             entry = current.pointee.ai_next
             if let address = SocketAddress(copying: current.pointee.ai_addr, length: current.pointee.ai_addrlen),
-               !addresses.contains(address) {
+                !addresses.contains(address)
+            {
                 addresses.append(address)
             }
         }

@@ -72,8 +72,9 @@ enum ListenerGroupGuard {
     private static func entry(local: ArraySlice<UInt8>, inode: ArraySlice<UInt8>) -> Entry? {
         let parts = local.split(separator: UInt8(ascii: ":"))
         guard parts.count == 2, parts[0].count % 8 == 0,
-              let port = UInt16(String(decoding: parts[1], as: UTF8.self), radix: 16),
-              let inode = UInt64(String(decoding: inode, as: UTF8.self)) else { return nil }
+            let port = UInt16(String(decoding: parts[1], as: UTF8.self), radix: 16),
+            let inode = UInt64(String(decoding: inode, as: UTF8.self))
+        else { return nil }
         var address: [UInt8] = []
         var word = parts[0][...]
         while !word.isEmpty {

@@ -1,6 +1,6 @@
 import Glibc
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// What one completion of a multishot operation means to its consumer.
 enum MultishotEvent<Element> {
@@ -54,12 +54,14 @@ final class MultishotSource<Element>: @unchecked Sendable {
     ///   - spill: applied to items that arrive while `maxQueued` are already waiting (the
     ///     kernel may deliver several before the pause takes effect): moves a received chunk
     ///     out of the shared pool.
-    init(core: Core, handle: SocketHandle, operation: String,
-         prepare: @escaping (SubmissionEntry, Int32) -> Void,
-         interpret: @escaping (Completion) -> MultishotEvent<Element>,
-         discard: @escaping (Element) -> Void = { _ in },
-         maxQueued: Int = .max,
-         spill: @escaping (Element) -> Element = { $0 }) {
+    init(
+        core: Core, handle: SocketHandle, operation: String,
+        prepare: @escaping (SubmissionEntry, Int32) -> Void,
+        interpret: @escaping (Completion) -> MultishotEvent<Element>,
+        discard: @escaping (Element) -> Void = { _ in },
+        maxQueued: Int = .max,
+        spill: @escaping (Element) -> Element = { $0 }
+    ) {
         self.maxQueued = maxQueued
         self.spill = spill
         self.core = core
@@ -129,7 +131,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
                     waiter = continuation
                     if let scope {
                         deadlineHook = scope.register { [core] in core.execute { self.wake() } }
-                        if deadlineHook == nil { wake() }   // it passed in between
+                        if deadlineHook == nil { wake() }  // it passed in between
                     }
                 }
             } onCancel: { [core] in
@@ -163,9 +165,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
             return
         }
         let prepare = self.prepare
-        let id = core.submitMultishot(keepAlive: self, handler: { [unowned(unsafe) self] completion in
-            self.complete(completion)
-        }) { entry in prepare(entry, fd) }
+        let id = core.submitMultishot(
+            keepAlive: self,
+            handler: { [unowned(unsafe) self] completion in self.complete(completion) },
+            { entry in prepare(entry, fd) })
         armed = id
     }
 

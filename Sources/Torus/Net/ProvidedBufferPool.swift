@@ -1,7 +1,7 @@
 import Glibc
 import Logging
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// A core's provided buffers for multishot receives: the buffer groups registered with the
 /// kernel, the buffers out on loan (delivered by a completion, not yet given back), the receives

@@ -7,7 +7,7 @@ import Glibc
 /// absolute path `/run/app.sock`).
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     enum Kind: Hashable, Sendable {
-        case ipv4(address: UInt32, port: UInt16)              // both in host byte order
+        case ipv4(address: UInt32, port: UInt16)  // both in host byte order
         case ipv6(address: [UInt8], port: UInt16, scope: UInt32)
         case unix(path: String)
     }
@@ -41,7 +41,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             return
         }
         guard let colon = text.lastIndex(of: ":") else { throw SocketAddressError(text, "expected HOST:PORT, [IPv6]:PORT or a unix path") }
-        guard let port = Self.port(text[text.index(after: colon)...]) else { throw SocketAddressError(text, "the port must be a number from 0 to 65535") }
+        guard let port = Self.port(text[text.index(after: colon)...]) else {
+            throw SocketAddressError(text, "the port must be a number from 0 to 65535")
+        }
         let host = String(text[..<colon])
         if host.contains(":") { throw SocketAddressError(text, "an IPv6 address needs brackets: [\(host)]:\(port)") }
         try self.init(host: host, port: port, original: text)

@@ -1,6 +1,6 @@
-import TorusRing
-import SystemPackage
 import Glibc
+import SystemPackage
+import TorusRing
 
 /// Which direction(s) of a connection ``TCPStream/shutdown(_:)`` ends.
 public enum ShutdownDirection: Sendable {
@@ -166,9 +166,10 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
         while sent < chunk.count {
             let source = chunk.address + sent
             let length = chunk.count - sent
-            sent += Int(try await ringIO("send", address: handle.address, keepAlive: chunk, holding: handle.descriptor) { entry, _, _ in
-                entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
-            })
+            sent += Int(
+                try await ringIO("send", address: handle.address, keepAlive: chunk, holding: handle.descriptor) { entry, _, _ in
+                    entry.prepareSend(fd: fd, buffer: source, length: length, flags: Int32(MSG_NOSIGNAL))
+                })
         }
     }
 
@@ -214,7 +215,8 @@ public final class TCPListener: Sendable {
     ///   - reusePort: `SO_REUSEPORT`: several listeners (one per core) share the port and the
     ///     kernel spreads connections over them.
     /// - Throws: ``IOError`` (`bind 127.0.0.1:80: Address already in use (EADDRINUSE)`).
-    public static func bind(_ address: SocketAddress, backlog: Int32 = 1024, reuseAddress: Bool = true, reusePort: Bool = false) throws -> TCPListener {
+    public static func bind(_ address: SocketAddress, backlog: Int32 = 1024, reuseAddress: Bool = true, reusePort: Bool = false) throws -> TCPListener
+    {
         guard address.family != AF_UNIX else {
             throw IOError(operation: "bind", address: address, errno: .addressFamilyNotSupported)
         }
@@ -240,7 +242,9 @@ public final class TCPListener: Sendable {
     /// second sees the first, so two servers never both serve one port. Pass
     /// `allowSharing: true` to join others on purpose (a zero-downtime restart that overlaps).
     /// - Throws: ``IOError`` (`bind 127.0.0.1:6379: Address already in use (EADDRINUSE)`).
-    public static func bindReusingPort(_ address: SocketAddress, count: Int, backlog: Int32 = 1024, allowSharing: Bool = false) throws -> [TCPListener] {
+    public static func bindReusingPort(_ address: SocketAddress, count: Int, backlog: Int32 = 1024, allowSharing: Bool = false) throws
+        -> [TCPListener]
+    {
         let first = try bind(address, backlog: backlog, reusePort: true)
         let bound = try first.localAddress
         var listeners = [first]

@@ -51,9 +51,10 @@ public final class UDPSocket: Sendable {
         let fd = try handle.borrowDescriptor(for: "sendmsg")
         defer { handle.descriptor.giveBack() }
         let message = MessageHeader(buffer: buffer, start: 0, length: buffer.count, address: address)
-        return Int(try await ringIO("sendmsg", address: address, keepAlive: message, holding: handle.descriptor) { entry, _, _ in
-            entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))
-        })
+        return Int(
+            try await ringIO("sendmsg", address: address, keepAlive: message, holding: handle.descriptor) { entry, _, _ in
+                entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))
+            })
     }
 
     /// Sends `bytes` as one datagram to `address`.

@@ -1,5 +1,6 @@
-import TorusRing
 import TorusChannels
+import TorusRing
+
 /// A bounded pool of plain threads for work that blocks (``spawnBlocking(_:)``).
 ///
 /// Threads are started on demand up to `maxThreads`, linger `keepAlive` when idle, then exit.
@@ -66,11 +67,12 @@ final class BlockingPool: Sendable {
         while true {
             let deadline = monotonicNanoseconds() + keepAliveNanoseconds
             state.withLock { $0.idle += 1 }
-            let next: (@Sendable () -> Void)? = state.wait(deadlineNanoseconds: deadline) { state in
-                if let work = state.queue.popFirst() { return .some(work) }
-                if state.closed { return .some(nil) }
-                return nil
-            } ?? nil
+            let next: (@Sendable () -> Void)? =
+                state.wait(deadlineNanoseconds: deadline) { state in
+                    if let work = state.queue.popFirst() { return .some(work) }
+                    if state.closed { return .some(nil) }
+                    return nil
+                } ?? nil
             state.withLock { $0.idle -= 1 }
             guard let next else { break }
             next()

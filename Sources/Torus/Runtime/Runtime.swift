@@ -1,7 +1,7 @@
 import Logging
 import Synchronization
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// A Torus runtime: one core per CPU, each a pinned thread that owns one io_uring ring.
 ///
@@ -50,8 +50,9 @@ public final class Runtime: Sendable {
         FaultInjection.environmentRules
         // Reading `allowedCPUs` here, before any core is pinned, fixes the process's set.
         let assignment = try configuration.cpuAssignment(allowed: Runtime.allowedCPUs)
-        let shared = RuntimeShared(blockingPool: BlockingPool(
-            maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
+        let shared = RuntimeShared(
+            blockingPool: BlockingPool(
+                maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
             receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize, configuration.effectiveReceiveBufferLimit),
             logger: configuration.logger)
         let cores = assignment.enumerated().map { Core(index: $0.offset, cpu: $0.element, shared: shared) }
@@ -97,8 +98,11 @@ public final class Runtime: Sendable {
         self.shared = shared
         self.threads = threads
         logger = configuration.logger
-        watchdog = startError != nil ? nil : StallWatchdog(
-            cores: cores, threshold: configuration.stallThreshold, logger: configuration.logger, onStall: configuration.onStall)
+        watchdog =
+            startError != nil
+            ? nil
+            : StallWatchdog(
+                cores: cores, threshold: configuration.stallThreshold, logger: configuration.logger, onStall: configuration.onStall)
         if let startError {
             for index in results.keys where (try? results[index]!.get()) != nil {
                 cores[index].send(.stop)
@@ -231,7 +235,8 @@ public final class Runtime: Sendable {
     /// (each waits for its ring's final completions) and the blocking pool's work ends.
     private func tearDown(abandoned: Int) {
         if abandoned > 0 {
-            logger.warning("runtime shutdown: \(abandoned) task(s) still suspended after cancellation were abandoned", metadata: ["abandoned": "\(abandoned)"])
+            logger.warning(
+                "runtime shutdown: \(abandoned) task(s) still suspended after cancellation were abandoned", metadata: ["abandoned": "\(abandoned)"])
         }
         watchdog?.shutdown()
         for core in cores { core.send(.stop) }

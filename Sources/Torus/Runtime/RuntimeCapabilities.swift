@@ -40,9 +40,13 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
     public static func probe(entries: UInt32 = 8) throws(RingSetupError) -> RuntimeCapabilities {
         let ring = try Ring(entries: entries)
         let ops = ring.probe()
-        return RuntimeCapabilities(kernel: KernelInfo.release, cores: [CoreCapability(
-            index: 0, cpu: nil, setupFlags: ring.setupFlags.description,
-            messageRing: ops?.hasMessageRing ?? false, operations: ops?.names ?? [])])
+        return RuntimeCapabilities(
+            kernel: KernelInfo.release,
+            cores: [
+                CoreCapability(
+                    index: 0, cpu: nil, setupFlags: ring.setupFlags.description,
+                    messageRing: ops?.hasMessageRing ?? false, operations: ops?.names ?? [])
+            ])
     }
 }
 

@@ -21,19 +21,20 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, and for a configuration error which field and why.
     public var description: String {
         switch self {
-        case let .ringSetup(core, error):
+        case .ringSetup(let core, let error):
             return "Torus could not start core \(core): \(error)"
-        case let .pinningFailed(cpu, code):
-            return "Torus could not pin a core thread to CPU \(cpu): \(String(cString: strerror(code))) (errno \(code)). Use RuntimeConfiguration(pinThreads: false) or a CPU from the allowed set (taskset/cgroup cpuset)."
-        case let .doorbellSetup(core, code):
+        case .pinningFailed(let cpu, let code):
+            return
+                "Torus could not pin a core thread to CPU \(cpu): \(String(cString: strerror(code))) (errno \(code)). Use RuntimeConfiguration(pinThreads: false) or a CPU from the allowed set (taskset/cgroup cpuset)."
+        case .doorbellSetup(let core, let code):
             return "Torus could not create the eventfd for core \(core): \(String(cString: strerror(code))) (errno \(code))."
-        case let .threadStartFailed(name):
+        case .threadStartFailed(let name):
             return "Torus could not start thread \(name) (pthread_create failed: check ulimit -u and memory)."
-        case let .invalidConfiguration(message):
+        case .invalidConfiguration(let message):
             return "Invalid Torus runtime configuration: \(message)"
         case .shuttingDown:
             return "The Torus runtime is shutting down and accepts no new work."
-        case let .notOnRuntimeThread(operation):
+        case .notOnRuntimeThread(let operation):
             return "\(operation) must run on a Torus core (inside a task spawned on the runtime), not on another thread."
         }
     }

@@ -1,4 +1,5 @@
 import TorusChannels
+
 /// A Sendable reference to a running ``Runtime``: hold it on any thread to spawn onto the
 /// runtime or to block on work there (the seed's "spawning from sync code").
 public struct RuntimeHandle: Sendable {

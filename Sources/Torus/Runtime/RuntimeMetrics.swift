@@ -126,9 +126,10 @@ extension RuntimeHandle {
     public func metrics() async -> RuntimeMetrics {
         var cores: [RuntimeMetrics.CoreMetrics] = []
         for core in shared.cores {
-            cores.append(await withCheckedContinuation { continuation in
-                core.execute { continuation.resume(returning: RuntimeMetrics.CoreMetrics(reading: core)) }
-            })
+            cores.append(
+                await withCheckedContinuation { continuation in
+                    core.execute { continuation.resume(returning: RuntimeMetrics.CoreMetrics(reading: core)) }
+                })
         }
         let pool = shared.blockingPool.load
         return RuntimeMetrics(

@@ -1,4 +1,5 @@
 import TorusChannels
+
 /// The outcome of a runtime's one shutdown, for the callers that did not perform it: a
 /// second `shutdown()` blocks on it, a second `await shutdown()` suspends on it.
 ///

@@ -34,10 +34,11 @@ extension RuntimeShared {
         if liveTasks.load(ordering: .sequentiallyConsistent) > 0 {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let wake = WakeOnce(continuation)
-                wake.arm(Task(executorPreference: globalConcurrentExecutor) {
-                    try? await Task.sleep(for: timeout)
-                    wake.resume()
-                })
+                wake.arm(
+                    Task(executorPreference: globalConcurrentExecutor) {
+                        try? await Task.sleep(for: timeout)
+                        wake.resume()
+                    })
                 whenTasksDrained { wake.resume() }
             }
         }

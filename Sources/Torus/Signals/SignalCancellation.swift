@@ -37,10 +37,10 @@ extension SignalListener {
                 switch event {
                 case .finished(let result):
                     outcome = Outcome(result: result, signal: signal)
-                    group.cancelAll()   // the watcher, if no signal came
+                    group.cancelAll()  // the watcher, if no signal came
                 case .signalled(let received):
                     signal = received
-                    group.cancelAll()   // the body
+                    group.cancelAll()  // the body
                 case .watcherStopped:
                     break
                 }

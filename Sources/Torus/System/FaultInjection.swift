@@ -114,9 +114,9 @@ public enum FaultInjection {
     /// Installs the rules of `TORUS_FAULTS` (debug builds only; see the type's documentation).
     private static func installFromEnvironment() {
         #if DEBUG
-        guard let text = getenv("TORUS_FAULTS").map({ String(cString: $0) }), !text.isEmpty else { return }
-        let parsed = text.split(separator: ";").compactMap { parseRule(String($0)) }
-        install(rules.withLock { $0 } + parsed)
+            guard let text = getenv("TORUS_FAULTS").map({ String(cString: $0) }), !text.isEmpty else { return }
+            let parsed = text.split(separator: ";").compactMap { parseRule(String($0)) }
+            install(rules.withLock { $0 } + parsed)
         #endif
     }
 

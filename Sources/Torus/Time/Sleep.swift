@@ -1,6 +1,6 @@
 import Glibc
-import TorusRing
 import TorusChannels
+import TorusRing
 
 /// Suspends the task for `duration`, served by an `IORING_OP_TIMEOUT` on the caller's core.
 ///

@@ -4,7 +4,10 @@ import Synchronization
 /// watching either side, under one lock. Waiters are resumed after the lock is released.
 @usableFromInline final class MPSCStorage<Value: Sendable>: Sendable {
     @usableFromInline enum SendOutcome: Sendable { case sent, closed, cancelled }
-    @usableFromInline enum ReceiveOutcome: Sendable { case value(Value), closed, cancelled }
+    @usableFromInline enum ReceiveOutcome: Sendable {
+        case value(Value)
+        case closed, cancelled
+    }
 
     @usableFromInline struct State {
         @usableFromInline let capacity: Int?

@@ -39,7 +39,7 @@ import Synchronization
     @usableFromInline func wait() async {
         let scope = CancelScope.ofCurrentTask
         let token = scope?.register { [self] in fire() }
-        if scope != nil && token == nil { return }   // the deadline has passed
+        if scope != nil && token == nil { return }  // the deadline has passed
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let ready = state.withLock { state -> Bool in

@@ -4,7 +4,10 @@ import Torus
 
 try Runtime.run(RuntimeConfiguration(cores: .count(1))) {
     let (requests, inbox) = MPSC.bounded(String.self, capacity: 8)
-    spawn { for name in ["ring", "core", "task"] { try await requests.send(name) }; requests.finish() }
+    spawn {
+        for name in ["ring", "core", "task"] { try await requests.send(name) }
+        requests.finish()
+    }
     while let name = try await withTimeout(.seconds(1), { try await inbox.receive() }) {
         print("hello, \(name)")
     }
