@@ -41,17 +41,17 @@ final class RingDriver: @unchecked Sendable {
     // `@exclusivity(unchecked)`: these are touched only on the owning thread, one job at a time,
     // so the dynamic exclusivity checks Swift adds to class properties (a runtime call per
     // access, measurable on the per-operation path) buy nothing here.
-    private(set) var ring: Ring?
+    @exclusivity(unchecked) private(set) var ring: Ring?
     @exclusivity(unchecked) var operations = OperationTable()
     @exclusivity(unchecked) var pendingCancels: [OperationID] = []
     /// The provided buffers for multishot receives (registered on first use), their loans, the
     /// receives waiting for one, growth (see ``ProvidedBufferPool``).
     let receiveBuffers: ProvidedBufferPool
     /// Set by ``beginStopping()``: no new operations, everything in flight cancelled.
-    var stopping = false
+    @exclusivity(unchecked) var stopping = false
     /// Whether the doorbell read is outstanding.
-    var doorbellArmed = false
-    var doorbellFD: Int32 = -1
+    @exclusivity(unchecked) var doorbellArmed = false
+    @exclusivity(unchecked) var doorbellFD: Int32 = -1
     // SAFETY: the doorbell read writes 8 bytes here. It is freed in deinit after the ring is
     // gone; a core closes the driver only after its loop has seen the read's final completion.
     let doorbellBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
@@ -121,7 +121,7 @@ final class RingDriver: @unchecked Sendable {
         if ring.pendingSubmissions > 0 || operations.inFlight > 0 {
             ring.submitAndGetEvents()
         }
-        reapCompletions()
+        reapCompletions(ring)
     }
 
     /// Submits what is queued and blocks in the kernel until a completion arrives (a wake-up
@@ -135,6 +135,13 @@ final class RingDriver: @unchecked Sendable {
     @discardableResult
     func reapCompletions() -> Int {
         guard let ring else { return 0 }
+        return reapCompletions(ring)
+    }
+
+    /// ``reapCompletions()`` with the ring already in hand: the loop's hot path binds it once
+    /// (each binding of the optional is a retain and a release).
+    @discardableResult
+    private func reapCompletions(_ ring: Ring) -> Int {
         var total = 0
         while true {
             let count = ring.reapBatch { completion in handle(completion) }

@@ -13,12 +13,15 @@ import TorusRing
 extension Core {
     func runLoop() {
         assertOnCore()
+        // Bound once for the whole loop: each `self.driver.method()` may otherwise retain and
+        // release the driver around the call, several atomic operations per turn.
+        let driver = self.driver
         guard driver.ring != nil else { return }
         while true {
             runReadyJobs()
             drainMailbox()
             driver.retryPendingCancels()
-            takeJobsFromDriver()
+            takeJobsFromDriver(driver)
 
             if driver.stopping && local.isEmpty && driver.isIdle && mailbox.isEmpty {
                 break
@@ -26,12 +29,12 @@ extension Core {
 
             if !local.isEmpty {
                 driver.submitAndReap()
-                takeJobsFromDriver()
+                takeJobsFromDriver(driver)
                 continue
             }
 
             if driver.reapCompletions() > 0 {
-                takeJobsFromDriver()
+                takeJobsFromDriver(driver)
                 continue
             }
 
@@ -47,7 +50,7 @@ extension Core {
             driver.waitForCompletion()
             parked.store(false, ordering: .sequentiallyConsistent)
             driver.reapCompletions()
-            takeJobsFromDriver()
+            takeJobsFromDriver(driver)
         }
     }
 
@@ -67,7 +70,7 @@ extension Core {
     /// Moves the jobs of timers that fired (`Task.sleep`) from the driver to the run queue: after
     /// every reap, and once per turn for a reap inside a job (a full SQ makes `nextEntry` reap).
     @inline(__always)
-    private func takeJobsFromDriver() {
+    private func takeJobsFromDriver(_ driver: RingDriver) {
         while let job = driver.readyJobs.pop() { local.push(job) }
     }
 
