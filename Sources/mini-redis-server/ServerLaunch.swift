@@ -21,6 +21,9 @@ extension MiniRedisServer {
     /// task and with it every connection on every core, and the runtime stops.
     func serve() async -> Int32 {
         unblockShutdownSignals()
+        // As redis: a standard output whose reader is gone loses the log lines (writeWhole and the
+        // log handler get EPIPE), it does not kill the server with SIGPIPE.
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger(loglevel)
         let torus: TorusRuntimeService
         do {

@@ -81,6 +81,10 @@ struct TorusCopy: ParsableCommand {
     }
 
     func run() throws {
+        // A message nobody can read is dropped (writeWhole gets EPIPE) and the copy goes on: with
+        // SIGPIPE's default action `torus-cp -rv SRC DST | head -1` was killed by a later -v
+        // line, leaving the temporary files of the copies in flight behind.
+        _ = Glibc.signal(SIGPIPE, SIG_IGN)
         var options = CopyOptions()
         options.recursive = recursive || archive
         if preserveStandard { options.preserved.formUnion(.standard) }

@@ -7,6 +7,14 @@ import TorusRing
 extension RingDriver {
     /// Fills and queues the SQE of reserved operation `id`, whose completion goes to `waiter`,
     /// followed by an `IORING_OP_LINK_TIMEOUT` when the operation has a time limit.
+    ///
+    /// The operation can be cancelled on this thread after its submitter looked (`reserved`
+    /// then becomes `cancelRequested`): taking the entry may reap completions
+    /// (``nextEntry(extra:)``, when the kernel does not take the queued entries), and a
+    /// completion's handler may cancel it, as a deadline scope's timer does when it fires the
+    /// hooks of the operations under a token in it. Such an operation must not reach the
+    /// kernel: the entry becomes a NOP nobody waits for, the slot is released and `waiter` gets
+    /// `-ECANCELED`, as for a cancel that came before the submitter looked.
     @inline(__always)
     func submit(
         _ id: OperationID, waiter: OperationWaiter, timeLimit: Duration?,
@@ -15,6 +23,7 @@ extension RingDriver {
         guard let timeLimit else {
             let entry = nextEntry()
             prepare(entry, id)
+            if operations.isCancelRequested(id) { return refuse(id, entry: entry, waiter: waiter) }
             entry.setUserData(id.userData)
             operations.markSubmitted(id, waiter: waiter)
             return
@@ -24,6 +33,7 @@ extension RingDriver {
         // nothing submits between the two.
         let entry = nextEntry(extra: 1)
         prepare(entry, id)
+        if operations.isCancelRequested(id) { return refuse(id, entry: entry, waiter: waiter) }
         entry.setUserData(id.userData)
         entry.addFlags(.link)
         // SAFETY: the link timespec lives in the operation's slot, which stays allocated until
@@ -36,6 +46,21 @@ extension RingDriver {
         timeout.prepareLinkTimeout(timespec)
         timeout.setUserData(ReservedUserData.ignored)
         operations.markSubmitted(id, waiter: waiter)
+    }
+
+    /// An operation cancelled while it was being submitted: its entry, prepared already, is
+    /// overwritten with a NOP whose completion is ignored, the slot released, and the waiter
+    /// told `-ECANCELED` at once.
+    private func refuse(_ id: OperationID, entry: SubmissionEntry, waiter: OperationWaiter) {
+        entry.prepareNop()
+        entry.setUserData(ReservedUserData.ignored)
+        operations.release(id)
+        switch waiter {
+        case .continuation(let continuation): continuation.resume(returning: -ECANCELED)
+        case .job(let job): readyJobs.push(job)
+        case .handler(let handler): handler(Completion(userData: id.userData, result: -ECANCELED, flags: 0))
+        case .none: break
+        }
     }
 
     /// Submits a multishot operation: `handler` runs for every completion until one arrives
