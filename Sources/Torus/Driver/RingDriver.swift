@@ -51,6 +51,8 @@ final class RingDriver: @unchecked Sendable {
     @exclusivity(unchecked) var stopping = false
     /// Whether the doorbell read is outstanding.
     @exclusivity(unchecked) var doorbellArmed = false
+    /// The doorbell's re-arm found no free SQ slot; the owner's next turn retries it.
+    @exclusivity(unchecked) var doorbellRearmPending = false
     @exclusivity(unchecked) var doorbellFD: Int32 = -1
     // SAFETY: the doorbell read writes 8 bytes here. It is freed in deinit after the ring is
     // gone; a core closes the driver only after its loop has seen the read's final completion.

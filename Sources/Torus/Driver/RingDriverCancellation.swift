@@ -26,6 +26,10 @@ extension RingDriver {
 
     /// Queues again the cancels that found the SQ full (the owner calls it once per turn).
     func retryPendingCancels() {
+        if doorbellRearmPending {
+            doorbellRearmPending = false
+            if !stopping { armDoorbell() }
+        }
         guard !pendingCancels.isEmpty else { return }
         let retry = pendingCancels
         pendingCancels.removeAll()
@@ -53,9 +57,17 @@ extension RingDriver {
         guard !stopping else { return }
         stopping = true
         guard let ring else { return }
-        if let entry = ring.nextEntry(reserving: 0) {
-            entry.prepareCancelAll()
-            entry.setUserData(ReservedUserData.cancelRequest)
+        // Never dropped: a stop whose cancel-everything was not queued would wait for ever for
+        // operations nobody cancels. A full SQ is submitted (and the CQ reaped, so the kernel
+        // can take it) until a slot is free.
+        while true {
+            if let entry = ring.nextEntry(reserving: 0) {
+                entry.prepareCancelAll()
+                entry.setUserData(ReservedUserData.cancelRequest)
+                return
+            }
+            ring.submitAndGetEvents()
+            reapCompletions()
         }
     }
 }

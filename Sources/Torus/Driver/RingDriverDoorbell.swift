@@ -9,7 +9,20 @@ import TorusRing
 extension RingDriver {
     /// Keeps one 8-byte read outstanding on the eventfd, so a write from any thread wakes us.
     func armDoorbell() {
-        guard let ring, !doorbellArmed, let entry = ring.nextEntry(reserving: 0) else { return }
+        guard let ring, !doorbellArmed else { return }
+        // Called from the doorbell's own completion, inside a reap: a full SQ is submitted (no
+        // reap here, the batch is being handled) and, if still full, the arm is retried on the
+        // owner's next turn (`retryPendingCancels`) rather than dropped, which would lose every
+        // later wake-up from a foreign thread.
+        var entry = ring.nextEntry(reserving: 0)
+        if entry == nil {
+            ring.submitAndGetEvents()
+            entry = ring.nextEntry(reserving: 0)
+        }
+        guard let entry else {
+            doorbellRearmPending = true
+            return
+        }
         // SAFETY: doorbellBuffer lives until deinit, after the ring; the owner closes the driver
         // only once this read has completed (`isIdle`).
         entry.prepareRead(fd: doorbellFD, buffer: doorbellBuffer, length: 8, offset: 0)
