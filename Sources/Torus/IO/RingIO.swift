@@ -118,17 +118,10 @@ func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress?
         return
     }
     let result = await core.submitAndAwait(cancellable: false) { entry, _ in entry.prepareClose(fd: fd) }
-    var error = result < 0 ? -result : 0
+    let error = result < 0 ? -result : 0
     if error == ECANCELED {
         closeOwnedDescriptor(fd)
         return
     }
-    // A fault injected into a close is reported after the real close (a failed close has
-    // still released the number on Linux).
-    if case .fail(let injected)? = FaultInjection.fault(for: "close", path: path, address: address) { error = injected.rawValue }
-    switch error {
-    case 0, EINTR, kernelRestartErrorCodes: return
-    case EBADF: preconditionFailure("close(\(fd)): EBADF: a descriptor owned by Torus was closed behind its back")
-    default: throw IOError(operation: "close", path: path, address: address, errno: Errno(rawValue: error))
-    }
+    try reportClose(of: fd, error: error, path: path, address: address)
 }

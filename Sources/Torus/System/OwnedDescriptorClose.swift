@@ -19,7 +19,14 @@ package func closeOwnedDescriptor(_ fd: Int32) {
 /// is an ``IOError`` naming `close`. A fault injected into `close` is reported after the real
 /// close, as on the ring (a failed close has still released the number on Linux).
 func closeOwnedDescriptorReporting(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) throws(IOError) {
-    var error: Int32 = Glibc.close(fd) == 0 ? 0 : errno
+    try reportClose(of: fd, error: Glibc.close(fd) == 0 ? 0 : errno, path: path, address: address)
+}
+
+/// What a close of owned descriptor `fd` that ended with `error` (0 for success) means, on the
+/// ring or inline: `EINTR` and the restart codes mean released, `EBADF` traps, anything else is
+/// an ``IOError``. A fault injected into `close` replaces the outcome after the real close.
+func reportClose(of fd: Int32, error: Int32, path: FilePath?, address: SocketAddress?) throws(IOError) {
+    var error = error
     if case .fail(let injected)? = FaultInjection.fault(for: "close", path: path, address: address) { error = injected.rawValue }
     switch error {
     case 0, EINTR, kernelRestartErrorCodes: return
