@@ -1,6 +1,7 @@
 import SystemPackage
 import Testing
 import TorusTestSupport
+
 @testable import Torus
 
 extension RuntimeSuite {

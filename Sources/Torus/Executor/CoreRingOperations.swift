@@ -23,7 +23,7 @@ extension Core {
     ///   own work. A task already cancelled still never submits one.
     /// - Returns: the CQE result: non-negative on success, `-errno` on failure; `-ECANCELED` if
     ///   the task was cancelled before the operation could start or the core is stopping.
-    func submitAndAwait(
+    nonisolated(nonsending) func submitAndAwait(
         keepAlive: AnyObject? = nil,
         cancellable: Bool = true,
         _ prepare: (SubmissionEntry, OperationID) -> Void

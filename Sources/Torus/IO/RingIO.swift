@@ -32,7 +32,7 @@ final class CStringKeepAlive {
 ///   ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
 /// - Parameter descriptor: the descriptor the operation holds (borrowed by the caller), if any:
 ///   once it is closing, an interrupted operation is not submitted again (see below).
-func ringIO(
+nonisolated(nonsending) func ringIO(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
     cancellable: Bool = true, holding descriptor: SharedDescriptor? = nil,
     _ prepare: (SubmissionEntry, Core, OperationID) -> Void
@@ -89,7 +89,7 @@ let kernelRestartErrorCodes: ClosedRange<Int32> = 512...516
 /// ``ringIO(_:path:address:keepAlive:_:)`` for operations that create a file descriptor (open,
 /// accept, socket): if the task was cancelled while the kernel produced the fd anyway, the fd is
 /// closed and `CancellationError` thrown, so nothing leaks.
-func ringIOProducingDescriptor(
+nonisolated(nonsending) func ringIOProducingDescriptor(
     _ operation: String, path: FilePath? = nil, address: SocketAddress? = nil, keepAlive: AnyObject? = nil,
     _ prepare: (SubmissionEntry, Core, OperationID) -> Void
 ) async throws -> Int32 {
@@ -112,7 +112,7 @@ let maximumTransfer = 1 << 30
 /// Not through `ringIO`: a close that reports `EINTR` or a restart code (a network or FUSE file
 /// system whose flush was interrupted) has released the number all the same, and retrying it
 /// could close a number another thread has just been given. Only `ECANCELED` means it never ran.
-func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) async throws {
+nonisolated(nonsending) func closeDescriptor(_ fd: Int32, path: FilePath? = nil, address: SocketAddress? = nil) async throws {
     guard let core = Core.current, !Task.isCancelled else {
         closeOwnedDescriptor(fd)
         return

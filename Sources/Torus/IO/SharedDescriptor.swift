@@ -120,7 +120,7 @@ final class SharedDescriptor: Sendable {
     /// Operations in flight on the runtime's cores are cancelled (`IORING_ASYNC_CANCEL_FD`), and
     /// `abortBlockedOperations`, when given, runs first to end waits the kernel cannot cancel (a
     /// socket's `shutdown(2)` ends a send an io-wq worker is blocked in).
-    func closeWhenUnused(abortBlockedOperations: ((Int32) -> Void)? = nil) async -> Bool {
+    nonisolated(nonsending) func closeWhenUnused(abortBlockedOperations: ((Int32) -> Void)? = nil) async -> Bool {
         let (first, borrowsOut) = startClosing()
         guard first else { return false }
         guard borrowsOut else { return true }

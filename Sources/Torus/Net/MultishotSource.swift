@@ -82,7 +82,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
     /// Inside a ``withDeadline(_:isolation:_:)`` scope whose deadline passes, the wait throws
     /// `CancellationError` (the scope reports a timeout) and the operation stays armed: items
     /// that arrive meanwhile are queued for the next call, none is lost.
-    func next(endOnCancel: Bool) async throws -> Element? {
+    nonisolated(nonsending) func next(endOnCancel: Bool) async throws -> Element? {
         precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
         while true {
             if let item = items.popFirst() { return item }

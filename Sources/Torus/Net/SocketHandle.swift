@@ -104,7 +104,7 @@ final class SocketHandle: Sendable {
     // MARK: ring operations
 
     /// `IORING_OP_CONNECT`.
-    func connect(to address: SocketAddress) async throws {
+    nonisolated(nonsending) func connect(to address: SocketAddress) async throws {
         let fd = try borrowDescriptor(for: "connect")
         defer { descriptor.giveBack() }
         let target = SocketAddressStorage(address)
@@ -114,7 +114,7 @@ final class SocketHandle: Sendable {
     }
 
     /// `IORING_OP_ACCEPT`; returns the new descriptor and the peer's address.
-    func accept() async throws -> (Int32, SocketAddress?) {
+    nonisolated(nonsending) func accept() async throws -> (Int32, SocketAddress?) {
         let fd = try borrowDescriptor(for: "accept")
         defer { descriptor.giveBack() }
         let peer = SocketAddressStorage()
@@ -125,7 +125,7 @@ final class SocketHandle: Sendable {
     }
 
     /// `IORING_OP_RECV` into the free space of `buffer`.
-    func receive(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    nonisolated(nonsending) func receive(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "recv")
         defer { descriptor.giveBack() }
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)
@@ -144,7 +144,7 @@ final class SocketHandle: Sendable {
 
     /// `IORING_OP_SEND` of `buffer[start..<count]` (`MSG_NOSIGNAL`: a closed peer is `EPIPE`,
     /// not a signal).
-    func send(_ buffer: IOBuffer, from start: Int) async throws -> Int {
+    nonisolated(nonsending) func send(_ buffer: IOBuffer, from start: Int) async throws -> Int {
         let fd = try borrowDescriptor(for: "send")
         defer { descriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)
@@ -157,7 +157,7 @@ final class SocketHandle: Sendable {
     }
 
     /// `IORING_OP_SHUTDOWN`.
-    func shutdown(_ how: Int32) async throws {
+    nonisolated(nonsending) func shutdown(_ how: Int32) async throws {
         let fd = try borrowDescriptor(for: "shutdown")
         defer { descriptor.giveBack() }
         _ = try await ringIO("shutdown", address: address) { entry, _, _ in entry.prepareShutdown(fd: fd, how: how) }
@@ -168,7 +168,7 @@ final class SocketHandle: Sendable {
     /// or accept) are ended first: a `shutdown(2)` wakes the ones the kernel cannot cancel (a
     /// send an io-wq worker is blocked in), the rest are cancelled, and the number is closed
     /// after the last has completed.
-    func close() async throws {
+    nonisolated(nonsending) func close() async throws {
         guard await descriptor.closeWhenUnused(abortBlockedOperations: SocketHandle.abort) else { return }
         try await closeDescriptor(descriptor.rawValue, address: address)
     }
