@@ -12,6 +12,7 @@ enum RuntimeMetricNames {
         ("wakeups_msg_ring", { $0.wakeupsByMessageRing }),
         ("wakeups_doorbell", { $0.wakeupsByDoorbell }),
         ("mailbox_messages", { $0.mailboxMessages }),
+        ("busy_polls_with_work", { $0.busyPollsWithWork }),
         ("submission_queue_full_waits", { $0.submissionQueueFullWaits }),
         ("timers_armed", { $0.timersArmed }),
         ("tasks_started", { $0.tasksStarted }),

@@ -61,7 +61,10 @@ struct RuntimeComparisons {
     let scale: Int
 
     func run() throws -> [Comparison] {
-        [try spawnAwait(), try taskGroupFanOut(), try crossCoreHop(), try foreignHandOff(), try awaitedCompletion(), try timerLateness()]
+        [
+            try spawnAwait(), try taskGroupFanOut(), try crossCoreHop(), try foreignHandOff(), try awaitedCompletion(),
+            try timerLateness(),
+        ] + (try busyPollComparisons())
     }
 
     /// Spawning a task and awaiting its value, one at a time.
@@ -146,6 +149,68 @@ struct RuntimeComparisons {
                 ("default actors, global executor (no thread switch: the runtime runs both inline)", plain.wallPerOp),
             ],
             note: "dominated by the cross-CPU wake-up (IPI) when the target sleeps")
+    }
+
+    /// The opt-in busy-poll window (`RuntimeConfiguration.busyPoll`): the cross-core round trip
+    /// with a runtime whose cores poll 50 us before parking, against the same runtime without
+    /// it and SwiftNIO; then what the window costs in CPU when idle and under a light load (one
+    /// round trip per millisecond), both runtimes measured the same way.
+    func busyPollComparisons() throws -> [Comparison] {
+        let n = 20_000 / scale
+        let polling = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .microseconds(50)))
+        defer { polling.shutdown() }
+        func roundTrips(_ runtime: Runtime) throws -> Sample {
+            let a = CoreActor(core: runtime.cores[0])
+            let b = CoreActor(core: runtime.cores[1])
+            return try measure(operations: n, repetitions: repetitions) {
+                let sum = try runtime.block { await a.pingMany(n, target: b) }
+                precondition(sum == n, "Torus actor calls ran off their core")
+            }
+        }
+        let pollingTrips = try roundTrips(polling)
+        let plainTrips = try roundTrips(runtime)
+        let nioA = LoopActor(loop: loops.next())
+        let nioB = LoopActor(loop: loops.next())
+        let nio = measure(operations: n, repetitions: repetitions) {
+            let sum = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
+            precondition(sum == n, "NIO actor calls ran off their loop")
+        }
+        /// Process CPU over one second of `load` (the benchmark's own thread only waits).
+        func cpuPerSecond(_ runtime: Runtime, roundTripsPerMillisecond: Bool) throws -> Double {
+            let a = CoreActor(core: runtime.cores[0])
+            let b = CoreActor(core: runtime.cores[1])
+            usleep(20_000)  // let the cores go idle first
+            let start = processCPUNanoseconds()
+            if roundTripsPerMillisecond {
+                _ = try runtime.block {
+                    var sum = 0
+                    for _ in 0..<1000 {
+                        sum += await a.pingMany(1, target: b)
+                        try await Torus.sleep(for: .milliseconds(1))
+                    }
+                    return sum
+                }
+            } else {
+                usleep(1_000_000)
+            }
+            return Double(processCPUNanoseconds() - start) / 1e6
+        }
+        let idlePolling = try cpuPerSecond(polling, roundTripsPerMillisecond: false)
+        let idlePlain = try cpuPerSecond(runtime, roundTripsPerMillisecond: false)
+        let lightPolling = try cpuPerSecond(polling, roundTripsPerMillisecond: true)
+        let lightPlain = try cpuPerSecond(runtime, roundTripsPerMillisecond: true)
+        return [
+            Comparison(
+                name: "actor round trip across cores, busyPoll 50 us", unit: "ns/op", torus: pollingTrips.wallPerOp,
+                peers: [("Torus without busy-poll", plainTrips.wallPerOp), ("SwiftNIO event-loop actors, pinned", nio.wallPerOp)],
+                note: String(format: "CPU per round trip %.0f ns (without: %.0f ns)", pollingTrips.cpuPerOp, plainTrips.cpuPerOp)),
+            Comparison(
+                name: "idle runtime, 2 cores, 1 s: process CPU, busyPoll 50 us", unit: "ms", torus: idlePolling,
+                peers: [("Torus without busy-poll", idlePlain)], note: "a core polls one window after its last work, then parks"),
+            Comparison(
+                name: "light load (a round trip, then a 1 ms sleep, x1000): process CPU, busyPoll 50 us", unit: "ms", torus: lightPolling,
+                peers: [("Torus without busy-poll", lightPlain)], note: "about one window per wake-up on each core"),
+        ]
     }
 
     /// A plain thread handing 1M closures to an executor, timed until the last one ran.

@@ -204,4 +204,14 @@ const char *torus_errno_name(int code);
 // pipe2(fds, O_CLOEXEC): 0 or -errno.
 int torus_pipe_cloexec(int fds[2]);
 
+// A spin-wait hint (x86 PAUSE, Arm YIELD): a busy-polling core lets its sibling hyperthread
+// run and does not flood the memory system with speculative loads of the word it watches.
+static inline void torus_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

@@ -135,14 +135,18 @@ final class RingDriver: @unchecked Sendable {
 
     /// Submits what is queued and collects what is ready, without waiting (`io_uring_enter`
     /// with GETEVENTS), unless nothing was queued and nothing is in flight; then reaps.
-    func submitAndReap() {
+    @discardableResult
+    func submitAndReap() -> Int {
         withRing { ring in
             if ring.pendingSubmissions > 0 || operations.inFlight > 0 {
                 ring.submitAndGetEvents()
             }
-            reapCompletions(ring)
-        }
+            return reapCompletions(ring)
+        } ?? 0
     }
+
+    /// Whether any operation is submitted and not yet completed (the doorbell read aside).
+    var hasOperationsInFlight: Bool { operations.inFlight > 0 }
 
     /// Submits what is queued and blocks in the kernel until a completion arrives (a wake-up
     /// included); the caller reaps. Separate from the reap so that a parked owner can say it is

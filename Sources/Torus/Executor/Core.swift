@@ -40,6 +40,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// Jobs started, for the stall watchdog on another thread (``statistics`` is core-only).
     let jobsStarted = Atomic<UInt64>(0)
     let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
+    /// ``RuntimeConfiguration/busyPoll`` in nanoseconds: 0 parks at once.
+    let busyPollNanoseconds: UInt64
     /// The ring, its operations, provided buffers and doorbell. Core-thread only, except its
     /// wake-up (``RingDriver/wake(from:)``).
     let driver: RingDriver
@@ -70,7 +72,8 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// The smallest ring a core uses (``RingDriver/minimumRingEntries``).
     static var minimumRingEntries: UInt32 { RingDriver.minimumRingEntries }
 
-    init(index: Int, cpu: Int?, shared: RuntimeShared) {
+    init(index: Int, cpu: Int?, shared: RuntimeShared, busyPoll: Duration = .zero) {
+        self.busyPollNanoseconds = busyPoll.clampedNanoseconds
         self.index = index
         self.cpu = cpu
         self.shared = shared

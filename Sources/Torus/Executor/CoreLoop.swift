@@ -38,6 +38,8 @@ extension Core {
                 continue
             }
 
+            if busyPollNanoseconds > 0, pollForWork(driver) { continue }
+
             // Park handshake with `wakeIfParked()`: announce, then look at the mailbox once more.
             // Both sides use sequentially consistent operations, so either we see the producer's
             // message here or the producer sees `parked == true` and rings the doorbell.
@@ -52,6 +54,32 @@ extension Core {
             driver.reapCompletions()
             takeJobsFromDriver(driver)
         }
+    }
+
+    /// The opt-in busy-poll window (``RuntimeConfiguration/busyPoll``): looks for work until
+    /// some arrives or the window ends, without parking. Returns whether work arrived.
+    ///
+    /// Producers see the core unparked and only push to its mailbox (no doorbell), so the
+    /// mailbox is the first place to look. Completions need this thread in the kernel: with
+    /// `DEFER_TASKRUN` the kernel posts them only when the ring's owner calls `io_uring_enter`,
+    /// so while operations are in flight every eighth round makes a non-blocking one.
+    private func pollForWork(_ driver: RingDriver) -> Bool {
+        let deadline = monotonicNanoseconds() &+ busyPollNanoseconds
+        var round: UInt32 = 0
+        while true {
+            if !mailbox.isEmpty { break }
+            if round & 7 == 0 {
+                if driver.hasOperationsInFlight, driver.submitAndReap() > 0 {
+                    takeJobsFromDriver(driver)
+                    break
+                }
+                if monotonicNanoseconds() >= deadline { return false }
+            }
+            round &+= 1
+            spinWaitHint()
+        }
+        executorStatistics.busyPollsWithWork &+= 1
+        return true
     }
 
     private func runReadyJobs() {

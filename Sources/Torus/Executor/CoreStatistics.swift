@@ -23,10 +23,13 @@ public struct CoreStatistics: Sendable, CustomStringConvertible {
     /// Mailbox messages received from other threads and cores: jobs, closures
     /// (``Core/execute(_:)``), timers, cancels.
     public var mailboxMessages: UInt64 = 0
+    /// Busy-poll windows (``RuntimeConfiguration/busyPoll``) in which work arrived, so the
+    /// core did not park. Compare with ``parks``: each other window ended in one.
+    public var busyPollsWithWork: UInt64 = 0
 
     /// The counters on one line, `name=value`.
     public var description: String {
         "jobs=\(jobsRun) completions=\(completions) parks=\(parks) wakeups(msg-ring)=\(wakeupsByMessageRing) "
-            + "wakeups(doorbell)=\(wakeupsByDoorbell) mailbox=\(mailboxMessages)"
+            + "wakeups(doorbell)=\(wakeupsByDoorbell) mailbox=\(mailboxMessages) busy-polls-with-work=\(busyPollsWithWork)"
     }
 }

@@ -39,6 +39,17 @@ public struct RuntimeConfiguration: Sendable {
     /// nil: four times ``receiveBufferCount`` (4,096 x 16 KiB, 64 MiB per core, by default).
     /// Set it to ``receiveBufferCount`` to keep the pool at its first size.
     public var receiveBufferLimit: Int?
+    /// How long an idle core keeps looking for work (its mailbox, its ring's completions)
+    /// before it parks in the kernel. Zero, the default, parks at once.
+    ///
+    /// A core that is still polling takes work from another core within about a microsecond:
+    /// nobody has to wake it (no `IORING_OP_MSG_RING`, no inter-processor interrupt, no
+    /// scheduler wake-up), which is most of a cross-core round trip's 30-40 us on a VM. The
+    /// price is CPU time: up to `busyPoll` of spinning after each burst of work, none once the
+    /// core has parked (an idle runtime costs nothing). Worth it where cross-core latency
+    /// matters and cores are not shared with other work; docs/benchmarks.md has the figures.
+    /// At most one second.
+    public var busyPoll: Duration
     /// Where the runtime reports what an operator needs to know: a job that blocked a core
     /// (warning), tasks abandoned at shutdown (warning), each core's ring setup (debug).
     /// Default: a logger that discards everything (as AsyncHTTPClient's and SwiftNIO's
@@ -62,6 +73,7 @@ public struct RuntimeConfiguration: Sendable {
         receiveBufferCount: Int = 1024,
         receiveBufferSize: Int = 16 << 10,
         receiveBufferLimit: Int? = nil,
+        busyPoll: Duration = .zero,
         logger: Logger = Logger(label: "torus", factory: { _ in SwiftLogNoOpLogHandler() }),
         stallThreshold: Duration? = .milliseconds(100),
         onStall: (@Sendable (StallReport) -> Void)? = nil
@@ -72,6 +84,7 @@ public struct RuntimeConfiguration: Sendable {
         self.receiveBufferCount = receiveBufferCount
         self.receiveBufferSize = receiveBufferSize
         self.receiveBufferLimit = receiveBufferLimit
+        self.busyPoll = busyPoll
         self.cores = cores
         self.pinThreads = pinThreads
         self.ringEntries = ringEntries
@@ -107,6 +120,9 @@ public struct RuntimeConfiguration: Sendable {
         if let receiveBufferLimit, receiveBufferLimit < receiveBufferCount {
             throw .invalidConfiguration(
                 "receiveBufferLimit (\(receiveBufferLimit)) must be at least receiveBufferCount (\(receiveBufferCount))")
+        }
+        guard busyPoll >= .zero, busyPoll <= .seconds(1) else {
+            throw .invalidConfiguration("busyPoll must be between zero and 1 s, got \(busyPoll)")
         }
         if let stallThreshold, stallThreshold < .milliseconds(1) {
             throw .invalidConfiguration("stallThreshold must be at least 1 ms, got \(stallThreshold)")

@@ -55,7 +55,9 @@ public final class Runtime: Sendable {
                 maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
             receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize, configuration.effectiveReceiveBufferLimit),
             logger: configuration.logger)
-        let cores = assignment.enumerated().map { Core(index: $0.offset, cpu: $0.element, shared: shared) }
+        let cores = assignment.enumerated().map {
+            Core(index: $0.offset, cpu: $0.element, shared: shared, busyPoll: configuration.busyPoll)
+        }
         shared.install(cores: cores)
 
         // Each ring is created on its own thread (SINGLE_ISSUER requires it); the threads report

@@ -28,6 +28,9 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
         /// Mailbox messages received from other threads and cores (jobs, closures, timers,
         /// cancels).
         public var mailboxMessages: UInt64
+        /// Busy-poll windows in which work arrived before the core parked
+        /// (``RuntimeConfiguration/busyPoll``; 0 when it is off).
+        public var busyPollsWithWork: UInt64
         /// Times a turn queued more operations than the ring has free entries, so that taking
         /// an entry had to submit the queued ones first (`Ring.submitsToMakeRoom`).
         /// Steadily growing under load: give the runtime larger rings
@@ -69,7 +72,7 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
                 + "mailbox=\(mailboxMessages) sq-full=\(submissionQueueFullWaits) timers=\(timersArmed) "
                 + "started=\(tasksStarted) in-flight=\(operationsInFlight) tasks=\(liveTasks) "
                 + "receive-buffers=\(receiveBuffersOnLoan)/\(receiveBuffers) growths=\(receiveBufferGrowths) "
-                + "buffer-waits=\(receiveBufferWaits)"
+                + "buffer-waits=\(receiveBufferWaits) busy-polls-with-work=\(busyPollsWithWork)"
         }
 
         /// Reads `core`'s figures. On the core's thread only (the counters are plain fields),
@@ -83,6 +86,7 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
             wakeupsByMessageRing = statistics.wakeupsByMessageRing
             wakeupsByDoorbell = statistics.wakeupsByDoorbell
             mailboxMessages = statistics.mailboxMessages
+            busyPollsWithWork = statistics.busyPollsWithWork
             submissionQueueFullWaits = core.driver.ring?.submitsToMakeRoom ?? 0
             timersArmed = core.driver.operations.timersArmed
             tasksStarted = core.tasks.registered

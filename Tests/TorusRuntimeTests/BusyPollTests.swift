@@ -1,0 +1,78 @@
+import Glibc
+import Testing
+import Torus
+import TorusTestSupport
+
+/// The opt-in busy-poll window (`RuntimeConfiguration.busyPoll`): a core that has run out of
+/// work keeps looking for it before it parks.
+extension RuntimeSuite {
+    @Suite("Busy-poll before parking")
+    struct BusyPollTests {
+        /// CPU time the calling thread has used, in nanoseconds.
+        static func threadCPUNanoseconds() -> UInt64 {
+            var now = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+            return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        }
+
+        @Test("with the window on, cross-core hops, timers and socket I/O all complete, and work is found while polling")
+        func workArrivesWhilePolling() async throws {
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .microseconds(200)))
+            defer { runtime.shutdown() }
+            let other = runtime.cores[1]
+            let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> (Int, [UInt8]) in
+                // Cross-core round trips: each lands on a core that is polling, not parked.
+                var hops = 0
+                for _ in 0..<2000 { hops += await other.run { Core.current?.index == 1 ? 1 : 0 } }
+                // Completions that arrive during the window (DEFER_TASKRUN: only an enter posts them).
+                for _ in 0..<20 { try await sleep(for: .microseconds(50)) }
+                let (client, server) = try await connectedPair()
+                let echoer = spawn(on: .core(1)) {
+                    let buffer = IOBuffer(capacity: 8)
+                    while try await server.read(into: buffer) > 0 {
+                        try await server.writeAll(buffer)
+                        buffer.clear()
+                    }
+                    try await server.close()
+                }
+                var echoed: [UInt8] = []
+                for round in 0..<100 {
+                    try await client.writeAll(IOBuffer([UInt8(round)]))
+                    echoed += try await client.readExactly(1)
+                }
+                try await client.close()
+                try await echoer.value
+                return (hops, echoed)
+            }.value
+            #expect(outcome.0 == 2000)
+            #expect(outcome.1 == (0..<100).map { UInt8($0) })
+            let metrics = await runtime.handle.metrics()
+            #expect(metrics.cores.reduce(0) { $0 + $1.busyPollsWithWork } > 0)
+        }
+
+        @Test("an idle core polls for one window and then parks: it does not spin while nothing happens")
+        func idleCoreParks() async throws {
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(1), busyPoll: .milliseconds(1)))
+            defer { runtime.shutdown() }
+            let core = runtime.cores[0]
+            let before = await core.run { Self.threadCPUNanoseconds() }
+            try await Task.sleep(for: .milliseconds(300))
+            let after = await core.run { Self.threadCPUNanoseconds() }
+            let parksAfterIdle = await runtime.handle.metrics().cores[0].parks
+            // One window after each piece of work (here: the first `run`), then parked. A core
+            // that kept spinning would have used about 300 ms of CPU.
+            #expect(after - before < 60_000_000, "the idle core used \((after - before) / 1_000_000) ms of CPU")
+            #expect(parksAfterIdle > 0)
+        }
+
+        @Test("busyPoll outside zero ... 1 s is refused with the field named", arguments: [Duration.seconds(2), .zero - .microseconds(1)])
+        func badWindow(window: Duration) {
+            #expect {
+                _ = try Runtime(RuntimeConfiguration(cores: .count(1), busyPoll: window))
+            } throws: { error in
+                guard case RuntimeError.invalidConfiguration(let message)? = error as? RuntimeError else { return false }
+                return message.contains("busyPoll")
+            }
+        }
+    }
+}
