@@ -15,6 +15,20 @@ extension RuntimeSuite {
             return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
         }
 
+        /// An actor that runs on one core.
+        actor Pinned {
+            let core: Core
+            init(_ core: Core) { self.core = core }
+            nonisolated var unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }
+            func pong() -> Int { Core.current === core ? 1 : 0 }
+            /// Calls `other` `times` times: each call a hop to its core and back.
+            func ping(_ other: Pinned, times: Int) async -> Int {
+                var sum = 0
+                for _ in 0..<times { sum += await other.pong() }
+                return sum
+            }
+        }
+
         @Test("with the window on, cross-core hops, timers and socket I/O all complete, and work is found while polling")
         func workArrivesWhilePolling() async throws {
             let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .microseconds(200)))
@@ -48,6 +62,24 @@ extension RuntimeSuite {
             #expect(outcome.1 == (0..<100).map { UInt8($0) })
             let metrics = await runtime.handle.metrics()
             #expect(metrics.cores.reduce(0) { $0 + $1.busyPollsWithWork } > 0)
+        }
+
+        @Test("cores that poll hand work to each other without waking one another (the wake-up SQE is not left queued)")
+        func pollingCoresNeedNoWakeUps() async throws {
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .milliseconds(1)))
+            defer { runtime.shutdown() }
+            let first = Pinned(runtime.cores[0])
+            let second = Pinned(runtime.cores[1])
+            let before = await runtime.handle.metrics()
+            let hops = try await runtime.handle.spawn(on: .core(0)) { await first.ping(second, times: 2000) }.value
+            let after = await runtime.handle.metrics()
+            #expect(hops == 2000)
+            // Each hop lands on a core that is still polling. A MSG_RING wake-up left in the
+            // sender's SQ while it polled made every hop wait for the sender's window to end
+            // (and the receiver to park and be woken): one wake-up per hop, 160x slower.
+            let wakeUps = after.cores[1].wakeupsByMessageRing - before.cores[1].wakeupsByMessageRing
+            #expect(wakeUps < 1000, "core 1 was woken \(wakeUps) times for 2000 hops")
+            #expect(after.cores[1].busyPollsWithWork - before.cores[1].busyPollsWithWork > 1000)
         }
 
         @Test("an idle core polls for one window and then parks: it does not spin while nothing happens")

@@ -62,14 +62,16 @@ extension Core {
     /// Producers see the core unparked and only push to its mailbox (no doorbell), so the
     /// mailbox is the first place to look. Completions need this thread in the kernel: with
     /// `DEFER_TASKRUN` the kernel posts them only when the ring's owner calls `io_uring_enter`,
-    /// so while operations are in flight every eighth round makes a non-blocking one.
+    /// so every eighth round makes a non-blocking one while anything is queued or in flight.
     private func pollForWork(_ driver: RingDriver) -> Bool {
         let deadline = monotonicNanoseconds() &+ busyPollNanoseconds
         var round: UInt32 = 0
         while true {
             if !mailbox.isEmpty { break }
             if round & 7 == 0 {
-                if driver.hasOperationsInFlight, driver.submitAndReap() > 0 {
+                // Also submits what the last jobs queued, a MSG_RING wake-up of a parked core
+                // among them: left in the SQ for the window, it would make that core wait for it.
+                if driver.submitAndReap() > 0 {
                     takeJobsFromDriver(driver)
                     break
                 }
