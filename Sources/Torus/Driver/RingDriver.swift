@@ -145,9 +145,6 @@ final class RingDriver: @unchecked Sendable {
         } ?? 0
     }
 
-    /// Whether any operation is submitted and not yet completed (the doorbell read aside).
-    var hasOperationsInFlight: Bool { operations.inFlight > 0 }
-
     /// Submits what is queued and blocks in the kernel until a completion arrives (a wake-up
     /// included); the caller reaps. Separate from the reap so that a parked owner can say it is
     /// awake before it spends time reaping (wakers that still see it parked would ring again).
