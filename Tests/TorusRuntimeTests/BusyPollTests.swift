@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 import Torus
 import TorusTestSupport
@@ -95,6 +96,47 @@ extension RuntimeSuite {
             // that kept spinning would have used about 300 ms of CPU.
             #expect(after - before < 60_000_000, "the idle core used \((after - before) / 1_000_000) ms of CPU")
             #expect(parksAfterIdle > 0)
+        }
+
+        @Test("a wake-up for a parked core is submitted while the sender polls, not when its window ends")
+        func wakeOfParkedCoreGoesOutWhilePolling() async throws {
+            let window = Duration.milliseconds(200)
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: window))
+            defer { runtime.shutdown() }
+            let other = runtime.cores[1]
+            // Both cores have had nothing to do for two windows: both are parked.
+            try await Task.sleep(for: window * 2)
+            let hop = try await runtime.handle.spawn(on: .core(0)) { () -> Duration in
+                // Core 0 wakes core 1 with an IORING_OP_MSG_RING queued on its own ring, then
+                // polls; core 1 answers the same way.
+                let start = ContinuousClock.now
+                _ = await other.run { Core.current?.index }
+                return ContinuousClock.now - start
+            }.value
+            #expect(hop < .milliseconds(100) * timingScale, "a round trip to a parked core took \(hop)")
+        }
+
+        @Test("shutdown does not wait for a busy-poll window: the stop's cancel goes out at once")
+        func shutdownIsNotDelayedByPolling() async throws {
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .seconds(1)))
+            _ = await runtime.cores[1].run { 1 }
+            let took = await elapsed { await runtime.shutdown(gracePeriod: .zero) }
+            #expect(took < .milliseconds(500) * timingScale, "shutdown took \(took)")
+        }
+
+        @Test("a core polling for longer than the stall threshold is idle, not reported as a stall")
+        func pollingIsNotAStall() async throws {
+            let reports = Mutex<[StallReport]>([])
+            let runtime = try Runtime(
+                RuntimeConfiguration(
+                    cores: .count(1), busyPoll: .milliseconds(500), stallThreshold: .milliseconds(20),
+                    onStall: { report in reports.withLock { $0.append(report) } }))
+            defer { runtime.shutdown() }
+            // A little work, then a window of polling: 25 watchdog looks with no job started.
+            _ = await runtime.cores[0].run { 1 }
+            try await Task.sleep(for: .milliseconds(300))
+            let seen = reports.withLock { $0 }
+            #expect(seen.isEmpty, "\(seen)")
         }
 
         @Test("busyPoll outside zero ... 1 s is refused with the field named", arguments: [Duration.seconds(2), .zero - .microseconds(1)])

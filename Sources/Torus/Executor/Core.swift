@@ -39,6 +39,9 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     let parked = Atomic<Bool>(false)
     /// Jobs started, for the stall watchdog on another thread (``statistics`` is core-only).
     let jobsStarted = Atomic<UInt64>(0)
+    /// True while the core busy-polls for work (``RuntimeConfiguration/busyPoll``): idle, as
+    /// parked is, for the stall watchdog; producers still see it unparked and skip the doorbell.
+    let polling = Atomic<Bool>(false)
     let lifecycle = Atomic<UInt8>(CoreLifecycle.starting.rawValue)
     /// ``RuntimeConfiguration/busyPoll`` in nanoseconds: 0 parks at once.
     let busyPollNanoseconds: UInt64

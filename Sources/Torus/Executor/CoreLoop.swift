@@ -38,7 +38,8 @@ extension Core {
                 continue
             }
 
-            if busyPollNanoseconds > 0, pollForWork(driver) { continue }
+            // A stopping core parks: its cancels are out, and only completions end the stop.
+            if busyPollNanoseconds > 0, !driver.stopping, pollForWork(driver) { continue }
 
             // Park handshake with `wakeIfParked()`: announce, then look at the mailbox once more.
             // Both sides use sequentially consistent operations, so either we see the producer's
@@ -63,14 +64,19 @@ extension Core {
     /// mailbox is the first place to look. Completions need this thread in the kernel: with
     /// `DEFER_TASKRUN` the kernel posts them only when the ring's owner calls `io_uring_enter`,
     /// so every eighth round makes a non-blocking one while anything is queued or in flight.
+    /// That also submits what the turn queued that no completion here waits for (a `MSG_RING`
+    /// waking a parked core, the stop's cancel-everything): parking used to send them; left
+    /// queued, they would wait for the end of the window.
     private func pollForWork(_ driver: RingDriver) -> Bool {
         let deadline = monotonicNanoseconds() &+ busyPollNanoseconds
+        // Idle for the stall watchdog, as a parked core is.
+        polling.store(true, ordering: .relaxed)
+        defer { polling.store(false, ordering: .relaxed) }
         var round: UInt32 = 0
         while true {
             if !mailbox.isEmpty { break }
             if round & 7 == 0 {
-                // Also submits what the last jobs queued, a MSG_RING wake-up of a parked core
-                // among them: left in the SQ for the window, it would make that core wait for it.
+                // Enters the kernel only with something queued or in flight; else a CQ check.
                 if driver.submitAndReap() > 0 {
                     takeJobsFromDriver(driver)
                     break

@@ -19,9 +19,10 @@ public struct StallReport: Sendable, CustomStringConvertible {
     }
 }
 
-/// Watches every core from a thread of its own: a core that is not parked and has started no
-/// job since the last look is running one job all that time. Looking costs the cores nothing
-/// but one relaxed atomic increment per job; the watchdog wakes four times per threshold.
+/// Watches every core from a thread of its own: a core that is neither parked nor busy-polling
+/// and has started no job since the last look is running one job all that time. Looking costs
+/// the cores nothing but one relaxed atomic increment per job; the watchdog wakes four times per
+/// threshold.
 final class StallWatchdog: Sendable {
     private let stop = ConditionLock(false)
     private let thread = Mutex<OSThread?>(nil)
@@ -71,9 +72,10 @@ private struct CoreWatch {
     /// Compares the core with the last look; returns a report when a stall starts or ends.
     mutating func look(at now: UInt64, threshold: Duration) -> StallReport? {
         let jobs = core.jobsStarted.load(ordering: .relaxed)
-        let parked = core.parked.load(ordering: .relaxed)
+        // A core that is parked or busy-polling (``RuntimeConfiguration/busyPoll``) is idle.
+        let idle = core.parked.load(ordering: .relaxed) || core.polling.load(ordering: .relaxed)
         defer { lastJobs = jobs }
-        if jobs != lastJobs || parked {
+        if jobs != lastJobs || idle {
             defer {
                 busySince = nil
                 reported = false
