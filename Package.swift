@@ -143,7 +143,7 @@ let package = Package(
                 argumentParser,
                 .product(name: "Histogram", package: "hdrhistogram-swift", condition: programs),
             ],
-            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+            swiftSettings: strict
         ),
         // The extended-attribute calls torus-cp needs, which Swift's Glibc module does not import.
         .target(name: "CXattr"),
@@ -169,10 +169,7 @@ let package = Package(
         .target(
             name: "MiniRedis",
             dependencies: ["Torus", .product(name: "Logging", package: "swift-log")],
-            // Its async functions run on their caller's executor (a Torus core) instead of
-            // hopping to the generic executor on entry and back on return: two executor
-            // switches per call level, ~13 per request before (docs/benchmarks.md).
-            swiftSettings: strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
+            swiftSettings: strict
         ),
         // Runs as a ServiceGroup (signals, graceful shutdown) with a swift-log Logger, and
         // exposes Prometheus metrics on request (`--metrics-port`).

@@ -199,7 +199,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// bytes are appended to `buffer` and counted; a task cancelled before the call submits
     /// nothing and gets `CancellationError`. On a FIFO or terminal the read is cancelled in the
     /// kernel and consumes nothing, unless it completed first (then its bytes are returned).
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await read(into: buffer, maxLength: maxLength, offset: UInt64.max)
     }
 
@@ -207,7 +207,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: as ``read(into:maxLength:)``; nothing moves, so a cancelled `pread` can
     /// simply be repeated.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, at offset: UInt64, maxLength: Int? = nil) async throws -> Int {
+    public func read(into buffer: IOBuffer, at offset: UInt64, maxLength: Int? = nil) async throws -> Int {
         try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
     }
 
@@ -231,7 +231,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// if the task was cancelled meanwhile; a task cancelled before the call writes nothing and
     /// gets `CancellationError`. On a FIFO or terminal the write is cancelled in the kernel; one
     /// that completed first returns its count, so the caller always learns what went out.
-    nonisolated(nonsending) public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await write(buffer, from: offset, fileOffset: UInt64.max)
     }
 
@@ -245,7 +245,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: as ``write(_:from:)``. With `.inline`, a plain `pwrite(2)` that cannot be
     /// interrupted; a task already cancelled does not start it.
-    nonisolated(nonsending) public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64, via route: FileOperationRoute = .ring)
+    public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64, via route: FileOperationRoute = .ring)
         async throws -> Int
     {
         try await write(buffer, from: start, fileOffset: offset, via: route)
@@ -257,7 +257,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// so a cancelled call may leave a prefix of the bytes written, and how many is not
     /// reported. Every byte goes to a fixed offset, though, so calling it again writes the same
     /// bytes to the same places: retrying after a cancellation is safe.
-    nonisolated(nonsending) public func writeAll(_ buffer: IOBuffer, at offset: UInt64, via route: FileOperationRoute = .ring) async throws {
+    public func writeAll(_ buffer: IOBuffer, at offset: UInt64, via route: FileOperationRoute = .ring) async throws {
         var done = 0
         while done < buffer.count {
             done += try await write(buffer, from: done, fileOffset: offset + UInt64(done), via: route)

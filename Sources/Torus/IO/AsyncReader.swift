@@ -1,13 +1,11 @@
 /// Something bytes can be read from: files, sockets, read halves, buffered readers.
 ///
-/// Where it runs: Torus's reads and writes are `nonisolated(nonsending)`, so they run on the
-/// caller's executor. Called from a task on a core (or an actor running on one, as a default
-/// actor does inside such a task) they stay on that core: a plain `nonisolated async` function
-/// would hop to the generic executor on entry and back on return, two executor switches per
-/// call level (docs/benchmarks.md, "Executor switches per request"). Called from an actor with
-/// an executor of its own (the main actor, a dispatch queue), they throw
-/// ``RuntimeError/notOnRuntimeThread(operation:)`` and take nothing from the stream. A
-/// conforming type may implement them as plain `async` functions.
+/// Where it runs: Torus's reads and writes are plain `nonisolated async` functions, so each
+/// call runs on the calling task's core (its executor preference), whatever actor the caller
+/// is isolated to: a default actor shared by tasks on several cores, or the main actor inside
+/// a task spawned on the runtime, still does its I/O through its own task's core and ring.
+/// Below that entry, Torus's internal I/O functions are `nonisolated(nonsending)`: they stay
+/// on that core instead of switching executors at every call level.
 public protocol AsyncReader {
     /// Reads at most `maxLength` bytes into the free space of `buffer` (after its
     /// ``IOBuffer/count``), adds what was read to `count`, and returns how many bytes that was;
@@ -16,7 +14,7 @@ public protocol AsyncReader {
     /// Cancel safety (what every Torus reader guarantees): a cancelled read either consumes
     /// nothing from the stream and throws, or, if the bytes arrived first, appends and returns
     /// them. No byte is taken from the stream and dropped.
-    nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int
+    func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int
 }
 
 /// Something bytes can be written to. Where it runs: as ``AsyncReader``.
@@ -26,14 +24,14 @@ public protocol AsyncWriter {
     ///
     /// Cancel safety (what every Torus writer guarantees): a cancelled write either sends
     /// nothing and throws, or returns the count of what it sent first.
-    nonisolated(nonsending) func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int
+    func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int
 }
 
 extension AsyncReader {
     /// Reads into all the free space of `buffer`; 0 means the end of the stream.
     ///
     /// Cancel safety: as ``read(into:maxLength:)``.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer) async throws -> Int {
+    public func read(into buffer: IOBuffer) async throws -> Int {
         try await read(into: buffer, maxLength: buffer.freeCapacity)
     }
 
@@ -45,7 +43,7 @@ extension AsyncReader {
     /// for the next call, or ``readExactly(_:into:)``, which leaves them in your buffer.
     /// - Throws: ``UnexpectedEndOfStream`` if the stream ends first (the bytes read so far are
     ///   in the error's count only); I/O errors.
-    nonisolated(nonsending) public func readExactly(_ count: Int) async throws -> [UInt8] {
+    public func readExactly(_ count: Int) async throws -> [UInt8] {
         let buffer = IOBuffer(capacity: max(1, count))
         try await readExactly(count, into: buffer)
         return buffer.bytes
@@ -56,7 +54,7 @@ extension AsyncReader {
     /// Cancel safety: nothing is lost: the bytes read before a cancellation stopped the call
     /// are appended to `buffer` (its ``IOBuffer/count`` says how many), and no byte beyond
     /// `count` is consumed. To finish, call it again for the rest: `count` minus what arrived.
-    nonisolated(nonsending) public func readExactly(_ count: Int, into buffer: IOBuffer) async throws {
+    public func readExactly(_ count: Int, into buffer: IOBuffer) async throws {
         precondition(count <= buffer.freeCapacity, "readExactly(\(count)) into a buffer with \(buffer.freeCapacity) bytes free")
         let target = buffer.count + count
         let start = buffer.count
@@ -103,7 +101,7 @@ extension AsyncWriter {
     /// may have sent any prefix of the buffer, and calling it again would send that prefix
     /// twice. Where that matters (a stream that must not repeat bytes), use
     /// ``writeAll(_:written:)``, which says how far it got and resumes from there.
-    nonisolated(nonsending) public func writeAll(_ buffer: IOBuffer) async throws {
+    public func writeAll(_ buffer: IOBuffer) async throws {
         var written = 0
         try await writeAll(buffer, written: &written)
     }
@@ -125,7 +123,7 @@ extension AsyncWriter {
     /// the cancel included), so calling it again with the same `written` sends the rest, none
     /// twice. The count travels in `written` rather than in the error, so the error stays the
     /// `CancellationError` or ``TimeoutError`` that every other wait throws.
-    nonisolated(nonsending) public func writeAll(_ buffer: IOBuffer, written: inout Int) async throws {
+    public func writeAll(_ buffer: IOBuffer, written: inout Int) async throws {
         precondition(written >= 0 && written <= buffer.count, "writeAll resumed at \(written) of \(buffer.count) bytes")
         while written < buffer.count {
             written += try await write(buffer, from: written)
@@ -136,7 +134,7 @@ extension AsyncWriter {
     ///
     /// Cancel safety: as ``AsyncWriter/writeAll(_:)-(IOBuffer)``: a cancelled call may have sent a prefix, and does
     /// not say how long.
-    nonisolated(nonsending) public func writeAll(_ bytes: some Collection<UInt8>) async throws {
+    public func writeAll(_ bytes: some Collection<UInt8>) async throws {
         guard !bytes.isEmpty else { return }
         try await writeAll(IOBuffer(bytes))
     }
@@ -144,7 +142,7 @@ extension AsyncWriter {
     /// Writes the UTF-8 bytes of `text`.
     ///
     /// Cancel safety: as ``AsyncWriter/writeAll(_:)-(IOBuffer)``.
-    nonisolated(nonsending) public func writeAll(_ text: String) async throws {
+    public func writeAll(_ text: String) async throws {
         try await writeAll(Array(text.utf8))
     }
 }

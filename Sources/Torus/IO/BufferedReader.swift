@@ -30,7 +30,7 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// Reads buffered bytes first, then from the base reader.
     ///
     /// Cancel safety: bytes are consumed only when they are returned.
-    nonisolated(nonsending) public func read(into target: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into target: IOBuffer, maxLength: Int) async throws -> Int {
         if !pending.isEmpty {
             let n = min(pending.count, maxLength, target.freeCapacity)
             target.append(pending[..<n])
@@ -55,7 +55,7 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// returns the whole line.
     /// - Throws: ``ReadLimitExceeded`` for a line longer than `maxLength`, however it arrived
     ///   (its bytes stay buffered).
-    nonisolated(nonsending) public func readLine(maxLength: Int = 64 << 10) async throws -> String? {
+    public func readLine(maxLength: Int = 64 << 10) async throws -> String? {
         // Room for the terminator (`\r\n`) on top of the line; saturating, for `.max`.
         let (withTerminator, overflow) = maxLength.addingReportingOverflow(2)
         guard let record = try await readUntil(UInt8(ascii: "\n"), maxLength: overflow ? .max : withTerminator) else { return nil }
@@ -76,7 +76,7 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// Cancel safety: a cancelled call keeps what it has read; the next call returns it.
     /// - Throws: ``ReadLimitExceeded`` when more than `maxLength` bytes come before the
     ///   delimiter, whether it has arrived yet or not (they stay buffered).
-    nonisolated(nonsending) public func readUntil(_ delimiter: UInt8, maxLength: Int = 64 << 10) async throws -> [UInt8]? {
+    public func readUntil(_ delimiter: UInt8, maxLength: Int = 64 << 10) async throws -> [UInt8]? {
         // `pending` may hold the delimiter: bytes kept by a cancelled read of another kind
         // (`readExactly`, `readUntil` of another delimiter).
         if let found = pending.firstIndex(of: delimiter) {
@@ -113,7 +113,7 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
     /// Cancel safety: a cancelled call keeps what it has read; the next call returns it.
     /// - Throws: ``UnexpectedEndOfStream`` if the stream ends first (the bytes read stay
     ///   buffered); I/O errors.
-    nonisolated(nonsending) public func readExactly(_ count: Int) async throws -> [UInt8] {
+    public func readExactly(_ count: Int) async throws -> [UInt8] {
         while buffered < count {
             movePendingBytes()
             if try await fill() == 0 { throw UnexpectedEndOfStream(expected: count, received: buffered) }
@@ -155,7 +155,7 @@ public final class BufferedReader<Base: AsyncReader>: AsyncReader {
         start = buffer.count
     }
 
-    nonisolated(nonsending) private func fill() async throws -> Int {
+    private func fill() async throws -> Int {
         if start == buffer.count {
             buffer.clear()
             start = 0

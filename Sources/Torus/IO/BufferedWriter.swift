@@ -39,7 +39,7 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     /// Cancel safety: bytes that fit in the free space are taken without waiting; a larger
     /// write cancelled while it flushes has accepted part of `bytes` (``pending`` and what the
     /// base writer took), and says so only through those.
-    nonisolated(nonsending) public func write(_ bytes: some Collection<UInt8>) async throws {
+    public func write(_ bytes: some Collection<UInt8>) async throws {
         if bytes.count <= buffer.freeCapacity {
             buffer.append(bytes)
             return
@@ -59,14 +59,14 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     /// Cancel safety: as writing its UTF-8 bytes (see ``BufferedWriter``): bytes that fit in the
     /// free space are taken without waiting; a cancelled flush to make room keeps what the base
     /// writer did not take.
-    nonisolated(nonsending) public func write(_ text: String) async throws {
+    public func write(_ text: String) async throws {
         try await write(text.utf8)
     }
 
     /// Hands every buffered byte to the base writer.
     ///
     /// Cancel safety: bytes the base writer did not take stay buffered for the next flush.
-    nonisolated(nonsending) public func flush() async throws {
+    public func flush() async throws {
         while buffer.count > 0 {
             let written = try await base.write(buffer, from: 0)
             buffer.removeFirst(written)
@@ -78,7 +78,7 @@ public final class BufferedWriter<Base: AsyncWriter>: AsyncWriter {
     /// Cancel safety: see ``BufferedWriter``: what was buffered stays buffered; a write larger than
     /// the free space may be cancelled with part of its bytes accepted (``pending`` says how many
     /// are buffered).
-    nonisolated(nonsending) public func write(_ source: IOBuffer, from offset: Int) async throws -> Int {
+    public func write(_ source: IOBuffer, from offset: Int) async throws -> Int {
         let count = source.count - offset
         let copy = source.withUnsafeBytes { Array($0[offset..<source.count]) }
         try await write(copy)
@@ -102,7 +102,7 @@ public final class BytesReader: AsyncReader {
     ///
     /// Cancel safety: nothing to lose: the bytes are in memory and the call never waits; a
     /// cancelled task still reads.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         let n = min(maxLength, buffer.freeCapacity, remaining)
         buffer.append(bytes[position..<(position + n)])
         position += n

@@ -76,7 +76,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: cancel safe. A cancelled read consumes nothing: the bytes stay in the
     /// socket for the next read. A read that received bytes before the cancellation (or
     /// deadline) took effect returns them instead of throwing.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
 
@@ -84,7 +84,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: a cancelled write sends nothing and throws, or, if the kernel sent bytes
     /// first, returns their count: the caller always knows what went out.
-    nonisolated(nonsending) public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
 
@@ -159,7 +159,7 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: as writing an ``IOBuffer`` with `writeAll`: cancellation stops the loop
     /// between sends, and how much of the chunk went out is not reported.
-    nonisolated(nonsending) public func writeAll(_ chunk: ReceivedBuffer) async throws {
+    public func writeAll(_ chunk: ReceivedBuffer) async throws {
         let fd = try handle.borrowDescriptor(for: "send")
         defer { handle.descriptor.giveBack() }
         var sent = 0
@@ -183,7 +183,7 @@ public struct ReadHalf: AsyncReader, Sendable {
     /// Receives into the free space of `buffer`.
     ///
     /// Cancel safety: as ``TCPStream/read(into:maxLength:)``: a cancelled read consumes nothing.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
 }
@@ -194,7 +194,7 @@ public struct WriteHalf: AsyncWriter, Sendable {
     /// Sends some of `buffer[offset..<count]`.
     ///
     /// Cancel safety: as ``TCPStream/write(_:from:)``: the count of what went out is returned.
-    nonisolated(nonsending) public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
     /// Half-closes the connection: the peer reads end of stream.

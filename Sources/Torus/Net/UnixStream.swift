@@ -26,14 +26,14 @@ public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: cancel safe: a cancelled read consumes nothing, and one that received
     /// bytes before the cancellation took effect returns them.
-    nonisolated(nonsending) public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         try await handle.receive(into: buffer, maxLength: maxLength)
     }
 
     /// Sends some of `buffer[offset..<count]` and returns how many bytes.
     ///
     /// Cancel safety: a cancelled write sends nothing and throws, or returns what it sent.
-    nonisolated(nonsending) public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
+    public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
     }
 
