@@ -149,7 +149,7 @@ final class RingDriver: @unchecked Sendable {
     /// included); the caller reaps. Separate from the reap so that a parked owner can say it is
     /// awake before it spends time reaping (wakers that still see it parked would ring again).
     func waitForCompletion() {
-        withRing { $0.submitAndWait(1) }
+        _ = withRing { $0.submitAndWait(1) }
     }
 
     /// Hands every ready completion to its waiter. Returns how many there were.
