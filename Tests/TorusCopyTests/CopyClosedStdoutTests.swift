@@ -20,17 +20,12 @@ extension RuntimeSuite {
             for index in 0..<500 {
                 _ = FileManager.default.createFile(atPath: root + "/src/f\(index)", contents: contents)
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = ["-rv", "--no-progress", root + "/src", root + "/dst"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["SWIFT_BACKTRACE"] = "enable=no"
-            process.environment = environment
+            let process = childProcess(builtExecutable("torus-cp"), ["-rv", "--no-progress", root + "/src", root + "/dst"])
             let out = Pipe()
             let errors = Pipe()
             process.standardOutput = out
             process.standardError = errors
-            try process.run()
+            try runUnpinned(process)
             // The reader goes away at once, long before the 500 lines.
             try out.fileHandleForReading.close()
             let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -6,7 +6,7 @@ import Testing
 
 /// A server child process that prints "listening on ADDRESS" once it is ready.
 package final class ListeningProcess {
-    package let process = Process()
+    package let process: Process
     package let output = Pipe()
     package let errors = Pipe()
     /// The address from the "listening on" line.
@@ -22,18 +22,10 @@ package final class ListeningProcess {
     /// Runs the program at `path` (a wrapper such as `prlimit`, say).
     package init(path: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
         let executable = URL(fileURLWithPath: path).lastPathComponent
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["SWIFT_BACKTRACE"] = "enable=no"
-        environment.merge(extra) { $1 }
-        process.environment = environment
+        process = childProcess(path, arguments, environment: extra)
         process.standardOutput = output
         process.standardError = errors
-        // A child inherits the spawning thread's CPU set, and a global-executor thread created by a
-        // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
-        try ThreadAffinity.unpinCurrentThread()
-        try process.run()
+        try runUnpinned(process)
         // Log lines may come first (mini-redis-server logs the metrics endpoint's address
         // before it listens); they are kept in `earlierLines`.
         var text = ""

@@ -50,8 +50,10 @@ package struct ProcessOutcome {
     package var stderr: String
 }
 
-/// Runs a program to completion and captures its output.
-package func runProcess(_ path: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ProcessOutcome {
+/// A child process of the tests: the program at `path` with `arguments`, this process's
+/// environment with Swift's backtracer off (children that crash or are killed on purpose print
+/// no backtrace) and `extra` on top. Start it with ``runUnpinned(_:)``.
+package func childProcess(_ path: String, _ arguments: [String], environment extra: [String: String] = [:]) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -59,14 +61,25 @@ package func runProcess(_ path: String, _ arguments: [String], environment extra
     environment["SWIFT_BACKTRACE"] = "enable=no"
     environment.merge(extra) { $1 }
     process.environment = environment
+    return process
+}
+
+/// Starts `process` with every CPU allowed: a child inherits the spawning thread's CPU set, and
+/// a global-executor thread created by a pinned core thread inherits that core's one CPU (seen:
+/// tutorial children with 1 core).
+package func runUnpinned(_ process: Process) throws {
+    try ThreadAffinity.unpinCurrentThread()
+    try process.run()
+}
+
+/// Runs a program to completion and captures its output.
+package func runProcess(_ path: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> ProcessOutcome {
+    let process = childProcess(path, arguments, environment: extra)
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
-    // A child inherits the spawning thread's CPU set, and a global-executor thread created by a
-    // pinned core thread inherits that core's one CPU (seen: tutorial children with 1 core).
-    try ThreadAffinity.unpinCurrentThread()
-    try process.run()
+    try runUnpinned(process)
     // Both pipes are read at once: reading stdout to its end first deadlocks as soon as the
     // child fills the stderr pipe (64 KiB) before exiting, which a sanitizer report at exit
     // does (found under ASan, issue #13).
