@@ -118,24 +118,9 @@ struct RuntimeComparisons {
     /// An actor on one core/loop calling an actor on the other: a cross-thread round trip.
     func crossCoreHop() throws -> Comparison {
         let n = 20_000 / scale
-        let torusA = CoreActor(core: runtime.cores[0])
-        let torusB = CoreActor(core: runtime.cores[1 % runtime.cores.count])
-        let torus = try measure(operations: n, repetitions: repetitions) {
-            let sum = try runtime.block { await torusA.pingMany(n, target: torusB) }
-            precondition(sum == n, "Torus actor calls ran off their core")
-        }
-        let nioA = LoopActor(loop: loops.next())
-        let nioB = LoopActor(loop: loops.next())
-        let nio = measure(operations: n, repetitions: repetitions) {
-            let sum = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
-            precondition(sum == n, "NIO actor calls ran off their loop")
-        }
-        let looseA = LoopActor(loop: unpinnedLoops.next())
-        let looseB = LoopActor(loop: unpinnedLoops.next())
-        let loose = measure(operations: n, repetitions: repetitions) {
-            let sum = blockOnGlobal { await looseA.pingMany(n, target: looseB) }
-            precondition(sum == n, "NIO actor calls ran off their loop")
-        }
+        let torus = try actorRoundTrips(on: runtime, count: n)
+        let nio = actorRoundTrips(on: loops, count: n)
+        let loose = actorRoundTrips(on: unpinnedLoops, count: n)
         let plainA = PlainActor()
         let plainB = PlainActor()
         let plain = measure(operations: n, repetitions: repetitions) {
@@ -151,6 +136,26 @@ struct RuntimeComparisons {
             note: "dominated by the cross-CPU wake-up (IPI) when the target sleeps")
     }
 
+    /// `count` calls from an actor on the runtime's core 0 to one on its core 1.
+    func actorRoundTrips(on runtime: Runtime, count n: Int) throws -> Sample {
+        let a = CoreActor(core: runtime.cores[0])
+        let b = CoreActor(core: runtime.cores[1 % runtime.cores.count])
+        return try measure(operations: n, repetitions: repetitions) {
+            let sum = try runtime.block { await a.pingMany(n, target: b) }
+            precondition(sum == n, "Torus actor calls ran off their core")
+        }
+    }
+
+    /// `count` calls from an actor on one of the group's event loops to one on the next.
+    func actorRoundTrips(on group: MultiThreadedEventLoopGroup, count n: Int) -> Sample {
+        let a = LoopActor(loop: group.next())
+        let b = LoopActor(loop: group.next())
+        return measure(operations: n, repetitions: repetitions) {
+            let sum = blockOnGlobal { await a.pingMany(n, target: b) }
+            precondition(sum == n, "NIO actor calls ran off their loop")
+        }
+    }
+
     /// The opt-in busy-poll window (`RuntimeConfiguration.busyPoll`): the cross-core round trip
     /// with a runtime whose cores poll 50 us before parking, against the same runtime without
     /// it and SwiftNIO; then what the window costs in CPU when idle and under a light load (one
@@ -159,22 +164,9 @@ struct RuntimeComparisons {
         let n = 20_000 / scale
         let polling = try Runtime(RuntimeConfiguration(cores: .count(2), busyPoll: .microseconds(50)))
         defer { polling.shutdown() }
-        func roundTrips(_ runtime: Runtime) throws -> Sample {
-            let a = CoreActor(core: runtime.cores[0])
-            let b = CoreActor(core: runtime.cores[1])
-            return try measure(operations: n, repetitions: repetitions) {
-                let sum = try runtime.block { await a.pingMany(n, target: b) }
-                precondition(sum == n, "Torus actor calls ran off their core")
-            }
-        }
-        let pollingTrips = try roundTrips(polling)
-        let plainTrips = try roundTrips(runtime)
-        let nioA = LoopActor(loop: loops.next())
-        let nioB = LoopActor(loop: loops.next())
-        let nio = measure(operations: n, repetitions: repetitions) {
-            let sum = blockOnGlobal { await nioA.pingMany(n, target: nioB) }
-            precondition(sum == n, "NIO actor calls ran off their loop")
-        }
+        let pollingTrips = try actorRoundTrips(on: polling, count: n)
+        let plainTrips = try actorRoundTrips(on: runtime, count: n)
+        let nio = actorRoundTrips(on: loops, count: n)
         /// Process CPU over one second of `load` (the benchmark's own thread only waits).
         func cpuPerSecond(_ runtime: Runtime, roundTripsPerMillisecond: Bool) throws -> Double {
             let a = CoreActor(core: runtime.cores[0])

@@ -24,7 +24,8 @@ public struct CoreStatistics: Sendable, CustomStringConvertible {
     /// (``Core/execute(_:)``), timers, cancels.
     public var mailboxMessages: UInt64 = 0
     /// Busy-poll windows (``RuntimeConfiguration/busyPoll``) in which work arrived, so the
-    /// core did not park. Compare with ``parks``: each other window ended in one.
+    /// core did not park. Compare with ``parks``: the other windows ended in one, or in the
+    /// park handshake finding a message that came as the window closed.
     public var busyPollsWithWork: UInt64 = 0
 
     /// The counters on one line, `name=value`.
