@@ -42,6 +42,11 @@ func measure(operations: Int, repetitions: Int, _ body: () throws -> Void) rethr
     return Sample(wallPerOp: median(walls), cpuPerOp: median(cpus))
 }
 
+/// The median wall and CPU time of several samples (each taken on its own).
+func medianSample(_ samples: [Sample]) -> Sample {
+    Sample(wallPerOp: median(samples.map(\.wallPerOp)), cpuPerOp: median(samples.map(\.cpuPerOp)))
+}
+
 func median(_ values: [Double]) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return .nan }

@@ -156,6 +156,19 @@ final class SocketHandle: Sendable {
         return Int(n)
     }
 
+    /// `IORING_OP_SENDMSG` of the bytes of `buffers` from `start` (counted across them), one
+    /// iovec per buffer: a gathered write (`MSG_NOSIGNAL`, as ``send(_:from:)``).
+    nonisolated(nonsending) func send(_ buffers: [IOBuffer], from start: Int) async throws -> Int {
+        let fd = try borrowDescriptor(for: "sendmsg")
+        defer { descriptor.giveBack() }
+        let message = GatheredMessage(buffers, from: start, maximumLength: maximumTransfer)
+        guard message.length > 0 else { return 0 }
+        let n = try await ringIO("sendmsg", address: address, keepAlive: message, holding: descriptor) { entry, _, _ in
+            entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))
+        }
+        return Int(n)
+    }
+
     /// `IORING_OP_SHUTDOWN`.
     nonisolated(nonsending) func shutdown(_ how: Int32) async throws {
         let fd = try borrowDescriptor(for: "shutdown")

@@ -31,7 +31,7 @@ public enum ShutdownDirection: Sendable {
 /// took effect, returns them; a cancelled write sends nothing, or returns how much it sent. So a
 /// read under ``withTimeout(_:isolation:_:)`` (whose deadline cancels it in the kernel the same
 /// way) can be retried in a loop without losing data, and the connection stays usable.
-public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
+public final class TCPStream: AsyncReader, AsyncGatheringWriter, Sendable {
     let handle: SocketHandle
 
     init(handle: SocketHandle) { self.handle = handle }
@@ -86,6 +86,14 @@ public final class TCPStream: AsyncReader, AsyncWriter, Sendable {
     /// first, returns their count: the caller always knows what went out.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
+    }
+
+    /// Sends some of the bytes of `buffers`, in order, from `offset` bytes into their
+    /// concatenation (`IORING_OP_SENDMSG`, an iovec per buffer), and returns how many bytes.
+    ///
+    /// Cancel safety: as ``write(_:from:)-(IOBuffer,_)``: the caller always knows what went out.
+    public func write(_ buffers: [IOBuffer], from offset: Int) async throws -> Int {
+        try await handle.send(buffers, from: offset)
     }
 
     /// Ends one or both directions (`IORING_OP_SHUTDOWN`); `.write` is a half-close.
@@ -189,13 +197,19 @@ public struct ReadHalf: AsyncReader, Sendable {
 }
 
 /// The writing side of a split stream.
-public struct WriteHalf: AsyncWriter, Sendable {
+public struct WriteHalf: AsyncGatheringWriter, Sendable {
     let handle: SocketHandle
     /// Sends some of `buffer[offset..<count]`.
     ///
-    /// Cancel safety: as ``TCPStream/write(_:from:)``: the count of what went out is returned.
+    /// Cancel safety: as ``TCPStream/write(_:from:)-(IOBuffer,_)``: the count of what went out is returned.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
+    }
+    /// Sends some of the bytes of `buffers`, in order, from `offset` into their concatenation.
+    ///
+    /// Cancel safety: as ``TCPStream/write(_:from:)-([IOBuffer],_)``.
+    public func write(_ buffers: [IOBuffer], from offset: Int) async throws -> Int {
+        try await handle.send(buffers, from: offset)
     }
     /// Half-closes the connection: the peer reads end of stream.
     ///

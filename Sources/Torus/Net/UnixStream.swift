@@ -6,7 +6,7 @@ import SystemPackage
 /// **Cancel safety.** As ``TCPStream``'s: a cancelled read consumes nothing (or returns what it
 /// received first), a cancelled write returns what it sent, and a cancelled connect or accept
 /// leaves no descriptor open.
-public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
+public final class UnixStream: AsyncReader, AsyncGatheringWriter, Sendable {
     let handle: SocketHandle
 
     init(handle: SocketHandle) { self.handle = handle }
@@ -35,6 +35,14 @@ public final class UnixStream: AsyncReader, AsyncWriter, Sendable {
     /// Cancel safety: a cancelled write sends nothing and throws, or returns what it sent.
     public func write(_ buffer: IOBuffer, from offset: Int) async throws -> Int {
         try await handle.send(buffer, from: offset)
+    }
+
+    /// Sends some of the bytes of `buffers`, in order, from `offset` into their concatenation
+    /// (one `sendmsg`), and returns how many bytes.
+    ///
+    /// Cancel safety: as ``write(_:from:)-(IOBuffer,_)``: it returns what it sent.
+    public func write(_ buffers: [IOBuffer], from offset: Int) async throws -> Int {
+        try await handle.send(buffers, from: offset)
     }
 
     /// Ends one or both directions; `.write` is a half-close.
