@@ -25,6 +25,11 @@ struct Bench: ParsableCommand {
         "Benchmarks/.build/release/uring-echo-server"
     @Option(help: "Rewrite the echo section of this Markdown file (docs/benchmarks.md).") var write: String?
     @Flag(help: "One short run of each configuration (for tests).") var quick = false
+    @Option(help: "Only the loads whose description contains this text (\"C=4 \", \"S=64\"); not with --write.") var only: String?
+
+    func validate() throws {
+        if only != nil, write != nil { throw ValidationError("--only measures part of the matrix; --write would drop the other rows") }
+    }
 
     struct Load: Hashable, CustomStringConvertible {
         var connections: Int
@@ -61,6 +66,7 @@ struct Bench: ParsableCommand {
         }
         var servers: [(String, [String])] = [
             ("Torus (provided buffers)", [me, "server", "--port", "0", "--cores", "1"]),
+            ("Torus (provided, 64 KiB)", [me, "server", "--port", "0", "--cores", "1", "--receive-buffer-size", "65536"]),
             ("Torus (owned buffers)", [me, "server", "--port", "0", "--cores", "1", "--buffers", "owned"]),
             ("SwiftNIO", [nioServer, "--port", "0"]),
         ]
@@ -73,7 +79,7 @@ struct Bench: ParsableCommand {
         var results: [String: [Load: Sample]] = [:]
         // Interleaved: each repetition runs every server once, so that drift in this VM's speed
         // over the minutes of a bench does not favour whichever server ran first.
-        for load in Self.matrix {
+        for load in Self.matrix where only.map({ load.description.contains($0) }) ?? true {
             var samples: [String: [Sample]] = [:]
             for _ in 0..<runs {
                 for (name, command) in servers {

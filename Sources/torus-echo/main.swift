@@ -78,6 +78,7 @@ struct Server: ParsableCommand {
     @Option(help: "reuseport: a listener per core; handoff: core 0 accepts and hands connections to the least-loaded core.") var accept: AcceptMode =
         .reuseport
     @Option(help: "provided: multishot receive into provided buffers; owned: a buffer per connection.") var buffers: BufferMode = .provided
+    @Option(help: "Size of each provided receive buffer in bytes (with --buffers provided; default 16384).") var receiveBufferSize: Int?
 
     func run() throws {
         let address = try parseAddress(host: host, port: port)
@@ -88,6 +89,10 @@ struct Server: ParsableCommand {
         } else if let cores {
             guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
             configuration.cores = .count(clampedCores(cores, program: "torus-echo server"))
+        }
+        if let receiveBufferSize {
+            guard (1...(1 << 20)).contains(receiveBufferSize) else { throw ValidationError("--receive-buffer-size must be 1 to 1048576 bytes") }
+            configuration.receiveBufferSize = receiveBufferSize
         }
         let runtime: Runtime
         do {

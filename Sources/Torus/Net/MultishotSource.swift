@@ -141,6 +141,15 @@ final class MultishotSource<Element>: @unchecked Sendable {
         }
     }
 
+    /// Up to `limit` items that are already queued, without waiting (after ``next(endOnCancel:)``
+    /// returned one, for a consumer that handles what has arrived together).
+    func takeQueued(upTo limit: Int) -> [Element] {
+        precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
+        var taken: [Element] = []
+        while taken.count < limit, let item = items.popFirst() { taken.append(item) }
+        return taken
+    }
+
     /// A provided buffer came back while this source was waiting for one: false if it no
     /// longer waits (the buffer is offered to the next receive).
     private func buffersReturned() -> Bool {

@@ -149,5 +149,19 @@ public struct ReceivedChunks: AsyncSequence {
         /// chunk (one already waiting is returned, not dropped). Dropping the iterator (a
         /// `break` out of the loop) cancels the multishot receive.
         public mutating func next() async throws -> ReceivedBuffer? { try await lease.source.next(endOnCancel: false) }
+
+        /// The next chunk and the chunks already waiting behind it, at most `maxCount` in all,
+        /// waiting for the first; empty at end of stream. For a consumer that handles what has
+        /// arrived together: one gathered write for all of them
+        /// (``TCPStream/writeAll(_:)-([ReceivedBuffer])``) costs one system call and one
+        /// completion where a write per chunk costs one each.
+        ///
+        /// Cancel safety: as ``next()``: a call stopped by cancellation or a deadline takes no
+        /// chunk; chunks already waiting are returned, not dropped.
+        public mutating func nextBatch(maxCount: Int = 64) async throws -> [ReceivedBuffer] {
+            precondition(maxCount > 0, "nextBatch(maxCount: \(maxCount))")
+            guard let first = try await lease.source.next(endOnCancel: false) else { return [] }
+            return [first] + lease.source.takeQueued(upTo: maxCount - 1)
+        }
     }
 }

@@ -159,9 +159,14 @@ final class SocketHandle: Sendable {
     /// `IORING_OP_SENDMSG` of the bytes of `buffers` from `start` (counted across them), one
     /// iovec per buffer: a gathered write (`MSG_NOSIGNAL`, as ``send(_:from:)``).
     nonisolated(nonsending) func send(_ buffers: [IOBuffer], from start: Int) async throws -> Int {
+        try await send(GatheredMessage(buffers, from: start, maximumLength: maximumTransfer))
+    }
+
+    /// `IORING_OP_SENDMSG` of a gathered message (`MSG_NOSIGNAL`); 0 without a system call when
+    /// it covers no byte.
+    nonisolated(nonsending) func send(_ message: GatheredMessage) async throws -> Int {
         let fd = try borrowDescriptor(for: "sendmsg")
         defer { descriptor.giveBack() }
-        let message = GatheredMessage(buffers, from: start, maximumLength: maximumTransfer)
         guard message.length > 0 else { return 0 }
         let n = try await ringIO("sendmsg", address: address, keepAlive: message, holding: descriptor) { entry, _, _ in
             entry.prepareSendMessage(fd: fd, message: message.header, flags: UInt32(MSG_NOSIGNAL))

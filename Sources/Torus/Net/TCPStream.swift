@@ -181,6 +181,19 @@ public final class TCPStream: AsyncReader, AsyncGatheringWriter, Sendable {
         }
     }
 
+    /// Sends every byte of several received chunks, in order, with one gathered write
+    /// (`sendmsg`, an iovec per chunk; more only after a short write), without copying them.
+    ///
+    /// Cancel safety: as ``writeAll(_:)-(ReceivedBuffer)``: cancellation stops the loop between
+    /// sends, and how much of the chunks went out is not reported.
+    public func writeAll(_ chunks: [ReceivedBuffer]) async throws {
+        let total = chunks.reduce(0) { $0 + $1.count }
+        var sent = 0
+        while sent < total {
+            sent += try await handle.send(GatheredMessage(chunks, from: sent, maximumLength: maximumTransfer))
+        }
+    }
+
     /// A read half and a write half, usable from different tasks (and cores).
     public func split() -> (ReadHalf, WriteHalf) { (ReadHalf(handle: handle), WriteHalf(handle: handle)) }
 }
