@@ -237,8 +237,12 @@ void torus_buf_ring_add(void *buf_ring, void *addr, unsigned len, unsigned short
 
 void torus_buf_ring_advance(void *buf_ring, int count) { io_uring_buf_ring_advance(buf_ring, count); }
 
-void torus_prep_recv_multishot(void *sqe, int fd, int group) {
+// IORING_RECVSEND_BUNDLE, in sqe->ioprio (include/uapi/linux/io_uring.h; newer than liburing 2.3).
+#define TORUS_RECVSEND_BUNDLE (1U << 4)
+
+void torus_prep_recv_multishot(void *sqe, int fd, int group, int bundle) {
     io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
     io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
     ((struct io_uring_sqe *)sqe)->buf_group = (unsigned short)group;
+    if (bundle) ((struct io_uring_sqe *)sqe)->ioprio |= TORUS_RECVSEND_BUNDLE;
 }

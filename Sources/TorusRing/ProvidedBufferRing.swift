@@ -18,6 +18,15 @@ public final class ProvidedBufferRing {
     public let size: Int
     /// The buffer group id SQEs name.
     public let group: Int32
+    // SAFETY: both allocated here for `count` entries and freed in deinit; core-thread only,
+    // like the ring itself.
+    /// Which buffer each slot of the ring holds (slot = position & (count - 1)): a bundled
+    /// receive fills the buffers of consecutive slots, and names only the first.
+    private let idAtSlot: UnsafeMutablePointer<UInt16>
+    /// The slot each buffer was last put in.
+    private let slotOfID: UnsafeMutablePointer<UInt32>
+    /// The position the next buffer given back goes to (the ring's tail, as this side keeps it).
+    private var tail: UInt32 = 0
 
     /// Registers `count` (a power of two, at most 32768) buffers of `size` bytes as `group`.
     /// - Returns: nil with the errno when the kernel refuses (before 5.19, or memlock).
@@ -40,10 +49,22 @@ public final class ProvidedBufferRing {
         self.count = count
         self.size = size
         self.group = group
+        idAtSlot = .allocate(capacity: count)
+        slotOfID = .allocate(capacity: count)
         for id in 0..<count {
             torus_buf_ring_add(memory, pointer + id * size, UInt32(size), UInt16(id), UInt32(count), Int32(id))
+            idAtSlot[id] = UInt16(id)
+            slotOfID[id] = UInt32(id)
         }
+        tail = UInt32(count)
         torus_buf_ring_advance(memory, Int32(count))
+    }
+
+    /// The buffer `steps` slots after buffer `id` in the ring: the kernel consumes the ring in
+    /// order, so a bundled receive that names `id` and filled `n` buffers filled `id` and the
+    /// `n - 1` buffers after it.
+    public func bufferID(after id: UInt16, by steps: Int) -> UInt16 {
+        idAtSlot[Int((slotOfID[Int(id)] &+ UInt32(steps)) & UInt32(count - 1))]
     }
 
     /// The memory of buffer `id`.
@@ -52,10 +73,16 @@ public final class ProvidedBufferRing {
     /// Gives buffer `id` back to the kernel.
     public func recycle(_ id: UInt16) {
         torus_buf_ring_add(ringMemory, address(of: id), UInt32(size), id, UInt32(count), 0)
+        let slot = tail & UInt32(count - 1)
+        idAtSlot[Int(slot)] = id
+        slotOfID[Int(id)] = slot
+        tail &+= 1
         torus_buf_ring_advance(ringMemory, 1)
     }
 
     deinit {
+        idAtSlot.deallocate()
+        slotOfID.deallocate()
         torus_buf_ring_destroy(ring.raw, ringMemory, UInt32(count), group)
         free(base)
     }

@@ -21,6 +21,9 @@ public final class Ring {
     public let entries: UInt32
     /// `IORING_FEAT_*` bits the kernel reported.
     public let features: UInt32
+    /// Whether a receive may fill several provided buffers in one completion
+    /// (`IORING_FEAT_RECVSEND_BUNDLE`, kernel 6.10+).
+    public var supportsReceiveBundles: Bool { features & TORUS_FEAT_RECVSEND_BUNDLE != 0 }
     /// The ring's file descriptor (the target of `IORING_OP_MSG_RING` from other rings).
     public let fileDescriptor: Int32
 

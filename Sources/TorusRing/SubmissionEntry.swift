@@ -167,8 +167,12 @@ public struct SubmissionEntry {
     }
 
     /// Multishot `IORING_OP_RECV` taking buffers from provided-buffer group `group`: one
-    /// completion per chunk received, each naming the buffer it filled.
-    public func prepareMultishotReceive(fd: Int32, group: Int32) { torus_prep_recv_multishot(sqe, fd, group) }
+    /// completion per chunk received, each naming the buffer it filled; with `bundle`
+    /// (``Ring/supportsReceiveBundles``), a chunk may fill several buffers, the named one and
+    /// the ones after it in the group's ring (``ProvidedBufferRing/bufferID(after:by:)``).
+    public func prepareMultishotReceive(fd: Int32, group: Int32, bundle: Bool = false) {
+        torus_prep_recv_multishot(sqe, fd, group, bundle ? 1 : 0)
+    }
 
     /// `IORING_OP_SPLICE` (offsets of -1: the fd's position / a pipe).
     public func prepareSplice(

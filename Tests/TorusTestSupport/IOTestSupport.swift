@@ -73,3 +73,11 @@ package struct SeededGenerator: RandomNumberGenerator {
         return state &* 0x2545_F491_4F6C_DD1D
     }
 }
+
+/// Where two byte arrays first differ (a length difference counts at the shorter's end), nil
+/// when they are equal. For large transfers: an `#expect(a == b)` would print both arrays.
+package func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+    let common = min(a.count, b.count)
+    for index in 0..<common where a[index] != b[index] { return index }
+    return a.count == b.count ? nil : common
+}

@@ -128,8 +128,12 @@ void torus_buf_ring_destroy(void *ring, void *buf_ring, unsigned entries, int gr
 void torus_buf_ring_add(void *buf_ring, void *addr, unsigned len, unsigned short id, unsigned entries, int offset);
 /// Publishes `count` added buffers to the kernel.
 void torus_buf_ring_advance(void *buf_ring, int count);
-/// Multishot IORING_OP_RECV selecting buffers from `group`.
-void torus_prep_recv_multishot(void *sqe, int fd, int group);
+/// Multishot IORING_OP_RECV selecting buffers from `group`; with `bundle`, one completion may
+/// fill several buffers, consecutive in the ring (IORING_RECVSEND_BUNDLE, kernel 6.10+: check
+/// TORUS_FEAT_RECVSEND_BUNDLE in the ring's features first).
+void torus_prep_recv_multishot(void *sqe, int fd, int group, int bundle);
+/// IORING_FEAT_RECVSEND_BUNDLE (Debian 12's headers predate it).
+#define TORUS_FEAT_RECVSEND_BUNDLE (1U << 14)
 
 // MARK: statx
 

@@ -35,6 +35,7 @@ final class RingDriver: @unchecked Sendable {
     private(set) var ringFD: Int32 = -1
     private(set) var canMessageRing = false
     private(set) var setupFlagsDescription = ""
+    private(set) var supportsReceiveBundles = false
     private(set) var operationNames: [String] = []
 
     // MARK: owning thread only
@@ -93,6 +94,7 @@ final class RingDriver: @unchecked Sendable {
         canMessageRing = opcodes?.hasMessageRing ?? false
         operationNames = opcodes?.names ?? []
         setupFlagsDescription = ring.setupFlags.description
+        supportsReceiveBundles = ring.supportsReceiveBundles
         self.ring = ring
         armDoorbell()
     }

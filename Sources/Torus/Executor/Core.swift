@@ -83,7 +83,7 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
         driver = RingDriver(
             receiveBuffers: ProvidedBufferPool(
                 initialCount: shared.receiveBuffers.count, bufferSize: shared.receiveBuffers.size,
-                limit: shared.receiveBuffers.limit, logger: shared.logger, coreIndex: index))
+                limit: shared.receiveBuffers.limit, bundles: shared.receiveBuffers.bundles, logger: shared.logger, coreIndex: index))
     }
 
     /// This core's entry in TorusChannels' thread slot (``RuntimeThread``), kept alive here for

@@ -6,6 +6,8 @@ import TorusRing
 enum MultishotEvent<Element> {
     /// An item to hand out.
     case item(Element)
+    /// Several, in order (a bundled receive: one per buffer it filled).
+    case items([Element])
     /// The stream ended (end of stream).
     case end
     /// The operation failed.
@@ -183,12 +185,8 @@ final class MultishotSource<Element>: @unchecked Sendable {
 
     private func complete(_ completion: Completion) {
         switch interpret(completion) {
-        case .item(let item):
-            items.append(items.count < maxQueued ? item : spill(item))
-            if items.count >= maxQueued, let armed, !pausing {
-                pausing = true
-                core.cancelOperation(armed)
-            }
+        case .item(let item): enqueue(item)
+        case .items(let batch): for item in batch { enqueue(item) }
         case .end: finished = .success(())
         case .failure(let error): finished = .failure(error)
         case .starved: starved = true
@@ -200,6 +198,15 @@ final class MultishotSource<Element>: @unchecked Sendable {
             handle.descriptor.giveBack()
         }
         wake()
+    }
+
+    /// Queues `item` for the consumer; past `maxQueued`, spilled, and the operation paused.
+    private func enqueue(_ item: Element) {
+        items.append(items.count < maxQueued ? item : spill(item))
+        if items.count >= maxQueued, let armed, !pausing {
+            pausing = true
+            core.cancelOperation(armed)
+        }
     }
 
     private func wake() {

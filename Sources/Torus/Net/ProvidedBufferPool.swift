@@ -26,6 +26,12 @@ final class ProvidedBufferPool {
     let bufferSize: Int
     /// The most buffers the groups may hold in all.
     let limit: Int
+    /// ``RuntimeConfiguration/receiveBundles``: whether receives may ask for bundles.
+    private let bundlesAllowed: Bool
+    /// Receives are armed as bundles: allowed, and the ring supports them (set by `start`).
+    private(set) var receivesInBundles = false
+    /// Completions that filled more than one buffer.
+    private(set) var bundledCompletions: UInt64 = 0
     private let logger: Logger
     private let coreIndex: Int
     /// The ring the groups are registered with; nil before the first group and after `close`.
@@ -57,8 +63,9 @@ final class ProvidedBufferPool {
     /// gone), and the buffer is offered to the next.
     private var waiters = RingBuffer<() -> Bool>()
 
-    init(initialCount: Int, bufferSize: Int, limit: Int, logger: Logger, coreIndex: Int) {
+    init(initialCount: Int, bufferSize: Int, limit: Int, bundles: Bool = true, logger: Logger, coreIndex: Int) {
         self.initialCount = initialCount
+        bundlesAllowed = bundles
         self.bufferSize = bufferSize
         self.limit = limit
         self.logger = logger
@@ -74,8 +81,12 @@ final class ProvidedBufferPool {
             throw IOError(operation: "io_uring_register_buf_ring", errno: Errno(rawValue: code))
         }
         self.ring = ring
+        receivesInBundles = bundlesAllowed && ring.supportsReceiveBundles
         add(group)
     }
+
+    /// A completion filled more than one buffer (a bundle).
+    @inline(__always) func countBundle() { bundledCompletions &+= 1 }
 
     /// The group a receive being armed should name: the one with the most buffers free (the
     /// first on a tie); nil before the first group is registered or after `close`.

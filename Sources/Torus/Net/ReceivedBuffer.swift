@@ -82,11 +82,11 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         core: core, handle: handle, operation: "recv",
         prepare: { entry, fd in
             if let group = pool.groupForArming() { armed.group = group }
-            entry.prepareMultishotReceive(fd: fd, group: armed.group.group)
+            entry.prepareMultishotReceive(fd: fd, group: armed.group.group, bundle: pool.receivesInBundles)
         },
         interpret: { completion in
             let result = completion.result
-            if result > 0 { return .item(ReceivedBuffer(core: core, group: armed.group, id: completion.bufferID, count: Int(result))) }
+            if result > 0 { return receivedChunks(core: core, pool: pool, group: armed.group, first: completion.bufferID, count: Int(result)) }
             // 0 while the stream is closing is the close's shutdown(2), not the peer's end.
             if result == 0 && handle.descriptor.isClosing { return .failure(IOError(operation: "recv", address: handle.address, errno: .canceled)) }
             if result == 0 { return .end }
@@ -96,6 +96,27 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         },
         maxQueued: receiveQueueLimit(pool: pool),
         spill: { $0.movedOutOfPool() })
+}
+
+/// The chunks one receive completion delivered: one buffer, or with a bundle the named buffer
+/// and the ones after it in the group's ring, all full but the last (the kernel fills them in
+/// ring order), each handed out as a chunk of its own.
+private func receivedChunks(core: Core, pool: ProvidedBufferPool, group: ProvidedBufferRing, first: UInt16, count: Int) -> MultishotEvent<
+    ReceivedBuffer
+> {
+    let size = group.size
+    guard count > size else { return .item(ReceivedBuffer(core: core, group: group, id: first, count: count)) }
+    pool.countBundle()
+    var chunks: [ReceivedBuffer] = []
+    chunks.reserveCapacity((count + size - 1) / size)
+    var remaining = count
+    var step = 0
+    while remaining > 0 {
+        chunks.append(ReceivedBuffer(core: core, group: group, id: group.bufferID(after: first, by: step), count: min(size, remaining)))
+        remaining -= size
+        step += 1
+    }
+    return .items(chunks)
 }
 
 /// The buffer group a stream's receive is armed on, read by its completions: buffer ids are

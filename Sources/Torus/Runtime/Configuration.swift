@@ -39,6 +39,12 @@ public struct RuntimeConfiguration: Sendable {
     /// nil: four times ``receiveBufferCount`` (4,096 x 16 KiB, 64 MiB per core, by default).
     /// Set it to ``receiveBufferCount`` to keep the pool at its first size.
     public var receiveBufferLimit: Int?
+    /// Whether one completion of a multishot receive may fill several provided buffers
+    /// (`IORING_RECVSEND_BUNDLE`, used where the kernel has it: 6.10 and later). Default true:
+    /// a 64 KiB burst then costs one receive in the kernel and one completion, not four; each
+    /// buffer still comes out as its own ``ReceivedBuffer``, in order. False takes one buffer
+    /// per completion, as older kernels do.
+    public var receiveBundles: Bool = true
     /// How long an idle core keeps looking for work (its mailbox, its ring's completions)
     /// before it parks in the kernel. Zero, the default, parks at once.
     ///

@@ -53,7 +53,10 @@ public final class Runtime: Sendable {
         let shared = RuntimeShared(
             blockingPool: BlockingPool(
                 maxThreads: configuration.maxBlockingThreads, keepAlive: configuration.blockingThreadKeepAlive),
-            receiveBuffers: (configuration.receiveBufferCount, configuration.receiveBufferSize, configuration.effectiveReceiveBufferLimit),
+            receiveBuffers: (
+                configuration.receiveBufferCount, configuration.receiveBufferSize, configuration.effectiveReceiveBufferLimit,
+                configuration.receiveBundles
+            ),
             logger: configuration.logger)
         let cores = assignment.enumerated().map {
             Core(index: $0.offset, cpu: $0.element, shared: shared, busyPoll: configuration.busyPoll)

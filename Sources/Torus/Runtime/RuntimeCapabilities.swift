@@ -14,6 +14,10 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
         public var messageRing: Bool
         /// The `IORING_OP_*` names the kernel supports.
         public var operations: [String]
+        /// Whether one multishot receive completion may fill several provided buffers
+        /// (`IORING_FEAT_RECVSEND_BUNDLE`, kernel 6.10+; used unless
+        /// ``RuntimeConfiguration/receiveBundles`` is off).
+        public var receiveBundles: Bool = false
     }
 
     /// `uname -r`.
@@ -26,7 +30,9 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
         var lines = ["kernel \(kernel), \(cores.count) core(s)"]
         for core in cores {
             let cpu = core.cpu.map { "cpu \($0)" } ?? "unpinned"
-            lines.append("  core \(core.index) (\(cpu)): setup \(core.setupFlags); wake-ups by \(core.messageRing ? "MSG_RING" : "eventfd")")
+            lines.append(
+                "  core \(core.index) (\(cpu)): setup \(core.setupFlags); wake-ups by \(core.messageRing ? "MSG_RING" : "eventfd"); receive bundles \(core.receiveBundles ? "yes" : "no")"
+            )
         }
         if let first = cores.first {
             lines.append("  operations (\(first.operations.count)): \(first.operations.joined(separator: " "))")
@@ -45,7 +51,7 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
             cores: [
                 CoreCapability(
                     index: 0, cpu: nil, setupFlags: ring.setupFlags.description,
-                    messageRing: ops?.hasMessageRing ?? false, operations: ops?.names ?? [])
+                    messageRing: ops?.hasMessageRing ?? false, operations: ops?.names ?? [], receiveBundles: ring.supportsReceiveBundles)
             ])
     }
 }
@@ -54,6 +60,6 @@ extension Core {
     var capability: RuntimeCapabilities.CoreCapability {
         RuntimeCapabilities.CoreCapability(
             index: index, cpu: cpu, setupFlags: driver.setupFlagsDescription,
-            messageRing: driver.canMessageRing, operations: driver.operationNames)
+            messageRing: driver.canMessageRing, operations: driver.operationNames, receiveBundles: driver.supportsReceiveBundles)
     }
 }

@@ -23,12 +23,12 @@ final class RuntimeShared: @unchecked Sendable {
     let nextSpreadCore = Atomic<Int>(0)
     let blockingPool: BlockingPool
     /// Provided receive buffers per core: the first group's count, each buffer's size, the
-    /// most a core may grow to.
-    let receiveBuffers: (count: Int, size: Int, limit: Int)
+    /// most a core may grow to, whether receives may fill several in one completion.
+    let receiveBuffers: (count: Int, size: Int, limit: Int, bundles: Bool)
     /// ``RuntimeConfiguration/logger``, for what the cores report.
     let logger: Logger
 
-    init(blockingPool: BlockingPool, receiveBuffers: (count: Int, size: Int, limit: Int), logger: Logger) {
+    init(blockingPool: BlockingPool, receiveBuffers: (count: Int, size: Int, limit: Int, bundles: Bool), logger: Logger) {
         self.blockingPool = blockingPool
         self.receiveBuffers = receiveBuffers
         self.logger = logger
