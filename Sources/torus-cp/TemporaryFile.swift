@@ -24,10 +24,18 @@ func createTemporaryFile(in directory: OpenDirectory, permissions: mode_t, optio
 }
 
 /// `.tcp-` and six random letters and digits (36^6, about 2 billion names).
+///
+/// The six come from one random 64-bit number: each draw from the system generator is a
+/// `getrandom` system call, and drawing each character on its own made six per file (1% of
+/// the CPU of copying 20,000 small files).
 func temporaryName() -> FilePath {
     let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+    var random = UInt64.random(in: 0...UInt64.max)
     var name = ".tcp-"
-    for _ in 0..<6 { name.unicodeScalars.append(Unicode.Scalar(alphabet.randomElement()!)) }
+    for _ in 0..<6 {
+        name.unicodeScalars.append(Unicode.Scalar(alphabet[Int(random % 36)]))
+        random /= 36
+    }
     return FilePath(name)
 }
 

@@ -64,7 +64,10 @@ extension RuntimeSuite.ProvidedBuffers {
         let payload = pseudoRandomBytes(2 << 20, seed: 32)
         let run = try await bundleRun(bundles: true, payload: payload)
         let difference = firstDifference(run.received, payload)
-        #expect(difference == nil, "a bundle's chunks came out of the wrong buffers or in the wrong order: first difference at byte \(difference ?? 0) of \(payload.count) (\(run.received.count) received)")
+        #expect(
+            difference == nil,
+            "a bundle's chunks came out of the wrong buffers or in the wrong order: first difference at byte \(difference ?? 0) of \(payload.count) (\(run.received.count) received)"
+        )
         if run.kernelHasBundles {
             #expect(run.bundledCompletions > 0, "no completion filled more than one buffer: bundles not in use")
         } else {

@@ -8,9 +8,14 @@ struct CopyComparisons {
     let repetitions: Int
     let scale: Int
     let torusCopy: String
+    /// Each workload on a fresh journaled ext4 on a loop device made in `directory`
+    /// (``LoopFileSystem``), instead of in `directory` itself.
+    var freshFileSystems = false
 
     struct Workload {
         var name: String
+        /// About how many bytes the source takes on disk (sizes the loop device).
+        var bytes: Int
         /// Thousands of files: their copies are kept until the workload is done (see `run`).
         var manyFiles = false
         var make: (String) throws -> Void
@@ -18,11 +23,16 @@ struct CopyComparisons {
 
     var workloads: [Workload] {
         [
-            Workload(name: "one \(1024 / scale) MiB file") { root in try writeFile(root + "/big.bin", mebibytes: 1024 / scale, seed: 1) },
-            Workload(name: "\(200 / scale) files of 8 MiB") { root in
+            Workload(name: "one \(1024 / scale) MiB file", bytes: (1024 / scale) << 20) { root in
+                try writeFile(root + "/big.bin", mebibytes: 1024 / scale, seed: 1)
+            },
+            Workload(name: "\(200 / scale) files of 8 MiB", bytes: (1600 / scale) << 20) { root in
                 for index in 0..<(200 / scale) { try writeFile(root + "/f\(index).bin", mebibytes: 8, seed: UInt64(index)) }
             },
-            Workload(name: "\(20_000 / scale) files of 1-64 KiB in \(240 / scale) directories", manyFiles: true) { root in
+            // 1-64 KiB each, 4 KiB blocks: about 35 KiB per file on disk.
+            Workload(name: "\(20_000 / scale) files of 1-64 KiB in \(240 / scale) directories", bytes: (20_000 / scale) * (35 << 10), manyFiles: true)
+            {
+                root in
                 var generator = SplitMix(seed: 7)
                 let block = [UInt8]((0..<(64 << 10)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
                 for directory in 0..<(240 / scale) {
@@ -41,7 +51,13 @@ struct CopyComparisons {
         let canDropCaches = getuid() == 0
         var rows: [Comparison] = []
         for workload in workloads {
-            let source = directory + "/cp-bench-src"
+            // Room for the source, the copies kept (every copy of a many-file workload, one at a
+            // time otherwise) and the file system's own metadata.
+            let copiesKept = workload.manyFiles ? 2 * max(1, repetitions) * (canDropCaches ? 2 : 1) : 1
+            let fresh = freshFileSystems ? try LoopFileSystem(in: directory, bytes: workload.bytes * (copiesKept + 2) + (1 << 30)) : nil
+            defer { fresh?.remove() }
+            let root = fresh?.mountPoint ?? directory
+            let source = root + "/cp-bench-src"
             try? FileManager.default.removeItem(atPath: source)
             try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
             try workload.make(source)
@@ -64,7 +80,7 @@ struct CopyComparisons {
                 for repetition in 0..<repetitions {
                     let cpFirst = repetition % 2 == 0
                     func time(_ command: [String]) throws -> (Double, Double) {
-                        let destination = directory + "/cp-bench-dst-\(kept.count)"
+                        let destination = root + "/cp-bench-dst-\(kept.count)"
                         let result = try timeOnce(command, source: source, to: destination, bytes: bytes, reference: reference, cold: cold)
                         if workload.manyFiles { kept.append(destination) } else { try FileManager.default.removeItem(atPath: destination) }
                         return result

@@ -4,7 +4,8 @@ import Foundation
 /// (`-t set,get`) in the same run. Each server gets CPU 0 (mini-redis with one core), the load
 /// generator CPU 1. Reported: server-CPU time per request from /proc/stat (user + system +
 /// softirq of CPU 0; on two CPUs the load generator saturates first, so requests/s alone would
-/// rank the load generator), with requests/s in the note. Run with `--only redis`.
+/// rank the load generator), with requests/s in the note; and mini-redis on two cores against
+/// one, by the server process's CPU per request. Run with `--only redis`.
 struct RedisComparisons {
     let miniRedis: String
     let repetitions: Int
@@ -19,7 +20,11 @@ struct RedisComparisons {
 
     struct Sample {
         var requestsPerSecond: [String: Double] = [:]
+        /// From CPU 0's ticks (the server's CPU: its process and the kernel's network work there).
         var cpuMicrosecondsPerRequest: Double = 0
+        /// From the server process's own user and system time (whatever CPUs it ran on): what
+        /// compares a server on one core with the same server on two.
+        var processMicrosecondsPerRequest: Double = 0
     }
 
     func run() throws -> [Comparison] {
@@ -31,19 +36,39 @@ struct RedisComparisons {
         for load in Self.loads {
             var torus: [Sample] = []
             var redis: [Sample] = []
+            var torusTwoCores: [Sample] = []
             for repetition in 0..<repetitions {
-                // Alternate which server goes first (CPU frequency and cache state drift).
-                let order = repetition % 2 == 0 ? [true, false] : [false, true]
-                for isTorus in order {
-                    let port = 17_000 + repetition * 2 + (isTorus ? 0 : 1)
+                // Rotate which server goes first (CPU frequency and cache state drift).
+                let servers = ["torus", "redis", "torus-2"]
+                for offset in 0..<servers.count {
+                    let server = servers[(offset + repetition) % servers.count]
+                    let port = 17_000 + repetition * 3 + offset
                     let command =
-                        isTorus
-                        ? [miniRedis, "--port", "\(port)", "--cores", "1"]
-                        : [redisServer, "--port", "\(port)", "--save", "", "--appendonly", "no", "--daemonize", "no"]
-                    let sample = try measure(server: command, port: port, load: load, benchmark: benchmark)
-                    if isTorus { torus.append(sample) } else { redis.append(sample) }
+                        server == "redis"
+                        ? [redisServer, "--port", "\(port)", "--save", "", "--appendonly", "no", "--daemonize", "no"]
+                        : [miniRedis, "--port", "\(port)", "--cores", server == "torus" ? "1" : "2"]
+                    let sample = try measure(server: command, cpus: server == "torus-2" ? "0,1" : "0", port: port, load: load, benchmark: benchmark)
+                    switch server {
+                    case "torus": torus.append(sample)
+                    case "redis": redis.append(sample)
+                    default: torusTwoCores.append(sample)
+                    }
                 }
             }
+            // Thread-per-core scaling: the same server on two cores (the keyspace shared by
+            // both, each connection served on the core that accepted it) against one, by the
+            // server process's CPU per request. The load generator keeps CPU 1, so on two
+            // cores it shares a CPU with the server's second core and is the limit.
+            let oneCore = median(torus.map(\.processMicrosecondsPerRequest))
+            let twoCores = median(torusTwoCores.map(\.processMicrosecondsPerRequest))
+            rows.append(
+                Comparison(
+                    name: "mini-redis on 2 cores, \(load.clients) clients, pipeline \(load.pipeline): server process CPU per request",
+                    unit: "µs", torus: twoCores, peers: [("mini-redis on 1 core", oneCore)],
+                    note: String(
+                        format: "SET %.0fk req/s on 2 cores, %.0fk on 1 (the load generator shares CPU 1 with the second core)",
+                        median(torusTwoCores.map { $0.requestsPerSecond["SET"] ?? 0 }) / 1000,
+                        median(torus.map { $0.requestsPerSecond["SET"] ?? 0 }) / 1000)))
             for test in ["SET", "GET"] {
                 let torusRate = median(torus.map { $0.requestsPerSecond[test] ?? 0 })
                 let redisRate = median(redis.map { $0.requestsPerSecond[test] ?? 0 })
@@ -60,11 +85,11 @@ struct RedisComparisons {
         return rows
     }
 
-    /// Starts the server pinned to CPU 0, runs redis-benchmark pinned to CPU 1, stops the server.
-    func measure(server command: [String], port: Int, load: Load, benchmark: String) throws -> Sample {
+    /// Starts the server pinned to `cpus`, runs redis-benchmark pinned to CPU 1, stops the server.
+    func measure(server command: [String], cpus: String, port: Int, load: Load, benchmark: String) throws -> Sample {
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-        server.arguments = ["-c", "0"] + command
+        server.arguments = ["-c", cpus] + command
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -79,11 +104,14 @@ struct RedisComparisons {
         }
         let requests = (load.pipeline > 1 ? 2_000_000 : load.clients == 1 ? 100_000 : 400_000) / scale
         let ticksBefore = cpuTicks(0)
+        // taskset execs the server in its own process: its pid is the server's.
+        let processBefore = processCPUTicks(server.processIdentifier)
         let output = try runCapturing([
             "/usr/bin/taskset", "-c", "1", benchmark, "-p", "\(port)", "-t", "set,get",
             "-n", "\(requests)", "-c", "\(load.clients)", "-P", "\(load.pipeline)", "-q", "--csv",
         ])
         let ticks = cpuTicks(0) - ticksBefore
+        let processTicks = processCPUTicks(server.processIdentifier) - processBefore
         var sample = Sample()
         for line in output.split(separator: "\n") {
             let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
@@ -91,8 +119,20 @@ struct RedisComparisons {
         }
         let hertz = Double(sysconf(Int32(_SC_CLK_TCK)))
         sample.cpuMicrosecondsPerRequest = Double(ticks) / hertz * 1e6 / Double(requests * 2)
+        sample.processMicrosecondsPerRequest = Double(processTicks) / hertz * 1e6 / Double(requests * 2)
         return sample
     }
+}
+
+/// User + system ticks of process `pid` (all its threads), from /proc/pid/stat.
+func processCPUTicks(_ pid: Int32) -> UInt64 {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // The command name, in parentheses, may contain spaces: count fields after its end.
+    guard let end = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: end)...].split(separator: " ")
+    // After ")": state is field 3 of stat(5), so utime (14) and stime (15) are at 11 and 12.
+    guard fields.count > 12, let user = UInt64(fields[11]), let system = UInt64(fields[12]) else { return 0 }
+    return user + system
 }
 
 /// user + nice + system + irq + softirq ticks of one CPU, from /proc/stat.

@@ -1,6 +1,6 @@
 // torus-bench: Torus against its peers, in the same process and the same run.
 //
-//   torus-bench [--repeat N] [--quick] [--write PATH]
+//   torus-bench [--repeat N] [--quick] [--only TEXT] [--cp-here] [--write PATH]
 //
 // Every row reports a median over N repetitions (after a warm-up) and the ratio peer / Torus:
 // above 1.00x means Torus is faster (or, for lateness, more punctual).
@@ -14,6 +14,9 @@ var writePath: String?
 /// Run only the comparisons named by these comma-separated words (`mpsc` selects `mpsc-same`
 /// and `mpsc-cross`).
 nonisolated(unsafe) var only: String?
+/// `--cp-here`: the torus-cp comparison also runs in the benchmark directory itself, not only
+/// on fresh loop-device file systems.
+nonisolated(unsafe) var copyHere = false
 
 /// Whether the comparison called `name` runs (`--only`): its name, or its name's first part
 /// before a dash, is one of the words (so `cp` does not select `tcp`).
@@ -28,10 +31,11 @@ while let argument = arguments.next() {
     case "--quick": scale = 10
     case "--write": writePath = arguments.next()
     case "--only": only = arguments.next()
+    case "--cp-here": copyHere = true
     case "--idle-clients":
         holdIdleClients(count: Int(arguments.next() ?? "") ?? 0, port: UInt16(arguments.next() ?? "") ?? 0)
     default:
-        print("usage: torus-bench [--repeat N] [--quick] [--only TEXT] [--write PATH]")
+        print("usage: torus-bench [--repeat N] [--quick] [--only TEXT] [--cp-here] [--write PATH]")
         exit(64)
     }
 }
@@ -70,14 +74,23 @@ printTable("Files", fileRows)
 let tcpRows = !selected("tcp") ? [] : try TCPComparisons(runtime: runtime, loops: loops, repetitions: repetitions, scale: scale).run()
 let idleRows = !selected("idle") ? [] : try IdleConnections(connections: 10_000 / scale).run()
 printTable("TCP", tcpRows + idleRows)
-// torus-cp against cp only on request: it writes gigabytes and drops the page cache.
+// torus-cp against cp only on request: it writes gigabytes and drops the page cache. Each
+// workload on a fresh journaled ext4 on a loop device (what users have; needs root), and, with
+// `--cp-here` too, in the benchmark directory itself (this VM's journal-less ext4).
+let copyDirectory = ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath
 let copyRows =
     only != nil && selected("cp")
     ? try CopyComparisons(
-        directory: ProcessInfo.processInfo.environment["TORUS_BENCH_DIR"] ?? FileManager.default.currentDirectoryPath,
-        repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp"
+        directory: copyDirectory, repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp",
+        freshFileSystems: true
     ).run() : []
-printTable("torus-cp", copyRows)
+printTable("torus-cp (fresh journaled ext4 on a loop device)", copyRows)
+let copyHereRows =
+    only != nil && selected("cp") && copyHere
+    ? try CopyComparisons(
+        directory: copyDirectory, repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp"
+    ).run() : []
+printTable("torus-cp (in \(copyDirectory): \(fileSystemDescription()))", copyHereRows)
 // mini-redis against redis-server only on request: it needs redis-server and redis-tools.
 let redisRows =
     only != nil && selected("redis")
@@ -117,8 +130,15 @@ if let writePath {
         try writeSection(
             "cp",
             body:
-                "Measured \(date) on \(machine); file system \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n"
+                "Measured \(date) on \(machine); each workload on a fresh journaled ext4 (`mkfs.ext4`, inode tables written at once) on a file-backed loop device (`losetup --direct-io=on`) in \(fileSystemDescription()); median of \(max(1, repetitions)) runs; every copy verified by content; cold = `sync` and `echo 3 > /proc/sys/vm/drop_caches` before each run.\n\n"
                 + markdownTable(copyRows), to: writePath)
+    }
+    if !copyHereRows.isEmpty {
+        try writeSection(
+            "cp-here",
+            body:
+                "Measured \(date) on \(machine); directly on \(fileSystemDescription()), this VM's ext4 without a journal; median of \(max(1, repetitions)) runs; every copy verified by content; cold as above.\n\n"
+                + markdownTable(copyHereRows), to: writePath)
     }
     if !redisRows.isEmpty {
         try writeSection(
