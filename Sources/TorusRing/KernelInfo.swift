@@ -12,6 +12,24 @@ public enum KernelInfo {
         }
     }
 
+    /// The release's major and minor version (`6.18.44-fc` -> (6, 18)); nil if it does not start
+    /// with two numbers.
+    public static var version: (major: Int, minor: Int)? { releaseVersion(release) }
+
+    /// The major and minor version at the start of a release string.
+    public static func releaseVersion(_ release: String) -> (major: Int, minor: Int)? {
+        let parts = release.split(separator: ".", maxSplits: 2)
+        guard parts.count >= 2, let major = Int(parts[0]) else { return nil }
+        guard let minor = Int(parts[1].prefix(while: \.isNumber)) else { return nil }
+        return (major, minor)
+    }
+
+    /// Whether the release is `major.minor` or later (false when it cannot be read).
+    public static func isAtLeast(_ major: Int, _ minor: Int) -> Bool {
+        guard let version else { return false }
+        return version.major > major || (version.major == major && version.minor >= minor)
+    }
+
     /// The value of `/proc/sys/kernel/io_uring_disabled` (0 allowed, 1 privileged or
     /// `io_uring_group` only, 2 disabled), or `nil` when the kernel has no such knob.
     public static var ioUringDisabledSetting: Int? {

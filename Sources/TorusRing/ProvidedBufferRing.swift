@@ -67,6 +67,11 @@ public final class ProvidedBufferRing {
         idAtSlot[Int((slotOfID[Int(id)] &+ UInt32(steps)) & UInt32(count - 1))]
     }
 
+    /// Whether buffer `id`'s slot still holds it: no buffer was recycled into it since the
+    /// kernel took `id`. Slots are refilled in ring order, so while the first slot of a bundle
+    /// still holds its buffer, so do the slots after it: ``bufferID(after:by:)`` names them.
+    public func isInItsSlot(_ id: UInt16) -> Bool { idAtSlot[Int(slotOfID[Int(id)])] == id }
+
     /// The memory of buffer `id`.
     public func address(of id: UInt16) -> UnsafeMutableRawPointer { base + Int(id) * size }
 

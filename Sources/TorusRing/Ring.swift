@@ -22,8 +22,15 @@ public final class Ring {
     /// `IORING_FEAT_*` bits the kernel reported.
     public let features: UInt32
     /// Whether a receive may fill several provided buffers in one completion
-    /// (`IORING_FEAT_RECVSEND_BUNDLE`, kernel 6.10+).
-    public var supportsReceiveBundles: Bool { features & TORUS_FEAT_RECVSEND_BUNDLE != 0 }
+    /// (`IORING_FEAT_RECVSEND_BUNDLE`) and the kernel posts those completions in order.
+    ///
+    /// A bundle's completion names only its first buffer; the others are the ones after it in
+    /// the group's ring, which the program can name only while it has not recycled buffers
+    /// into those slots. Kernels before 6.15 could post the last completion of a multishot
+    /// receive late ("io_uring: ensure deferred completions are flushed for multishot"), after
+    /// other receives' completions whose buffers may have been recycled meanwhile; 6.15 and
+    /// later post them in order. So bundles are used from 6.15 on (6.10-6.14 have the feature).
+    public var supportsReceiveBundles: Bool { features & TORUS_FEAT_RECVSEND_BUNDLE != 0 && KernelInfo.isAtLeast(6, 15) }
     /// The ring's file descriptor (the target of `IORING_OP_MSG_RING` from other rings).
     public let fileDescriptor: Int32
 

@@ -130,6 +130,34 @@ struct GatheredWriteTests {
         #expect(firstDifference(received, payload) == nil, "resuming from `written` sent a byte twice or skipped one")
     }
 
+    @Test("a write from a negative offset stops the process (it would send the heap bytes before the buffer); one from the end sends nothing")
+    func negativeOffsetTraps() async throws {
+        await #expect(processExitsWith: .failure) {
+            let runtime = try makeRuntime()
+            try await runtime.handle.spawn(on: .core(0)) {
+                let (client, _) = try await connectedPair()
+                _ = try await client.write(IOBuffer(pseudoRandomBytes(64, seed: 16)), from: -32)
+            }.value
+        }
+        await #expect(processExitsWith: .failure) {
+            let runtime = try makeRuntime()
+            try await runtime.handle.spawn(on: .core(0)) {
+                let (client, _) = try await connectedPair()
+                _ = try await client.write([IOBuffer(pseudoRandomBytes(64, seed: 16))], from: -1)
+            }.value
+        }
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let sent = try await runtime.handle.spawn(on: .core(0)) { () -> Int in
+            let (client, server) = try await connectedPair()
+            let sent = try await client.write(IOBuffer(pseudoRandomBytes(64, seed: 16)), from: 64)
+            try await client.close()
+            try await server.close()
+            return sent
+        }.value
+        #expect(sent == 0)
+    }
+
     @Test("a gathered write to a closed peer, or on a closed stream, fails naming sendmsg and the peer")
     func errorsNameTheOperationAndPeer() async throws {
         let runtime = try makeRuntime()

@@ -113,5 +113,24 @@ struct SetupErrorMessageTests {
     @Test func kernelInfoReadsTheMachine() {
         #expect(!KernelInfo.release.isEmpty)
         #expect(KernelInfo.release != "unknown")
+        #expect(KernelInfo.version != nil)
+    }
+
+    @Test("kernel versions: read from release strings, compared by major then minor; receive bundles only from 6.15")
+    func kernelVersions() throws {
+        #expect(KernelInfo.releaseVersion("6.18.44-fc-v857")! == (6, 18))
+        #expect(KernelInfo.releaseVersion("6.15")! == (6, 15))
+        #expect(KernelInfo.releaseVersion("5.4.0-150-generic")! == (5, 4))
+        #expect(KernelInfo.releaseVersion("6.12-rc3")! == (6, 12))
+        #expect(KernelInfo.releaseVersion("unknown") == nil)
+        #expect(KernelInfo.releaseVersion("6") == nil)
+        let (major, minor) = try #require(KernelInfo.version)
+        #expect(KernelInfo.isAtLeast(major, minor))
+        #expect(!KernelInfo.isAtLeast(major, minor + 1))
+        #expect(KernelInfo.isAtLeast(major - 1, 99))
+        #expect(!KernelInfo.isAtLeast(major + 1, 0))
+        let ring = try Ring(entries: 8)
+        let hasFeature = ring.features & (1 << 14) != 0
+        #expect(ring.supportsReceiveBundles == (hasFeature && KernelInfo.isAtLeast(6, 15)))
     }
 }

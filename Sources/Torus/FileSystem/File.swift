@@ -267,6 +267,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     nonisolated(nonsending) private func write(_ buffer: IOBuffer, from start: Int, fileOffset: UInt64, via route: FileOperationRoute = .ring)
         async throws -> Int
     {
+        // A negative offset would write the heap bytes before the buffer.
+        precondition(start >= 0 && start <= buffer.count, "a write from offset \(start) of a \(buffer.count)-byte buffer")
         let fd = try borrowDescriptor(for: "write")
         defer { sharedDescriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)

@@ -130,8 +130,8 @@ final class ArmedGroup {
 
 /// How many received chunks one connection may have waiting for its consumer in provided
 /// buffers before its receive is paused: 1/64 of the core's first buffer group, at least 2 (16
-/// of the default 1,024; the kernel delivers up to 32 in one go, the rest are moved out of the
-/// pool). A consumer that keeps up rarely gets near it; one that stopped (its peer does not
+/// of the default 1,024; the kernel may deliver many more in one go, up to 256 buffers in one
+/// bundled completion, and the rest are moved out of the pool). A consumer that keeps up rarely gets near it; one that stopped (its peer does not
 /// read the replies, say) cannot starve the other connections on the core: 64 of them would be
 /// needed to empty the first group, 256 to hold the default limit.
 func receiveQueueLimit(pool: ProvidedBufferPool) -> Int { max(2, pool.initialCount / 64) }

@@ -145,6 +145,8 @@ final class SocketHandle: Sendable {
     /// `IORING_OP_SEND` of `buffer[start..<count]` (`MSG_NOSIGNAL`: a closed peer is `EPIPE`,
     /// not a signal).
     nonisolated(nonsending) func send(_ buffer: IOBuffer, from start: Int) async throws -> Int {
+        // A negative offset would send the heap bytes before the buffer.
+        precondition(start >= 0 && start <= buffer.count, "a send from offset \(start) of a \(buffer.count)-byte buffer")
         let fd = try borrowDescriptor(for: "send")
         defer { descriptor.giveBack() }
         let length = min(buffer.count - start, maximumTransfer)

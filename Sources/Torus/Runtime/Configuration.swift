@@ -40,7 +40,8 @@ public struct RuntimeConfiguration: Sendable {
     /// Set it to ``receiveBufferCount`` to keep the pool at its first size.
     public var receiveBufferLimit: Int?
     /// Whether one completion of a multishot receive may fill several provided buffers
-    /// (`IORING_RECVSEND_BUNDLE`, used where the kernel has it: 6.10 and later). Default true:
+    /// (`IORING_RECVSEND_BUNDLE`, used from kernel 6.15 on, where such completions come in
+    /// order; see ``RuntimeCapabilities/CoreCapability/receiveBundles``). Default true:
     /// a 64 KiB burst then costs one receive in the kernel and one completion, not four; each
     /// buffer still comes out as its own ``ReceivedBuffer``, in order. False takes one buffer
     /// per completion, as older kernels do.

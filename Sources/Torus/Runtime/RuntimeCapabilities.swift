@@ -14,9 +14,10 @@ public struct RuntimeCapabilities: Sendable, CustomStringConvertible {
         public var messageRing: Bool
         /// The `IORING_OP_*` names the kernel supports.
         public var operations: [String]
-        /// Whether one multishot receive completion may fill several provided buffers
-        /// (`IORING_FEAT_RECVSEND_BUNDLE`, kernel 6.10+; used unless
-        /// ``RuntimeConfiguration/receiveBundles`` is off).
+        /// Whether one multishot receive completion may fill several provided buffers: the
+        /// kernel has `IORING_FEAT_RECVSEND_BUNDLE` and is 6.15 or later (earlier kernels could
+        /// post a bundle's completion after later ones, when its buffers may have been reused).
+        /// Used unless ``RuntimeConfiguration/receiveBundles`` is off.
         public var receiveBundles: Bool = false
     }
 
