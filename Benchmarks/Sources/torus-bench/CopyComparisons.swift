@@ -115,7 +115,7 @@ struct CopyComparisons {
         // its page cache took 2-3x as long, with the time showing as system time in the
         // kernel's copy loops. Touching and freeing as much memory as the copy will need just
         // before it runs gives every tool the same, backed pages (what real hardware has).
-        touchAndRelease(bytes: min(2 * bytes + (256 << 20), 8 << 30))
+        touchAndRelease(bytes: min(4 * bytes + (1 << 30), 8 << 30))
         let cpuBefore = childCPUMilliseconds()
         let start = ContinuousClock.now
         // posix_spawn + waitpid: Foundation's Process polls for exit in 50 ms steps.
