@@ -25,7 +25,10 @@ extension RuntimeSuite.ProvidedBuffers {
     /// random size with random pauses, to receivers on core 0 that share a tiny pool (8 x 512,
     /// limit 32: it grows to three groups), hold chunks, release them in scrambled order, and
     /// take them one by one or in batches.
-    func stressRun(connections: Int, perConnection: Int, bundles: Bool, seed: UInt64, count: Int = 8, limit: Int = 32, maxWrite: UInt64 = 9000, maxHeld: Int = 6) async throws -> StressOutcome {
+    func stressRun(
+        connections: Int, perConnection: Int, bundles: Bool, seed: UInt64, count: Int = 8, limit: Int = 32, maxWrite: UInt64 = 9000,
+        maxHeld: Int = 6
+    ) async throws -> StressOutcome {
         var configuration = RuntimeConfiguration(
             cores: .count(2), receiveBufferCount: count, receiveBufferSize: 512, receiveBufferLimit: limit)
         configuration.receiveBundles = bundles
@@ -126,7 +129,9 @@ extension RuntimeSuite.ProvidedBuffers {
     @Test("stress: 24 connections on a fixed 4 x 512 pool (queue limit 2), bundles on")
     func stressTinyFixedPool() async throws {
         for round in 0..<stressRounds {
-            let outcome = try await stressRun(connections: 24, perConnection: 512 << 10, bundles: true, seed: 900 &+ UInt64(round), count: 4, limit: 4, maxWrite: 3000, maxHeld: 0)
+            let outcome = try await stressRun(
+                connections: 24, perConnection: 512 << 10, bundles: true, seed: 900 &+ UInt64(round), count: 4, limit: 4,
+                maxWrite: 3000, maxHeld: 0)
             #expect(outcome.mismatches.isEmpty, "round \(round): \(outcome.mismatches.prefix(4))")
             #expect(outcome.onLoan == 0, "round \(round): \(outcome.onLoan) buffers still on loan")
             #expect(!outcome.kernelHasBundles || outcome.bundled > 0, "round \(round): no bundle was received")
@@ -137,7 +142,9 @@ extension RuntimeSuite.ProvidedBuffers {
     @Test("stress: 32 connections on 16 x 512 growing to 64, bundles on")
     func stressWideGrowingPool() async throws {
         for round in 0..<stressRounds {
-            let outcome = try await stressRun(connections: 32, perConnection: 512 << 10, bundles: true, seed: 4400 &+ UInt64(round), count: 16, limit: 64, maxWrite: 20000, maxHeld: 2)
+            let outcome = try await stressRun(
+                connections: 32, perConnection: 512 << 10, bundles: true, seed: 4400 &+ UInt64(round), count: 16, limit: 64,
+                maxWrite: 20000, maxHeld: 2)
             #expect(outcome.mismatches.isEmpty, "round \(round): \(outcome.mismatches.prefix(4))")
             #expect(outcome.onLoan == 0, "round \(round): \(outcome.onLoan) buffers still on loan")
             #expect(!outcome.kernelHasBundles || outcome.bundled > 0, "round \(round): no bundle was received")
