@@ -164,7 +164,7 @@ case "$command" in
         # processes hundreds of times; they test the programs' behaviour, which the plain run
         # covers, and a sanitized program start takes ~10x longer. The RESP parser has a fuzz
         # target instead (Fuzz/).
-        suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests|ProvidedBuffers'
+        suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests|ProvidedBuffers|GatheredWriteTests|ReceivedBatchTests'
         suites+='|Cancellation|CancellationTokenTests|BlockingPool|MailboxStress|DescriptorOwnershipTests'
         suites+='|Start|Shutdown|Timers|Sockets|ProvidedBuffers|ListenerGroups|Files|IOCancelSafetyTests'
         case "$kind" in
@@ -201,7 +201,7 @@ case "$command" in
         export TORUS_SANITIZER="$kind"
         swift build --build-tests --sanitize="$kind" --scratch-path "$scratch"
         exec swift test --skip-build --sanitize="$kind" --scratch-path "$scratch" \
-            --filter "RuntimeSuite/($suites)/|ChannelsWithoutRingTests/|DriverRingTests/|GatheredWriteTests/|ReceivedBatchTests/" "$@"
+            --filter "RuntimeSuite/($suites)/|ChannelsWithoutRingTests/|DriverRingTests/" "$@"
         ;;
     fuzz)
         exec Fuzz/run.sh "$@"
