@@ -107,14 +107,23 @@ extension RuntimeSuite.ProvidedBuffers {
         }.value
     }
 
-    @Test("stress: 16 connections on one core, 8 x 512-byte pool growing to 32, bundles on: every byte in order, every buffer back")
-    func stressBundlesGrowingPool() async throws {
+    /// Runs `stressRounds` rounds of `run(round)` with bundles on: every byte in order, every
+    /// buffer back, bundles in use where the kernel has them; stops at the first round that
+    /// lost or mixed bytes.
+    func expectBundleRounds(_ run: (UInt64) async throws -> StressOutcome) async throws {
         for round in 0..<stressRounds {
-            let outcome = try await stressRun(connections: 16, perConnection: 1 << 20, bundles: true, seed: 77 &+ UInt64(round))
+            let outcome = try await run(UInt64(round))
             #expect(outcome.mismatches.isEmpty, "round \(round): \(outcome.mismatches.prefix(4))")
             #expect(outcome.onLoan == 0, "round \(round): \(outcome.onLoan) buffers still on loan")
             #expect(!outcome.kernelHasBundles || outcome.bundled > 0, "round \(round): no bundle was received")
             if !outcome.mismatches.isEmpty { break }
+        }
+    }
+
+    @Test("stress: 16 connections on one core, 8 x 512-byte pool growing to 32, bundles on: every byte in order, every buffer back")
+    func stressBundlesGrowingPool() async throws {
+        try await expectBundleRounds { round in
+            try await stressRun(connections: 16, perConnection: 1 << 20, bundles: true, seed: 77 &+ round)
         }
     }
 
@@ -128,27 +137,19 @@ extension RuntimeSuite.ProvidedBuffers {
 
     @Test("stress: 24 connections on a fixed 4 x 512 pool (queue limit 2), bundles on")
     func stressTinyFixedPool() async throws {
-        for round in 0..<stressRounds {
-            let outcome = try await stressRun(
-                connections: 24, perConnection: 512 << 10, bundles: true, seed: 900 &+ UInt64(round), count: 4, limit: 4,
-                maxWrite: 3000, maxHeld: 0)
-            #expect(outcome.mismatches.isEmpty, "round \(round): \(outcome.mismatches.prefix(4))")
-            #expect(outcome.onLoan == 0, "round \(round): \(outcome.onLoan) buffers still on loan")
-            #expect(!outcome.kernelHasBundles || outcome.bundled > 0, "round \(round): no bundle was received")
-            if !outcome.mismatches.isEmpty { break }
+        try await expectBundleRounds { round in
+            try await stressRun(
+                connections: 24, perConnection: 512 << 10, bundles: true, seed: 900 &+ round, count: 4, limit: 4, maxWrite: 3000,
+                maxHeld: 0)
         }
     }
 
     @Test("stress: 32 connections on 16 x 512 growing to 64, bundles on")
     func stressWideGrowingPool() async throws {
-        for round in 0..<stressRounds {
-            let outcome = try await stressRun(
-                connections: 32, perConnection: 512 << 10, bundles: true, seed: 4400 &+ UInt64(round), count: 16, limit: 64,
-                maxWrite: 20000, maxHeld: 2)
-            #expect(outcome.mismatches.isEmpty, "round \(round): \(outcome.mismatches.prefix(4))")
-            #expect(outcome.onLoan == 0, "round \(round): \(outcome.onLoan) buffers still on loan")
-            #expect(!outcome.kernelHasBundles || outcome.bundled > 0, "round \(round): no bundle was received")
-            if !outcome.mismatches.isEmpty { break }
+        try await expectBundleRounds { round in
+            try await stressRun(
+                connections: 32, perConnection: 512 << 10, bundles: true, seed: 4400 &+ round, count: 16, limit: 64, maxWrite: 20000,
+                maxHeld: 2)
         }
     }
 }
