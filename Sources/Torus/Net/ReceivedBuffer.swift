@@ -86,7 +86,10 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
         },
         interpret: { completion in
             let result = completion.result
-            if result > 0 { return receivedChunks(core: core, pool: pool, group: armed.group, first: completion.bufferID, count: Int(result)) }
+            if result > 0 {
+                return receivedChunks(
+                    core: core, pool: pool, group: armed.group, first: completion.bufferID, count: Int(result), address: handle.address)
+            }
             // 0 while the stream is closing is the close's shutdown(2), not the peer's end.
             if result == 0 && handle.descriptor.isClosing { return .failure(IOError(operation: "recv", address: handle.address, errno: .canceled)) }
             if result == 0 { return .end }
@@ -100,12 +103,18 @@ func makeMultishotReceiver(core: Core, handle: SocketHandle, pool: ProvidedBuffe
 
 /// The chunks one receive completion delivered: one buffer, or with a bundle the named buffer
 /// and the ones after it in the group's ring, all full but the last (the kernel fills them in
-/// ring order), each handed out as a chunk of its own.
-private func receivedChunks(core: Core, pool: ProvidedBufferPool, group: ProvidedBufferRing, first: UInt16, count: Int) -> MultishotEvent<
-    ReceivedBuffer
-> {
+/// ring order), each handed out as a chunk of its own. `address` names the peer in an error.
+private func receivedChunks(
+    core: Core, pool: ProvidedBufferPool, group: ProvidedBufferRing, first: UInt16, count: Int, address: SocketAddress?
+) -> MultishotEvent<ReceivedBuffer> {
     let size = group.size
     guard count > size else { return .item(ReceivedBuffer(core: core, group: group, id: first, count: count)) }
+    // The bundle's slots were refilled before its completion came (a kernel that posts
+    // completions out of order; see Ring.supportsReceiveBundles): which buffers hold the bytes
+    // is unknown. Fail the receive rather than hand out other buffers' bytes.
+    guard group.isInItsSlot(first) else {
+        return .failure(IOError(operation: "recv (a bundle completed after its buffers were reused)", address: address, errno: .ioError))
+    }
     pool.countBundle()
     var chunks: [ReceivedBuffer] = []
     chunks.reserveCapacity((count + size - 1) / size)
@@ -131,9 +140,10 @@ final class ArmedGroup {
 /// How many received chunks one connection may have waiting for its consumer in provided
 /// buffers before its receive is paused: 1/64 of the core's first buffer group, at least 2 (16
 /// of the default 1,024; the kernel may deliver many more in one go, up to 256 buffers in one
-/// bundled completion, and the rest are moved out of the pool). A consumer that keeps up rarely gets near it; one that stopped (its peer does not
-/// read the replies, say) cannot starve the other connections on the core: 64 of them would be
-/// needed to empty the first group, 256 to hold the default limit.
+/// bundled completion, and the rest are moved out of the pool). A consumer that keeps up rarely
+/// gets near it; one that stopped (its peer does not read the replies, say) cannot starve the
+/// other connections on the core: 64 of them would be needed to empty the first group, 256 to
+/// hold the default limit.
 func receiveQueueLimit(pool: ProvidedBufferPool) -> Int { max(2, pool.initialCount / 64) }
 
 /// The chunks a stream receives, as an `AsyncSequence` of ``ReceivedBuffer``s (multishot
