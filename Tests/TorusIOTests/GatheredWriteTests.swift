@@ -101,34 +101,14 @@ extension RuntimeSuite {
 
         @Test("writeAll(_:written:) of buffers stopped by a deadline says how far it got; resuming sends the rest, no byte twice")
         func resumableGatheredWriteAll() async throws {
-            let runtime = try makeRuntime()
-            defer { runtime.shutdown() }
             let payload = pseudoRandomBytes(2 << 20, seed: 14)
             let pieces = buffers(of: payload, sizes: (1...36).map { $0 * 1500 })
-            let (stopped, writtenAtTimeout, received) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int, [UInt8]) in
-                let (client, server) = try await connectedPair()
-                // Small socket buffers, so that the write waits long before the payload is out.
-                try client.handle.setOption(SOL_SOCKET, SO_SNDBUF, 64 << 10, operation: "setsockopt(SO_SNDBUF)")
-                try server.handle.setOption(SOL_SOCKET, SO_RCVBUF, 64 << 10, operation: "setsockopt(SO_RCVBUF)")
-                var written = 0
-                // Nobody reads yet: the socket buffers fill and the write waits until the deadline.
-                var stopped = "returned"
-                do {
-                    try await withTimeout(.milliseconds(30)) { try await client.writeAll(pieces, written: &written) }
-                } catch {
-                    stopped = "\(type(of: error))"
-                }
-                let writtenAtTimeout = written
-                let reading = spawn(on: .core(1)) { try await server.readExactly(payload.count) }
-                try await withTimeout(.seconds(5)) { try await client.writeAll(pieces, written: &written) }
-                let received = try await reading.value
-                try await client.close()
-                try await server.close()
-                return (stopped, writtenAtTimeout, received)
-            }.value
-            #expect(stopped == "TimeoutError")
-            #expect(writtenAtTimeout > 0 && writtenAtTimeout < payload.count, "the write was not stopped halfway")
-            #expect(firstDifference(received, payload) == nil, "resuming from `written` sent a byte twice or skipped one")
+            let run = try await writeStoppedByDeadlineThenResumed(payload) { client, written in
+                try await client.writeAll(pieces, written: &written)
+            }
+            #expect(run.stopped == "TimeoutError")
+            #expect(run.writtenAtTimeout > 0 && run.writtenAtTimeout < payload.count, "the write was not stopped halfway")
+            #expect(firstDifference(run.received, payload) == nil, "resuming from `written` sent a byte twice or skipped one")
         }
 
         @Test("a write from a negative offset stops the process (it would send the heap bytes before the buffer); one from the end sends nothing")

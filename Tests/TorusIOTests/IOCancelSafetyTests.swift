@@ -22,6 +22,35 @@ private func outcome(_ body: () async throws -> Void) async -> String {
     }
 }
 
+/// A resumable write of `payload` over loopback with small socket buffers: the first call,
+/// with nobody reading, is stopped by a 30 ms deadline; then a reader starts on the other core
+/// and the same call resumes from `written`. Returns how the first call ended, `written` at
+/// that point, and every byte the reader got.
+func writeStoppedByDeadlineThenResumed(
+    _ payload: [UInt8], write: sending @escaping (TCPStream, inout Int) async throws -> Void
+) async throws -> (stopped: String, writtenAtTimeout: Int, received: [UInt8]) {
+    let runtime = try makeRuntime()
+    defer { runtime.shutdown() }
+    return try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int, [UInt8]) in
+        let (client, server) = try await connectedPair()
+        // Small socket buffers, so that the write waits long before the payload is out.
+        try client.handle.setOption(SOL_SOCKET, SO_SNDBUF, 64 << 10, operation: "setsockopt(SO_SNDBUF)")
+        try server.handle.setOption(SOL_SOCKET, SO_RCVBUF, 64 << 10, operation: "setsockopt(SO_RCVBUF)")
+        var written = 0
+        // Nobody reads yet: the socket buffers fill and the write waits until the deadline.
+        let stopped = await outcome {
+            try await withTimeout(.milliseconds(30)) { try await write(client, &written) }
+        }
+        let writtenAtTimeout = written
+        let reading = spawn(on: .core(1)) { try await server.readExactly(payload.count) }
+        try await withTimeout(.seconds(5)) { try await write(client, &written) }
+        let received = try await reading.value
+        try await client.close()
+        try await server.close()
+        return (stopped, writtenAtTimeout, received)
+    }.value
+}
+
 /// Runs `body` in a task on the caller's core and cancels it after `limit`: a wait that a
 /// regression makes hang ends as a `CancellationError` (which the test then sees as the wrong
 /// outcome) instead of hanging the suite.
@@ -226,31 +255,14 @@ extension RuntimeSuite {
 
         @Test("writeAll(_:written:) stopped by a deadline says how far it got; resuming sends the rest, no byte twice")
         func resumableWriteAll() async throws {
-            let runtime = try makeRuntime()
-            defer { runtime.shutdown() }
             let payload = pseudoRandomBytes(2 << 20, seed: 5)
-            let (stopped, writtenAtTimeout, received) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int, [UInt8]) in
-                let (client, server) = try await connectedPair()
-                // Small socket buffers, so that the write waits long before the payload is out.
-                try client.handle.setOption(SOL_SOCKET, SO_SNDBUF, 64 << 10, operation: "setsockopt(SO_SNDBUF)")
-                try server.handle.setOption(SOL_SOCKET, SO_RCVBUF, 64 << 10, operation: "setsockopt(SO_RCVBUF)")
-                let buffer = IOBuffer(payload)
-                var written = 0
-                // Nobody reads yet: the socket buffers fill and the write waits until the deadline.
-                let stopped = await outcome {
-                    try await withTimeout(.milliseconds(30)) { try await client.writeAll(buffer, written: &written) }
-                }
-                let writtenAtTimeout = written
-                let reading = spawn(on: .core(1)) { try await server.readExactly(payload.count) }
-                try await withTimeout(.seconds(5)) { try await client.writeAll(buffer, written: &written) }
-                let received = try await reading.value
-                try await client.close()
-                try await server.close()
-                return (stopped, writtenAtTimeout, received)
-            }.value
-            #expect(stopped == "TimeoutError")
-            #expect(writtenAtTimeout > 0 && writtenAtTimeout < payload.count, "the write was not stopped halfway")
-            #expect(received == payload, "resuming from `written` sent a byte twice or skipped one")
+            let buffer = IOBuffer(payload)
+            let run = try await writeStoppedByDeadlineThenResumed(payload) { client, written in
+                try await client.writeAll(buffer, written: &written)
+            }
+            #expect(run.stopped == "TimeoutError")
+            #expect(run.writtenAtTimeout > 0 && run.writtenAtTimeout < payload.count, "the write was not stopped halfway")
+            #expect(run.received == payload, "resuming from `written` sent a byte twice or skipped one")
         }
 
         @Test("a deadline stops waits for received chunks and multishot-accepted connections; what arrives later is handed out")

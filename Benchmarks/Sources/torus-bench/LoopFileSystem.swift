@@ -53,23 +53,3 @@ struct LoopFileSystem {
         unlink(image)
     }
 }
-
-/// Runs a program to completion and returns its standard output; throws with its standard
-/// error if it fails.
-func commandOutput(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    try process.run()
-    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CopyBenchError("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(message)")
-    }
-    return text
-}

@@ -99,14 +99,14 @@ struct RedisComparisons {
         }
         // Wait until it answers.
         for _ in 0..<200 {
-            if let probe = try? runCapturing(["/usr/bin/env", "redis-cli", "-p", "\(port)", "PING"]), probe.contains("PONG") { break }
+            if let probe = try? commandOutput(["/usr/bin/env", "redis-cli", "-p", "\(port)", "PING"]), probe.contains("PONG") { break }
             usleep(10_000)
         }
         let requests = (load.pipeline > 1 ? 2_000_000 : load.clients == 1 ? 100_000 : 400_000) / scale
         let ticksBefore = cpuTicks(0)
         // taskset execs the server in its own process: its pid is the server's.
         let processBefore = processCPUTicks(server.processIdentifier)
-        let output = try runCapturing([
+        let output = try commandOutput([
             "/usr/bin/taskset", "-c", "1", benchmark, "-p", "\(port)", "-t", "set,get",
             "-n", "\(requests)", "-c", "\(load.clients)", "-P", "\(load.pipeline)", "-q", "--csv",
         ])
@@ -151,18 +151,4 @@ func which(_ program: String) -> String? {
         if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
     return nil
-}
-
-/// Runs a program and returns its stdout.
-func runCapturing(_ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
 }
