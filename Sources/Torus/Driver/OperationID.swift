@@ -43,4 +43,8 @@ enum OperationWaiter {
     case job(UnownedJob)
     /// A callback for each CQE (multishot operations post several).
     case handler((Completion) -> Void)
+    /// Member `index` of a batch one task awaits as a whole (``OperationBatch``). Unretained:
+    /// the awaiting task holds the batch until every member has finished (see
+    /// `Core.submitBatchAndAwait`), which saves two atomic operations per member.
+    case batchMember(Unmanaged<OperationBatch>, index: Int)
 }

@@ -193,6 +193,7 @@ final class RingDriver: @unchecked Sendable {
             case .continuation(let continuation): continuation.resume(returning: completion.result)
             case .job(let job): readyJobs.push(job)
             case .handler(let handler): handler(completion)
+            case .batchMember(let batch, let index): batch.takeUnretainedValue().finish(index, result: completion.result)
             case .none: break
             }
         }

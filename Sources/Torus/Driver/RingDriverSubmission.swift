@@ -59,6 +59,7 @@ extension RingDriver {
         case .continuation(let continuation): continuation.resume(returning: -ECANCELED)
         case .job(let job): readyJobs.push(job)
         case .handler(let handler): handler(Completion(userData: id.userData, result: -ECANCELED, flags: 0))
+        case .batchMember(let batch, let index): batch.takeUnretainedValue().finish(index, result: -ECANCELED)
         case .none: break
         }
     }

@@ -93,7 +93,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// in bounded time, and the kernel cannot cancel it once issued anyway; skipping the
     /// cancellation handler makes each operation cheaper. A FIFO or a terminal can block
     /// forever, so their operations stay cancellable.
-    private func completesPromptly(_ fd: Int32) -> Bool {
+    func completesPromptly(_ fd: Int32) -> Bool {
         switch boundedKind.load(ordering: .relaxed) {
         case 1: return true
         case 2: return false
@@ -211,7 +211,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
     }
 
-    nonisolated(nonsending) private func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
+    nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
         let fd = try borrowDescriptor(for: "read")
         defer { sharedDescriptor.giveBack() }
         let length = min(maxLength, buffer.freeCapacity, maximumTransfer)

@@ -66,13 +66,23 @@ nonisolated(nonsending) func ringIO(
                 throw IOError(operation: operation, path: path, address: address, errno: .canceled)
             }
             continue
-        case ECANCELED where isWaitCancelled || core.stopping:
-            throw CancellationError()
-        case EFAULT:
-            trapOnBadAddress(operation)
         default:
-            throw IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: -result))
+            throw ringFailure(-result, operation: operation, path: path, address: address, on: core)
         }
+    }
+}
+
+/// What a ring operation that failed with `errno` (and is not retried) throws: `CancellationError`
+/// for a cancel the task or a stopping core asked for, ``IOError`` naming the operation and the
+/// path or address otherwise. `EFAULT` traps: Torus handed the kernel a bad address.
+func ringFailure(_ errno: Int32, operation: String, path: FilePath?, address: SocketAddress?, on core: Core) -> any Error {
+    switch errno {
+    case ECANCELED where isWaitCancelled || core.stopping:
+        CancellationError()
+    case EFAULT:
+        trapOnBadAddress(operation)
+    default:
+        IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: errno))
     }
 }
 
