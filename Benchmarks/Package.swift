@@ -27,9 +27,16 @@ let package = Package(
             path: "Sources/uring-echo-server",
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        // The hand-written C liburing file reader: the floor torus-bench compares Torus's reads with.
+        .target(
+            name: "CReadReference",
+            path: "Sources/CReadReference",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
         .executableTarget(
             name: "torus-bench",
             dependencies: [
+                "CReadReference",
                 .product(name: "Torus", package: "Torus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

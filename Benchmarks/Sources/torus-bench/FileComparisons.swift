@@ -1,9 +1,12 @@
+import CReadReference
 import Foundation
 import Synchronization
 import Torus
 
-/// Reads through the ring against Foundation's FileHandle and a 2-thread `pread` pool (the
-/// design of epoll runtimes, SwiftNIO's NIOFileSystem included).
+/// Reads through the ring against Foundation's FileHandle, `pread` threads (the design of epoll
+/// runtimes, SwiftNIO's NIOFileSystem included) and a hand-written C liburing reader (the floor:
+/// the ring with no runtime on top), on one core and on every core. Every way runs once per
+/// repetition, interleaved, and every read's byte count is checked.
 struct FileComparisons {
     let runtime: Runtime
     let repetitions: Int
@@ -16,7 +19,7 @@ struct FileComparisons {
         let path = directory + "/torus-bench-1g.bin"
         try prepare(path)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return [try sequential(path), try random(path), try creation()]
+        return try sequential(path) + random(path) + [try creation()]
     }
 
     /// A file of `fileSize` pseudo-random bytes, read once so the page cache is warm.
@@ -31,96 +34,96 @@ struct FileComparisons {
         try reader.close()
     }
 
-    /// 1 MiB chunks, 8 in flight on one core.
-    func sequential(_ path: String) throws -> Comparison {
+    /// 1 MiB chunks: 8 in flight per core, on one core and on both.
+    func sequential(_ path: String) throws -> [Comparison] {
         let chunk = 1 << 20
         let chunks = fileSize / chunk
-        let torus = try measure(operations: chunks, repetitions: repetitions) {
-            let total = try runtime.block {
-                let file = try await File.open(FilePath(path))
-                let next = CounterBox()
-                let total = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<8 {
-                        group.addTask {
-                            let buffer = IOBuffer(capacity: chunk)
-                            var bytes = 0
-                            while true {
-                                let index = next.take()
-                                if index >= chunks { return bytes }
-                                buffer.clear()
-                                bytes += try await file.read(into: buffer, at: UInt64(index * chunk))
-                            }
-                        }
-                    }
-                    return try await group.reduce(0, +)
-                }
-                try await file.close()
-                return total
-            }
-            precondition(total == fileSize)
-        }
-        let handle = try measure(operations: chunks, repetitions: repetitions) {
-            let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            var total = 0
-            while let data = try reader.read(upToCount: chunk), !data.isEmpty { total += data.count }
-            try reader.close()
-            precondition(total == fileSize)
-        }
-        let pool = measure(operations: chunks, repetitions: repetitions) {
-            let total = preadPool(path: path, threads: 2, jobs: chunks, size: chunk) { $0 * chunk }
-            precondition(total == fileSize)
-        }
-        let oneThread = measure(operations: chunks, repetitions: repetitions) {
-            let total = preadPool(path: path, threads: 1, jobs: chunks, size: chunk) { $0 * chunk }
-            precondition(total == fileSize)
-        }
+        let reads = ReadWorkload(path: path, size: chunk, jobs: chunks, depth: 8, sequential: true)
+        let samples = try measureInterleaved(
+            operations: chunks, repetitions: repetitions,
+            [
+                { try reads.torus(on: runtime, cores: 1) },
+                { try reads.torus(on: runtime, cores: 2) },
+                {
+                    let reader = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+                    var total = 0
+                    while let data = try reader.read(upToCount: chunk), !data.isEmpty { total += data.count }
+                    try reader.close()
+                    precondition(total == fileSize)
+                },
+                { reads.pread(threads: 1) },
+                { reads.pread(threads: 2) },
+                { try reads.c(threads: 1) },
+                { try reads.c(threads: 2) },
+            ])
+        let (oneCore, twoCores, handle, onePread, twoPread, oneC, twoC) = (
+            samples[0], samples[1], samples[2], samples[3], samples[4], samples[5], samples[6]
+        )
         let gib = Double(fileSize) / Double(1 << 30)
-        return Comparison(
-            name: "sequential read, \(String(format: "%.2g", gib)) GiB warm, 1 MiB chunks, QD 8", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [
-                ("Foundation FileHandle.read", handle.wallPerOp), ("2-thread pread pool (2 CPUs)", pool.wallPerOp),
-                ("1-thread pread (1 CPU)", oneThread.wallPerOp),
-            ],
-            note: String(format: "Torus %.1f GiB/s on one core", Double(chunk) / torus.wallPerOp))
+        let name = "sequential read, \(String(format: "%.2g", gib)) GiB warm, 1 MiB chunks, QD 8"
+        return [
+            Comparison(
+                name: name + ", one core", unit: "ns/op", torus: oneCore.wallPerOp,
+                peers: [
+                    ("Foundation FileHandle.read", handle.wallPerOp), ("1-thread pread (1 CPU)", onePread.wallPerOp),
+                    ("C liburing, QD 8 (1 CPU)", oneC.wallPerOp), ("2-thread pread pool (2 CPUs)", twoPread.wallPerOp),
+                ],
+                note: String(
+                    format: "Torus %.1f GiB/s; CPU/read: Torus %@, C liburing %@, pread %@", Double(chunk) / oneCore.wallPerOp,
+                    format(oneCore.cpuPerOp, unit: "ns/op"), format(oneC.cpuPerOp, unit: "ns/op"), format(onePread.cpuPerOp, unit: "ns/op"))),
+            Comparison(
+                name: name + " per core, both cores", unit: "ns/op", torus: twoCores.wallPerOp,
+                peers: [("2-thread pread pool", twoPread.wallPerOp), ("C liburing, 2 threads", twoC.wallPerOp)],
+                note: String(
+                    format: "Torus %.1f GiB/s; CPU/read: Torus %@, C liburing %@, pool %@", Double(chunk) / twoCores.wallPerOp,
+                    format(twoCores.cpuPerOp, unit: "ns/op"), format(twoC.cpuPerOp, unit: "ns/op"), format(twoPread.cpuPerOp, unit: "ns/op"))),
+        ]
     }
 
-    /// 4 KiB reads at random offsets, 32 in flight on one core.
-    func random(_ path: String) throws -> Comparison {
-        let reads = 200_000 / scale
-        let pages = fileSize / 4096
-        let torus = try measure(operations: reads, repetitions: repetitions) {
-            _ = try runtime.block {
-                let file = try await File.open(FilePath(path))
-                let next = CounterBox()
-                let total = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<32 {
-                        group.addTask {
-                            let buffer = IOBuffer(capacity: 4096)
-                            var bytes = 0
-                            while true {
-                                let index = next.take()
-                                if index >= reads { return bytes }
-                                buffer.clear()
-                                bytes += try await file.read(into: buffer, at: UInt64(scatter(index, pages) * 4096))
-                            }
-                        }
-                    }
-                    return try await group.reduce(0, +)
-                }
-                try await file.close()
-                return total
-            }
-        }
-        let pool = measure(operations: reads, repetitions: repetitions) {
-            _ = preadPool(path: path, threads: 2, jobs: reads, size: 4096) { scatter($0, pages) * 4096 }
-        }
-        let oneThread = measure(operations: reads, repetitions: repetitions) {
-            _ = preadPool(path: path, threads: 1, jobs: reads, size: 4096) { scatter($0, pages) * 4096 }
-        }
-        return Comparison(
-            name: "4 KiB random reads, warm, QD 32, one core", unit: "ns/op", torus: torus.wallPerOp,
-            peers: [("2-thread pread pool (2 CPUs)", pool.wallPerOp), ("1-thread pread (1 CPU)", oneThread.wallPerOp)],
-            note: String(format: "Torus %.0fk IOPS, %.0f ns CPU/read; pool %.0f ns CPU/read", 1e6 / torus.wallPerOp, torus.cpuPerOp, pool.cpuPerOp))
+    /// 4 KiB reads at random offsets: 32 in flight per core, from 32 tasks or as batches of 32
+    /// (`File.read(_:)`), on one core and on both.
+    func random(_ path: String) throws -> [Comparison] {
+        let count = 200_000 / scale
+        let reads = ReadWorkload(path: path, size: 4096, jobs: count, depth: 32, sequential: false)
+        let samples = try measureInterleaved(
+            operations: count, repetitions: repetitions,
+            [
+                { try reads.torus(on: runtime, cores: 1) },
+                { try reads.torus(on: runtime, cores: 1, batched: true) },
+                { try reads.torus(on: runtime, cores: 2) },
+                { try reads.torus(on: runtime, cores: 2, batched: true) },
+                { reads.pread(threads: 1) },
+                { reads.pread(threads: 2) },
+                { try reads.c(threads: 1) },
+                { try reads.c(threads: 1, fixedFile: true) },
+                { try reads.c(threads: 2) },
+            ])
+        let (tasks, batches, tasks2, batches2) = (samples[0], samples[1], samples[2], samples[3])
+        let (onePread, twoPread, oneC, oneFixedC, twoC) = (samples[4], samples[5], samples[6], samples[7], samples[8])
+        func cpu(_ sample: Sample) -> String { format(sample.cpuPerOp, unit: "ns/op") }
+        return [
+            Comparison(
+                name: "4 KiB random reads, warm, QD 32 (32 tasks), one core", unit: "ns/op", torus: tasks.wallPerOp,
+                peers: [
+                    ("1-thread pread (1 CPU)", onePread.wallPerOp), ("C liburing, QD 32 (1 CPU)", oneC.wallPerOp),
+                    ("C liburing, QD 32, registered file", oneFixedC.wallPerOp), ("2-thread pread pool (2 CPUs)", twoPread.wallPerOp),
+                ],
+                note: String(
+                    format: "Torus %.0fk IOPS; CPU/read: Torus %@, C %@, pread %@", 1e6 / tasks.wallPerOp, cpu(tasks), cpu(oneC), cpu(onePread))),
+            Comparison(
+                name: "4 KiB random reads, warm, batches of 32 (File.read(_:)), one core", unit: "ns/op", torus: batches.wallPerOp,
+                peers: [("1-thread pread (1 CPU)", onePread.wallPerOp), ("C liburing, QD 32 (1 CPU)", oneC.wallPerOp)],
+                note: String(format: "Torus %.0fk IOPS, CPU/read %@", 1e6 / batches.wallPerOp, cpu(batches))),
+            Comparison(
+                name: "4 KiB random reads, warm, QD 32 per core (32 tasks each), both cores", unit: "ns/op", torus: tasks2.wallPerOp,
+                peers: [("2-thread pread pool", twoPread.wallPerOp), ("C liburing, 2 threads", twoC.wallPerOp)],
+                note: String(
+                    format: "Torus %.0fk IOPS; CPU/read: Torus %@, C %@, pool %@", 1e6 / tasks2.wallPerOp, cpu(tasks2), cpu(twoC), cpu(twoPread))),
+            Comparison(
+                name: "4 KiB random reads, warm, batches of 32 per core, both cores", unit: "ns/op", torus: batches2.wallPerOp,
+                peers: [("2-thread pread pool", twoPread.wallPerOp), ("C liburing, 2 threads", twoC.wallPerOp)],
+                note: String(format: "Torus %.0fk IOPS, CPU/read %@", 1e6 / batches2.wallPerOp, cpu(batches2))),
+        ]
     }
 }
 
@@ -131,38 +134,4 @@ final class CounterBox: @unchecked Sendable {
         defer { next += 1 }
         return next
     }
-}
-
-/// A pseudo-random but repeatable page for job `index`.
-func scatter(_ index: Int, _ pages: Int) -> Int {
-    Int((UInt64(index) &* 0x9E37_79B9_7F4A_7C15) >> 20) % pages
-}
-
-/// `threads` plain threads doing `pread` of `size` bytes at `offset(job)` for every job.
-func preadPool(path: String, threads: Int, jobs: Int, size: Int, offset: @escaping @Sendable (Int) -> Int) -> Int {
-    final class Shared: Sendable {
-        let next = Atomic<Int>(0)
-        let total = Atomic<Int>(0)
-    }
-    let shared = Shared()
-    let fd = open(path, O_RDONLY)
-    let group = DispatchGroup()
-    for _ in 0..<threads {
-        group.enter()
-        Thread {
-            let buffer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
-            var bytes = 0
-            while true {
-                let job = shared.next.wrappingAdd(1, ordering: .relaxed).oldValue
-                if job >= jobs { break }
-                bytes += pread(fd, buffer, size, off_t(offset(job)))
-            }
-            buffer.deallocate()
-            shared.total.wrappingAdd(bytes, ordering: .relaxed)
-            group.leave()
-        }.start()
-    }
-    group.wait()
-    close(fd)
-    return shared.total.load(ordering: .relaxed)
 }

@@ -161,3 +161,23 @@ func commandOutput(_ arguments: [String]) throws -> String {
     }
     return text
 }
+
+/// Runs every body once to warm up, then `repetitions` rounds in which each body runs once, the
+/// first to go rotating from round to round (the VM's speed drifts: every way sees the same
+/// drift); each body's median wall and CPU time per operation.
+func measureInterleaved(operations: Int, repetitions: Int, _ bodies: [() throws -> Void]) throws -> [Sample] {
+    for body in bodies { try body() }
+    var walls = Array(repeating: [Double](), count: bodies.count)
+    var cpus = Array(repeating: [Double](), count: bodies.count)
+    for round in 0..<repetitions {
+        for step in 0..<bodies.count {
+            let index = (round + step) % bodies.count
+            let cpuStart = processCPUNanoseconds()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try bodies[index]()
+            walls[index].append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(operations))
+            cpus[index].append(Double(processCPUNanoseconds() - cpuStart) / Double(operations))
+        }
+    }
+    return (0..<bodies.count).map { Sample(wallPerOp: median(walls[$0]), cpuPerOp: median(cpus[$0])) }
+}

@@ -35,7 +35,7 @@ extension Core {
                 // cancels every member (one already finished has a stale id, and its cancel
                 // is ignored).
                 ids.reserveCapacity(count)
-                for member in 0..<count { ids.append(driver.operations.reserve(keepAlive: nil)) }
+                for _ in 0..<count { ids.append(driver.operations.reserve(keepAlive: nil)) }
                 let members = ids
                 guard let token = scope.register({ [self] in for id in members { cancelOperation(id) } }, armsTimer: false) else {
                     for id in ids { driver.operations.release(id) }
