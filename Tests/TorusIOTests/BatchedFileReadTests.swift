@@ -195,7 +195,7 @@ extension RuntimeSuite {
                     return try await reader.value
                 }.value
                 if let error = outcome.error {
-                        #expect(error.hasPrefix("CancellationError") || error.hasPrefix("TimeoutError"), "round \(round): \(error)")
+                    #expect(error.hasPrefix("CancellationError") || error.hasPrefix("TimeoutError"), "round \(round): \(error)")
                 }
                 for index in 0..<512 {
                     let contents = outcome.contents[index]
