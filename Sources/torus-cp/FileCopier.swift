@@ -147,8 +147,14 @@ struct FileCopier: Sendable {
     ) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
-        var temporary = FilePath()
+        // A new file is written unnamed and linked in when complete; a replacement (or a file
+        // system without unnamed files) under a temporary name renamed over the destination.
+        var temporary: FilePath?
         let output = try await openAllowingDirectFallback(options.direct ? [.write, .direct] : [.write]) { options in
+            if existing == nil, let file = try await UnnamedFile.create(in: directory, permissions: mode, options: options, path: destination.path) {
+                temporary = nil
+                return file
+            }
             let (file, name) = try await createTemporaryFile(in: directory, permissions: mode, options: options)
             temporary = name
             return file
@@ -178,6 +184,20 @@ struct FileCopier: Sendable {
                         from: .descriptor(input.descriptor.rawValue), of: source.path,
                         to: .descriptor(output.descriptor.rawValue), of: destination.path, options: options)
                 }
+            guard let temporary else {
+                // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
+                try Task.checkCancellation()
+                try UnnamedFile.publish(output, as: destination)
+                do {
+                    try await output.close(via: .inline)
+                } catch {
+                    // The bytes may not all be there (a close reports a failed write-back on
+                    // some file systems): the copy must not stay under the name.
+                    _ = try? destination.systemCall("unlink") { unlinkat(directory.descriptor, $0, 0) }
+                    throw error
+                }
+                return
+            }
             try await output.close(via: .inline)
             // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
             try Task.checkCancellation()
@@ -187,8 +207,9 @@ struct FileCopier: Sendable {
                 }
             }
         } catch {
-            // Plain system calls: the temporary file must go whatever happened, cancelled or not.
-            removeTemporary(temporary, in: directory)
+            // Plain system calls: the temporary file must go whatever happened, cancelled or not
+            // (an unnamed one goes with its descriptor).
+            if let temporary { removeTemporary(temporary, in: directory) }
             try? await output.close(via: .inline)
             throw error
         }

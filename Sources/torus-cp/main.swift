@@ -14,8 +14,9 @@ struct TorusCopy: ParsableCommand {
         commandName: "torus-cp",
         abstract: "Copy SOURCE to DEST, or several SOURCEs into the directory DEST, with io_uring on every core.",
         discussion: """
-            Each destination file is written under a temporary name in its directory and renamed into \
-            place when complete: an interrupted copy never leaves a truncated file under the final name. \
+            Each destination file is written unnamed (O_TMPFILE), or under a temporary name when it \
+            replaces a file, and gets its final name only when complete: an interrupted copy never \
+            leaves a truncated file under the final name. \
             Devices, FIFOs and files reached through a destination symbolic link are written into, as \
             with cp. Trees are walked without following symbolic links (unless -L), names copied as \
             bytes.

@@ -9,15 +9,28 @@ func torusCopy(_ arguments: [String]) throws -> ProcessOutcome {
     try runProcess(builtExecutable("torus-cp"), arguments)
 }
 
-/// Waits (up to 5 s) until a torus-cp temporary file (`.tcp-XXXXXX`) appears in `directory`: the
-/// copy of a file there is under way.
+/// Waits (up to 5 s) until the copy of a file into `directory` is under way: a torus-cp
+/// temporary file (`.tcp-XXXXXX`) appears there, or a process holds an unnamed file open in it
+/// (`O_TMPFILE`, which `/proc/PID/fd` shows as `DIRECTORY/#INODE (deleted)`).
 func waitForTemporaryFile(in directory: String) {
     let deadline = ContinuousClock.now + .seconds(5)
-    while ContinuousClock.now < deadline,
-        !((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).contains(where: { $0.hasPrefix(".tcp-") })
-    {
-        usleep(200)
+    while ContinuousClock.now < deadline, !hasTemporaryFile(in: directory) { usleep(200) }
+}
+
+private func hasTemporaryFile(in directory: String) -> Bool {
+    let manager = FileManager.default
+    if ((try? manager.contentsOfDirectory(atPath: directory)) ?? []).contains(where: { $0.hasPrefix(".tcp-") }) { return true }
+    let unnamed = (URL(fileURLWithPath: directory).resolvingSymlinksInPath().path) + "/#"
+    for process in (try? manager.contentsOfDirectory(atPath: "/proc")) ?? [] where process.allSatisfy(\.isNumber) {
+        for fd in (try? manager.contentsOfDirectory(atPath: "/proc/\(process)/fd")) ?? [] {
+            if let target = try? manager.destinationOfSymbolicLink(atPath: "/proc/\(process)/fd/\(fd)"),
+                target.hasPrefix(unnamed), target.hasSuffix(" (deleted)")
+            {
+                return true
+            }
+        }
     }
+    return false
 }
 
 /// Every regular file, directory and link under `root`, with contents or targets, for comparing trees.

@@ -115,7 +115,17 @@ public enum FaultInjection {
     private static func installFromEnvironment() {
         #if DEBUG
             guard let text = getenv("TORUS_FAULTS").map({ String(cString: $0) }), !text.isEmpty else { return }
-            let parsed = text.split(separator: ";").compactMap { parseRule(String($0)) }
+            var parsed: [FaultRule] = []
+            for text in text.split(separator: ";") {
+                // A rule the parser cannot read would silently inject nothing, and the test
+                // that set it would pass without testing anything: stop instead.
+                guard let rule = parseRule(String(text)) else {
+                    let message = "TORUS_FAULTS: cannot read the rule \"\(text)\" (operation:ERRNO|short=N[@subject][+skip][*times|*all])\n"
+                    _ = message.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+                    exit(70)
+                }
+                parsed.append(rule)
+            }
             install(rules.withLock { $0 } + parsed)
         #endif
     }
@@ -160,5 +170,6 @@ public enum FaultInjection {
         "ECANCELED": ECANCELED, "EMFILE": EMFILE, "ENFILE": ENFILE, "EACCES": EACCES, "EPERM": EPERM,
         "ENOENT": ENOENT, "EPIPE": EPIPE, "ECONNRESET": ECONNRESET, "ENOBUFS": ENOBUFS, "EDQUOT": EDQUOT,
         "EFBIG": EFBIG, "EROFS": EROFS, "EXDEV": EXDEV, "EOPNOTSUPP": EOPNOTSUPP, "EINVAL": EINVAL,
+        "EEXIST": EEXIST, "EISDIR": EISDIR,
     ]
 }

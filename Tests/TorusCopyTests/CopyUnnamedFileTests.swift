@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+import TorusTestSupport
+
+@testable import Torus
+
+/// The names in `directory`, sorted.
+private func names(in directory: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+}
+
+extension RuntimeSuite {
+    /// A new file's copy is written unnamed (`O_TMPFILE`) and linked in when complete.
+    @Suite("torus-cp unnamed files")
+    struct CopyUnnamedFiles {
+        @Test("killed outright (SIGKILL) mid-copy: neither the destination nor a temporary file is left")
+        func killedLeavesNothing() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = try makeSlowSource(in: root)
+            try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            process.arguments = slowCopyFlags + [source, root + "/out/copy"]
+            try process.run()
+            waitForTemporaryFile(in: root + "/out")
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal, "the copy finished before the kill: make it longer")
+            // A named temporary file would still be here; an unnamed one died with the process.
+            #expect(try names(in: root + "/out") == [])
+        }
+
+        @Test("while a new file is copied, its name does not exist until every byte is there, and no temporary name appears")
+        func noNameUntilComplete() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let source = try makeSlowSource(in: root)
+            let size = try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int
+            try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+            process.arguments = slowCopyFlags + [source, root + "/out/copy"]
+            try process.run()
+            var seen: Set<String> = []
+            var partial: [Int] = []
+            while process.isRunning {
+                for name in (try? names(in: root + "/out")) ?? [] {
+                    seen.insert(name)
+                    if let length = try? FileManager.default.attributesOfItem(atPath: root + "/out/" + name)[.size] as? Int,
+                        name == "copy", length != size
+                    {
+                        partial.append(length)
+                    }
+                }
+                usleep(500)
+            }
+            #expect(process.terminationStatus == 0)
+            #expect(partial.isEmpty, "the copy was seen unfinished under its name: \(partial.prefix(5))")
+            #expect(seen.subtracting(["copy"]).isEmpty, "names seen during the copy: \(seen)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: root + "/out/copy")) == Data(contentsOf: URL(fileURLWithPath: source)))
+        }
+
+        @Test("a name made by someone else while the copy ran is replaced as a rename would; no O_TMPFILE: a temporary name")
+        func fallbacks() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let bytes = pseudoRandomBytes(300_000, seed: 41)
+            try Data(bytes).write(to: URL(fileURLWithPath: root + "/source"))
+            try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+            let cp = builtExecutable("torus-cp")
+            // The first link (to the destination) answers EEXIST: the copy is linked under a
+            // temporary name and renamed over. Then a file system without O_TMPFILE (EOPNOTSUPP,
+            // and EISDIR as older kernels answer), where a temporary name is used from the start.
+            for (index, rules) in ["link:EEXIST@/out/", "open:EOPNOTSUPP@/out/", "open:EISDIR@/out/"].enumerated() {
+                let destination = "\(root)/out/copy-\(index)"
+                let outcome = try runProcess(cp, [root + "/source", destination], environment: ["TORUS_FAULTS": rules])
+                #expect(outcome.status == 0, "\(rules): \(outcome.stderr)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: destination)) == Data(bytes), "\(rules)")
+            }
+            #expect(try names(in: root + "/out") == ["copy-0", "copy-1", "copy-2"], "no temporary name left")
+            // A link that fails for another reason fails the file by name and leaves nothing.
+            let outcome = try runProcess(cp, [root + "/source", root + "/out/copy-3"], environment: ["TORUS_FAULTS": "link:EDQUOT@/out/"])
+            #expect(outcome.status == 1)
+            #expect(outcome.stderr.contains(root + "/out/copy-3"), "\(outcome.stderr)")
+            #expect(try names(in: root + "/out") == ["copy-0", "copy-1", "copy-2"])
+        }
+    }
+}
