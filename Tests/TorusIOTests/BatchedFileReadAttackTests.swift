@@ -383,6 +383,62 @@ extension RuntimeSuite {
             print("shutdown: \(report) \(await reader.result)")
         }
 
+        /// The time left is taken once for the whole batch; each member's linked timeout counts it
+        /// from its own submission, so members submitted late (a batch much larger than the SQ,
+        /// reaping between chunks) outlive the scope's deadline by the submission's duration.
+        @Test("deadline skew: how late a large blocking batch stops after its deadline")
+        func deadlineSkew() async throws {
+            let tracePipe = FilePath("/sys/kernel/tracing/trace_pipe")
+            try #require(access(tracePipe.string, R_OK) == 0, "no trace_pipe")
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            for members in [1, 1000] {
+                let late = try await runtime.handle.spawn(on: .core(0)) { () -> Duration in
+                    let file = try await File.open(tracePipe)
+                    let buffers = (0..<members).map { _ in IOBuffer(capacity: 64) }
+                    let requests = buffers.map { FileReadRequest(into: $0, at: 0) }
+                    let deadline = ContinuousClock.now + .milliseconds(30)
+                    _ = try? await withDeadline(deadline) { try await file.read(requests) }
+                    let late = ContinuousClock.now - deadline
+                    try await file.close()
+                    return late
+                }.value
+                print("members \(members): stopped \(late) after the deadline")
+            }
+        }
+
+        /// Files that cannot be read: write-only, a directory; odd lengths.
+        @Test("a write-only file, a directory, negative and huge maxLength")
+        func unreadable() async throws {
+            let (directory, path, bytes) = try attackFile(8192, seed: 80)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (writeOnly, dir, odd, oddContents) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, String, String, [[UInt8]]) in
+                let file = try await File.open(path, options: .write)
+                var writeOnly = "returned"
+                do { _ = try await file.read([FileReadRequest(into: IOBuffer(capacity: 16), at: 0)]) } catch { writeOnly = "\(error)" }
+                try await file.close()
+                let folder = try await File.open(FilePath(directory))
+                var dir = "returned"
+                do { _ = try await folder.read([FileReadRequest(into: IOBuffer(capacity: 16), at: 0)]) } catch { dir = "\(error)" }
+                try await folder.close()
+                let reader = try await File.open(path)
+                let buffers = (0..<3).map { _ in IOBuffer(capacity: 100) }
+                let counts = try await reader.read([
+                    FileReadRequest(into: buffers[0], at: 0, maxLength: -5),
+                    FileReadRequest(into: buffers[1], at: 10, maxLength: Int.max),
+                    FileReadRequest(into: buffers[2], at: 8150, maxLength: Int.min),
+                ])
+                try await reader.close()
+                return (writeOnly, dir, "\(counts)", buffers.map(\.bytes))
+            }.value
+            #expect(writeOnly.contains("read") && writeOnly.contains("EBADF"), "\(writeOnly)")
+            #expect(dir.contains("read") && dir.contains("EISDIR"), "\(dir)")
+            #expect(odd == "[0, 100, 0]", "\(odd)")
+            #expect(oddContents[1] == Array(bytes[10..<110]))
+        }
+
         /// O_DIRECT with an unaligned buffer, and an aligned batch across the end of the file.
         @Test("O_DIRECT: unaligned buffers fail with EINVAL naming read; aligned reads work, at the end of the file too")
         func directMode() async throws {
