@@ -164,7 +164,7 @@ case "$command" in
         # processes hundreds of times; they test the programs' behaviour, which the plain run
         # covers, and a sanitized program start takes ~10x longer. The RESP parser has a fuzz
         # target instead (Fuzz/).
-        suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests|ProvidedBuffers|GatheredWriteTests|ReceivedBatchTests|BatchedFileReads'
+        suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests|ProvidedBuffers|GatheredWriteTests|ReceivedBatchTests|BatchedFileReads|BatchedFileReadAttacks'
         suites+='|Cancellation|CancellationTokenTests|BlockingPool|MailboxStress|DescriptorOwnershipTests'
         suites+='|Start|Shutdown|Timers|Sockets|ProvidedBuffers|ListenerGroups|Files|IOCancelSafetyTests'
         case "$kind" in

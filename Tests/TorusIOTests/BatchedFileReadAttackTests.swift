@@ -33,6 +33,9 @@ private func expected(_ bytes: [UInt8], _ offset: Int, _ length: Int) -> [UInt8]
     return Array(bytes[offset..<min(offset + length, bytes.count)])
 }
 
+/// Rounds of the slow race tests: 4 by default, 24 with `TORUS_STRESS=1`.
+private let stressRounds = ProcessInfo.processInfo.environment["TORUS_STRESS"] == "1" ? 24 : 4
+
 private struct AttackOutcome: Sendable {
     var counts: [Int]?
     var error: String?
@@ -42,32 +45,35 @@ private struct AttackOutcome: Sendable {
 extension RuntimeSuite {
     @Suite("Batched file reads: adversarial")
     struct BatchedFileReadAttacks {
-        /// Doc: "The file offset to read from (`pread`: the file position does not move)".
-        /// `UInt64.max` is -1 for the kernel: IORING_OP_READ then reads at, and advances, the file
-        /// position. pread(2) with such an offset fails with EINVAL.
-        @Test("offset UInt64.max is not a pread: it reads at the file position and moves it")
-        func offsetAllOnesMovesThePosition() async throws {
+        /// `UInt64.max` is -1 for the kernel: IORING_OP_READ would read at, and advance, the file
+        /// position. Offsets past 2^63 - 1 fail with EINVAL, as pread(2) does, batched or not,
+        /// and the position does not move.
+        @Test("an offset past 2^63 - 1 (UInt64.max included) fails with EINVAL and leaves the file position alone")
+        func offsetAllOnesIsRefused() async throws {
             let (directory, path, bytes) = try attackFile(4096, seed: 71)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
-            let (batch, next, nearMax) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8], [UInt8], String) in
+            let (errors, batch, next) = try await runtime.handle.spawn(on: .core(0)) { () -> ([String], [UInt8], [UInt8]) in
                 let file = try await File.open(path)
                 let skip = IOBuffer(capacity: 100)
                 _ = try await file.read(into: skip, maxLength: 100)  // position 100
                 let a = IOBuffer(capacity: 10)
-                _ = try await file.read([FileReadRequest(into: a, at: UInt64.max)])
+                var errors: [String] = []
+                for offset in [UInt64.max, UInt64.max - 1, UInt64(Int64.max) + 1] {
+                    do { _ = try await file.read([FileReadRequest(into: a, at: offset)]) } catch { errors.append("\(error)") }
+                    do { _ = try await file.read(into: a, at: offset) } catch { errors.append("\(error)") }
+                    do { _ = try await file.write(IOBuffer([1, 2, 3]), at: offset) } catch { errors.append("\(error)") }
+                }
                 let b = IOBuffer(capacity: 10)
                 _ = try await file.read(into: b, maxLength: 10)
-                var nearMax = "returned"
-                do { _ = try await file.read([FileReadRequest(into: IOBuffer(capacity: 10), at: UInt64.max - 1)]) } catch { nearMax = "\(error)" }
                 try await file.close()
-                return (a.bytes, b.bytes, nearMax)
+                return (errors, a.bytes, b.bytes)
             }.value
-            // A pread at "offset UInt64.max" cannot return file bytes, and must not move the position.
-            #expect(batch.isEmpty, "batch read at UInt64.max returned bytes \(batch.count) = file[100..<110]: \(batch == Array(bytes[100..<110]))")
-            #expect(next == Array(bytes[100..<110]), "the file position moved: the next sequential read got file[110...]: \(next == Array(bytes[110..<120]))")
-            #expect(nearMax.contains("EINVAL") || nearMax.contains("Invalid argument"), "\(nearMax)")
+            #expect(errors.count == 9, "\(errors)")
+            for error in errors { #expect(error.contains("EINVAL") || error.contains("Invalid argument"), "\(error)") }
+            #expect(batch.isEmpty)
+            #expect(next == Array(bytes[100..<110]), "the file position moved")
         }
 
         /// A token fired from the other core while hundreds of uncached reads are in flight:
@@ -111,10 +117,10 @@ extension RuntimeSuite {
                     let contents = outcome.contents[index]
                     let wanted = expected(bytes, index * chunk, chunk)
                     if contents.count == wanted.count { full += 1 }
-                    #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index): \(contents.count) bytes, not a prefix")
+                    #expect(
+                        Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index): \(contents.count) bytes, not a prefix")
                     if let counts = outcome.counts { #expect(counts[index] == contents.count) }
                 }
-                print("round \(round): \(full)/\(count) complete, \(outcome.error ?? "returned")")
             }
         }
 
@@ -146,8 +152,7 @@ extension RuntimeSuite {
                 try await file.close()
                 return (middle - start, end - middle)
             }.value
-            print("no kernel: \(timing.0), uncached batch: \(timing.1)")
-            for round in 0..<24 {
+            for round in 0..<stressRounds {
                 dropCache(path)
                 let limit = timing.0 + (timing.1 * round) / 20
                 let outcome = try await runtime.handle.spawn(on: .core(round % 2)) { () -> AttackOutcome in
@@ -162,7 +167,9 @@ extension RuntimeSuite {
                         return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
                     }
                 }.value
-                if let error = outcome.error { #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)") }
+                if let error = outcome.error {
+                    #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
+                }
                 var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
@@ -170,7 +177,6 @@ extension RuntimeSuite {
                     if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
-                print("round \(round): \(full)/\(count) complete, \(outcome.error ?? "returned")")
             }
         }
 
@@ -186,7 +192,7 @@ extension RuntimeSuite {
             defer { runtime.shutdown() }
             let chunk = 4096
             let count = 10_000
-            for round in 0..<24 {
+            for round in 0..<stressRounds {
                 dropCache(path)
                 let limit = Duration.microseconds(2000 + 400 * round)
                 let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> AttackOutcome in
@@ -210,7 +216,9 @@ extension RuntimeSuite {
                         return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
                     }
                 }.value
-                if let error = outcome.error { #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)") }
+                if let error = outcome.error {
+                    #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
+                }
                 var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
@@ -218,7 +226,6 @@ extension RuntimeSuite {
                     if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
-                print("round \(round): \(full)/\(count) complete, \(outcome.error ?? "returned")")
             }
         }
 
@@ -262,7 +269,6 @@ extension RuntimeSuite {
                     if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
-                print("round \(round): \(full)/\(count) complete, \(outcome.error ?? "returned")")
             }
         }
 
@@ -294,14 +300,15 @@ extension RuntimeSuite {
                 usleep(UInt32(100 * round))
                 let report = await runtime.shutdown()
                 let result = await reader.result
-                print("round \(round): \(report) \(result)")
             }
         }
 
         /// A regular file whose reads block until data arrives (tracefs `trace_pipe`, S_IFREG):
         /// every member sits in an io-wq worker, so deadlines, tokens, closes and the core's
         /// stop really do cancel members in flight (EINTR / ECANCELED, then `settle`'s retry).
-        @Test("blocking regular-file reads (trace_pipe): deadline, token from another core, close from another core, shutdown")
+        @Test(
+            "blocking regular-file reads (trace_pipe): deadline, token from another core, close from another core, shutdown",
+            .enabled(if: access("/sys/kernel/tracing/trace_pipe", R_OK) == 0, "needs tracefs (root)"))
         func blockingRegularFile() async throws {
             let tracePipe = FilePath("/sys/kernel/tracing/trace_pipe")
             try #require(access(tracePipe.string, R_OK) == 0, "no trace_pipe")
@@ -321,7 +328,6 @@ extension RuntimeSuite {
                 try await file.close()
                 return outcome
             }.value
-            print("deadline: \(deadline)")
             #expect(deadline.hasPrefix("TimeoutError"), "\(deadline)")
             // 2. A token cancelled from the other core.
             let token = CancellationToken()
@@ -344,7 +350,6 @@ extension RuntimeSuite {
                 return outcome
             }.value
             _ = await canceller.result
-            print("token: \(byToken)")
             #expect(byToken == "token", "\(byToken)")
             // 3. The file closed from the other core.
             let file = try await runtime.handle.spawn(on: .core(0)) { try await File.open(tracePipe) }.value
@@ -364,7 +369,6 @@ extension RuntimeSuite {
                 } catch { return "\(type(of: error)): \(error)" }
             }.value
             let closed = try await closer.value
-            print("close: \(byClose) / \(closed)")
             #expect(closed == "closed")
             // 4. The runtime shut down with the batch in flight.
             let stopStarted = Flag()
@@ -380,13 +384,14 @@ extension RuntimeSuite {
             while !stopStarted.value.load(ordering: .acquiring) { usleep(100) }
             usleep(50_000)
             let report = await runtime.shutdown(gracePeriod: .milliseconds(100), cancellationWait: .milliseconds(100))
-            print("shutdown: \(report) \(await reader.result)")
         }
 
-        /// The time left is taken once for the whole batch; each member's linked timeout counts it
-        /// from its own submission, so members submitted late (a batch much larger than the SQ,
-        /// reaping between chunks) outlive the scope's deadline by the submission's duration.
-        @Test("deadline skew: how late a large blocking batch stops after its deadline")
+        /// Each member carries the time left when it is submitted: read once for the whole batch,
+        /// members submitted late (a batch much larger than the SQ, reaping between chunks) would
+        /// outlive the deadline by the length of the submission.
+        @Test(
+            "a large blocking batch stops at its deadline: each member carries the time left when it is submitted",
+            .enabled(if: access("/sys/kernel/tracing/trace_pipe", R_OK) == 0, "needs tracefs (root)"))
         func deadlineSkew() async throws {
             let tracePipe = FilePath("/sys/kernel/tracing/trace_pipe")
             try #require(access(tracePipe.string, R_OK) == 0, "no trace_pipe")
@@ -403,7 +408,9 @@ extension RuntimeSuite {
                     try await file.close()
                     return late
                 }.value
-                print("members \(members): stopped \(late) after the deadline")
+                // Measured: 1,000 members stopped 4.5 ms late when the time left was read once for
+                // the whole batch, 2.3 ms once read per member (debug build). The bound leaves room for CI.
+                #expect(late < .milliseconds(members == 1 ? 20 : 25), "members \(members): stopped \(late) after the deadline")
             }
         }
 
@@ -467,7 +474,9 @@ extension RuntimeSuite {
         }
 
         /// A block device (a loop device over a file): batched, not one by one.
-        @Test("a loop block device, buffered and O_DIRECT, reading past its end")
+        @Test(
+            "a loop block device, buffered and O_DIRECT, reading past its end",
+            .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup"), "needs root and losetup"))
         func loopDevice() async throws {
             let (directory, path, bytes) = try attackFile(4 << 20, seed: 78)
             defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -478,7 +487,8 @@ extension RuntimeSuite {
             process.standardOutput = pipe
             try process.run()
             process.waitUntilExit()
-            let device = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let device = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(
+                in: .whitespacesAndNewlines)
             try #require(process.terminationStatus == 0 && !device.isEmpty, "losetup failed")
             defer {
                 let detach = Process()
@@ -531,7 +541,9 @@ extension RuntimeSuite {
                     do { return "\(try await file.read(into: IOBuffer(capacity: 16), at: 0, maxLength: 0))" } catch { return "\(error)" }
                 }
                 let batch = try await FaultInjection.with([FaultRule("read", subject: directory, .fail(.ioError))]) { () -> String in
-                    do { return "\(try await file.read([FileReadRequest(into: IOBuffer(capacity: 16), at: 0, maxLength: 0)]))" } catch { return "\(error)" }
+                    do { return "\(try await file.read([FileReadRequest(into: IOBuffer(capacity: 16), at: 0, maxLength: 0)]))" } catch {
+                        return "\(error)"
+                    }
                 }
                 try await file.close()
                 return (retried, single, batch)
@@ -539,7 +551,7 @@ extension RuntimeSuite {
             #expect(retried.error == nil, "\(retried.error ?? "")")
             for index in 0..<6 { #expect(retried.contents[index] == expected(bytes, index * 4096, 4096), "request \(index)") }
             #expect(single == "0")
-            #expect(batch == "[0]", "a zero-length request in a batch: \(batch), alone: \(single)")
+            #expect(batch == "[0]", "a zero-length request in a batch takes no fault, as alone: \(batch), alone: \(single)")
         }
     }
 }

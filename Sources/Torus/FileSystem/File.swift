@@ -207,8 +207,17 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Cancel safety: as ``read(into:maxLength:)``; nothing moves, so a cancelled `pread` can
     /// simply be repeated.
+    /// - Throws: ``IOError`` with `EINVAL` for an offset past 2^63 - 1, as `pread` would.
     public func read(into buffer: IOBuffer, at offset: UInt64, maxLength: Int? = nil) async throws -> Int {
-        try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
+        try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: checkedOffset(offset, for: "read"))
+    }
+
+    /// `offset` if the kernel can take it as a position (`off_t`, at most 2^63 - 1); else the
+    /// `EINVAL` that `pread`/`pwrite` give. Past that, the ring would read an offset of -1
+    /// (`UInt64.max`) as "at the file position, moving it", and the rest as negative.
+    func checkedOffset(_ offset: UInt64, for operation: String) throws(IOError) -> UInt64 {
+        guard offset <= UInt64(Int64.max) else { throw IOError(operation: operation, path: path, errno: .invalidArgument) }
+        return offset
     }
 
     nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int, offset: UInt64) async throws -> Int {
@@ -248,7 +257,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     public func write(_ buffer: IOBuffer, from start: Int = 0, at offset: UInt64, via route: FileOperationRoute = .ring)
         async throws -> Int
     {
-        try await write(buffer, from: start, fileOffset: offset, via: route)
+        try await write(buffer, from: start, fileOffset: checkedOffset(offset, for: "write"), via: route)
     }
 
     /// Writes all of `buffer[0..<count]` at `offset`, looping over short writes.
@@ -258,6 +267,7 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// reported. Every byte goes to a fixed offset, though, so calling it again writes the same
     /// bytes to the same places: retrying after a cancellation is safe.
     public func writeAll(_ buffer: IOBuffer, at offset: UInt64, via route: FileOperationRoute = .ring) async throws {
+        _ = try checkedOffset(offset, for: "write")
         var done = 0
         while done < buffer.count {
             done += try await write(buffer, from: done, fileOffset: offset + UInt64(done), via: route)

@@ -36,14 +36,17 @@ extension File {
     /// gets `CancellationError`. Once submitted, the reads of a regular file or block device
     /// complete whatever happens, and each one's bytes are appended to its buffer and counted,
     /// even when the call throws (a deadline scope that cancelled some of them, or one read that
-    /// failed): every buffer's ``IOBuffer/count`` always says what was read into it. On a FIFO
-    /// or terminal, whose reads may wait for ever, the requests are read one after another (the
-    /// offsets mean nothing there), each cancellable as ``read(into:maxLength:)`` is: a
+    /// failed): every buffer's ``IOBuffer/count`` always says what was read into it. Inside a
+    /// deadline or token scope (``withTimeout(_:isolation:_:)``, ``CancellationToken``) the scope
+    /// can cancel the reads still in flight, as it can a single one. On a FIFO, terminal or other
+    /// character device, whose reads may wait for ever, the requests are read one after another
+    /// (a pipe ignores the offsets), each cancellable as ``read(into:maxLength:)`` is: a
     /// cancelled call keeps what the reads before it took.
     /// - Returns: the bytes read for each request, in order (fewer than asked at the end of the
     ///   file).
     /// - Throws: the first failure in request order: ``IOError`` naming `read` and the file's
-    ///   path, or `CancellationError`.
+    ///   path (`EINVAL` for an offset past 2^63 - 1), `CancellationError` (``TimeoutError`` from
+    ///   a deadline scope), or ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core.
     public func read(_ requests: [FileReadRequest]) async throws -> [Int] {
         try await readBatch(requests)
     }
@@ -69,8 +72,11 @@ extension File {
             let buffer = request.buffer
             let free = buffer.freeCapacity
             var length = min(request.maxLength ?? free, free, maximumTransfer)
-            var outcome: Int32?
-            switch FaultInjection.fault(for: "read", path: path) {
+            // Past 2^63 - 1 the ring would take the offset as "at the file position" (-1) or as
+            // negative: EINVAL, as pread gives.
+            var outcome: Int32? = request.offset > UInt64(Int64.max) ? -EINVAL : nil
+            // A zero-length read never reaches the kernel, nor a fault rule (as the single read).
+            switch length > 0 && outcome == nil ? FaultInjection.fault(for: "read", path: path) : nil {
             case .fail(let error)?: outcome = -error.rawValue
             case .short(let limit)?: length = min(length, limit)
             case nil: break
