@@ -153,11 +153,20 @@ func commandOutput(_ arguments: [String]) throws -> String {
     process.standardOutput = output
     process.standardError = errors
     try process.run()
+    // Standard error drained on another thread while standard output is read here: a program
+    // that fills one pipe while the other is being read would otherwise block for ever.
+    let message = ResultBox<Data>()
+    let drained = DispatchSemaphore(value: 0)
+    Thread {
+        message.result = .success(errors.fileHandleForReading.readDataToEndOfFile())
+        drained.signal()
+    }.start()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    drained.wait()
     process.waitUntilExit()
+    let stderrText = String(decoding: (try? message.result?.get()) ?? Data(), as: UTF8.self)
     guard process.terminationStatus == 0 else {
-        throw CopyBenchError("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(message)")
+        throw CopyBenchError("\(arguments.joined(separator: " ")) failed (\(process.terminationStatus)): \(stderrText)")
     }
     return text
 }
