@@ -38,6 +38,7 @@ nonisolated(nonsending) func ringIO(
     _ prepare: (SubmissionEntry, Core, OperationID) -> Void
 ) async throws -> Int32 {
     guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: operation) }
+    var foreignCancels = 0
     while true {
         let result: Int32
         let fault = FaultInjection.fault(for: operation, path: path, address: address)
@@ -66,6 +67,17 @@ nonisolated(nonsending) func ringIO(
                 throw IOError(operation: operation, path: path, address: address, errno: .canceled)
             }
             continue
+        case ECANCELED
+        where descriptor.map { !$0.isClosing } == true && !isWaitCancelled && !core.stopping
+            && foreignCancels < maximumForeignCancels:
+            // Cancelled in the kernel, though this task, its scope and its descriptor all go on:
+            // the close of another descriptor on the same open file description (a duplicate:
+            // two `StandardStreams.input()`, an adopted `dup`), since a close cancels with
+            // IORING_ASYNC_CANCEL_FD, which matches the description, not the number. A cancelled
+            // operation moved nothing: submit it again. Bounded, so that a kernel that kept
+            // answering ECANCELED would surface as an error instead of a loop.
+            foreignCancels += 1
+            continue
         default:
             throw ringFailure(-result, operation: operation, path: path, address: address, on: core)
         }
@@ -85,6 +97,10 @@ func ringFailure(_ errno: Int32, operation: String, path: FilePath?, address: So
         IOError(operation: operation, path: path, address: address, errno: Errno(rawValue: errno))
     }
 }
+
+/// How many times in a row an operation cancelled for another descriptor's close is submitted
+/// again before its `ECANCELED` is reported (each close of a duplicate cancels once).
+let maximumForeignCancels = 8
 
 /// The operations whose SQE length is a byte count, which a `.short` fault may cut.
 private let transferOperations: Set<String> = ["read", "write", "recv", "send", "splice"]
