@@ -272,6 +272,43 @@ extension RuntimeSuite {
             }
         }
 
+        /// A close cancels by open file description, so a duplicate's close can cancel this
+        /// file's reads (which regular-file reads in flight rarely let it do: an injected
+        /// ECANCELED stands in). Nobody asked this batch to stop and its file is open: the read
+        /// is submitted again, and only a kernel that kept answering ECANCELED is an error.
+        @Test("an ECANCELED nobody asked for (a duplicate's close) is read again; one that never ends is an error")
+        func foreignCancelIsRetried() async throws {
+            let (directory, path, bytes) = try attackFile(64 << 10, seed: 80)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (once, always) = try await runtime.handle.spawn(on: .core(0)) { () -> (AttackOutcome, AttackOutcome) in
+                let file = try await File.open(path)
+                func batch(_ rules: [FaultRule]) async -> AttackOutcome {
+                    await FaultInjection.with(rules) { () -> AttackOutcome in
+                        let buffers = (0..<8).map { _ in IOBuffer(capacity: 4096) }
+                        let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * 4096)) }
+                        do {
+                            return AttackOutcome(counts: try await file.read(requests), contents: buffers.map(\.bytes))
+                        } catch {
+                            return AttackOutcome(error: "\(error)", contents: buffers.map(\.bytes))
+                        }
+                    }
+                }
+                let once = await batch([FaultRule("read", subject: directory, .fail(.canceled), skip: 2, times: 3)])
+                let always = await batch([FaultRule("read", subject: directory, .fail(.canceled), skip: 2, times: .max)])
+                try await file.close()
+                return (once, always)
+            }.value
+            #expect(once.error == nil, "\(once.error ?? "")")
+            for index in 0..<8 { #expect(firstDifference(once.contents[index], expected(bytes, index * 4096, 4096)) == nil, "request \(index)") }
+            let error = try #require(always.error)
+            #expect(error.contains("read") && error.contains("ECANCELED"), "\(error)")
+            #expect(
+                firstDifference(always.contents[0] + always.contents[1], expected(bytes, 0, 8192)) == nil,
+                "the reads before the fault kept their bytes")
+        }
+
         /// The runtime shut down while a batch of uncached reads is in flight.
         @Test("runtime shutdown while a batch is in flight")
         func shutdownInFlight() async throws {

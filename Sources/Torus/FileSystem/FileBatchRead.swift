@@ -114,9 +114,11 @@ extension File {
                 continue
             }
             switch -result {
-            case EINTR, EAGAIN, kernelRestartErrorCodes:
-                // Rare on files (an io-wq read interrupted); the single read retries it, or
-                // reports the cancellation or the close that interrupted it.
+            case EINTR, EAGAIN, kernelRestartErrorCodes,
+                ECANCELED where !sharedDescriptor.isClosing && !isWaitCancelled && !core.stopping:
+                // Rare on files: an io-wq read interrupted, or cancelled by the close of a
+                // duplicate of this file (see `ringIO`). The single read retries it, or reports
+                // the cancellation or the close that stopped it.
                 do {
                     counts[index] = try await readOne(request)
                 } catch {
