@@ -79,6 +79,34 @@ extension RuntimeSuite {
             #expect((try? String(contentsOfFile: root + "/out/copy", encoding: .utf8)) == "data")
         }
 
+        /// -a -n with hard-linked sources: a later name of a linked group becomes a link to the
+        /// first name's copy (FileCopier.copyOrLink, FileCopier.swift:111) without the destination
+        /// rules, so an existing destination file is replaced although -n says to leave it. cp
+        /// leaves it ("old") and copies the other name on its own. Whichever name torus-cp meets
+        /// first, one of the two runs has the existing file as a later name. Pre-existing.
+        @Test("-a -n with hard-linked sources: an existing destination is never replaced by a link (FAILS, pre-existing)")
+        func noClobberHardLinks() throws {
+            let root = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: root) }
+            let manager = FileManager.default
+            try manager.createDirectory(atPath: root + "/src", withIntermediateDirectories: false)
+            _ = manager.createFile(atPath: root + "/src/a", contents: Data("new".utf8))
+            #expect(link(root + "/src/a", root + "/src/b") == 0)
+            for existing in ["a", "b"] {
+                for tool in ["cp", "torus"] {
+                    let out = "\(root)/\(tool)-\(existing)"
+                    try manager.createDirectory(atPath: out, withIntermediateDirectories: false)
+                    _ = manager.createFile(atPath: "\(out)/\(existing)", contents: Data("old".utf8))
+                    let program = tool == "cp" ? "/bin/cp" : builtExecutable("torus-cp")
+                    let outcome = try runProcess(program, ["-a", "-n", root + "/src/.", out + "/"])
+                    #expect(outcome.status == 0, "\(tool): \(outcome.stderr)")
+                    #expect(
+                        (try? String(contentsOfFile: "\(out)/\(existing)", encoding: .utf8)) == "old",
+                        "\(tool) -n replaced the existing '\(existing)'")
+                }
+            }
+        }
+
         /// cp -p as a user who cannot give the copy the source's owner clears S_ISUID, S_ISGID
         /// and S_ISVTX (copy.c: `src_mode &= ~(S_ISUID | S_ISGID | S_ISVTX)`); torus-cp keeps the
         /// sticky bit (FinalAttributes.swift:82). Pre-existing, not from 3ad22d4.
