@@ -46,6 +46,9 @@ extension FileCopier {
             throw CopyError("\(quoted(source.path)) and \(quoted(destination.path)) are the same file")
         }
         if options.noClobber { return skipped(destination) }
+        if topLevel, justCreated.contains(destination.path) {
+            throw CopyError("will not overwrite just-created \(quoted(destination.path)) with \(quoted(source.path))")
+        }
         if target.isDirectory {
             throw CopyError("cannot overwrite directory \(quoted(destination.path)) with non-directory")
         }

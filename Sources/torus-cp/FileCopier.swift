@@ -45,6 +45,8 @@ struct FileCopier: Sendable {
     let buffers: BufferPool
     /// --preserve=links: the copies of files with several names.
     let hardLinks = HardLinks()
+    /// The files made from command-line operands, which a later operand must not overwrite.
+    let justCreated = JustCreatedFiles()
 
     /// - Parameter filesInFlight: how many files may be copied at once (bounds the idle buffers).
     init(options: CopyOptions, report: CopyReport, filesInFlight: Int) {
@@ -108,6 +110,11 @@ struct FileCopier: Sendable {
         let key = InodeKey(metadata)
         let (first, target) = await hardLinks.linkTarget(for: key)
         if let target {
+            // The destination rules first, as for a copy: -n leaves an existing name alone, a
+            // directory in the way is cp's "cannot overwrite directory".
+            if !intoNewDirectory, case .skip = try action(for: destination, source: source, metadata: metadata, topLevel: topLevel) {
+                return false
+            }
             try link(destination, to: target)
             return true
         }
@@ -128,9 +135,11 @@ struct FileCopier: Sendable {
         case .skip:
             return false
         case .create:
-            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: nil)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: nil, creating: true)
+            if topLevel { justCreated.record(destination.path) }
         case .replace(let existing):
-            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: existing)
+            try await copyContents(of: input, metadata: metadata, from: source, to: destination, replacing: existing, creating: false)
+            if topLevel { justCreated.record(destination.path) }
         case .writeInto(let followLink):
             try await copyInto(destination, followLink: followLink, from: input, of: source, metadata: metadata)
         }
@@ -139,11 +148,15 @@ struct FileCopier: Sendable {
 
     /// Writes the contents of `input` to a temporary file next to `destination` and renames it
     /// into place; whatever goes wrong, the temporary file is removed.
-    /// - Parameter existing: the destination being replaced, whose mode and owner the copy keeps
-    ///   (without -p); nil for a new file.
+    /// - Parameters:
+    ///   - existing: the destination being replaced, whose mode and owner the copy keeps
+    ///     (without -p); nil for a new file or one whose mode and owner do not count (a symbolic
+    ///     link in the way inside a tree).
+    ///   - creating: nothing is under the name (an unnamed file can be linked in); false when
+    ///     something is replaced, which takes a rename.
     private func copyContents(
         of input: File, metadata: FileMetadata, from source: Place, to destination: Place,
-        replacing existing: FileMetadata?
+        replacing existing: FileMetadata?, creating: Bool
     ) async throws {
         let directory = destination.directory
         let mode = creationMode(metadata)
@@ -151,7 +164,7 @@ struct FileCopier: Sendable {
         // system without unnamed files) under a temporary name renamed over the destination.
         var temporary: FilePath?
         let output = try await openAllowingDirectFallback(options.direct ? [.write, .direct] : [.write]) { options in
-            if existing == nil, let file = try await UnnamedFile.create(in: directory, permissions: mode, options: options, path: destination.path) {
+            if creating, let file = try await UnnamedFile.create(in: directory, permissions: mode, options: options, path: destination.path) {
                 temporary = nil
                 return file
             }
@@ -187,7 +200,12 @@ struct FileCopier: Sendable {
             guard let temporary else {
                 // Interrupted (SIGINT) while the last bytes moved: the copy must not appear.
                 try Task.checkCancellation()
-                try UnnamedFile.publish(output, as: destination)
+                guard try UnnamedFile.publish(output, as: destination, noClobber: options.noClobber) else {
+                    // -n, and the name was made meanwhile: left alone, as an existing one is.
+                    report.skipped()
+                    try await output.close(via: .inline)
+                    return
+                }
                 do {
                     try await output.close(via: .inline)
                 } catch {

@@ -77,9 +77,10 @@ struct FinalAttributes {
                 _ = try systemCall("fchown", path: path) { fchown(fd, owner.user, owner.group) }
                 ownerChanged = true
             } catch {
-                // As cp: a non-root copy keeps its own owner, and loses set-id bits with it.
+                // As cp: a non-root copy keeps its own owner, and loses the set-id and sticky
+                // bits with it (copy.c: `~(S_ISUID | S_ISGID | S_ISVTX)`).
                 guard error.errno == .notPermitted, geteuid() != 0 else { throw error }
-                mode &= ~mode_t(S_ISUID | S_ISGID)
+                mode &= ~mode_t(S_ISUID | S_ISGID | S_ISVTX)
             }
         }
         afterOwner()

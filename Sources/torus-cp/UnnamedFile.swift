@@ -9,7 +9,9 @@ import Torus
 /// also saves a directory entry's creation and removal per file (CPU per file measured in C on
 /// a journaled ext4: 35-37 us against 38-39 us).
 ///
-/// Used for new files only: replacing an existing file atomically still takes a rename.
+/// Used for new files only: replacing an existing file atomically still takes a rename. A
+/// name that appears while the copy runs is never replaced (cp creates new files with
+/// `O_EXCL` too).
 /// File systems without `O_TMPFILE` (NFS, FUSE, older ones) get the temporary name.
 enum UnnamedFile {
     /// Set once a file system refused `O_TMPFILE`: every later file goes the named way at once
@@ -47,52 +49,34 @@ enum UnnamedFile {
         return file
     }
 
-    /// Gives the complete unnamed `file` its name, `destination`. If the name was taken since
-    /// the copy decided to create it (another program made it meanwhile), the file is linked
-    /// under a temporary name and renamed over it, as a named temporary file would have been.
-    static func publish(_ file: File, as destination: Place) throws {
-        let fd = file.descriptor.rawValue
+    /// Gives the complete unnamed `file` its name, `destination`; false if the name was taken
+    /// since the copy decided to create it and `noClobber` (-n) says to leave it. Without -n a
+    /// name taken meanwhile (another program made it) fails as cp's exclusive create does:
+    /// "cannot create regular file: File exists"; the other program's file is left alone.
+    static func publish(_ file: File, as destination: Place, noClobber: Bool) throws -> Bool {
         do {
-            try link(fd, as: destination.name, in: destination.directory, path: destination.path)
+            try link(file.descriptor.rawValue, as: destination.name, in: destination.directory, path: destination.path)
+            return true
         } catch let error as IOError where error.errno == .fileExists {
-            let temporary = try linkUnderTemporaryName(fd, in: destination.directory, path: destination.path)
-            do {
-                _ = try temporary.withPlatformString { from in
-                    try destination.name.withPlatformString { to in
-                        try systemCall("rename", path: destination.path) {
-                            renameat(destination.directory.descriptor, from, destination.directory.descriptor, to)
-                        }
-                    }
-                }
-            } catch {
-                removeTemporary(temporary, in: destination.directory)
-                throw error
-            }
+            if noClobber { return false }
+            throw IOError(operation: "open", path: destination.path, errno: .fileExists)
         }
     }
 
-    /// `linkat` of the descriptor to `name`: with `AT_EMPTY_PATH` as root, else through
-    /// `/proc/self/fd` (`AT_EMPTY_PATH` needs `CAP_DAC_READ_SEARCH`).
+    /// `linkat` of the descriptor to `name`: with `AT_EMPTY_PATH` as root, else (or where root
+    /// is refused it) through `/proc/self/fd` (`AT_EMPTY_PATH` needs `CAP_DAC_READ_SEARCH`).
     private static func link(_ fd: Int32, as name: FilePath, in directory: OpenDirectory, path: FilePath) throws {
         _ = try name.withPlatformString { target in
             if geteuid() == 0 {
-                try systemCall("link", path: path) { linkat(fd, "", directory.descriptor, target, emptyPathFlag) }
-            } else {
-                try systemCall("link", path: path) { linkat(AT_FDCWD, "/proc/self/fd/\(fd)", directory.descriptor, target, AT_SYMLINK_FOLLOW) }
+                do {
+                    return try systemCall("link", path: path) { linkat(fd, "", directory.descriptor, target, emptyPathFlag) }
+                } catch let error as IOError where error.errno == .noSuchFileOrDirectory {
+                    // Before Linux 6.10, AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH in the initial
+                    // user namespace: root in a container or a user namespace lacks it.
+                }
             }
-        }
-    }
-
-    /// Links the descriptor under a fresh `.tcp-XXXXXX` name in `directory`; returns the name.
-    private static func linkUnderTemporaryName(_ fd: Int32, in directory: OpenDirectory, path: FilePath) throws -> FilePath {
-        var attempts = 0
-        while true {
-            let name = temporaryName()
-            do {
-                try link(fd, as: name, in: directory, path: directory.path(of: name))
-                return name
-            } catch let error as IOError where error.errno == .fileExists && attempts < 100 {
-                attempts += 1
+            return try systemCall("link", path: path) {
+                linkat(AT_FDCWD, "/proc/self/fd/\(fd)", directory.descriptor, target, AT_SYMLINK_FOLLOW)
             }
         }
     }

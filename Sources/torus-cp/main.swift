@@ -165,11 +165,15 @@ struct TorusCopy: ParsableCommand {
         let interruption = try? runtime.handle.block {
             await signals.cancelling {
                 await withDiscardingTaskGroup { group in
-                    for (source, text) in zip(sources, texts) {
+                    // Operands that land on one name are copied one after the other, in their
+                    // order, so that cp's "will not overwrite just-created" picks the same one.
+                    for operands in operandsByDestinationName(Array(zip(sources, texts)), intoDirectory: destinationDirectory != nil) {
                         group.addTask {
-                            await copier.copyTopLevel(
-                                source, to: destination, into: destinationDirectory, as: (text, texts.last!),
-                                mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
+                            for (source, text) in operands {
+                                await copier.copyTopLevel(
+                                    source, to: destination, into: destinationDirectory, as: (text, texts.last!),
+                                    mustBeDirectory: mustBeDirectory, sourceEndsInSlash: slashEnded.contains(source))
+                            }
                         }
                     }
                 }

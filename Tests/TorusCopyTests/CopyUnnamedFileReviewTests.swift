@@ -5,7 +5,7 @@ import TorusTestSupport
 @testable import Torus
 
 // Adversarial tests from the review of 3ad22d4 (unnamed files). Each compares with GNU cp.
-// The first three FAIL on purpose on 3ad22d4 (defects); the fourth fails on a pre-existing one.
+// Each failed on 3ad22d4 (the first three from the change, the others older) and passes since.
 
 extension RuntimeSuite {
     @Suite("torus-cp unnamed files (review)")
@@ -13,7 +13,7 @@ extension RuntimeSuite {
         /// -n: a file another program made under the name while the copy ran must survive.
         /// cp -n opens the new name with O_EXCL, so it never overwrites a file; torus-cp's
         /// EEXIST fallback (UnnamedFile.publish) renames the copy over it and exits 0.
-        @Test("-n: a name made by someone else while the copy ran is not overwritten (FAILS on 3ad22d4)")
+        @Test("-n: a name made by someone else while the copy ran is not overwritten")
         func noClobberRace() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -39,7 +39,7 @@ extension RuntimeSuite {
         /// Two sources with one name into one directory: cp copies the first and refuses the
         /// second ("will not overwrite just-created 'out/f' with 'b/f'", exit 1). torus-cp copies
         /// both at once; whichever finishes last is renamed over the other; exit 0.
-        @Test("two sources of one name into a directory: cp's 'will not overwrite just-created' (FAILS on 3ad22d4)")
+        @Test("two sources of one name into a directory: cp's 'will not overwrite just-created'")
         func justCreated() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -66,7 +66,7 @@ extension RuntimeSuite {
         /// an injected ENOENT on the first link (6.10+ allows the opener, so it cannot be shown
         /// for real here); /proc/self/fd would have worked.
         @Test(
-            "root without CAP_DAC_READ_SEARCH on kernels before 6.10 (AT_EMPTY_PATH answers ENOENT): the copy is still made (FAILS on 3ad22d4)",
+            "root without CAP_DAC_READ_SEARCH on kernels before 6.10 (AT_EMPTY_PATH answers ENOENT): the copy is still made",
             .enabled(if: geteuid() == 0, "AT_EMPTY_PATH is used as root only"))
         func emptyPathRefused() throws {
             let root = try makeTemporaryDirectory()
@@ -84,7 +84,7 @@ extension RuntimeSuite {
         /// rules, so an existing destination file is replaced although -n says to leave it. cp
         /// leaves it ("old") and copies the other name on its own. Whichever name torus-cp meets
         /// first, one of the two runs has the existing file as a later name. Pre-existing.
-        @Test("-a -n with hard-linked sources: an existing destination is never replaced by a link (FAILS, pre-existing)")
+        @Test("-a -n with hard-linked sources: an existing destination is never replaced by a link")
         func noClobberHardLinks() throws {
             let root = try makeTemporaryDirectory()
             defer { try? FileManager.default.removeItem(atPath: root) }
@@ -111,7 +111,7 @@ extension RuntimeSuite {
         /// and S_ISVTX (copy.c: `src_mode &= ~(S_ISUID | S_ISGID | S_ISVTX)`); torus-cp keeps the
         /// sticky bit (FinalAttributes.swift:82). Pre-existing, not from 3ad22d4.
         @Test(
-            "as nobody, -p of root's mode-7777 file: the mode is cp's (sticky bit dropped) (FAILS, pre-existing)",
+            "as nobody, -p of root's mode-7777 file: the mode is cp's (sticky bit dropped)",
             .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root to become uid 65534"))
         func unprivilegedStickyBit() throws {
             let root = "/tmp/torus-cp-review-sticky-\(getpid())"
