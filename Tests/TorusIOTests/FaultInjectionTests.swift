@@ -262,7 +262,9 @@ extension RuntimeSuite {
             #expect(FaultInjection.parseRule("write:ENOSPC@/dst/+2") == FaultRule("write", subject: "/dst/", .fail(.noSpace), skip: 2))
             #expect(FaultInjection.parseRule("send:short=1*all") == FaultRule("send", .short(1), times: .max))
             #expect(FaultInjection.parseRule("read:EIO*3") == FaultRule("read", .fail(.ioError), times: 3))
-            for bad in ["write", "write:", "write:ENOTHING", "read:short=0", "read:EIO+x", "read:EIO*many"] {
+            for bad in [
+                "write", "write:", "write:ENOTHING", "read:short=0", "read:EIO+x", "read:EIO*many", "read:EIO*0", "read:EIO+-1", " read:EIO", ":EIO",
+            ] {
                 #expect(FaultInjection.parseRule(bad) == nil, "\(bad)")
             }
         }

@@ -132,19 +132,22 @@ public enum FaultInjection {
 
     /// `operation:fault[@subject][+skip][*times]`; nil when malformed.
     static func parseRule(_ text: String) -> FaultRule? {
+        // A rule that could never fire (no hits, a negative skip, a space around the operation)
+        // is malformed too: it would test nothing.
         guard let colon = text.firstIndex(of: ":") else { return nil }
         let operation = String(text[..<colon])
+        guard !operation.isEmpty, operation.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return nil }
         var rest = Substring(text[text.index(after: colon)...])
         var times = 1
         if let star = rest.lastIndex(of: "*") {
             let count = rest[rest.index(after: star)...]
-            guard let value = count == "all" ? Int.max : Int(count) else { return nil }
+            guard let value = count == "all" ? Int.max : Int(count), value > 0 else { return nil }
             times = value
             rest = rest[..<star]
         }
         var skip = 0
         if let plus = rest.lastIndex(of: "+") {
-            guard let value = Int(rest[rest.index(after: plus)...]) else { return nil }
+            guard let value = Int(rest[rest.index(after: plus)...]), value >= 0 else { return nil }
             skip = value
             rest = rest[..<plus]
         }
