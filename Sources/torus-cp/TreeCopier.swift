@@ -19,15 +19,17 @@ struct TreeCopier: Sendable {
     let filesInFlight: AsyncSemaphore
     /// Bounds the directories walked in parallel (each holds two descriptors until its subtree
     /// is done); past it, subdirectories are walked one after the other in their parent's task.
-    let directoriesInFlight = AsyncSemaphore(permits: 256)
+    let directoriesInFlight: AsyncSemaphore
     let cores: [Core]
     let nextCore = CoreCounter()
 
     init(options: CopyOptions, report: CopyReport, cores: [Core]) {
         self.options = options
         self.report = report
-        self.files = FileCopier(options: options, report: report, filesInFlight: 32 * cores.count)
-        self.filesInFlight = AsyncSemaphore(permits: 32 * cores.count)
+        let budget = DescriptorBudget(cores: cores.count)
+        self.files = FileCopier(options: options, report: report, filesInFlight: budget.files)
+        self.filesInFlight = AsyncSemaphore(permits: budget.files)
+        self.directoriesInFlight = AsyncSemaphore(permits: budget.directories)
         self.cores = cores
     }
 
