@@ -12,7 +12,9 @@ struct DescriptorBudget {
 
     init(cores: Int) {
         var limit = rlimit()
-        let soft = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < rlim_t(Int32.max) ? Int(limit.rlim_cur) : 1 << 20
+        let known = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0
+        // Unknown or unlimited: as if very large.
+        let soft = known && limit.rlim_cur < rlim_t(Int32.max) ? Int(limit.rlim_cur) : 1 << 20
         // The runtime's rings and wake-up descriptors, standard streams, signals, the
         // operands' directories (about 15 on two cores): a reserve. Of the rest, files take up
         // to a third (two each); directories two thirds of what is left (two each), the last
