@@ -112,11 +112,9 @@ extension RuntimeSuite {
                 }.value
                 _ = await canceller.result
                 if let error = outcome.error { #expect(error == "token" || error.hasPrefix("CancellationError"), "round \(round): \(error)") }
-                var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
                     let wanted = expected(bytes, index * chunk, chunk)
-                    if contents.count == wanted.count { full += 1 }
                     #expect(
                         Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index): \(contents.count) bytes, not a prefix")
                     if let counts = outcome.counts { #expect(counts[index] == contents.count) }
@@ -170,11 +168,9 @@ extension RuntimeSuite {
                 if let error = outcome.error {
                     #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
                 }
-                var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
                     let wanted = expected(bytes, (index * 7919 % count) * chunk, chunk)
-                    if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
             }
@@ -219,11 +215,9 @@ extension RuntimeSuite {
                 if let error = outcome.error {
                     #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
                 }
-                var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
                     let wanted = expected(bytes, index * chunk, chunk)
-                    if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
             }
@@ -262,11 +256,9 @@ extension RuntimeSuite {
                 }.value
                 let closed = try await closer.value
                 #expect(closed == "closed", "round \(round): \(closed)")
-                var full = 0
                 for index in 0..<count {
                     let contents = outcome.contents[index]
                     let wanted = expected(bytes, index * chunk, chunk)
-                    if contents.count == wanted.count { full += 1 }
                     #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
                 }
             }
