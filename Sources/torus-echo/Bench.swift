@@ -25,10 +25,13 @@ struct Bench: ParsableCommand {
         "Benchmarks/.build/release/uring-echo-server"
     @Option(help: "Rewrite the echo section of this Markdown file (docs/benchmarks.md).") var write: String?
     @Flag(help: "One short run of each configuration (for tests).") var quick = false
+    @Option(help: "Only the servers whose name contains one of these comma-separated texts (\"awaited,provided buffers\"); not with --write.")
+    var servers: String?
     @Option(help: "Only the loads whose description contains this text (\"C=4 \", \"S=64\"); not with --write.") var only: String?
 
     func validate() throws {
         if only != nil, write != nil { throw ValidationError("--only measures part of the matrix; --write would drop the other rows") }
+        if servers != nil, write != nil { throw ValidationError("--servers measures part of the matrix; --write would drop the other rows") }
     }
 
     struct Load: Hashable, CustomStringConvertible {
@@ -64,17 +67,20 @@ struct Bench: ParsableCommand {
             throw ValidationError(
                 "SwiftNIO echo server not found at \(nioServer); build it with: (cd Benchmarks && swift build -c release --product nio-echo-server)")
         }
-        var servers: [(String, [String])] = [
+        var candidates: [(String, [String])] = [
             ("Torus (provided buffers)", [me, "server", "--port", "0", "--cores", "1"]),
             ("Torus (provided, 64 KiB)", [me, "server", "--port", "0", "--cores", "1", "--receive-buffer-size", "65536"]),
             ("Torus (owned buffers)", [me, "server", "--port", "0", "--cores", "1", "--buffers", "owned"]),
+            ("Torus (provided, awaited sends)", [me, "server", "--port", "0", "--cores", "1", "--replies", "awaited"]),
             ("SwiftNIO", [nioServer, "--port", "0"]),
         ]
         if FileManager.default.isExecutableFile(atPath: cServer) {
-            servers.append(("C liburing (reference)", [cServer, "--port", "0"]))
+            candidates.append(("C liburing (reference)", [cServer, "--port", "0"]))
         } else {
             say("note: no C reference server at \(cServer); build it with: (cd Benchmarks && swift build -c release --product uring-echo-server)")
         }
+        let wanted = servers.map { $0.split(separator: ",").map(String.init) }
+        let servers = candidates.filter { name, _ in wanted.map { $0.contains { name.contains($0) } } ?? true }
         let runs = quick ? 1 : repeats
         var results: [String: [Load: Sample]] = [:]
         // Interleaved: each repetition runs every server once, so that drift in this VM's speed
@@ -83,7 +89,9 @@ struct Bench: ParsableCommand {
             var samples: [String: [Sample]] = [:]
             for _ in 0..<runs {
                 for (name, command) in servers {
-                    samples[name, default: []].append(try measure(server: command, load: load))
+                    let sample = try measure(server: command, load: load)
+                    samples[name, default: []].append(sample)
+                    if runs > 1 { say(String(format: "  run: %@  %@: server CPU %.2f us/msg", name, load.description, sample.cpuPerMessage)) }
                 }
             }
             for (name, _) in servers {

@@ -18,11 +18,20 @@ enum BufferMode: String, CaseIterable, Sendable {
     case owned
 }
 
+/// How the server sends the echo back.
+enum ReplyMode: String, CaseIterable, Sendable {
+    /// Through a ``SendQueue``: the task goes back to receiving at once, and the core sends.
+    case queued
+    /// Each send awaited before the next receive (`writeAll`).
+    case awaited
+}
+
 /// The echo server: one executor per core, every byte echoed back.
 struct EchoServer: Sendable {
     let address: SocketAddress
     let accept: AcceptMode
     let buffers: BufferMode
+    var replies: ReplyMode = .queued
 
     /// Live connections per core (for hand-off).
     final class Load: Sendable {
@@ -75,10 +84,11 @@ struct EchoServer: Sendable {
             for try await connection in listener.connections(onShortage: shortage) {
                 let core = load.assign(preferring: handoff ? nil : Core.current!.index)
                 let buffers = self.buffers
+                let replies = self.replies
                 // Served on the chosen core, as a child: shutdown cancels it.
                 group.addTask(executorPreference: RuntimeHandle.current!.cores[core]) {
                     defer { load.release(core) }
-                    await serve(connection, buffers: buffers)
+                    await serve(connection, buffers: buffers, replies: replies)
                 }
             }
         }
@@ -87,9 +97,12 @@ struct EchoServer: Sendable {
 }
 
 /// Echoes one connection until the peer closes, vanishes or the task is cancelled.
-func serve(_ connection: TCPStream, buffers: BufferMode) async {
+func serve(_ connection: TCPStream, buffers: BufferMode, replies: ReplyMode = .queued) async {
     do {
         try connection.setNoDelay(true)
+        // Queued replies: the task goes straight back to receiving (one task resumption per
+        // message instead of two), and the core sends on its own, in order.
+        let queue = replies == .queued ? try connection.sendQueue() : nil
         switch buffers {
         case .provided:
             // What has arrived goes back in one gathered write: a 64 KiB message lands in
@@ -97,12 +110,13 @@ func serve(_ connection: TCPStream, buffers: BufferMode) async {
             var chunks = try connection.receivedChunks().makeAsyncIterator()
             while true {
                 let batch = try await chunks.nextBatch()
-                if batch.count > 1 {
+                if batch.isEmpty { break }
+                if let queue {
+                    try await batch.count > 1 ? queue.send(batch) : queue.send(batch[0])
+                } else if batch.count > 1 {
                     try await connection.writeAll(batch)
-                } else if let chunk = batch.first {
-                    try await connection.writeAll(chunk)
                 } else {
-                    break
+                    try await connection.writeAll(batch[0])
                 }
             }
         case .owned:
@@ -111,7 +125,8 @@ func serve(_ connection: TCPStream, buffers: BufferMode) async {
                 buffer.clear()
                 let received = try await connection.read(into: buffer)
                 if received == 0 { break }
-                try await connection.writeAll(buffer)
+                // A queue copies the bytes, so the buffer is free for the next read at once.
+                if let queue { try await queue.send(buffer) } else { try await connection.writeAll(buffer) }
                 // A read that filled the buffer says more was waiting: read 4x as much at once
                 // from now on, up to 256 KiB (each read and send costs a completion and a
                 // wake-up of its own; SwiftNIO's adaptive allocator grows the same way). A
@@ -119,6 +134,7 @@ func serve(_ connection: TCPStream, buffers: BufferMode) async {
                 if received == buffer.capacity, buffer.capacity < 256 << 10 { buffer = IOBuffer(capacity: buffer.capacity * 4) }
             }
         }
+        try await queue?.flush()
         // Half-close from the peer: finish our side too.
         try await connection.shutdown(.write)
     } catch {

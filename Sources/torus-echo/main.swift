@@ -7,6 +7,7 @@ import TorusVersion
 
 extension AcceptMode: ExpressibleByArgument {}
 extension BufferMode: ExpressibleByArgument {}
+extension ReplyMode: ExpressibleByArgument {}
 
 struct TorusEcho: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -79,6 +80,8 @@ struct Server: ParsableCommand {
         .reuseport
     @Option(help: "provided: multishot receive into provided buffers; owned: a buffer per connection.") var buffers: BufferMode = .provided
     @Option(help: "Size of each provided receive buffer in bytes (with --buffers provided; default 16384).") var receiveBufferSize: Int?
+    @Option(help: "queued: echoes go through a send queue, the task does not wait for them; awaited: each send awaited before the next receive.")
+    var replies: ReplyMode = .queued
 
     func run() throws {
         let address = try parseAddress(host: host, port: port)
@@ -104,12 +107,14 @@ struct Server: ParsableCommand {
         }
         // Handlers in place before the server listens, so an early signal is not lost.
         let signals = try SignalListener(stoppingSignals)
-        let server = EchoServer(address: address, accept: accept, buffers: buffers)
+        let server = EchoServer(address: address, accept: accept, buffers: buffers, replies: replies)
         // A signal cancels the server: it stops accepting, closes the connections, exits 128+N.
         let stopped = try runtime.handle.block {
             await signals.cancelling {
                 try await server.run { bound in
-                    say("listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), fd limit \(limit))")
+                    say(
+                        "listening on \(bound) (\(runtime.cores.count) cores, accept \(server.accept), buffers \(server.buffers), replies \(server.replies), fd limit \(limit))"
+                    )
                 }
             }
         }

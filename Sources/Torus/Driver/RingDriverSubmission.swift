@@ -66,7 +66,8 @@ extension RingDriver {
 
     /// Submits a multishot operation: `handler` runs for every completion until one arrives
     /// without `IORING_CQE_F_MORE`. `keepAlive` lives until then. Returns the id to cancel it
-    /// with (``cancel(_:)``).
+    /// with (``cancel(_:)``). A one-shot operation whose completion goes to a handler instead
+    /// of a task is submitted the same way: its one completion is its last.
     func submitMultishot(
         keepAlive: AnyObject?,
         handler: @escaping (Completion) -> Void,

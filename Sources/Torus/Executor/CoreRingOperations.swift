@@ -108,6 +108,19 @@ extension Core {
         return driver.submitMultishot(keepAlive: keepAlive, handler: handler, prepare)
     }
 
+    /// Submits a one-shot operation whose completion goes to `handler` on this core, with no task
+    /// waiting for it (a ``SendQueue``'s sends). `keepAlive` lives until the completion. The
+    /// caller checks ``stopping`` first: a stopping core cancels what is in flight, and the
+    /// handler then sees `-ECANCELED`.
+    func submitCallingBack(
+        keepAlive: AnyObject?,
+        handler: @escaping (Completion) -> Void,
+        _ prepare: (SubmissionEntry) -> Void
+    ) -> OperationID {
+        assertOnCore()
+        return driver.submitMultishot(keepAlive: keepAlive, handler: handler, prepare)
+    }
+
     /// Arms an `IORING_OP_TIMEOUT` that enqueues `job` when it fires (core thread).
     func armTimer(_ job: UnownedJob, nanoseconds: Int64) {
         assertOnCore()

@@ -10,6 +10,9 @@ final class SocketHandle: Sendable {
     let descriptor: SharedDescriptor
     /// The address used in error messages (the peer, or the bound address for listeners).
     let address: SocketAddress?
+    /// The stream's send queue, once one was asked for: one per stream, so that two queues
+    /// never interleave their bytes.
+    let sendQueue = Mutex<QueuedSends?>(nil)
 
     init(descriptor: Int32, address: SocketAddress?) {
         self.descriptor = SharedDescriptor(descriptor)

@@ -17,6 +17,8 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
     case shuttingDown
     /// An operation that needs a Torus core ran on some other thread.
     case notOnRuntimeThread(operation: String)
+    /// Something that belongs to one core (a stream's ``SendQueue``) was used from another.
+    case wrongCore(operation: String, owner: Int)
 
     /// What went wrong, and for a configuration error which field and why.
     public var description: String {
@@ -36,6 +38,8 @@ public enum RuntimeError: Error, Sendable, CustomStringConvertible {
             return "The Torus runtime is shutting down and accepts no new work."
         case .notOnRuntimeThread(let operation):
             return "\(operation) must run on a Torus core (inside a task spawned on the runtime), not on another thread."
+        case .wrongCore(let operation, let owner):
+            return "\(operation) must run on core \(owner), which owns it (spawn the task with `on: .core(\(owner))`)."
         }
     }
 }
