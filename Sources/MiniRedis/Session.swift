@@ -17,6 +17,8 @@ final class Session {
 
     /// In subscriber mode (exempt from the idle timeout, as in redis).
     var isSubscriber = false
+    /// The stream's send queue, once ``run()`` has started.
+    private var replies: SendQueue?
 
     var database: Database { server.database }
     var pubsub: PubSub { server.pubsub }
@@ -31,6 +33,11 @@ final class Session {
 
     func run() async {
         defer { countTraffic() }
+        // Replies go through the stream's send queue: the session goes back to reading as soon
+        // as they are handed over, and the core sends them, in order.
+        let replies: SendQueue
+        do { replies = try stream.sendQueue() } catch { return }
+        self.replies = replies
         do {
             while let request = try await nextRequest() {
                 // Answer every command already received, then write all replies at once.
@@ -38,7 +45,10 @@ final class Session {
                 while let request = next {
                     switch Result(catching: { () throws(CommandError) in try Command(request) }) {
                     case .success(.subscribe(let channels)):
+                        // Subscriber mode writes to the stream itself: the replies before it go
+                        // out first.
                         try await flush()
+                        try await replies.flush()
                         let ending = try await runSubscribed(first: channels)
                         if ending == .peerClosed { return }
                     case .success(.info(let sections)):
@@ -57,10 +67,13 @@ final class Session {
                 }
                 try await flush()
             }
+            // The peer ended its side: the last replies still go out before the close.
+            try await replies.flush()
         } catch let error as ProtocolError {
             // Like redis: say what was wrong, then close the connection.
             writer.queue(.error("ERR \(error)"))
-            try? await writer.flush()
+            try? await writer.flush(into: replies)
+            try? await replies.flush()
             await lingeringClose()
         } catch let error as OutputBufferLimitExceeded {
             // A subscriber that stopped reading: redis disconnects it and says so in its log.
@@ -77,10 +90,10 @@ final class Session {
         return try await reader.readRequest()
     }
 
-    /// Writes the queued replies and adds them to the statistics.
+    /// Hands the queued replies to the send queue and adds them to the statistics.
     private func flush() async throws {
         defer { countTraffic() }
-        try await writer.flush()
+        try await writer.flush(into: replies!)
     }
 
     /// Adds the bytes read and written since the last call to the core's statistics: once per
