@@ -21,14 +21,12 @@ import Synchronization
 /// operation and the peer's address, is thrown by every later `send` and `flush`. So a failure
 /// is reported, at the latest, by the ``flush()`` before the close.
 ///
-/// Cancel safety:
-/// - A `send` that finds room never suspends: the bytes are accepted, even in a cancelled task.
-/// - A `send` that waits for room and is cancelled (or reaches its scope's deadline) throws
-///   `CancellationError` and accepts nothing of its bytes; what was queued before still goes out.
-/// - A `flush` that is cancelled throws `CancellationError`; the queued bytes still go out.
-/// - Accepted bytes are sent whatever happens to the task, as long as the stream is open:
-///   the queue lives on in its send until the last byte has left. Closing the stream ends the
-///   send in flight and drops what is queued, so call ``flush()`` before closing.
+/// **Cancel safety.** Accepted bytes are sent whatever happens to the task that queued them, as
+/// long as the stream is open: the queue lives on in its send until the last byte has left. A
+/// `send` that finds room never suspends and accepts its bytes, even in a cancelled task; one
+/// that waits for room accepts nothing if it is cancelled or its deadline passes. A cancelled
+/// `flush` stops waiting, and the bytes still go out. Closing the stream ends the send in
+/// flight and drops what is queued, so call ``flush()`` before closing.
 public final class SendQueue {
     /// The default ``limit``: SwiftNIO's default high-water mark for a channel's writes.
     public static let defaultLimit = 64 << 10
@@ -46,32 +44,55 @@ public final class SendQueue {
 
     /// Queues a received chunk without copying it. The chunk's provided buffer stays out of
     /// the core's pool until it has been sent; the limit bounds how many one queue holds.
+    ///
+    /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
+    /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
+    /// `CancellationError` with nothing of this call accepted.
     public nonisolated(nonsending) func send(_ chunk: ReceivedBuffer) async throws {
         try await engine.admit { $0.append(chunk) }
     }
 
     /// Queues received chunks, in order, without copying them (one `sendmsg` sends them).
+    ///
+    /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
+    /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
+    /// `CancellationError` with nothing of this call accepted.
     public nonisolated(nonsending) func send(_ chunks: [ReceivedBuffer]) async throws {
         try await engine.admit { bytes in for chunk in chunks { bytes.append(chunk) } }
     }
 
     /// Queues a copy of `bytes`. Small sends share the queue's buffers and leave together.
+    ///
+    /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
+    /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
+    /// `CancellationError` with nothing of this call accepted.
     public nonisolated(nonsending) func send(_ bytes: [UInt8]) async throws {
         try await engine.admit { queued in bytes.withUnsafeBytes { queued.append(copying: $0) } }
     }
 
     /// Queues a copy of `bytes`.
+    ///
+    /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
+    /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
+    /// `CancellationError` with nothing of this call accepted.
     public nonisolated(nonsending) func send(_ bytes: ArraySlice<UInt8>) async throws {
         try await engine.admit { queued in bytes.withUnsafeBytes { queued.append(copying: $0) } }
     }
 
     /// Queues a copy of the buffer's bytes (`0..<count`); the buffer can be reused at once.
+    ///
+    /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
+    /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
+    /// `CancellationError` with nothing of this call accepted.
     public nonisolated(nonsending) func send(_ buffer: IOBuffer) async throws {
         try await engine.admit { $0.append(copying: UnsafeRawBufferPointer(start: buffer.storage, count: buffer.count)) }
     }
 
     /// Waits until the kernel has taken every queued byte (they are in the socket's send
     /// buffer: sent, or about to be).
+    ///
+    /// Cancel safety: a cancellation or a deadline stops the wait (`CancellationError`); the
+    /// queued bytes still go out.
     ///
     /// - Throws: the error that ended the queue, if a send failed; `CancellationError` when
     ///   cancelled or past the scope's deadline (the bytes still go out).
