@@ -12,8 +12,7 @@ public final class Ring {
     // torus_ring_destroy in deinit; the kernel maps the rings it points at until then.
     let raw: UnsafeMutableRawPointer
     /// Scratch space for reaping: completions are copied here, then handed out.
-    let completionBatch: UnsafeMutablePointer<torus_cqe>
-    static let completionBatchSize: UInt32 = 128
+    static let completionBatchSize = 128
 
     /// The setup flags in force (the first combination of ``SetupFlags/ladder`` the kernel took).
     public let setupFlags: SetupFlags
@@ -56,7 +55,6 @@ public final class Ring {
                 self.entries = entries
                 self.features = features
                 self.fileDescriptor = torus_ring_fd(ring)
-                self.completionBatch = .allocate(capacity: Int(Ring.completionBatchSize))
                 return
             }
             switch -result {
@@ -72,7 +70,6 @@ public final class Ring {
 
     deinit {
         torus_ring_destroy(raw)
-        completionBatch.deallocate()
     }
 
     // MARK: Submission
@@ -131,14 +128,18 @@ public final class Ring {
     /// Takes up to one batch of ready completions off the CQ ring and hands each to `body`.
     ///
     /// The batch is copied out and the CQ head advanced before `body` runs, so `body` may submit
-    /// new work. Returns how many completions were handled.
+    /// new work, and may even reap again (a handler that needs an SQE while the queue is full):
+    /// each call copies into memory of its own, on the stack, which a nested call cannot
+    /// overwrite. Returns how many completions were handled.
     public func reapBatch(_ body: (Completion) -> Void) -> Int {
-        let count = Int(torus_ring_reap(raw, completionBatch, Ring.completionBatchSize))
-        for index in 0..<count {
-            let cqe = completionBatch[index]
-            body(Completion(userData: cqe.user_data, result: cqe.res, flags: cqe.flags))
+        withUnsafeTemporaryAllocation(of: torus_cqe.self, capacity: Ring.completionBatchSize) { batch in
+            let count = Int(torus_ring_reap(raw, batch.baseAddress!, UInt32(Ring.completionBatchSize)))
+            for index in 0..<count {
+                let cqe = batch[index]
+                body(Completion(userData: cqe.user_data, result: cqe.res, flags: cqe.flags))
+            }
+            return count
         }
-        return count
     }
 
     /// The opcode probe of this ring's kernel (nil when the kernel has no `IORING_REGISTER_PROBE`).

@@ -35,3 +35,40 @@ struct DriverCancelDuringSubmissionTests {
         finish(driver)
     }
 }
+
+@Suite("Ring driver: a handler that fills the submission queue", .enabled(if: ringAvailable, ringUnavailableReason))
+struct DriverNestedReapTests {
+    /// A completion handler that needs an SQE while the queue is full (a send queue sending on
+    /// from a completion) makes `nextEntry` submit and reap from inside the handler. The
+    /// completions reaped there must wait until the rest of the interrupted batch has been
+    /// handled: handled at once, a later completion of one multishot receive would overtake an
+    /// earlier one. (Before, the nested reap also copied into the same buffer the outer batch
+    /// was being read from.)
+    @Test("completions reaped inside a handler are handled after the batch it interrupted, in the kernel's order")
+    func nestedReapKeepsOrder() throws {
+        let driver = try makeDriver(entries: 16)
+        var order: [Int] = []
+        func nop(_ tag: Int, then: (() -> Void)? = nil) {
+            let id = driver.operations.reserve(keepAlive: nil)
+            driver.submit(
+                id,
+                waiter: .handler { _ in
+                    order.append(tag)
+                    then?()
+                }, timeLimit: nil
+            ) { entry, _ in entry.prepareNop() }
+        }
+        // The first NOP's handler queues twenty more and reaps, as `nextEntry` does when the
+        // kernel will not take queued entries (EBUSY while its completion queue overflows, on
+        // kernels that refuse then; 6.18 keeps taking them, so the test reaps itself).
+        nop(0) {
+            for tag in 100..<120 { nop(tag) }
+            driver.submitAndReap()
+        }
+        for tag in 1..<8 { nop(tag) }
+        driver.run { order.count == 28 }
+        #expect(order == Array(0..<8) + Array(100..<120), "handled in the order \(order)")
+        #expect(driver.statistics.completionsDeferred == 20, "\(driver.statistics.completionsDeferred) completions deferred")
+        finish(driver)
+    }
+}

@@ -378,6 +378,59 @@ extension RuntimeSuite {
             }.value
         }
 
+        @Test(
+            "a 16-entry ring: two dozen send queues, every send cut short, each completion sending on (more than the ring holds), and every byte arrives in order"
+        )
+        func fullQueueInsideHandlers() async throws {
+            let runtime = try Runtime(RuntimeConfiguration(cores: .count(1), ringEntries: 16))
+            defer { runtime.shutdown() }
+            let mismatches = try await runtime.handle.spawn(on: .core(0)) { () -> [String] in
+                var pairs: [(TCPStream, TCPStream)] = []
+                for _ in 0..<24 { pairs.append(try await connectedPair()) }
+                let payloads = (0..<pairs.count).map { pseudoRandomBytes(200_000, seed: UInt64($0)) }
+                let readers = pairs.map { pair in
+                    spawn { () -> [UInt8] in
+                        var received: [UInt8] = []
+                        var chunks = try pair.0.receivedChunks().makeAsyncIterator()
+                        while let chunk = try await chunks.next() { received += chunk.bytes }
+                        return received
+                    }
+                }
+                // Every send is cut short (injected), so that each completion sends on: two
+                // dozen handlers submitting in one batch, eight SQ slots free.
+                let short = [FaultRule("send", .short(1000), times: .max), FaultRule("sendmsg", .short(1000), times: .max)]
+                try await FaultInjection.with(short) {
+                    let writers = pairs.enumerated().map { index, pair in
+                        spawn {
+                            let queue = try pair.1.sendQueue(limit: 8 << 10)
+                            var offset = 0
+                            while offset < payloads[index].count {
+                                let end = min(offset + 3000, payloads[index].count)
+                                try await queue.send(payloads[index][offset..<end])
+                                offset = end
+                            }
+                            try await queue.flush()
+                            try await pair.1.shutdown(.write)
+                        }
+                    }
+                    for writer in writers { try await writer.value }
+                }
+                var mismatches: [String] = []
+                for (index, reader) in readers.enumerated() {
+                    let received = try await reader.value
+                    if let at = firstDifference(received, payloads[index]) {
+                        mismatches.append("connection \(index): \(received.count) bytes, first difference at \(at)")
+                    }
+                }
+                for pair in pairs {
+                    try await pair.0.close()
+                    try await pair.1.close()
+                }
+                return mismatches
+            }.value
+            #expect(mismatches.isEmpty, "\(mismatches)")
+        }
+
         @Test("a send queue off the runtime is refused with a typed error")
         func offTheRuntime() async throws {
             let runtime = try makeRuntime()

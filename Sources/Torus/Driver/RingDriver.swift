@@ -65,6 +65,10 @@ final class RingDriver: @unchecked Sendable {
     // SAFETY: the doorbell read writes 8 bytes here. It is freed in deinit after the ring is
     // gone; a core closes the driver only after its loop has seen the read's final completion.
     let doorbellBuffer = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    /// Set while completions are being handled; completions a handler reaps meanwhile wait in
+    /// `deferredCompletions` (see ``reapCompletions(_:)``).
+    @exclusivity(unchecked) private var reaping = false
+    @exclusivity(unchecked) private var deferredCompletions: [Completion] = []
     /// Completions reaped and wake-ups seen, for ``Core/statistics``.
     @exclusivity(unchecked) var statistics = DriverStatistics()
     /// Jobs whose timer fired (the waiters of `Task.sleep`), for the owner to move to its run
@@ -162,13 +166,40 @@ final class RingDriver: @unchecked Sendable {
 
     /// ``reapCompletions()`` with the ring already in hand: the loop's hot path binds it once
     /// (each binding of the optional is a retain and a release).
+    ///
+    /// A handler may need an SQE while the submission queue is full (a send queue sending on
+    /// from a completion): ``nextEntry(extra:)`` then submits and reaps from inside the handler.
+    /// Completions reaped there are not handled at once but after the rest of the batch being
+    /// handled, in the kernel's order: handled at once, a later completion of a multishot
+    /// receive would overtake an earlier one still waiting in the outer batch.
     @discardableResult
     private func reapCompletions(_ ring: Ring) -> Int {
+        if reaping {
+            var count = 0
+            while true {
+                let reaped = ring.reapBatch { deferredCompletions.append($0) }
+                count += reaped
+                if reaped == 0 { return count }
+            }
+        }
+        reaping = true
+        defer { reaping = false }
         var total = 0
         while true {
             let count = ring.reapBatch { completion in handle(completion) }
             total += count
-            if count == 0 { break }
+            // Completions a handler reaped, in order, before anything newer.
+            var next = 0
+            while next < deferredCompletions.count {
+                handle(deferredCompletions[next])
+                next += 1
+            }
+            if next > 0 {
+                deferredCompletions.removeAll(keepingCapacity: true)
+                statistics.completionsDeferred &+= UInt64(next)
+            }
+            total += next
+            if count == 0 && next == 0 { break }
         }
         statistics.completions &+= UInt64(total)
         return total
@@ -214,4 +245,7 @@ struct DriverStatistics {
     var completions: UInt64 = 0
     var wakeupsByMessageRing: UInt64 = 0
     var wakeupsByDoorbell: UInt64 = 0
+    /// Completions a handler reaped (it needed an SQE while the queue was full), handled after
+    /// the batch it interrupted.
+    var completionsDeferred: UInt64 = 0
 }
