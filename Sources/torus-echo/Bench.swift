@@ -71,6 +71,7 @@ struct Bench: ParsableCommand {
             ("Torus (provided buffers)", [me, "server", "--port", "0", "--cores", "1"]),
             ("Torus (provided, 64 KiB)", [me, "server", "--port", "0", "--cores", "1", "--receive-buffer-size", "65536"]),
             ("Torus (owned buffers)", [me, "server", "--port", "0", "--cores", "1", "--buffers", "owned"]),
+            ("Torus (provided, queued by the task)", [me, "server", "--port", "0", "--cores", "1", "--replies", "queued"]),
             ("Torus (provided, awaited sends)", [me, "server", "--port", "0", "--cores", "1", "--replies", "awaited"]),
             ("SwiftNIO", [nioServer, "--port", "0"]),
         ]

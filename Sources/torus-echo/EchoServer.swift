@@ -20,6 +20,9 @@ enum BufferMode: String, CaseIterable, Sendable {
 
 /// How the server sends the echo back.
 enum ReplyMode: String, CaseIterable, Sendable {
+    /// Received chunks go to the stream's ``SendQueue`` from the receive's completion, on the
+    /// core (`forward(to:)`): no task resumption per message. With owned buffers, as `queued`.
+    case forwarded
     /// Through a ``SendQueue``: the task goes back to receiving at once, and the core sends.
     case queued
     /// Each send awaited before the next receive (`writeAll`).
@@ -31,7 +34,7 @@ struct EchoServer: Sendable {
     let address: SocketAddress
     let accept: AcceptMode
     let buffers: BufferMode
-    var replies: ReplyMode = .queued
+    var replies: ReplyMode = .forwarded
 
     /// Live connections per core (for hand-off).
     final class Load: Sendable {
@@ -97,13 +100,16 @@ struct EchoServer: Sendable {
 }
 
 /// Echoes one connection until the peer closes, vanishes or the task is cancelled.
-func serve(_ connection: TCPStream, buffers: BufferMode, replies: ReplyMode = .queued) async {
+func serve(_ connection: TCPStream, buffers: BufferMode, replies: ReplyMode = .forwarded) async {
     do {
         try connection.setNoDelay(true)
         // Queued replies: the task goes straight back to receiving (one task resumption per
         // message instead of two), and the core sends on its own, in order.
-        let queue = replies == .queued ? try connection.sendQueue() : nil
+        let queue = replies == .awaited ? nil : try connection.sendQueue()
         switch buffers {
+        case .provided where replies == .forwarded:
+            var chunks = try connection.receivedChunks().makeAsyncIterator()
+            _ = try await chunks.forward(to: queue!)
         case .provided:
             // What has arrived goes back in one gathered write: a 64 KiB message lands in
             // four 16 KiB buffers, and one send for the four costs a quarter of four sends.

@@ -43,6 +43,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
     /// Starved, and waiting for the core's provided buffers to come back (see
     /// ``ProvidedBufferPool``).
     private var waitingForBuffers = false
+    /// Takes items on the core as they arrive, instead of queueing them for `next()` and
+    /// resuming the consumer's task; returns false to refuse one, which is then queued as usual.
+    /// Offered an item only while none is queued, so items keep their order.
+    var directConsumer: ((Element) -> Bool)?
 
     /// - Parameters:
     ///   - prepare: fills the SQE for the socket's descriptor.
@@ -184,9 +188,14 @@ final class MultishotSource<Element>: @unchecked Sendable {
     }
 
     private func complete(_ completion: Completion) {
+        // Whether the consumer has something to look at: not when a direct consumer took
+        // everything this completion brought and the operation stays armed.
+        var forConsumer = true
         switch interpret(completion) {
-        case .item(let item): enqueue(item)
-        case .items(let batch): for item in batch { enqueue(item) }
+        case .item(let item): forConsumer = enqueue(item)
+        case .items(let batch):
+            forConsumer = false
+            for item in batch where enqueue(item) { forConsumer = true }
         case .end: finished = .success(())
         case .failure(let error): finished = .failure(error)
         case .starved: starved = true
@@ -196,17 +205,21 @@ final class MultishotSource<Element>: @unchecked Sendable {
             armed = nil
             pausing = false
             handle.descriptor.giveBack()
+            forConsumer = true
         }
-        wake()
+        if forConsumer { wake() }
     }
 
-    /// Queues `item` for the consumer; past `maxQueued`, spilled, and the operation paused.
-    private func enqueue(_ item: Element) {
+    /// Hands `item` to the direct consumer, or queues it for `next()`; past `maxQueued`,
+    /// spilled, and the operation paused. Returns whether it was queued.
+    private func enqueue(_ item: Element) -> Bool {
+        if items.isEmpty, let directConsumer, directConsumer(item) { return false }
         items.append(items.count < maxQueued ? item : spill(item))
         if items.count >= maxQueued, let armed, !pausing {
             pausing = true
             core.cancelOperation(armed)
         }
+        return true
     }
 
     private func wake() {

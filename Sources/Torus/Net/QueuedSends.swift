@@ -80,6 +80,15 @@ final class QueuedSends: @unchecked Sendable {
         if !sending { submit() }
     }
 
+    /// Accepts a received chunk without waiting, on the core (a forwarding receive's completion
+    /// handler): false, accepting nothing, when the queue is at its limit or has failed.
+    func trySend(_ chunk: ReceivedBuffer) -> Bool {
+        guard failure == nil, bytes.byteCount < limit else { return false }
+        bytes.append(chunk)
+        if !sending { submit() }
+        return true
+    }
+
     /// Waits until every accepted byte has been taken by the kernel.
     nonisolated(nonsending) func flush() async throws {
         precondition(core.isCurrent, "a send queue is used on the core that made it")

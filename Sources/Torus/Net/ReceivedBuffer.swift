@@ -128,6 +128,12 @@ private func receivedChunks(
     return .items(chunks)
 }
 
+/// The bytes a ``ReceivedChunks/Iterator/forward(to:)`` has handed to its queue, counted by the
+/// completion handler and the task alike (both on the core).
+private final class ByteCount {
+    var value = 0
+}
+
 /// The buffer group a stream's receive is armed on, read by its completions: buffer ids are
 /// per group.
 // SAFETY: holding the group keeps its registration and memory alive while the armed receive
@@ -193,6 +199,46 @@ public struct ReceivedChunks: AsyncSequence {
             precondition(maxCount > 0, "nextBatch(maxCount: \(maxCount))")
             guard let first = try await lease.source.next(endOnCancel: false) else { return [] }
             return [first] + lease.source.takeQueued(upTo: maxCount - 1)
+        }
+
+        /// Sends every chunk still to come to `queue` until the end of the stream, then waits
+        /// for the queue to drain (`flush`); returns the bytes forwarded. A proxy's or an echo
+        /// server's loop without a task resumption per chunk: the receive's completion hands
+        /// each chunk to the queue on the core, and the task wakes only when the queue is full
+        /// (it then waits for room, and the receive pauses once a few chunks wait: the peer is
+        /// slowed down, not buffered), at the end of the stream, or on an error.
+        ///
+        /// The queue must belong to this core; it may be the same stream's (an echo).
+        ///
+        /// Cancel safety: a cancellation or a deadline stops the forwarding with
+        /// `CancellationError`. Chunks the queue accepted go out (see ``SendQueue``); chunks
+        /// received and not yet forwarded stay here for the next call (`next()` or another
+        /// `forward`); none is lost or sent twice. How many bytes went before the cancellation
+        /// is not reported.
+        /// - Throws: the receive's error, the queue's (a failed send), `CancellationError`;
+        ///   ``RuntimeError/wrongCore(operation:owner:)`` for a queue of another core.
+        public mutating func forward(to queue: SendQueue) async throws -> Int {
+            let source = lease.source
+            let engine = queue.engine
+            guard engine.core === source.core else { throw RuntimeError.wrongCore(operation: "forward(to:)", owner: engine.core.index) }
+            let forwarded = ByteCount()
+            let direct: (ReceivedBuffer) -> Bool = { chunk in
+                guard engine.trySend(chunk) else { return false }
+                forwarded.value += chunk.count
+                return true
+            }
+            defer { source.directConsumer = nil }
+            while true {
+                source.directConsumer = direct
+                guard let chunk = try await source.next(endOnCancel: false) else { break }
+                // This task holds a chunk now: until it is queued, the core must not queue the
+                // ones after it.
+                source.directConsumer = nil
+                try await queue.send(chunk)
+                forwarded.value += chunk.count
+            }
+            try await queue.flush()
+            return forwarded.value
         }
     }
 }
