@@ -24,29 +24,31 @@ enum MultishotEvent<Element> {
 final class MultishotSource<Element>: @unchecked Sendable {
     // @unchecked: every field is touched only on `core`'s thread; the cancellation handler,
     // which may run elsewhere, hops to the core with `execute` before touching anything.
+    // `@exclusivity(unchecked)` on the fields the completion path touches: one thread, one
+    // access at a time, so the dynamic checks (a runtime call each) buy nothing.
     let core: Core
     let handle: SocketHandle
     private let operation: String
     private let prepare: (SubmissionEntry, Int32) -> Void
     private let interpret: (Completion) -> MultishotEvent<Element>
     private let discard: (Element) -> Void
-    private var items = RingBuffer<Element>()
-    private var finished: Result<Void, IOError>?
-    private var armed: OperationID?
-    private var waiter: UnsafeContinuation<Void, Never>?
-    private var starved = false
+    @exclusivity(unchecked) private var items = RingBuffer<Element>()
+    @exclusivity(unchecked) private var finished: Result<Void, IOError>?
+    @exclusivity(unchecked) private var armed: OperationID?
+    @exclusivity(unchecked) private var waiter: UnsafeContinuation<Void, Never>?
+    @exclusivity(unchecked) private var starved = false
     /// Items queued before the operation is paused (cancelled until the consumer catches up).
     private let maxQueued: Int
     private let spill: (Element) -> Element
     /// A pause (cancellation) was requested and its final completion has not come yet.
-    private var pausing = false
+    @exclusivity(unchecked) private var pausing = false
     /// Starved, and waiting for the core's provided buffers to come back (see
     /// ``ProvidedBufferPool``).
-    private var waitingForBuffers = false
+    @exclusivity(unchecked) private var waitingForBuffers = false
     /// Takes items on the core as they arrive, instead of queueing them for `next()` and
     /// resuming the consumer's task; returns false to refuse one, which is then queued as usual.
     /// Offered an item only while none is queued, so items keep their order.
-    var directConsumer: ((Element) -> Bool)?
+    @exclusivity(unchecked) var directConsumer: ((Element) -> Bool)?
 
     /// - Parameters:
     ///   - prepare: fills the SQE for the socket's descriptor.

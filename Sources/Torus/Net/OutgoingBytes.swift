@@ -145,7 +145,11 @@ struct OutgoingBytes: ~Copyable {
     }
 
     private mutating func removeSent() {
-        pieces.removeFirst(head)
+        if head == pieces.count {
+            pieces.removeAll(keepingCapacity: true)
+        } else {
+            pieces.removeFirst(head)
+        }
         head = 0
     }
 }

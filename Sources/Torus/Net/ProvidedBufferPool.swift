@@ -31,7 +31,7 @@ final class ProvidedBufferPool {
     /// Receives are armed as bundles: allowed, and the ring supports them (set by `start`).
     private(set) var receivesInBundles = false
     /// Completions that filled more than one buffer.
-    private(set) var bundledCompletions: UInt64 = 0
+    @exclusivity(unchecked) private(set) var bundledCompletions: UInt64 = 0
     private let logger: Logger
     private let coreIndex: Int
     /// The ring the groups are registered with; nil before the first group and after `close`.
@@ -46,9 +46,9 @@ final class ProvidedBufferPool {
     // its group alive in its ``ReceivedBuffer``, an armed receive in its ``ArmedGroup``.
     private(set) var groups: [ProvidedBufferRing] = []
     /// Buffers on loan, per group (same index).
-    private var lentByGroup: [Int] = []
+    @exclusivity(unchecked) private var lentByGroup: [Int] = []
     /// Buffers on loan from all groups.
-    private(set) var lent = 0
+    @exclusivity(unchecked) private(set) var lent = 0
     /// Buffers in all groups.
     private(set) var capacity = 0
     /// Groups added beyond the first.
@@ -61,7 +61,7 @@ final class ProvidedBufferPool {
     private var reportedLimit = false
     /// Receives waiting for a buffer; each returns false if it no longer waits (cancelled or
     /// gone), and the buffer is offered to the next.
-    private var waiters = RingBuffer<() -> Bool>()
+    @exclusivity(unchecked) private var waiters = RingBuffer<() -> Bool>()
 
     init(initialCount: Int, bufferSize: Int, limit: Int, bundles: Bool = true, logger: Logger, coreIndex: Int) {
         self.initialCount = initialCount

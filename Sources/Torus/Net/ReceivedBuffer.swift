@@ -139,7 +139,8 @@ private final class ByteCount {
 // SAFETY: holding the group keeps its registration and memory alive while the armed receive
 // may still pick one of its buffers (the source holding this lives until the final completion).
 final class ArmedGroup {
-    var group: ProvidedBufferRing
+    // Unchecked: read by every completion of the receive, on the core's thread only.
+    @exclusivity(unchecked) var group: ProvidedBufferRing
     init(_ group: ProvidedBufferRing) { self.group = group }
 }
 
