@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+import MiniRedis
+import Testing
+import TorusTestSupport
+
+@testable import Torus
+
+/// mini-redis's replies go through the stream's send queue: a client that half-closes right
+/// after its commands still gets every reply (also with the server's sends cut short), and a
+/// client that pipelines and never reads keeps the server's memory bounded.
+extension RuntimeSuite {
+    @Suite("mini-redis: queued replies")
+    struct SendQueueRedisTests {
+        static func commands(_ count: Int) -> [UInt8] {
+            var bytes: [UInt8] = []
+            for index in 0..<count {
+                bytes += index % 2 == 0 ? Array("*1\r\n$4\r\nPING\r\n".utf8) : Array("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".utf8)
+            }
+            return bytes
+        }
+
+        @Test("a client that half-closes right after 20,000 pipelined commands gets every reply, in order, also with every server send cut short", arguments: [false, true])
+        func halfCloseGetsEveryReply(shortSends: Bool) async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (address, server) = try startMiniRedis(on: runtime)
+            defer { server.cancel() }
+            let count = 20_000
+            let hitsBefore = FaultInjection.injectedCount
+            let received = try await runtime.handle.spawn(on: .core(1)) { () -> [UInt8] in
+                let setup = try await Client.connect(to: address)
+                try await setup.set("k", "value")
+                try await setup.close()
+                let raw = try await TCPStream.connect(to: address)
+                // Accepted streams carry no address for a rule's subject: the rules hit every
+                // send, installed once this client is done sending.
+                let rules =
+                    shortSends ? [FaultRule("send", .short(13), times: .max), FaultRule("sendmsg", .short(13), times: .max)] : []
+                try await raw.writeAll(SendQueueRedisTests.commands(count))
+                try await raw.shutdown(.write)
+                return try await FaultInjection.with(rules) {
+                    let received = try await withTimeout(.seconds(20)) { try await raw.readToEnd() }
+                    try await raw.close()
+                    return received
+                }
+            }.value
+            let hits = FaultInjection.injectedCount - hitsBefore
+            #expect(shortSends ? hits > 1_000 : hits == 0, "short sends injected: \(hits) (shortSends \(shortSends))")
+            var expected: [UInt8] = []
+            for index in 0..<count { expected += index % 2 == 0 ? Array("+PONG\r\n".utf8) : Array("$5\r\nvalue\r\n".utf8) }
+            #expect(received.count == expected.count, "\(received.count) bytes of replies, \(expected.count) expected")
+            #expect(firstDifference(received, expected) == nil)
+        }
+
+        @Test("a client that pipelines 20,000 GETs of a 2 KB value (40 MB of replies) and does not read: the server's memory stays bounded, and all replies come once it reads")
+        func pipelinerThatDoesNotRead() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (address, server) = try startMiniRedis(on: runtime)
+            defer { server.cancel() }
+            let count = 20_000
+            let value = String(repeating: "v", count: 2000)
+            let (growth, received) = try await runtime.handle.spawn(on: .core(1)) { () -> (Int, Int) in
+                let setup = try await Client.connect(to: address)
+                try await setup.set("k", value)
+                try await setup.close()
+                let raw = try await TCPStream.connect(to: address)
+                let before = residentBytes()
+                var request: [UInt8] = []
+                for _ in 0..<count { request += Array("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".utf8) }
+                // The server answers what it can; the rest of the request waits in the sockets.
+                let writing = spawn { try await raw.writeAll(request) }
+                try await sleep(for: .seconds(1))
+                let growth = residentBytes() - before
+                var received = 0
+                let sink = IOBuffer(capacity: 256 << 10)
+                let reply = 2000 + "$2000\r\n\r\n".utf8.count
+                try await withTimeout(.seconds(20)) {
+                    while received < count * reply {
+                        sink.clear()
+                        let read = try await raw.read(into: sink)
+                        if read == 0 { break }
+                        received += read
+                    }
+                }
+                try await writing.value
+                try await raw.close()
+                return (growth, received / reply)
+            }.value
+            #expect(growth < 20 << 20, "the server grew by \(growth >> 20) MiB for a client that does not read")
+            #expect(received == count)
+        }
+    }
+}
+
+/// The process's resident memory (`/proc/self/statm`).
+private func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
