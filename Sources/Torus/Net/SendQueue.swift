@@ -45,7 +45,9 @@ public final class SendQueue {
     public var queuedByteCount: Int { engine.queuedByteCount }
 
     /// Queues a received chunk without copying it. The chunk's provided buffer stays out of
-    /// the core's pool until it has been sent; the limit bounds how many one queue holds.
+    /// the core's pool until it has been sent; a queue holds at most a few (the share of the pool
+    /// one connection's ``ReceivedChunks`` may hold), and copies the chunks past them, so that a
+    /// peer that sends small messages and does not read cannot empty the core's pool.
     public nonisolated(nonsending) func send(_ chunk: ReceivedBuffer) async throws {
         try await engine.admit { $0.append(chunk) }
     }
