@@ -20,7 +20,9 @@ extension RuntimeSuite {
             return bytes
         }
 
-        @Test("a client that half-closes right after 20,000 pipelined commands gets every reply, in order, also with every server send cut short", arguments: [false, true])
+        @Test(
+            "a client that half-closes right after 20,000 pipelined commands gets every reply, in order, also with every server send cut short",
+            arguments: [false, true])
         func halfCloseGetsEveryReply(shortSends: Bool) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -53,7 +55,9 @@ extension RuntimeSuite {
             #expect(firstDifference(received, expected) == nil)
         }
 
-        @Test("a client that pipelines 20,000 GETs of a 2 KB value (40 MB of replies) and does not read: the server's memory stays bounded, and all replies come once it reads")
+        @Test(
+            "a client that pipelines 20,000 GETs of a 2 KB value (40 MB of replies) and does not read: the server's memory stays bounded, and all replies come once it reads"
+        )
         func pipelinerThatDoesNotRead() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }

@@ -13,7 +13,9 @@ import TorusTestSupport
 extension RuntimeSuite {
     @Suite("Send queue: attacks")
     struct SendQueueAttackTests {
-        @Test("an echo whose peer never reads queues its received chunks: they do not empty the core's provided-buffer pool, fresh connections are served")
+        @Test(
+            "an echo whose peer never reads queues its received chunks: they do not empty the core's provided-buffer pool, fresh connections are served"
+        )
         func queuedChunksDoNotStarveThePool() async throws {
             // 64 buffers of 4 KiB per core and no growth: 64 small chunks held would empty it.
             let runtime = try Runtime(
@@ -89,7 +91,9 @@ extension RuntimeSuite {
             #expect(onLoan <= 16, "one stuck connection's queue holds \(onLoan) of the core's 64 provided buffers")
         }
 
-        @Test("more pieces than one sendmsg covers (chunks and copies interleaved, empty sends among them), short sends cutting anywhere: every byte once, in order")
+        @Test(
+            "more pieces than one sendmsg covers (chunks and copies interleaved, empty sends among them), short sends cutting anywhere: every byte once, in order"
+        )
         func manyPiecesShortSends() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -152,7 +156,9 @@ extension RuntimeSuite {
             #expect(onLoan == 0)
         }
 
-        @Test("every send cut to N bytes, for N around 1, the iovec and the staging-buffer sizes, while more is appended behind the send in flight: every byte once, in order")
+        @Test(
+            "every send cut to N bytes, for N around 1, the iovec and the staging-buffer sizes, while more is appended behind the send in flight: every byte once, in order"
+        )
         func shortSendsOfEverySize() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -183,7 +189,8 @@ extension RuntimeSuite {
                     try await server.shutdown(.write)
                     let received = try await reading.value
                     if received.count != sent.count || firstDifference(received, sent) != nil {
-                        failures.append("cut \(cut): \(received.count) of \(sent.count) bytes, first difference at \(firstDifference(received, sent) ?? -1)")
+                        failures.append(
+                            "cut \(cut): \(received.count) of \(sent.count) bytes, first difference at \(firstDifference(received, sent) ?? -1)")
                     }
                     try await client.close()
                     try await server.close()
@@ -217,7 +224,9 @@ extension RuntimeSuite {
             #expect(firstDifference(received, sent) == nil)
         }
 
-        @Test("a send waiting for room and a flush, cancelled from another core: CancellationError at once, nothing of the send accepted, the rest arrives")
+        @Test(
+            "a send waiting for room and a flush, cancelled from another core: CancellationError at once, nothing of the send accepted, the rest arrives"
+        )
         func cancelledFromAnotherCore() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -267,7 +276,9 @@ extension RuntimeSuite {
             #expect(firstDifference(received, accepted) == nil)
         }
 
-        @Test("a send waiting for room, or a flush, the stream closed from another core: it throws at once, the chunks go back", arguments: ["send", "flush"])
+        @Test(
+            "a send waiting for room, or a flush, the stream closed from another core: it throws at once, the chunks go back",
+            arguments: ["send", "flush"])
         func closedFromAnotherCoreWhileWaiting(waitingIn: String) async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
