@@ -13,8 +13,9 @@ import Synchronization
 ///
 /// Get a stream's queue with ``TCPStream/sendQueue(limit:)`` on the core that will use it; a
 /// stream has one (every call returns it), and it belongs to that core. Use it from one task at
-/// a time, and do not write to the stream directly while bytes are queued: the two would
-/// interleave.
+/// a time (a second task waiting in a `send` or `flush` while another waits stops the process
+/// with a precondition failure), and do not write to the stream directly while bytes are
+/// queued: the two would interleave.
 ///
 /// Errors: a send that fails (the peer reset the connection, `EPIPE` after its close) ends
 /// the queue: the bytes still queued are dropped, and that error, an ``IOError`` naming the
