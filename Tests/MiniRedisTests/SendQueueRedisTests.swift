@@ -95,6 +95,63 @@ extension RuntimeSuite {
             #expect(growth < 20 << 20, "the server grew by \(growth >> 20) MiB for a client that does not read")
             #expect(received == count)
         }
+
+        @Test(
+            "replies queued before a SUBSCRIBE in the same segment arrive before its confirmation, and messages after it, with the server's sends cut short"
+        )
+        func repliesBeforeSubscriberMode() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (address, server) = try startMiniRedis(on: runtime)
+            defer { server.cancel() }
+            let count = 1000
+            let received = try await runtime.handle.spawn(on: .core(1)) { () -> [UInt8] in
+                let raw = try await TCPStream.connect(to: address)
+                var request: [UInt8] = []
+                for _ in 0..<count { request += Array("*1\r\n$4\r\nPING\r\n".utf8) }
+                request += Array("*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n".utf8)
+                return try await FaultInjection.with([FaultRule("send", .short(3), times: .max), FaultRule("sendmsg", .short(3), times: .max)]) {
+                    try await raw.writeAll(request)
+                    let confirmation = Array("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n".utf8)
+                    let received = try await withTimeout(.seconds(10)) { try await raw.readExactly(count * 7 + confirmation.count) }
+                    let publisher = try await Client.connect(to: address)
+                    _ = try await publisher.publish("ch", "hello")
+                    let message = Array("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n".utf8)
+                    let after = try await withTimeout(.seconds(10)) { try await raw.readExactly(message.count) }
+                    try await publisher.close()
+                    try await raw.close()
+                    return received + after
+                }
+            }.value
+            var expected: [UInt8] = []
+            for _ in 0..<count { expected += Array("+PONG\r\n".utf8) }
+            expected += Array("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n".utf8)
+            expected += Array("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n".utf8)
+            #expect(firstDifference(received, expected) == nil, "\(String(decoding: received.suffix(120), as: UTF8.self))")
+        }
+
+        @Test("a protocol error after 1,000 pipelined commands: their replies, then the error, then the close, with the server's sends cut short")
+        func repliesBeforeProtocolError() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (address, server) = try startMiniRedis(on: runtime)
+            defer { server.cancel() }
+            let count = 1000
+            let received = try await runtime.handle.spawn(on: .core(1)) { () -> String in
+                let raw = try await TCPStream.connect(to: address)
+                var request: [UInt8] = []
+                for _ in 0..<count { request += Array("*1\r\n$4\r\nPING\r\n".utf8) }
+                request += Array("*x\r\n".utf8)
+                return try await FaultInjection.with([FaultRule("send", .short(3), times: .max), FaultRule("sendmsg", .short(3), times: .max)]) {
+                    try await raw.writeAll(request)
+                    let received = try await withTimeout(.seconds(10)) { try await raw.readToEnd() }
+                    try await raw.close()
+                    return String(decoding: received, as: UTF8.self)
+                }
+            }.value
+            let pongs = String(repeating: "+PONG\r\n", count: count)
+            #expect(received.hasPrefix(pongs + "-ERR Protocol error"), "\(received.suffix(200))")
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 import Glibc
 import Synchronization
+import SystemPackage
 import Testing
+import TorusChannels
 import TorusTestSupport
 
 @testable import Torus
@@ -8,7 +10,9 @@ import TorusTestSupport
 // Attacks on `SendQueue` on real loopback sockets: the provided-buffer pool under a peer that
 // does not read, more pieces than one `sendmsg` covers with short sends cutting them anywhere,
 // short sends of every size across staging-buffer boundaries, waits ended from another core
-// (cancellation, close, reset), and misuse (two waiting tasks, the wrong core).
+// (cancellation, close, reset), and misuse (two waiting tasks, the wrong core). Shared test
+// state is behind TorusChannels' `Lock` (pthread): ThreadSanitizer does not see through the
+// futex of `Synchronization.Mutex`.
 
 extension RuntimeSuite {
     @Suite("Send queue: attacks")
@@ -352,6 +356,45 @@ extension RuntimeSuite {
             #expect(outcome.contains("ECONNRESET") || outcome.contains("EPIPE"), "\(outcome)")
         }
 
+        @Test("a Unix stream's queue and its write half's are one queue: bytes through both, cut short, arrive once and in order")
+        func unixStreamAndWriteHalfShareTheQueue() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let path = "/tmp/torus-sendqueue-\(getpid()).sock"
+            unlink(path)
+            defer { unlink(path) }
+            let (same, sent, received) = try await runtime.handle.spawn(on: .core(0)) { () -> (Bool, [UInt8], [UInt8]) in
+                let listener = try UnixListener.bind(FilePath(path))
+                let connecting = spawn(on: .core(1)) { try await UnixStream.connect(to: FilePath(path)) }
+                let server = try await listener.accept()
+                let client = try await connecting.value
+                let (_, writeHalf) = server.split()
+                let whole = try server.sendQueue(limit: 1 << 20)
+                let half = try writeHalf.sendQueue(limit: 1 << 20)
+                let reading = spawn(on: .core(1)) { try await client.readToEnd() }
+                var sent: [UInt8] = []
+                try await FaultInjection.with([
+                    FaultRule("send", subject: path, .short(777), times: .max), FaultRule("sendmsg", subject: path, .short(777), times: .max),
+                ]) {
+                    for round in 0..<200 {
+                        let bytes = pseudoRandomBytes(round * 37 % 5000 + 1, seed: UInt64(round))
+                        try await (round % 2 == 0 ? whole : half).send(bytes)
+                        sent += bytes
+                    }
+                    try await half.flush()
+                }
+                try await server.shutdown(.write)
+                let received = try await reading.value
+                try await client.close()
+                try await server.close()
+                try await listener.close()
+                return (whole.engine === half.engine, sent, received)
+            }.value
+            #expect(same)
+            #expect(received.count == sent.count)
+            #expect(firstDifference(received, sent) == nil)
+        }
+
         @Test("two tasks waiting on one queue at once (misuse) stop the process instead of losing a waiter for ever")
         func twoWaitersTrap() async throws {
             await #expect(processExitsWith: .failure) {
@@ -391,11 +434,11 @@ extension RuntimeSuite {
 }
 
 private final class FloodState: Sendable {
-    let notes = Mutex<[String]>([])
+    let notes = Lock<[String]>([])
 }
 
 private final class SharedState: Sendable {
-    let accepted = Mutex<[UInt8]>([])
+    let accepted = Lock<[UInt8]>([])
     let waiting = Atomic<Bool>(false)
 }
 
