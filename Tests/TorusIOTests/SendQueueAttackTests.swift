@@ -395,6 +395,30 @@ extension RuntimeSuite {
             #expect(firstDifference(received, sent) == nil)
         }
 
+        @Test("the runtime shuts down while a task on each core waits in a send for room: the shutdown returns")
+        func shutdownWithTasksWaiting() async throws {
+            let runtime = try makeRuntime()
+            let peers = try await runtime.handle.spawn(on: .core(0)) { () -> [TCPStream] in
+                var peers: [TCPStream] = []
+                for core in 0..<2 {
+                    let (client, server) = try await connectedPair()
+                    try setSocketBuffers(client, receive: 4096)
+                    try setSocketBuffers(server, send: 4096)
+                    peers += [client, server]
+                    // On the queue's own core: made there, used there.
+                    spawn(on: .core(core)) {
+                        let queue = try server.sendQueue(limit: 64 << 10)
+                        while true { try await queue.send(pseudoRandomBytes(10_000, seed: 8)) }
+                    }
+                }
+                return peers
+            }.value
+            try await Task.sleep(for: .milliseconds(100))
+            let took = ContinuousClock().measure { runtime.shutdown(gracePeriod: .milliseconds(500)) }
+            #expect(took < .seconds(5), "shutdown took \(took)")
+            withExtendedLifetime(peers) {}
+        }
+
         @Test("two tasks waiting on one queue at once (misuse) stop the process instead of losing a waiter for ever")
         func twoWaitersTrap() async throws {
             await #expect(processExitsWith: .failure) {
