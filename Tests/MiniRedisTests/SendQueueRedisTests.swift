@@ -158,5 +158,28 @@ extension RuntimeSuite {
             let pongs = String(repeating: "+PONG\r\n", count: count)
             #expect(received.hasPrefix(pongs + "-ERR Protocol error"), "\(received.suffix(200))")
         }
+
+        @Test(
+            "redis-cli reading 4,000 commands from stdin, against a mini-redis-server whose every send is cut to 5 bytes (TORUS_FAULTS): every reply",
+            .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed"))
+        func redisCLIWithShortSends() throws {
+            // (Not `--pipe`: it ends with an ECHO, which mini-redis does not know.)
+            let server = try ListeningProcess(
+                "mini-redis-server", ["--port", "0", "--cores", "2"], environment: ["TORUS_FAULTS": "send:short=5*all;sendmsg:short=5*all"])
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var commands = ""
+            var expected = ""
+            for index in 0..<2_000 {
+                commands += "SET key\(index) value-\(String(repeating: "x", count: index % 50))-\(index)\nGET key\(index)\n"
+                expected += "OK\nvalue-\(String(repeating: "x", count: index % 50))-\(index)\n"
+            }
+            try commands.write(toFile: directory + "/commands", atomically: true, encoding: .utf8)
+            let cli = RuntimeSuite.MiniRedisServer.redisCLI!
+            let outcome = try runProcess("/bin/sh", ["-c", "'\(cli)' -p \(server.port) < '\(directory)/commands'"])
+            #expect(outcome.status == 0, "\(outcome.stderr)")
+            #expect(outcome.stdout == expected, "\(outcome.stdout.suffix(200))")
+            _ = server.terminate()
+        }
     }
 }
