@@ -419,6 +419,47 @@ extension RuntimeSuite {
             withExtendedLifetime(peers) {}
         }
 
+        @Test(
+            "50 streams closed from the other core with chunks and copies queued for peers that never read: every descriptor closed, every provided buffer back"
+        )
+        func manyClosedWithBytesQueued() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let handle = runtime.handle
+            let descriptorsBefore = openFileAndSocketDescriptors()
+            let onLoan = try await runtime.handle.spawn(on: .core(0)) { () -> Int in
+                let (relay, relayPeer) = try await connectedPair()
+                var chunks = try relayPeer.receivedChunks().makeAsyncIterator()
+                var pairs: [(TCPStream, TCPStream)] = []
+                for index in 0..<50 {
+                    let (client, server) = try await connectedPair()
+                    try setSocketBuffers(client, receive: 4096)
+                    try setSocketBuffers(server, send: 4096)
+                    let queue = try server.sendQueue(limit: 4 << 20)
+                    try await queue.send(pseudoRandomBytes(300 << 10, seed: UInt64(index)))
+                    try await relay.writeAll(pseudoRandomBytes(5000, seed: UInt64(index)))
+                    var got = 0
+                    while got < 5000 {
+                        let batch = try await chunks.nextBatch()
+                        got += batch.reduce(0) { $0 + $1.count }
+                        try await queue.send(batch)
+                    }
+                    try await queue.send([1, 2, 3])
+                    pairs.append((client, server))
+                }
+                let servers = pairs.map(\.1)
+                try await spawn(on: .core(1)) {
+                    try await withTimeout(.seconds(10)) { for server in servers { try await server.close() } }
+                }.value
+                for (client, _) in pairs { try await client.close() }
+                try await relay.close()
+                try await relayPeer.close()
+                return await handle.metrics().cores[0].receiveBuffersOnLoan
+            }.value
+            #expect(onLoan == 0, "\(onLoan) provided buffers still on loan")
+            try await eventually { openFileAndSocketDescriptors() <= descriptorsBefore }
+        }
+
         @Test("two tasks waiting on one queue at once (misuse) stop the process instead of losing a waiter for ever")
         func twoWaitersTrap() async throws {
             await #expect(processExitsWith: .failure) {
