@@ -19,6 +19,8 @@ struct OutgoingBytes: ~Copyable {
         var count: Int
         /// The owner is one of this queue's staging buffers (reusable once sent).
         let isStaging: Bool
+        /// The owner is a received chunk in a provided buffer of its core's pool.
+        var holdsProvidedBuffer = false
     }
 
     /// The size of a staging buffer: bytes copied in smaller amounts share one.
@@ -32,6 +34,8 @@ struct OutgoingBytes: ~Copyable {
     private var spare: IOBuffer?
     /// Bytes queued (every piece from `head` on).
     private(set) var byteCount = 0
+    /// Queued pieces that hold a provided buffer of a core's pool.
+    private(set) var providedBufferCount = 0
 
     init() {}
 
@@ -94,11 +98,26 @@ struct OutgoingBytes: ~Copyable {
     }
 
     /// Queues a received chunk without copying it (it stays out of the provided-buffer pool until
-    /// it has been sent).
+    /// it has been sent), unless the queue already holds its share of the pool: then a copy.
+    ///
+    /// The share is what one connection's ``ReceivedChunks`` may hold waiting for its consumer
+    /// (``receiveQueueLimit(pool:)``): the byte limit alone does not bound the buffers, since a
+    /// peer that sends small messages and does not read its replies would have the queue keep
+    /// one whole provided buffer per message and empty the core's pool, starving every other
+    /// connection on the core.
     mutating func append(_ chunk: ReceivedBuffer) {
         guard chunk.count > 0 else { return }
+        var holdsProvidedBuffer = false
+        if case .provided = chunk.storage {
+            guard providedBufferCount < receiveQueueLimit(pool: chunk.core.receiveBuffers) else {
+                return append(copying: UnsafeRawBufferPointer(start: chunk.address, count: chunk.count))
+            }
+            holdsProvidedBuffer = true
+            providedBufferCount += 1
+        }
         byteCount += chunk.count
-        pieces.append(Piece(owner: chunk, start: chunk.address, count: chunk.count, isStaging: false))
+        pieces.append(
+            Piece(owner: chunk, start: chunk.address, count: chunk.count, isStaging: false, holdsProvidedBuffer: holdsProvidedBuffer))
     }
 
     /// Drops `sent` bytes from the front: the kernel has taken them.
@@ -126,12 +145,14 @@ struct OutgoingBytes: ~Copyable {
         pieces.removeAll()
         head = 0
         byteCount = 0
+        providedBufferCount = 0
         return dropped
     }
 
     private mutating func dropFront() {
         let owner = pieces[head].owner
         pieces[head].owner = nil
+        if pieces[head].holdsProvidedBuffer { providedBufferCount -= 1 }
         if pieces[head].isStaging, let owner {
             let buffer = unsafeDowncast(owner, to: IOBuffer.self)
             if buffer.capacity == OutgoingBytes.stagingSize {

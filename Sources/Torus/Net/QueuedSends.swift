@@ -201,6 +201,10 @@ final class QueuedSends: @unchecked Sendable {
                         continuation.resume()
                         return
                     }
+                    // One waiter: a second task's wait would overwrite the first's continuation,
+                    // and that task would never wake again (not at its deadline, not when
+                    // cancelled, not when the stream closes).
+                    precondition(waiter == nil, "a send queue is used by one task at a time: another task is waiting in its send or flush")
                     waiter = continuation
                     if let scope {
                         deadlineHook = scope.register { [core] in core.execute { self.wake() } }

@@ -13,8 +13,9 @@ import Synchronization
 ///
 /// Get a stream's queue with ``TCPStream/sendQueue(limit:)`` on the core that will use it; a
 /// stream has one (every call returns it), and it belongs to that core. Use it from one task at
-/// a time, and do not write to the stream directly while bytes are queued: the two would
-/// interleave.
+/// a time (a second task waiting in a `send` or `flush` while another waits stops the process
+/// with a precondition failure), and do not write to the stream directly while bytes are
+/// queued: the two would interleave.
 ///
 /// Errors: a send that fails (the peer reset the connection, `EPIPE` after its close) ends
 /// the queue: the bytes still queued are dropped, and that error, an ``IOError`` naming the
@@ -43,7 +44,9 @@ public final class SendQueue {
     public var queuedByteCount: Int { engine.queuedByteCount }
 
     /// Queues a received chunk without copying it. The chunk's provided buffer stays out of
-    /// the core's pool until it has been sent; the limit bounds how many one queue holds.
+    /// the core's pool until it has been sent; a queue holds at most a few (the share of the pool
+    /// one connection's ``ReceivedChunks`` may hold), and copies the chunks past them, so that a
+    /// peer that sends small messages and does not read cannot empty the core's pool.
     ///
     /// Cancel safety: returns at once, the bytes accepted, while the queue is under its limit
     /// (a cancelled task included); waiting for room, a cancellation or a deadline throws
