@@ -175,11 +175,12 @@ struct Bench: ParsableCommand {
             let c = results["C liburing (reference)"]?[load]?.cpuPerMessage ?? .nan
             for name in names {
                 guard let sample = results[name]?[load] else { continue }
+                // A peer left out by --servers has no ratio.
+                let ratio = { (peer: Double) in peer.isNaN ? "-" : String(format: "%.2fx", sample.cpuPerMessage / peer) }
                 lines.append(
                     String(
-                        format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %.2fx | %.2fx |", load.description, name,
-                        sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage,
-                        sample.cpuPerMessage / nio, sample.cpuPerMessage / c))
+                        format: "| %@ | %@ | %.0f | %.1f | %.1f | %.2f | %@ | %@ |", load.description, name,
+                        sample.messagesPerSecond, sample.p50, sample.p99, sample.cpuPerMessage, ratio(nio), ratio(c)))
             }
         }
         return lines.joined(separator: "\n")
