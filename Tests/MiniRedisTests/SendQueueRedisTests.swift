@@ -181,5 +181,23 @@ extension RuntimeSuite {
             #expect(outcome.stdout == expected, "\(outcome.stdout.suffix(200))")
             _ = server.terminate()
         }
+
+        @Test(
+            "a mini-redis-server whose every send fails (TORUS_FAULTS ECONNRESET): redis-cli is told the connection closed at once, not left waiting",
+            .enabled(if: RuntimeSuite.MiniRedisServer.redisCLI != nil, "redis-cli is not installed"))
+        func failingSendsCloseTheConnection() throws {
+            let server = try ListeningProcess(
+                "mini-redis-server", ["--port", "0", "--cores", "1"], environment: ["TORUS_FAULTS": "send:ECONNRESET*all;sendmsg:ECONNRESET*all"])
+            let cli = RuntimeSuite.MiniRedisServer.redisCLI!
+            let started = ContinuousClock.now
+            // The failed reply ends the queue and shuts the socket down; the session's read sees
+            // the end and closes. Before, the session waited for a next request for ever.
+            let outcome = try runProcess("/usr/bin/timeout", ["10", cli, "-p", "\(server.port)", "PING"])
+            let took = ContinuousClock.now - started
+            #expect(outcome.status != 124, "redis-cli waited 10 s for a reply that could not be sent")
+            #expect(!outcome.stdout.contains("PONG"), "\(outcome.stdout)")
+            #expect(took < .seconds(5), "took \(took)")
+            _ = server.terminate()
+        }
     }
 }

@@ -460,26 +460,49 @@ extension RuntimeSuite {
             try await eventually { openFileAndSocketDescriptors() <= descriptorsBefore }
         }
 
-        @Test("two tasks waiting on one queue at once (misuse) stop the process instead of losing a waiter for ever")
-        func twoWaitersTrap() async throws {
-            await #expect(processExitsWith: .failure) {
-                let runtime = try makeRuntime()
-                try await runtime.handle.spawn(on: .core(0)) {
-                    let (client, server) = try await connectedPair()
-                    try setSocketBuffers(client, receive: 4096)
-                    try setSocketBuffers(server, send: 4096)
-                    let queue = try server.sendQueue(limit: 16 << 10)
-                    try await queue.send(pseudoRandomBytes(1 << 20, seed: 6))
-                    // Both wait for the drain; nobody reads. Without a trap the second wait
-                    // overwrote the first's continuation: its task never woke again, not even
-                    // at its deadline. The process then ends normally (the expectation fails).
-                    let first = spawn { try? await withTimeout(.milliseconds(200)) { try await server.sendQueue(limit: 16 << 10).flush() } }
-                    let second = spawn { try? await withTimeout(.milliseconds(200)) { try await server.sendQueue(limit: 16 << 10).flush() } }
-                    try await sleep(for: .seconds(1))
-                    _ = (first, second, client)
-                }.value
-                exit(0)
-            }
+        @Test("several tasks waiting on one queue: each wakes at its own deadline with nothing accepted, and the others finish once the peer reads")
+        func severalWaiters() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let first = pseudoRandomBytes(1 << 20, seed: 6)
+            let (timedOut, received) = try await runtime.handle.spawn(on: .core(0)) { () -> ([String], [UInt8]) in
+                let (client, server) = try await connectedPair()
+                try setSocketBuffers(client, receive: 4096)
+                try setSocketBuffers(server, send: 4096)
+                try await server.sendQueue(limit: 16 << 10).send(first)
+                // Two waits with deadlines, nobody reading: each wakes at its own.
+                let flushing = spawn(on: .core(0)) { () -> String in
+                    do {
+                        try await withTimeout(.milliseconds(100)) { try await server.sendQueue().flush() }
+                        return "flushed"
+                    } catch { return "\(type(of: error))" }
+                }
+                let sending = spawn(on: .core(0)) { () -> String in
+                    do {
+                        try await withTimeout(.milliseconds(150)) { try await server.sendQueue().send([1]) }
+                        return "sent"
+                    } catch { return "\(type(of: error))" }
+                }
+                let timedOut = [try await flushing.value, try await sending.value]
+                // Two waits without deadlines end once the peer reads: a flush, and a send.
+                let draining = spawn(on: .core(0)) { try await server.sendQueue().flush() }
+                let marking = spawn(on: .core(0)) { try await server.sendQueue().send([0xAB, 0xCD]) }
+                let reading = spawn(on: .core(1)) { try await client.readExactly(first.count + 2) }
+                try await withTimeout(.seconds(20)) {
+                    try await draining.value
+                    try await marking.value
+                }
+                let received = try await reading.value
+                try await server.sendQueue().flush()
+                try await server.shutdown(.write)
+                let rest = try await client.readToEnd()
+                try await client.close()
+                try await server.close()
+                return (timedOut, received + rest)
+            }.value
+            #expect(timedOut == ["TimeoutError", "TimeoutError"])
+            #expect(received.count == first.count + 2, "\(received.count) bytes")
+            #expect(received == first + [0xAB, 0xCD], "the timed-out send's byte went out, or the bytes differ")
         }
 
         @Test("a queue used on another core than its own stops the process (a precondition), not memory corruption")

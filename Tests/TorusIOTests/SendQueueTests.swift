@@ -245,6 +245,34 @@ extension RuntimeSuite {
             #expect(queued == 0)
         }
 
+        @Test("a failed send shuts the socket down: a task reading the stream sees its end, and so does the peer")
+        func failureEndsTheConnection() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (readerSaw, peerSaw) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, [UInt8]) in
+                let (client, server) = try await connectedPair()
+                let peer = "\(try client.localAddress)"
+                // A task waiting for a request, as a server's session does.
+                let reading = spawn(on: .core(0)) { () -> String in
+                    let buffer = IOBuffer(capacity: 100)
+                    do {
+                        return try await withTimeout(.seconds(5)) { "read \(try await server.read(into: buffer)) bytes" }
+                    } catch { return "\(error)" }
+                }
+                try await sleep(for: .milliseconds(20))
+                try await FaultInjection.with([FaultRule("send", subject: peer, .fail(.connectionReset))]) {
+                    try await server.sendQueue().send([1, 2, 3])
+                }
+                let readerSaw = try await reading.value
+                let peerSaw = try await withTimeout(.seconds(5)) { try await client.readToEnd() }
+                try await client.close()
+                try await server.close()
+                return (readerSaw, peerSaw)
+            }.value
+            #expect(readerSaw == "read 0 bytes", "the reading task: \(readerSaw)")
+            #expect(peerSaw.isEmpty, "the peer got \(peerSaw)")
+        }
+
         @Test("a peer that resets the connection with bytes queued: the queue reports the reset, drops the bytes, and gives the chunks back")
         func realResetEndsTheQueue() async throws {
             let runtime = try makeRuntime()

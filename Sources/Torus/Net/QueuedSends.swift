@@ -33,9 +33,16 @@ final class QueuedSends: @unchecked Sendable {
     @exclusivity(unchecked) private var sendingOperation = "send"
     /// Why the queue stopped: every later send and flush throws it.
     @exclusivity(unchecked) private(set) var failure: (any Error)?
-    /// The task waiting for room or for the queue to drain, and how few bytes wake it.
-    @exclusivity(unchecked) private var waiter: UnsafeContinuation<Void, Never>?
-    @exclusivity(unchecked) private var wakeAtOrBelow = 0
+    /// The tasks waiting for room or for the queue to drain, each with how few queued bytes
+    /// wake it. Usually none or one; several tasks may share a stream's queue.
+    @exclusivity(unchecked) private var waiters: [Waiter] = []
+    @exclusivity(unchecked) private var nextWaiterID: UInt64 = 0
+
+    private struct Waiter {
+        let id: UInt64
+        let threshold: Int
+        let continuation: UnsafeContinuation<Void, Never>
+    }
     /// Cancellations by someone else (see `ringIO`) and empty sends in a row.
     @exclusivity(unchecked) private var retries = 0
     /// The completion handler, made once: a closure per send would be an allocation per send.
@@ -143,9 +150,18 @@ final class QueuedSends: @unchecked Sendable {
         descriptor.giveBack()
         record(completion.result, operation: sendingOperation)
         submit()
-        if let waiter, failure != nil || bytes.byteCount <= wakeAtOrBelow {
-            self.waiter = nil
-            waiter.resume()
+        if !waiters.isEmpty { wakeDue() }
+    }
+
+    /// Wakes the waiters whose wait is over: few enough bytes queued, or the queue failed.
+    private func wakeDue() {
+        var index = 0
+        while index < waiters.count {
+            if failure != nil || bytes.byteCount <= waiters[index].threshold {
+                waiters.remove(at: index).continuation.resume()
+            } else {
+                index += 1
+            }
         }
     }
 
@@ -175,10 +191,17 @@ final class QueuedSends: @unchecked Sendable {
     }
 
     /// Ends the queue: the bytes not sent are dropped (a received chunk goes back to its pool),
-    /// and `error` is what every later call throws.
+    /// and `error` is what every later call throws. The socket is shut down both ways, as a
+    /// failed write ends a connection in SwiftNIO: a task reading the stream sees its end
+    /// instead of waiting for a request whose reply could never be sent.
     private func fail(_ error: any Error) {
-        if failure == nil { failure = error }
+        guard failure == nil else { return }
+        failure = error
         bytes.removeAll()
+        if let fd = descriptor.borrow() {
+            _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+            descriptor.giveBack()
+        }
     }
 
     // MARK: Waiting
@@ -190,9 +213,9 @@ final class QueuedSends: @unchecked Sendable {
             if Task.isCancelled { throw CancellationError() }
             let scope = CancelScope.ofCurrentTask
             if let scope, scope.isExpired { throw CancellationError() }
-            wakeAtOrBelow = threshold
             // The deadline wakes the wait as a cancellation does; the loop then throws.
             var deadlineHook: UInt64?
+            nonisolated(unsafe) var waiterID: UInt64?
             await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                     // A cancellation after the check above ran its handler already: its wake
@@ -201,27 +224,24 @@ final class QueuedSends: @unchecked Sendable {
                         continuation.resume()
                         return
                     }
-                    // One waiter: a second task's wait would overwrite the first's continuation,
-                    // and that task would never wake again (not at its deadline, not when
-                    // cancelled, not when the stream closes).
-                    precondition(waiter == nil, "a send queue is used by one task at a time: another task is waiting in its send or flush")
-                    waiter = continuation
+                    let id = nextWaiterID
+                    nextWaiterID &+= 1
+                    waiterID = id
+                    waiters.append(Waiter(id: id, threshold: threshold, continuation: continuation))
                     if let scope {
-                        deadlineHook = scope.register { [core] in core.execute { self.wake() } }
-                        if deadlineHook == nil { wake() }  // it passed in between
+                        deadlineHook = scope.register { [core] in core.execute { self.wake(id) } }
+                        if deadlineHook == nil { wake(id) }  // it passed in between
                     }
                 }
             } onCancel: { [core] in
-                core.execute { self.wake() }
+                core.execute { if let waiterID { self.wake(waiterID) } }
             }
             if let scope, let deadlineHook { scope.unregister(deadlineHook) }
         }
     }
 
-    private func wake() {
-        if let waiter {
-            self.waiter = nil
-            waiter.resume()
-        }
+    /// Wakes waiter `id` if it still waits (its task was cancelled or its deadline passed).
+    private func wake(_ id: UInt64) {
+        if let index = waiters.firstIndex(where: { $0.id == id }) { waiters.remove(at: index).continuation.resume() }
     }
 }

@@ -12,15 +12,19 @@ import Synchronization
 /// its memory.
 ///
 /// Get a stream's queue with ``TCPStream/sendQueue(limit:)`` on the core that will use it; a
-/// stream has one (every call returns it), and it belongs to that core. Use it from one task at
-/// a time (a second task waiting in a `send` or `flush` while another waits stops the process
-/// with a precondition failure), and do not write to the stream directly while bytes are
-/// queued: the two would interleave.
+/// stream has one (every call returns it), and it belongs to that core. Several tasks on that
+/// core may send through it: each call's bytes stay together, in the order the calls were
+/// accepted. Do not write to the stream directly while bytes are queued: the two would
+/// interleave.
 ///
 /// Errors: a send that fails (the peer reset the connection, `EPIPE` after its close) ends
-/// the queue: the bytes still queued are dropped, and that error, an ``IOError`` naming the
-/// operation and the peer's address, is thrown by every later `send` and `flush`. So a failure
-/// is reported, at the latest, by the ``flush()`` before the close.
+/// the queue: the bytes still queued are dropped, the socket is shut down both ways (a task
+/// reading the stream sees its end, as after a failed write in SwiftNIO), and that error, an
+/// ``IOError`` naming the operation and the peer's address, is thrown by every later `send`
+/// and `flush`. So a failure is reported, at the latest, by the ``flush()`` before the close.
+///
+/// A stream dropped without ``TCPStream/close()`` keeps its descriptor while bytes are queued,
+/// until they are sent or the send fails: close a stream whose peer may never read.
 ///
 /// **Cancel safety.** Accepted bytes are sent whatever happens to the task that queued them, as
 /// long as the stream is open: the queue lives on in its send until the last byte has left. A
@@ -106,17 +110,17 @@ public final class SendQueue {
 
 extension SocketHandle {
     /// The stream's one send queue, made on the calling core on first use; a later call
-    /// returns it with `limit` as its new limit.
-    func makeSendQueue(limit: Int) throws -> SendQueue {
-        precondition(limit > 0, "a send queue's limit must be positive, not \(limit)")
+    /// returns it, with `limit` as its new limit if one is given.
+    func makeSendQueue(limit: Int?) throws -> SendQueue {
+        if let limit { precondition(limit > 0, "a send queue's limit must be positive, not \(limit)") }
         guard let core = Core.current else { throw RuntimeError.notOnRuntimeThread(operation: "sendQueue") }
         let engine = try sendQueue.withLock { engine throws(RuntimeError) -> QueuedSends in
             if let engine {
                 guard engine.core === core else { throw .wrongCore(operation: "sendQueue", owner: engine.core.index) }
-                engine.limit = limit
+                if let limit { engine.limit = limit }
                 return engine
             }
-            let made = QueuedSends(core: core, descriptor: descriptor, address: address, limit: limit)
+            let made = QueuedSends(core: core, descriptor: descriptor, address: address, limit: limit ?? SendQueue.defaultLimit)
             engine = made
             return made
         }
@@ -128,11 +132,11 @@ extension TCPStream {
     /// The queue that sends this stream's bytes without the task waiting for each send (see
     /// ``SendQueue``). The first call makes it on the calling core, which it then belongs to;
     /// later calls return the same queue.
-    /// - Parameter limit: queued bytes at or past which a send waits for room (a later call
-    ///   sets the queue's limit anew).
+    /// - Parameter limit: queued bytes at or past which a send waits for room; nil keeps the
+    ///   queue's limit (``SendQueue/defaultLimit`` for a new queue).
     /// - Throws: ``RuntimeError/notOnRuntimeThread(operation:)`` off a Torus core;
     ///   ``RuntimeError/wrongCore(operation:owner:)`` on another core than the queue's.
-    public func sendQueue(limit: Int = SendQueue.defaultLimit) throws -> SendQueue {
+    public func sendQueue(limit: Int? = nil) throws -> SendQueue {
         try handle.makeSendQueue(limit: limit)
     }
 }
@@ -140,7 +144,7 @@ extension TCPStream {
 extension UnixStream {
     /// The queue that sends this stream's bytes without the task waiting for each send (see
     /// ``SendQueue`` and ``TCPStream/sendQueue(limit:)``).
-    public func sendQueue(limit: Int = SendQueue.defaultLimit) throws -> SendQueue {
+    public func sendQueue(limit: Int? = nil) throws -> SendQueue {
         try handle.makeSendQueue(limit: limit)
     }
 }
@@ -148,7 +152,7 @@ extension UnixStream {
 extension WriteHalf {
     /// The stream's queue that sends bytes without the task waiting for each send (see
     /// ``SendQueue`` and ``TCPStream/sendQueue(limit:)``): the same queue as the stream's.
-    public func sendQueue(limit: Int = SendQueue.defaultLimit) throws -> SendQueue {
+    public func sendQueue(limit: Int? = nil) throws -> SendQueue {
         try handle.makeSendQueue(limit: limit)
     }
 }
