@@ -166,7 +166,7 @@ case "$command" in
         # target instead (Fuzz/).
         suites='MPSCTests|OtherChannels|SyncPrimitives|CancelSafetyTests|CancelSafetyAttackTests|ProvidedBuffers|GatheredWriteTests|ReceivedBatchTests|BatchedFileReads|BatchedFileReadAttacks'
         suites+='|Cancellation|CancellationTokenTests|BlockingPool|MailboxStress|DescriptorOwnershipTests'
-        suites+='|Start|Shutdown|Timers|Sockets|ProvidedBuffers|ListenerGroups|Files|IOCancelSafetyTests'
+        suites+='|Start|Shutdown|Timers|Sockets|ProvidedBuffers|ListenerGroups|Files|IOCancelSafetyTests|SendQueueTests|SendQueueAttackTests|ForwardTests|DriverNestedReapTests'
         case "$kind" in
             thread)
                 # .ci/tsan.supp: reports proven to be ThreadSanitizer blind spots, each with why.
