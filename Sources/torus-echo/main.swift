@@ -80,8 +80,13 @@ struct Server: ParsableCommand {
         .reuseport
     @Option(help: "provided: multishot receive into provided buffers; owned: a buffer per connection.") var buffers: BufferMode = .provided
     @Option(help: "Size of each provided receive buffer in bytes (with --buffers provided; default 16384).") var receiveBufferSize: Int?
-    @Option(help: "queued: echoes go through a send queue, the task does not wait for them; awaited: each send awaited before the next receive.")
-    var replies: ReplyMode = .queued
+    @Option(
+        help:
+            "forwarded: received chunks go to a send queue from the receive's completion (no task resumption per message; with --buffers owned as queued); queued: the task hands each batch to a send queue; awaited: each send awaited before the next receive."
+    )
+    var replies: ReplyMode = .forwarded
+    @Option(help: "Microseconds a core keeps polling for work before it parks (RuntimeConfiguration.busyPoll; 0: park at once).")
+    var busyPollMicroseconds: Int = 0
 
     func run() throws {
         let address = try parseAddress(host: host, port: port)
@@ -93,6 +98,8 @@ struct Server: ParsableCommand {
             guard cores > 0 else { throw ValidationError("--cores must be at least 1") }
             configuration.cores = .count(clampedCores(cores, program: "torus-echo server"))
         }
+        guard (0...1_000_000).contains(busyPollMicroseconds) else { throw ValidationError("--busy-poll-microseconds must be 0 to 1000000") }
+        configuration.busyPoll = .microseconds(busyPollMicroseconds)
         if let receiveBufferSize {
             guard (1...(1 << 20)).contains(receiveBufferSize) else { throw ValidationError("--receive-buffer-size must be 1 to 1048576 bytes") }
             configuration.receiveBufferSize = receiveBufferSize
