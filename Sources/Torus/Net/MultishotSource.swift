@@ -49,6 +49,8 @@ final class MultishotSource<Element>: @unchecked Sendable {
     /// resuming the consumer's task; returns false to refuse one, which is then queued as usual.
     /// Offered an item only while none is queued, so items keep their order.
     @exclusivity(unchecked) var directConsumer: ((Element) -> Bool)?
+    /// An item a consumer took and gave back (it could not pass it on): handed out first.
+    @exclusivity(unchecked) private var givenBack: Element?
 
     /// - Parameters:
     ///   - prepare: fills the SQE for the socket's descriptor.
@@ -81,6 +83,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
     }
 
     deinit {
+        if let givenBack { discard(givenBack) }
         while let item = items.popFirst() { discard(item) }
     }
 
@@ -93,6 +96,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
     nonisolated(nonsending) func next(endOnCancel: Bool) async throws -> Element? {
         precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
         while true {
+            if let item = givenBack {
+                givenBack = nil
+                return item
+            }
             if let item = items.popFirst() { return item }
             if let finished {
                 if case .failure(let error) = finished {
@@ -154,6 +161,10 @@ final class MultishotSource<Element>: @unchecked Sendable {
     func takeQueued(upTo limit: Int) -> [Element] {
         precondition(core.isCurrent, "a multishot \(operation) is consumed on the core that armed it")
         var taken: [Element] = []
+        if limit > 0, let item = givenBack {
+            givenBack = nil
+            taken.append(item)
+        }
         while taken.count < limit, let item = items.popFirst() { taken.append(item) }
         return taken
     }
@@ -165,6 +176,13 @@ final class MultishotSource<Element>: @unchecked Sendable {
         waitingForBuffers = false
         wake()
         return true
+    }
+
+    /// Puts back an item `next()` handed out that the consumer could not use (a forward whose
+    /// queue send was cancelled): the next `next()` returns it, before anything queued.
+    func giveBack(_ item: Element) {
+        precondition(core.isCurrent && givenBack == nil, "a multishot \(operation): one item given back at a time, on its core")
+        givenBack = item
     }
 
     /// Cancels the operation if it is armed (core thread); a later `next` re-arms it.
@@ -215,7 +233,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
     /// Hands `item` to the direct consumer, or queues it for `next()`; past `maxQueued`,
     /// spilled, and the operation paused. Returns whether it was queued.
     private func enqueue(_ item: Element) -> Bool {
-        if items.isEmpty, let directConsumer, directConsumer(item) { return false }
+        if items.isEmpty, givenBack == nil, let directConsumer, directConsumer(item) { return false }
         items.append(items.count < maxQueued ? item : spill(item))
         if items.count >= maxQueued, let armed, !pausing {
             pausing = true

@@ -235,7 +235,14 @@ public struct ReceivedChunks: AsyncSequence {
                 // This task holds a chunk now: until it is queued, the core must not queue the
                 // ones after it.
                 source.directConsumer = nil
-                try await queue.send(chunk)
+                do {
+                    try await queue.send(chunk)
+                } catch {
+                    // Cancelled while waiting for room (or the queue failed): the chunk was not
+                    // accepted, so it goes back to the front for the next call.
+                    source.giveBack(chunk)
+                    throw error
+                }
                 forwarded.value += chunk.count
             }
             try await queue.flush()
