@@ -294,13 +294,7 @@ extension RuntimeSuite {
                 try setSocketBuffers(server, send: 4096)
                 let queue = try server.sendQueue(limit: 64 << 10)
                 var chunks = try relayPeer.receivedChunks().makeAsyncIterator()
-                try await relay.writeAll(pseudoRandomBytes(48 << 10, seed: 3))
-                var got = 0
-                while got < 48 << 10 {
-                    let batch = try await chunks.nextBatch()
-                    got += batch.reduce(0) { $0 + $1.count }
-                    try await queue.send(batch)
-                }
+                try await queueRelayed(pseudoRandomBytes(48 << 10, seed: 3), through: relay, chunks: &chunks, into: queue)
                 let waiter = spawn { () -> String in
                     do {
                         let queue = try server.sendQueue(limit: 64 << 10)
@@ -533,12 +527,4 @@ private final class SharedState: Sendable {
 private struct UncheckedBox<T>: @unchecked Sendable {
     let value: T
     init(_ value: T) { self.value = value }
-}
-
-/// Sets `SO_SNDBUF` and `SO_RCVBUF` (the kernel doubles them and keeps a minimum).
-private func setSocketBuffers(_ stream: TCPStream, send: Int32? = nil, receive: Int32? = nil) throws {
-    try stream.handle.withDescriptor { fd in
-        if var send { setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUF, &send, socklen_t(MemoryLayout<Int32>.size)) }
-        if var receive { setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size)) }
-    }
 }

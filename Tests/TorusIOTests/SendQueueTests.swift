@@ -80,8 +80,8 @@ extension RuntimeSuite {
             let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> (String, [UInt8], [UInt8], Int) in
                 let (client, server) = try await connectedPair()
                 // Small kernel buffers, so that the queue, not the socket, holds the backlog.
-                try setBufferSizes(client, receive: 4096)
-                try setBufferSizes(server, send: 4096)
+                try setSocketBuffers(client, receive: 4096)
+                try setSocketBuffers(server, send: 4096)
                 let queue = try server.sendQueue(limit: 64 << 10)
                 var accepted: [UInt8] = []
                 var stopped = "never stopped"
@@ -125,7 +125,7 @@ extension RuntimeSuite {
                 let (client, server) = try await connectedPair()
                 // The client's receive buffer keeps its usual size: 3 MiB through 4 KiB windows
                 // would take a minute; the kernel still holds far less than the payload.
-                try setBufferSizes(server, send: 4096)
+                try setSocketBuffers(server, send: 4096)
                 let payload = pseudoRandomBytes(3 << 20, seed: 9)
                 // A writer that queues everything (the limit is above it) and returns at once,
                 // then one that is cancelled while waiting for room: what it had queued goes.
@@ -280,18 +280,12 @@ extension RuntimeSuite {
             let (outcome, onLoan) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int) in
                 let (client, server) = try await connectedPair()
                 let (relay, relayPeer) = try await connectedPair()
-                try setBufferSizes(client, receive: 4096)
-                try setBufferSizes(server, send: 4096)
+                try setSocketBuffers(client, receive: 4096)
+                try setSocketBuffers(server, send: 4096)
                 let queue = try server.sendQueue(limit: 1 << 20)
                 var chunks = try relayPeer.receivedChunks().makeAsyncIterator()
                 // Received chunks sit in the queue (nobody reads the client yet).
-                try await relay.writeAll(pseudoRandomBytes(200 << 10, seed: 3))
-                var got = 0
-                while got < 200 << 10 {
-                    let batch = try await chunks.nextBatch()
-                    got += batch.reduce(0) { $0 + $1.count }
-                    try await queue.send(batch)
-                }
+                try await queueRelayed(pseudoRandomBytes(200 << 10, seed: 3), through: relay, chunks: &chunks, into: queue)
                 // Unread bytes in its receive buffer: the client's close sends a reset.
                 try await client.close()
                 var outcome = "no error"
@@ -320,8 +314,8 @@ extension RuntimeSuite {
             defer { runtime.shutdown() }
             let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> (String, String) in
                 let (client, server) = try await connectedPair()
-                try setBufferSizes(client, receive: 4096)
-                try setBufferSizes(server, send: 4096)
+                try setSocketBuffers(client, receive: 4096)
+                try setSocketBuffers(server, send: 4096)
                 let queue = try server.sendQueue(limit: 1 << 20)
                 try await queue.send(pseudoRandomBytes(512 << 10, seed: 1))
                 // The close comes from another task while this one waits in the flush.
@@ -351,8 +345,8 @@ extension RuntimeSuite {
             let runtime = try makeRuntime()
             let peer = try await runtime.handle.spawn(on: .core(0)) { () -> TCPStream in
                 let (client, server) = try await connectedPair()
-                try setBufferSizes(client, receive: 4096)
-                try setBufferSizes(server, send: 4096)
+                try setSocketBuffers(client, receive: 4096)
+                try setSocketBuffers(server, send: 4096)
                 let queue = try server.sendQueue(limit: 1 << 20)
                 try await queue.send(pseudoRandomBytes(512 << 10, seed: 2))
                 return client
@@ -369,7 +363,7 @@ extension RuntimeSuite {
             let descriptorsBefore = openFileAndSocketDescriptors()
             let (expected, received) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8], [UInt8]) in
                 var (client, server): (TCPStream, TCPStream?) = try await connectedPair()
-                try setBufferSizes(server!, send: 4096)
+                try setSocketBuffers(server!, send: 4096)
                 let payload = pseudoRandomBytes(1 << 20, seed: 4)
                 try await server!.sendQueue(limit: 2 << 20).send(payload)
                 server = nil
@@ -469,13 +463,5 @@ extension RuntimeSuite {
             }.value
             #expect(throws: RuntimeError.self) { _ = try stream.sendQueue() }
         }
-    }
-}
-
-/// Sets `SO_SNDBUF` and `SO_RCVBUF` (the kernel doubles them and keeps a minimum).
-private func setBufferSizes(_ stream: TCPStream, send: Int32? = nil, receive: Int32? = nil) throws {
-    try stream.handle.withDescriptor { fd in
-        if var send { setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDBUF, &send, socklen_t(MemoryLayout<Int32>.size)) }
-        if var receive { setsockopt(fd.rawValue, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size)) }
     }
 }

@@ -96,22 +96,12 @@ extension Core {
         driver.cancelOperations(onDescriptor: fd)
     }
 
-    /// Submits a multishot operation: `handler` runs on this core for every completion until
-    /// one arrives without `IORING_CQE_F_MORE`. `keepAlive` lives until then. Returns the id to
-    /// cancel it with (``cancelOperation(_:)``).
-    func submitMultishot(
-        keepAlive: AnyObject?,
-        handler: @escaping (Completion) -> Void,
-        _ prepare: (SubmissionEntry) -> Void
-    ) -> OperationID {
-        assertOnCore()
-        return driver.submitMultishot(keepAlive: keepAlive, handler: handler, prepare)
-    }
-
-    /// Submits a one-shot operation whose completion goes to `handler` on this core, with no task
-    /// waiting for it (a ``SendQueue``'s sends). `keepAlive` lives until the completion. The
-    /// caller checks ``stopping`` first: a stopping core cancels what is in flight, and the
-    /// handler then sees `-ECANCELED`.
+    /// Submits an operation whose completions go to `handler` on this core instead of to a
+    /// waiting task: every completion of a multishot operation until one arrives without
+    /// `IORING_CQE_F_MORE`, or the one completion of a one-shot operation (a ``SendQueue``'s
+    /// sends). `keepAlive` lives until the last. Returns the id to cancel it with
+    /// (``cancelOperation(_:)``). A stopping core cancels what is in flight: the handler then
+    /// sees `-ECANCELED`.
     func submitCallingBack(
         keepAlive: AnyObject?,
         handler: @escaping (Completion) -> Void,

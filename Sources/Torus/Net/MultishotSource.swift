@@ -200,7 +200,7 @@ final class MultishotSource<Element>: @unchecked Sendable {
             return
         }
         let prepare = self.prepare
-        let id = core.submitMultishot(
+        let id = core.submitCallingBack(
             keepAlive: self,
             handler: { [unowned(unsafe) self] completion in self.complete(completion) },
             { entry in prepare(entry, fd) })
