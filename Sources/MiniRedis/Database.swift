@@ -17,20 +17,35 @@ public final class Database: Sendable {
             bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
         }
 
-        /// FNV-1a: a cheap, stable spread for choosing a shard.
+        /// A cheap spread for choosing a shard, eight bytes at a time (byte-at-a-time FNV was
+        /// 2% of a pipelined server's CPU). Not keyed: a client choosing keys can at most crowd
+        /// one shard's lock; the shard's table hashes with the seeded `Hasher`, so colliding
+        /// keys cannot slow its lookups.
         var shardHash: Int {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in bytes {
-                hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+            bytes.withUnsafeBytes { raw in
+                var hash = 0x9e37_79b9_7f4a_7c15 ^ UInt64(raw.count)
+                var offset = 0
+                while offset + 8 <= raw.count {
+                    hash = (hash ^ raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) &* 0xff51_afd7_ed55_8ccd
+                    hash ^= hash >> 32
+                    offset += 8
+                }
+                var tail: UInt64 = 0
+                while offset < raw.count {
+                    tail = tail << 8 | UInt64(raw[offset])
+                    offset += 1
+                }
+                hash = (hash ^ tail) &* 0xc4ce_b9fe_1a85_ec53
+                hash ^= hash >> 29
+                return Int(truncatingIfNeeded: hash)
             }
-            return Int(truncatingIfNeeded: hash >> 7)
         }
     }
 
     /// A stored value and when it stops existing.
     struct Entry {
         var value: [UInt8]
-        var expiresAt: ContinuousClock.Instant?
+        var expiresAt: ExpiryTime?
     }
 
     /// One shard: its table and how many of its keys have an expiry (so sweeps skip the rest).
@@ -43,7 +58,6 @@ public final class Database: Sendable {
     }
 
     private let shards: [Shard]
-    private let clock = ContinuousClock()
 
     /// A database split into `shardCount` shards (rounded up to a power of two).
     public init(shardCount: Int = 64) {
@@ -59,10 +73,9 @@ public final class Database: Sendable {
     /// The value under `key`, or nil if there is none or it has expired (then it is removed).
     public func get(_ key: [UInt8]) -> [UInt8]? {
         let key = Key(bytes: key)
-        let clock = self.clock
         return shard(for: key).state.withLock { state in
             guard let entry = state.table[key] else { return nil }
-            if let deadline = entry.expiresAt, deadline <= clock.now {
+            if let deadline = entry.expiresAt, deadline <= .now {
                 state.table[key] = nil
                 state.expiring -= 1
                 return nil
@@ -75,7 +88,7 @@ public final class Database: Sendable {
     /// disappears after that long.
     public func set(_ key: [UInt8], _ value: [UInt8], expiry: Duration? = nil) {
         let key = Key(bytes: key)
-        let deadline = expiry.map { clock.now.advanced(by: $0) }
+        let deadline = expiry.map { ExpiryTime.now.advanced(by: $0) }
         shard(for: key).state.withLock { state in
             let previous = state.table.updateValue(Entry(value: value, expiresAt: deadline), forKey: key)
             if previous?.expiresAt != nil { state.expiring -= 1 }
@@ -85,7 +98,7 @@ public final class Database: Sendable {
 
     /// Removes the keys; returns how many existed (expired ones do not count).
     public func delete(_ keys: [[UInt8]]) -> Int {
-        let now = clock.now
+        let now = ExpiryTime.now
         var removed = 0
         for key in keys.map(Key.init(bytes:)) {
             shard(for: key).state.withLock { state in
@@ -104,7 +117,7 @@ public final class Database: Sendable {
     /// only bounds the memory held by keys nobody reads again.
     @discardableResult
     public func purgeExpired() -> Int {
-        let now = clock.now
+        let now = ExpiryTime.now
         var purged = 0
         for shard in shards {
             shard.state.withLock { state in

@@ -12,13 +12,14 @@ final class Session {
     /// writer of the block.
     let counters: ConnectionCounters
     /// What of the reader's and writer's byte totals has been added to `counters`.
-    private var countedInput: UInt64 = 0
-    private var countedOutput: UInt64 = 0
+    /// Unchecked exclusivity (these and below): only the session's task touches them.
+    @exclusivity(unchecked) private var countedInput: UInt64 = 0
+    @exclusivity(unchecked) private var countedOutput: UInt64 = 0
 
     /// In subscriber mode (exempt from the idle timeout, as in redis).
-    var isSubscriber = false
+    @exclusivity(unchecked) var isSubscriber = false
     /// The stream's send queue, once ``run()`` has started.
-    private var replies: SendQueue?
+    @exclusivity(unchecked) private var replies: SendQueue?
 
     var database: Database { server.database }
     var pubsub: PubSub { server.pubsub }
