@@ -76,7 +76,9 @@ func format(_ value: Double, unit: String) -> String {
         if value >= 10_000 { return String(format: "%.1f us", value / 1_000) }
         return String(format: value < 10 ? "%.1f ns" : "%.0f ns", value)
     }
-    return String(format: "%.1f %@", value, unit)
+    // Below 10 of a unit, two decimals: a pipelined request costs 0.7 us, where one decimal
+    // hides a 10% difference.
+    return String(format: value < 10 ? "%.2f %@" : "%.1f %@", value, unit)
 }
 
 /// The comparison as a Markdown table (ratio = peer / Torus, so above 1 means Torus is ahead).
