@@ -6,6 +6,14 @@ import Glibc
 ///
 /// Owned by one ring's thread. `count` buffers of `size` bytes live in one allocation; buffer
 /// `id` is at `base + id * size`.
+///
+/// A free buffer is either posted (in the ring, for the kernel to take) or held here, on a
+/// last-in-first-out stack, for ``postHeld(_:)`` to post later. The kernel takes posted buffers
+/// in ring order, so a ring with every free buffer posted cycles through all of them: with
+/// 1,024 buffers of 16 KiB, each receive writes 16 MiB behind the last use of its buffer, cold
+/// in every cache, and the send that echoes it reads it cold again. Holding most free buffers
+/// back and posting the ones given back last keeps the kernel on a few warm ones (the owner
+/// decides how many; see `ProvidedBufferPool`).
 public final class ProvidedBufferRing {
     let ring: Ring
     // SAFETY: `ringMemory` is mmap'd and registered by torus_buf_ring_create and unregistered and
@@ -27,10 +35,16 @@ public final class ProvidedBufferRing {
     private let slotOfID: UnsafeMutablePointer<UInt32>
     /// The position the next buffer given back goes to (the ring's tail, as this side keeps it).
     private var tail: UInt32 = 0
+    // SAFETY: allocated here for `count` ids and freed in deinit; core-thread only.
+    /// Free buffers not posted, the one held last on top.
+    private let heldIDs: UnsafeMutablePointer<UInt16>
+    /// How many buffers are held (not posted, not on loan).
+    public private(set) var held = 0
 
-    /// Registers `count` (a power of two, at most 32768) buffers of `size` bytes as `group`.
+    /// Registers `count` (a power of two, at most 32768) buffers of `size` bytes as `group`,
+    /// the first `posted` of them (all by default) in the ring and the rest held.
     /// - Returns: nil with the errno when the kernel refuses (before 5.19, or memlock).
-    public init?(ring: Ring, group: Int32, count: Int, size: Int, error: inout Int32) {
+    public init?(ring: Ring, group: Int32, count: Int, size: Int, posted: Int? = nil, error: inout Int32) {
         precondition(count > 0 && count & (count - 1) == 0 && count <= 32768, "buffer count must be a power of two up to 32768")
         var code: Int32 = 0
         guard let memory = torus_buf_ring_create(ring.raw, UInt32(count), group, &code) else {
@@ -51,13 +65,22 @@ public final class ProvidedBufferRing {
         self.group = group
         idAtSlot = .allocate(capacity: count)
         slotOfID = .allocate(capacity: count)
-        for id in 0..<count {
+        heldIDs = .allocate(capacity: count)
+        let postedCount = min(max(posted ?? count, 0), count)
+        for id in 0..<postedCount {
             torus_buf_ring_add(memory, pointer + id * size, UInt32(size), UInt16(id), UInt32(count), Int32(id))
             idAtSlot[id] = UInt16(id)
             slotOfID[id] = UInt32(id)
         }
-        tail = UInt32(count)
-        torus_buf_ring_advance(memory, Int32(count))
+        for slot in postedCount..<count { idAtSlot[slot] = UInt16.max }
+        // The lowest held id on top.
+        for id in (postedCount..<count).reversed() {
+            heldIDs[held] = UInt16(id)
+            slotOfID[id] = UInt32(count)  // no slot yet
+            held += 1
+        }
+        tail = UInt32(postedCount)
+        torus_buf_ring_advance(memory, Int32(postedCount))
     }
 
     /// The buffer `steps` slots after buffer `id` in the ring: the kernel consumes the ring in
@@ -70,24 +93,54 @@ public final class ProvidedBufferRing {
     /// Whether buffer `id`'s slot still holds it: no buffer was recycled into it since the
     /// kernel took `id`. Slots are refilled in ring order, so while the first slot of a bundle
     /// still holds its buffer, so do the slots after it: ``bufferID(after:by:)`` names them.
-    public func isInItsSlot(_ id: UInt16) -> Bool { idAtSlot[Int(slotOfID[Int(id)])] == id }
+    public func isInItsSlot(_ id: UInt16) -> Bool {
+        let slot = Int(slotOfID[Int(id)])
+        return slot < count && idAtSlot[slot] == id
+    }
 
     /// The memory of buffer `id`.
     public func address(of id: UInt16) -> UnsafeMutableRawPointer { base + Int(id) * size }
 
     /// Gives buffer `id` back to the kernel.
     public func recycle(_ id: UInt16) {
-        torus_buf_ring_add(ringMemory, address(of: id), UInt32(size), id, UInt32(count), 0)
+        post(id, offset: 0)
+        torus_buf_ring_advance(ringMemory, 1)
+    }
+
+    /// Keeps buffer `id` free but out of the ring, on top of the held ones.
+    public func hold(_ id: UInt16) {
+        precondition(held < count, "more buffers held than the group has")
+        heldIDs[held] = id
+        held += 1
+    }
+
+    /// Posts up to `limit` held buffers, the last held first; returns how many.
+    @discardableResult
+    public func postHeld(_ limit: Int) -> Int {
+        let posting = min(limit, held)
+        guard posting > 0 else { return 0 }
+        for offset in 0..<posting {
+            held -= 1
+            post(heldIDs[held], offset: offset)
+        }
+        torus_buf_ring_advance(ringMemory, Int32(posting))
+        return posting
+    }
+
+    /// Writes buffer `id` into the slot `offset` past the ring's published tail (made visible
+    /// by the caller's advance, once for all the buffers it posts).
+    private func post(_ id: UInt16, offset: Int) {
+        torus_buf_ring_add(ringMemory, address(of: id), UInt32(size), id, UInt32(count), Int32(offset))
         let slot = tail & UInt32(count - 1)
         idAtSlot[Int(slot)] = id
         slotOfID[Int(id)] = slot
         tail &+= 1
-        torus_buf_ring_advance(ringMemory, 1)
     }
 
     deinit {
         idAtSlot.deallocate()
         slotOfID.deallocate()
+        heldIDs.deallocate()
         torus_buf_ring_destroy(ring.raw, ringMemory, UInt32(count), group)
         free(base)
     }

@@ -26,3 +26,28 @@ struct ProvidedBufferRingTests {
         #expect(group.bufferID(after: 2, by: 2) == 3, "the ring wraps after slot 3")
     }
 }
+
+@Suite("Provided-buffer ring: held buffers", .enabled(if: ringAvailable, ringUnavailableReason))
+struct ProvidedBufferHeldTests {
+    @Test("a group posts only some buffers at first; held ones are posted last-held-first, into the next slots")
+    func heldBuffers() throws {
+        let ring = try Ring(entries: 8)
+        var code: Int32 = 0
+        let group = try #require(ProvidedBufferRing(ring: ring, group: 1, count: 8, size: 64, posted: 2, error: &code), "errno \(code)")
+        #expect(group.held == 6)
+        #expect(group.isInItsSlot(0) && group.isInItsSlot(1))
+        #expect(!group.isInItsSlot(5), "a held buffer is in no slot")
+        // The lowest held ids come first: 2, 3, 4 into slots 2, 3, 4.
+        #expect(group.postHeld(3) == 3)
+        #expect(group.held == 3)
+        #expect((1...3).map { group.bufferID(after: 1, by: $0) } == [2, 3, 4])
+        // Held last, posted first.
+        group.hold(0)
+        group.hold(2)
+        #expect(group.postHeld(1) == 1)
+        #expect(group.bufferID(after: 4, by: 1) == 2)
+        #expect(group.postHeld(100) == 4, "only what is held")
+        #expect(group.held == 0)
+        #expect((1...4).map { group.bufferID(after: 2, by: $0) } == [0, 5, 6, 7])
+    }
+}

@@ -22,6 +22,8 @@ extension Core {
             drainMailbox()
             driver.retryPendingCancels()
             takeJobsFromDriver(driver)
+            // Before this turn enters the kernel: its receives take from the posted buffers.
+            receiveBuffers.refill()
 
             if driver.stopping && local.isEmpty && driver.isIdle && mailbox.isEmpty {
                 break

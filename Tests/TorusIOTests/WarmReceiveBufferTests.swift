@@ -1,0 +1,137 @@
+import Foundation
+import Testing
+import TorusRing
+import TorusTestSupport
+
+@testable import Torus
+
+// The provided-buffer window (`ProvidedBufferPool`): only a few free buffers are posted to the
+// kernel, so receives keep landing in the same warm memory instead of cycling through the
+// whole pool; a turn that needs more widens the window, and quiet turns shrink it again.
+extension RuntimeSuite.ProvidedBuffers {
+    @Test("600 messages received one at a time land in the window of 64 warm buffers (and the one on loan), not across the pool's 1,024")
+    func receivesStayInTheWindow() async throws {
+        let runtime = try makeRuntime()
+        defer { runtime.shutdown() }
+        let messages = 600
+        let (addresses, window) = try await runtime.handle.spawn(on: .core(0)) { () -> (Set<UInt>, Int) in
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            let address = try listener.localAddress
+            let client = spawn(on: .core(1)) {
+                let stream = try await TCPStream.connect(to: address)
+                let message = IOBuffer(pseudoRandomBytes(100, seed: 3))
+                let ack = IOBuffer(capacity: 1)
+                for _ in 0..<messages {
+                    try await stream.writeAll(message)
+                    ack.clear()
+                    // One message in flight: each is its own receive.
+                    guard try await stream.read(into: ack) == 1 else { throw IOError(operation: "ack", errno: .ioError) }
+                }
+                try await stream.close()
+            }
+            let connection = try await listener.accept()
+            var addresses = Set<UInt>()
+            var received = 0
+            let ack = IOBuffer([1])
+            for try await chunk in try connection.receivedChunks() {
+                addresses.insert(UInt(bitPattern: chunk.address))
+                received += chunk.count
+                if received % 100 == 0 { try await connection.writeAll(ack) }
+            }
+            try await client.value
+            try await connection.close()
+            return (addresses, Core.current!.receiveBuffers.window(ofGroup: 0))
+        }.value
+        #expect(window == ProvidedBufferPool.initialWindow)
+        #expect(addresses.count <= ProvidedBufferPool.initialWindow + 2, "\(addresses.count) distinct buffers for \(messages) receives")
+        #expect(addresses.count > 1)
+    }
+
+    @Test(
+        "300 connections' bytes arriving in one turn, more than the window: ENOBUFS widens it, every byte arrives intact, and quiet turns shrink it back"
+    )
+    func burstWidensThenShrinks() async throws {
+        let runtime = try Runtime(RuntimeConfiguration(cores: .count(2), receiveBufferCount: 1024, receiveBufferSize: 4096))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let connections = 300
+        let size = 3000
+        typealias Outcome = (intact: Int, values: Set<UInt8>, widened: UInt64, burst: Int, quiet: Int, lent: Int, accounted: Bool)
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> Outcome in
+            let pool = Core.current!.receiveBuffers
+            let listener = try TCPListener.bind(.loopback(port: 0), backlog: 512)
+            let address = try listener.localAddress
+            let peers = try await spawn(on: .core(1)) { () -> [TCPStream] in
+                var peers: [TCPStream] = []
+                for _ in 0..<connections { peers.append(try await TCPStream.connect(to: address)) }
+                return peers
+            }.value
+            var streams: [TCPStream] = []
+            for _ in 0..<connections { streams.append(try await listener.accept()) }
+            // Every peer's bytes wait in its socket before any receive is armed; then all 300
+            // receives are armed in one turn and find their bytes at once: far more buffers in
+            // one go than the 64 posted.
+            try await spawn(on: .core(1)) {
+                for (index, peer) in peers.enumerated() {
+                    try await peer.writeAll(IOBuffer(Array(repeating: UInt8(truncatingIfNeeded: index), count: size)))
+                }
+            }.value
+            let receivers = streams.map { stream in
+                spawn { () -> (intact: Int, value: UInt8?) in
+                    var chunks = try stream.receivedChunks().makeAsyncIterator()
+                    var bytes = 0
+                    var intact = 0
+                    var value: UInt8?
+                    while bytes < size, let chunk = try await chunks.next() {
+                        bytes += chunk.count
+                        let first = value ?? chunk.withUnsafeBytes { $0[0] }
+                        value = first
+                        if chunk.withUnsafeBytes({ $0.allSatisfy { $0 == first } }) { intact += chunk.count }
+                    }
+                    return (intact, value)
+                }
+            }
+            var intact = 0
+            var values = Set<UInt8>()
+            try await withTimeout(.seconds(20)) {
+                for receiver in receivers {
+                    let (bytes, value) = try await receiver.value
+                    intact += bytes
+                    if let value { values.insert(value) }
+                }
+            }
+            let burst = pool.window(ofGroup: 0)
+            for stream in streams { try await stream.close() }
+            try await spawn(on: .core(1)) { for peer in peers { try await peer.close() } }.value
+            // Quiet turns: one byte at a time on one connection.
+            let pair = try await spawn(on: .core(1)) { try await TCPStream.connect(to: address) }.value
+            let quiet = try await listener.accept()
+            var chunks = try quiet.receivedChunks().makeAsyncIterator()
+            let pinger = spawn(on: .core(1)) {
+                let byte = IOBuffer([7])
+                let reply = IOBuffer(capacity: 1)
+                for _ in 0..<(4 * ProvidedBufferPool.decayTurns) {
+                    try await pair.writeAll(byte)
+                    reply.clear()
+                    _ = try await pair.read(into: reply)
+                }
+                try await pair.close()
+            }
+            let reply = IOBuffer([8])
+            while let chunk = try await chunks.next() {
+                for _ in 0..<chunk.count { try await quiet.writeAll(reply) }
+            }
+            try await pinger.value
+            try await quiet.close()
+            let group = pool.groups[0]
+            let accounted = pool.posted(0) + group.held + pool.lent == group.count
+            return (intact, values, pool.windowWidenings, burst, pool.window(ofGroup: 0), pool.lent, accounted)
+        }.value
+        #expect(outcome.intact == connections * size)
+        #expect(outcome.values.count == 256, "every byte value, one per connection (300 wraps past 255)")
+        #expect(outcome.widened > 0)
+        #expect(outcome.burst >= 256, "the window grew to hold the burst: \(outcome.burst)")
+        #expect(outcome.quiet < outcome.burst, "quiet turns shrink it: \(outcome.quiet)")
+        #expect(outcome.lent == 0)
+        #expect(outcome.accounted, "every buffer is posted, held or lent")
+    }
+}
