@@ -121,6 +121,12 @@ extension Server {
             text.field(prefix + "tasks_started", core.tasksStarted)
             text.field(prefix + "operations_in_flight", core.operationsInFlight)
             text.field(prefix + "live_tasks", core.liveTasks)
+            text.field(prefix + "receive_buffers", core.receiveBuffers)
+            text.field(prefix + "receive_buffers_on_loan", core.receiveBuffersOnLoan)
+            text.field(prefix + "receive_buffers_posted", core.receiveBuffersPosted)
+            text.field(prefix + "receive_buffer_growths", core.receiveBufferGrowths)
+            text.field(prefix + "receive_buffer_waits", core.receiveBufferWaits)
+            text.field(prefix + "receive_buffer_window_widenings", core.receiveBufferWindowWidenings)
         }
         text.field("live_tasks", metrics.liveTasks)
         text.field("blocking_threads", metrics.blockingThreads)

@@ -16,12 +16,18 @@ enum RuntimeMetricNames {
         ("submission_queue_full_waits", { $0.submissionQueueFullWaits }),
         ("timers_armed", { $0.timersArmed }),
         ("tasks_started", { $0.tasksStarted }),
+        ("receive_buffer_growths", { $0.receiveBufferGrowths }),
+        ("receive_buffer_waits", { $0.receiveBufferWaits }),
+        ("receive_buffer_window_widenings", { $0.receiveBufferWindowWidenings }),
     ]
 
     /// Per-core gauges (the value when the core answered).
     static let coreGauges: [(name: String, value: @Sendable (RuntimeMetrics.CoreMetrics) -> Int)] = [
         ("operations_in_flight", { $0.operationsInFlight }),
         ("live_tasks", { $0.liveTasks }),
+        ("receive_buffers", { $0.receiveBuffers }),
+        ("receive_buffers_on_loan", { $0.receiveBuffersOnLoan }),
+        ("receive_buffers_posted", { $0.receiveBuffersPosted }),
     ]
 
     /// Runtime-wide gauges, without a `core` dimension.

@@ -12,9 +12,12 @@ import Torus
 ///   `torus_core_jobs_run`, `torus_core_completions`, `torus_core_parks`,
 ///   `torus_core_wakeups_msg_ring`, `torus_core_wakeups_doorbell`,
 ///   `torus_core_mailbox_messages`, `torus_core_submission_queue_full_waits`,
-///   `torus_core_timers_armed`, `torus_core_tasks_started`, each incremented by what the core
-///   did since the previous report (so a counter's total is the core's figure since it
-///   started), and gauges `torus_core_operations_in_flight`, `torus_core_live_tasks`;
+///   `torus_core_timers_armed`, `torus_core_tasks_started`, `torus_core_receive_buffer_growths`,
+///   `torus_core_receive_buffer_waits`, `torus_core_receive_buffer_window_widenings`, each
+///   incremented by what the core did since the previous report (so a counter's total is the
+///   core's figure since it started), and gauges `torus_core_operations_in_flight`,
+///   `torus_core_live_tasks`, `torus_core_receive_buffers`, `torus_core_receive_buffers_on_loan`,
+///   `torus_core_receive_buffers_posted`;
 /// - for the runtime: gauges `torus_live_tasks`, `torus_blocking_threads`,
 ///   `torus_blocking_threads_idle`, `torus_blocking_queue_length`.
 ///

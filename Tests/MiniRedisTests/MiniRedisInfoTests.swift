@@ -98,7 +98,9 @@ extension RuntimeSuite {
             for core in 0..<2 {
                 for field in [
                     "jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
-                    "sq_full_waits", "timers_armed", "tasks_started", "operations_in_flight", "live_tasks",
+                    "sq_full_waits", "timers_armed", "tasks_started", "operations_in_flight", "live_tasks", "receive_buffers",
+                    "receive_buffers_on_loan", "receive_buffers_posted", "receive_buffer_growths", "receive_buffer_waits",
+                    "receive_buffer_window_widenings",
                 ] {
                     #expect(first.number("core\(core)_\(field)") != nil, "core\(core)_\(field)")
                 }

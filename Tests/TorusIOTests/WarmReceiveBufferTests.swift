@@ -43,6 +43,11 @@ extension RuntimeSuite.ProvidedBuffers {
             return (addresses, Core.current!.receiveBuffers.window(ofGroup: 0))
         }.value
         #expect(window == ProvidedBufferPool.initialWindow)
+        // What an operator sees: 1,024 buffers, 64 of them posted, none widened.
+        let metrics = await runtime.handle.metrics().cores[0]
+        #expect(metrics.receiveBuffers == 1024)
+        #expect(metrics.receiveBuffersPosted == ProvidedBufferPool.initialWindow, "\(metrics)")
+        #expect(metrics.receiveBufferWindowWidenings == 0)
         #expect(addresses.count <= ProvidedBufferPool.initialWindow + 2, "\(addresses.count) distinct buffers for \(messages) receives")
         #expect(addresses.count > 1)
     }
@@ -133,5 +138,8 @@ extension RuntimeSuite.ProvidedBuffers {
         #expect(outcome.quiet < outcome.burst, "quiet turns shrink it: \(outcome.quiet)")
         #expect(outcome.lent == 0)
         #expect(outcome.accounted, "every buffer is posted, held or lent")
+        let metrics = await runtime.handle.metrics().cores[0]
+        #expect(metrics.receiveBufferWindowWidenings == outcome.widened)
+        #expect(metrics.receiveBuffersPosted == outcome.quiet, "all free buffers back to the window: \(metrics)")
     }
 }

@@ -38,7 +38,8 @@ struct RuntimeMetricsReporterTests {
         // Every counter exists for every core.
         for name in [
             "jobs_run", "completions", "parks", "wakeups_msg_ring", "wakeups_doorbell", "mailbox_messages",
-            "submission_queue_full_waits", "timers_armed", "tasks_started",
+            "submission_queue_full_waits", "timers_armed", "tasks_started", "receive_buffer_growths", "receive_buffer_waits",
+            "receive_buffer_window_widenings",
         ] {
             for core in ["0", "1"] {
                 #expect(throws: Never.self, "\(name) core \(core)") {

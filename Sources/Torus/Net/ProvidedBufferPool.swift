@@ -141,6 +141,9 @@ final class ProvidedBufferPool {
         taken = true
     }
 
+    /// Buffers posted in all groups (free, not held back).
+    var postedCount: Int { groups.indices.reduce(0) { $0 + posted($1) } }
+
     /// How many of group `index`'s free buffers may be posted now.
     func window(ofGroup index: Int) -> Int { windows[index] }
 

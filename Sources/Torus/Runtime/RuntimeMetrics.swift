@@ -52,6 +52,12 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
         /// received bytes than ``RuntimeConfiguration/receiveBufferLimit`` allows (or their
         /// consumers keep chunks long).
         public var receiveBufferWaits: UInt64
+        /// Times a receive found the posted provided buffers all taken while others were free
+        /// and held back, and the core doubled how many it posts (see
+        /// ``RuntimeConfiguration/receiveBufferCount``). It halves again after quiet turns, so a
+        /// count that keeps growing means bursts of receives beyond the window, each costing a
+        /// receive re-armed.
+        public var receiveBufferWindowWidenings: UInt64
         /// Ring operations submitted and not yet completed (gauge; timers included, the
         /// doorbell read not).
         public var operationsInFlight: Int
@@ -62,6 +68,10 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
         /// Of those, the buffers on loan (gauge): holding received bytes, queued for or held
         /// by a consumer.
         public var receiveBuffersOnLoan: Int
+        /// Of the free ones, the buffers posted to the kernel for receives to fill (gauge): a
+        /// window of the pool, 64 while the load is light, so receives keep writing into the same
+        /// warm memory; the rest wait, held back, until a burst needs them.
+        public var receiveBuffersPosted: Int
         /// Spawned tasks running on the core now (gauge).
         public var liveTasks: Int
 
@@ -72,7 +82,8 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
                 + "mailbox=\(mailboxMessages) sq-full=\(submissionQueueFullWaits) timers=\(timersArmed) "
                 + "started=\(tasksStarted) in-flight=\(operationsInFlight) tasks=\(liveTasks) "
                 + "receive-buffers=\(receiveBuffersOnLoan)/\(receiveBuffers) growths=\(receiveBufferGrowths) "
-                + "buffer-waits=\(receiveBufferWaits) busy-polls-with-work=\(busyPollsWithWork)"
+                + "buffer-waits=\(receiveBufferWaits) posted=\(receiveBuffersPosted) widenings=\(receiveBufferWindowWidenings) "
+                + "busy-polls-with-work=\(busyPollsWithWork)"
         }
 
         /// Reads `core`'s figures. On the core's thread only (the counters are plain fields),
@@ -92,6 +103,8 @@ public struct RuntimeMetrics: Sendable, CustomStringConvertible {
             tasksStarted = core.tasks.registered
             receiveBufferGrowths = core.receiveBuffers.growths
             receiveBufferWaits = core.receiveBuffers.waits
+            receiveBufferWindowWidenings = core.receiveBuffers.windowWidenings
+            receiveBuffersPosted = core.receiveBuffers.postedCount
             operationsInFlight = core.driver.operations.inFlight
             receiveBuffers = core.receiveBuffers.capacity
             receiveBuffersOnLoan = core.receiveBuffers.lent
