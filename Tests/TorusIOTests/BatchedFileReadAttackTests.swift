@@ -40,6 +40,32 @@ private struct AttackOutcome: Sendable {
     var counts: [Int]?
     var error: String?
     var contents: [[UInt8]]
+
+    /// Runs a batch reading into `buffers` and keeps what each buffer holds afterwards, whether
+    /// the batch returned or threw; nil counts (a token that stopped it) are the error "token".
+    /// `typed` puts the error's type first ("CancellationError: ...").
+    static func of(_ buffers: [IOBuffer], typed: Bool = true, _ batch: () async throws -> [Int]?) async -> AttackOutcome {
+        do {
+            let counts = try await batch()
+            return AttackOutcome(counts: counts, error: counts == nil ? "token" : nil, contents: buffers.map(\.bytes))
+        } catch {
+            return AttackOutcome(error: typed ? "\(type(of: error)): \(error)" : "\(error)", contents: buffers.map(\.bytes))
+        }
+    }
+
+    /// Each buffer holds a prefix of the file's bytes at its request's offset, as many as its
+    /// count says: a stopped batch reads no byte twice and writes none it did not read.
+    func expectPrefixes(
+        of bytes: [UInt8], chunk: Int, round: Int, offset: (Int) -> Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        for index in contents.indices {
+            let wanted = expected(bytes, offset(index), chunk)
+            #expect(
+                Array(wanted.prefix(contents[index].count)) == contents[index],
+                "round \(round), request \(index): \(contents[index].count) bytes, not a prefix", sourceLocation: sourceLocation)
+            if let counts { #expect(counts[index] == contents[index].count, "round \(round), request \(index)", sourceLocation: sourceLocation) }
+        }
+    }
 }
 
 extension RuntimeSuite {
@@ -103,22 +129,11 @@ extension RuntimeSuite {
                     let buffers = (0..<count).map { _ in IOBuffer(capacity: chunk) }
                     let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * chunk)) }
                     started.value.store(true, ordering: .releasing)
-                    do {
-                        let counts = try await token.run { try await file.read(requests) }
-                        return AttackOutcome(counts: counts ?? nil, error: counts == nil ? "token" : nil, contents: buffers.map(\.bytes))
-                    } catch {
-                        return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
-                    }
+                    return await .of(buffers) { try await token.run { try await file.read(requests) } }
                 }.value
                 _ = await canceller.result
                 if let error = outcome.error { #expect(error == "token" || error.hasPrefix("CancellationError"), "round \(round): \(error)") }
-                for index in 0..<count {
-                    let contents = outcome.contents[index]
-                    let wanted = expected(bytes, index * chunk, chunk)
-                    #expect(
-                        Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index): \(contents.count) bytes, not a prefix")
-                    if let counts = outcome.counts { #expect(counts[index] == contents.count) }
-                }
+                outcome.expectPrefixes(of: bytes, chunk: chunk, round: round) { $0 * chunk }
             }
         }
 
@@ -158,21 +173,12 @@ extension RuntimeSuite {
                     defer { Task { try? await file.close() } }
                     let buffers = (0..<count).map { _ in IOBuffer(capacity: chunk) }
                     let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64(($0 * 7919 % count) * chunk)) }
-                    do {
-                        let counts = try await withTimeout(limit) { try await file.read(requests) }
-                        return AttackOutcome(counts: counts, contents: buffers.map(\.bytes))
-                    } catch {
-                        return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
-                    }
+                    return await .of(buffers) { try await withTimeout(limit) { try await file.read(requests) } }
                 }.value
                 if let error = outcome.error {
                     #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
                 }
-                for index in 0..<count {
-                    let contents = outcome.contents[index]
-                    let wanted = expected(bytes, (index * 7919 % count) * chunk, chunk)
-                    #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
-                }
+                outcome.expectPrefixes(of: bytes, chunk: chunk, round: round) { ($0 * 7919 % count) * chunk }
             }
         }
 
@@ -197,8 +203,8 @@ extension RuntimeSuite {
                     let buffers = (0..<count).map { _ in IOBuffer(capacity: chunk) }
                     let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * chunk)) }
                     let token = CancellationToken()
-                    do {
-                        let counts = try await token.run {
+                    return await .of(buffers) {
+                        try await token.run {
                             try await withTimeout(limit) { () -> [Int] in
                                 // Arms the scope's ring timer (as a channel wait in the scope would).
                                 let scope = CancelScope.ofCurrentTask!
@@ -207,19 +213,12 @@ extension RuntimeSuite {
                                 return try await file.read(requests)
                             }
                         }
-                        return AttackOutcome(counts: counts, error: counts == nil ? "token" : nil, contents: buffers.map(\.bytes))
-                    } catch {
-                        return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
                     }
                 }.value
                 if let error = outcome.error {
                     #expect(error.hasPrefix("TimeoutError") || error.hasPrefix("CancellationError"), "round \(round): \(error)")
                 }
-                for index in 0..<count {
-                    let contents = outcome.contents[index]
-                    let wanted = expected(bytes, index * chunk, chunk)
-                    #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
-                }
+                outcome.expectPrefixes(of: bytes, chunk: chunk, round: round) { $0 * chunk }
             }
         }
 
@@ -248,19 +247,11 @@ extension RuntimeSuite {
                     let buffers = (0..<count).map { _ in IOBuffer(capacity: chunk) }
                     let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * chunk)) }
                     started.value.store(true, ordering: .releasing)
-                    do {
-                        return AttackOutcome(counts: try await file.read(requests), contents: buffers.map(\.bytes))
-                    } catch {
-                        return AttackOutcome(error: "\(type(of: error)): \(error)", contents: buffers.map(\.bytes))
-                    }
+                    return await .of(buffers) { try await file.read(requests) }
                 }.value
                 let closed = try await closer.value
                 #expect(closed == "closed", "round \(round): \(closed)")
-                for index in 0..<count {
-                    let contents = outcome.contents[index]
-                    let wanted = expected(bytes, index * chunk, chunk)
-                    #expect(Array(wanted.prefix(contents.count)) == contents, "round \(round), request \(index)")
-                }
+                outcome.expectPrefixes(of: bytes, chunk: chunk, round: round) { $0 * chunk }
             }
         }
 
@@ -280,11 +271,7 @@ extension RuntimeSuite {
                     await FaultInjection.with(rules) { () -> AttackOutcome in
                         let buffers = (0..<8).map { _ in IOBuffer(capacity: 4096) }
                         let requests = buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * 4096)) }
-                        do {
-                            return AttackOutcome(counts: try await file.read(requests), contents: buffers.map(\.bytes))
-                        } catch {
-                            return AttackOutcome(error: "\(error)", contents: buffers.map(\.bytes))
-                        }
+                        return await .of(buffers, typed: false) { try await file.read(requests) }
                     }
                 }
                 let once = await batch([FaultRule("read", subject: directory, .fail(.canceled), skip: 2, times: 3)])
@@ -558,11 +545,8 @@ extension RuntimeSuite {
                     FaultRule("read", subject: directory, .fail(Errno(rawValue: 512)), skip: 2),
                 ]) { () -> AttackOutcome in
                     let buffers = (0..<6).map { _ in IOBuffer(capacity: 4096) }
-                    do {
-                        let counts = try await file.read(buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * 4096)) })
-                        return AttackOutcome(counts: counts, contents: buffers.map(\.bytes))
-                    } catch {
-                        return AttackOutcome(error: "\(error)", contents: buffers.map(\.bytes))
+                    return await .of(buffers, typed: false) {
+                        try await file.read(buffers.enumerated().map { FileReadRequest(into: $1, at: UInt64($0 * 4096)) })
                     }
                 }
                 // A zero-length read, single: never reaches the kernel nor a fault.
