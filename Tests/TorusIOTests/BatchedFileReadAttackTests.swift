@@ -8,29 +8,12 @@ import TorusTestSupport
 
 /// Adversarial tests of ``File/read(_:)`` (review of 879b191).
 
-/// A file of `count` pseudo-random bytes, flushed to disk so that its cache can be dropped.
-private func attackFile(_ count: Int, seed: UInt64) throws -> (String, FilePath, [UInt8]) {
-    let directory = try makeTemporaryDirectory()
-    let path = directory + "/attack.bin"
-    let bytes = pseudoRandomBytes(count, seed: seed)
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    let fd = open(path, O_RDONLY)
-    fsync(fd)
-    close(fd)
-    return (directory, FilePath(path), bytes)
-}
-
 /// Drops the file's pages from the page cache, so that the next reads go to the disk and stay
 /// in flight for a while.
 private func dropCache(_ path: FilePath) {
     let fd = open(path.string, O_RDONLY)
     _ = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
     close(fd)
-}
-
-private func expected(_ bytes: [UInt8], _ offset: Int, _ length: Int) -> [UInt8] {
-    guard offset < bytes.count else { return [] }
-    return Array(bytes[offset..<min(offset + length, bytes.count)])
 }
 
 /// Rounds of the slow race tests: 4 by default, 24 with `TORUS_STRESS=1`.
@@ -59,7 +42,7 @@ private struct AttackOutcome: Sendable {
         of bytes: [UInt8], chunk: Int, round: Int, offset: (Int) -> Int, sourceLocation: SourceLocation = #_sourceLocation
     ) {
         for index in contents.indices {
-            let wanted = expected(bytes, offset(index), chunk)
+            let wanted = fileBytes(bytes, offset(index), chunk)
             #expect(
                 Array(wanted.prefix(contents[index].count)) == contents[index],
                 "round \(round), request \(index): \(contents[index].count) bytes, not a prefix", sourceLocation: sourceLocation)
@@ -76,7 +59,7 @@ extension RuntimeSuite {
         /// and the position does not move.
         @Test("an offset past 2^63 - 1 (UInt64.max included) fails with EINVAL and leaves the file position alone")
         func offsetAllOnesIsRefused() async throws {
-            let (directory, path, bytes) = try attackFile(4096, seed: 71)
+            let (directory, path, bytes) = try pseudoRandomFile(4096, seed: 71, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -107,7 +90,7 @@ extension RuntimeSuite {
         @Test("a token fired from another core while a batch of uncached reads is in flight")
         func tokenFromAnotherCore() async throws {
             let size = 16 << 20
-            let (directory, path, bytes) = try attackFile(size, seed: 72)
+            let (directory, path, bytes) = try pseudoRandomFile(size, seed: 72, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -143,7 +126,7 @@ extension RuntimeSuite {
         @Test("10 000 uncached reads under a deadline that expires while the batch is still being submitted")
         func deadlineExpiringDuringSubmission() async throws {
             let size = 40 << 20
-            let (directory, path, bytes) = try attackFile(size, seed: 73)
+            let (directory, path, bytes) = try pseudoRandomFile(size, seed: 73, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -188,7 +171,7 @@ extension RuntimeSuite {
         @Test("a scope timer firing inside the batch's submission loop cancels members not yet submitted")
         func scopeTimerDuringSubmission() async throws {
             let size = 40 << 20
-            let (directory, path, bytes) = try attackFile(size, seed: 74)
+            let (directory, path, bytes) = try pseudoRandomFile(size, seed: 74, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -226,7 +209,7 @@ extension RuntimeSuite {
         @Test("a file closed from another core while a batch is in flight")
         func closedFromAnotherCore() async throws {
             let size = 16 << 20
-            let (directory, path, bytes) = try attackFile(size, seed: 75)
+            let (directory, path, bytes) = try pseudoRandomFile(size, seed: 75, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -261,7 +244,7 @@ extension RuntimeSuite {
         /// is submitted again, and only a kernel that kept answering ECANCELED is an error.
         @Test("an ECANCELED nobody asked for (a duplicate's close) is read again; one that never ends is an error")
         func foreignCancelIsRetried() async throws {
-            let (directory, path, bytes) = try attackFile(64 << 10, seed: 80)
+            let (directory, path, bytes) = try pseudoRandomFile(64 << 10, seed: 80, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -280,11 +263,11 @@ extension RuntimeSuite {
                 return (once, always)
             }.value
             #expect(once.error == nil, "\(once.error ?? "")")
-            for index in 0..<8 { #expect(firstDifference(once.contents[index], expected(bytes, index * 4096, 4096)) == nil, "request \(index)") }
+            for index in 0..<8 { #expect(firstDifference(once.contents[index], fileBytes(bytes, index * 4096, 4096)) == nil, "request \(index)") }
             let error = try #require(always.error)
             #expect(error.contains("read") && error.contains("ECANCELED"), "\(error)")
             #expect(
-                firstDifference(always.contents[0] + always.contents[1], expected(bytes, 0, 8192)) == nil,
+                firstDifference(always.contents[0] + always.contents[1], fileBytes(bytes, 0, 8192)) == nil,
                 "the reads before the fault kept their bytes")
         }
 
@@ -292,7 +275,7 @@ extension RuntimeSuite {
         @Test("runtime shutdown while a batch is in flight")
         func shutdownInFlight() async throws {
             let size = 16 << 20
-            let (directory, path, _) = try attackFile(size, seed: 76)
+            let (directory, path, _) = try pseudoRandomFile(size, seed: 76, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let chunk = 8 << 10
             let count = size / chunk
@@ -433,7 +416,7 @@ extension RuntimeSuite {
         /// Files that cannot be read: write-only, a directory; odd lengths.
         @Test("a write-only file, a directory, negative and huge maxLength")
         func unreadable() async throws {
-            let (directory, path, bytes) = try attackFile(8192, seed: 80)
+            let (directory, path, bytes) = try pseudoRandomFile(8192, seed: 80, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -465,7 +448,7 @@ extension RuntimeSuite {
         /// O_DIRECT with an unaligned buffer, and an aligned batch across the end of the file.
         @Test("O_DIRECT: unaligned buffers fail with EINVAL naming read; aligned reads work, at the end of the file too")
         func directMode() async throws {
-            let (directory, path, bytes) = try attackFile((1 << 20) + 1000, seed: 77)
+            let (directory, path, bytes) = try pseudoRandomFile((1 << 20) + 1000, seed: 77, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -486,7 +469,7 @@ extension RuntimeSuite {
             #expect(unaligned.contains("read") && unaligned.contains("EINVAL") || unaligned.contains("Invalid argument"), "\(unaligned)")
             #expect(unaligned.contains("good=4096 bad=1"), "\(unaligned)")
             #expect(alignedCounts == [4096, 1000, 0, 0])
-            for index in 0..<4 { #expect(alignedContents[index] == expected(bytes, (1 << 20) - 4096 + index * 4096, 4096)) }
+            for index in 0..<4 { #expect(alignedContents[index] == fileBytes(bytes, (1 << 20) - 4096 + index * 4096, 4096)) }
         }
 
         /// A block device (a loop device over a file): batched, not one by one.
@@ -494,7 +477,7 @@ extension RuntimeSuite {
             "a loop block device, buffered and O_DIRECT, reading past its end",
             .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/losetup"), "needs root and losetup"))
         func loopDevice() async throws {
-            let (directory, path, bytes) = try attackFile(4 << 20, seed: 78)
+            let (directory, path, bytes) = try pseudoRandomFile(4 << 20, seed: 78, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/losetup")
@@ -524,7 +507,7 @@ extension RuntimeSuite {
                     return (counts, buffers.map(\.bytes))
                 }.value
                 for index in 0..<300 {
-                    let wanted = expected(bytes, index * 4096 * 4, 4096)
+                    let wanted = fileBytes(bytes, index * 4096 * 4, 4096)
                     #expect(counts[index] == wanted.count && contents[index] == wanted, "direct \(direct), request \(index)")
                 }
             }
@@ -534,7 +517,7 @@ extension RuntimeSuite {
         /// zero-length request: the single read takes no fault for it, the batch does.
         @Test("retries of EAGAIN and ERESTARTSYS; a zero-length request and fault rules")
         func retriesAndZeroLength() async throws {
-            let (directory, path, bytes) = try attackFile(64 << 10, seed: 79)
+            let (directory, path, bytes) = try pseudoRandomFile(64 << 10, seed: 79, name: "attack.bin")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -562,7 +545,7 @@ extension RuntimeSuite {
                 return (retried, single, batch)
             }.value
             #expect(retried.error == nil, "\(retried.error ?? "")")
-            for index in 0..<6 { #expect(retried.contents[index] == expected(bytes, index * 4096, 4096), "request \(index)") }
+            for index in 0..<6 { #expect(retried.contents[index] == fileBytes(bytes, index * 4096, 4096), "request \(index)") }
             #expect(single == "0")
             #expect(batch == "[0]", "a zero-length request in a batch takes no fault, as alone: \(batch), alone: \(single)")
         }

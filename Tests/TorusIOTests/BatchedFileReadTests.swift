@@ -4,21 +4,6 @@ import TorusTestSupport
 
 @testable import Torus
 
-/// A file of `count` pseudo-random bytes in a fresh directory: (directory, path, bytes).
-private func sampleFile(_ count: Int, seed: UInt64) throws -> (String, FilePath, [UInt8]) {
-    let directory = try makeTemporaryDirectory()
-    let path = directory + "/blocks.bin"
-    let bytes = pseudoRandomBytes(count, seed: seed)
-    try Data(bytes).write(to: URL(fileURLWithPath: path))
-    return (directory, FilePath(path), bytes)
-}
-
-/// The bytes `file` holds at `offset..<offset+length` (clipped at its end).
-private func slice(_ bytes: [UInt8], _ offset: Int, _ length: Int) -> [UInt8] {
-    guard offset < bytes.count else { return [] }
-    return Array(bytes[offset..<min(offset + length, bytes.count)])
-}
-
 /// What a batch did to each buffer: its bytes, read back after the call.
 private struct Outcome: Sendable {
     var counts: [Int]?
@@ -31,7 +16,7 @@ extension RuntimeSuite {
     struct BatchedFileReads {
         @Test("a batch reads every range into its own buffer, after bytes already there, clipped at the end of the file")
         func readsEveryRange() async throws {
-            let (directory, path, bytes) = try sampleFile(1 << 20, seed: 31)
+            let (directory, path, bytes) = try pseudoRandomFile(1 << 20, seed: 31)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -56,7 +41,7 @@ extension RuntimeSuite {
                 return Outcome(counts: counts, contents: buffers.map(\.bytes))
             }.value
             for (index, (offset, maxLength, prefix)) in plan.enumerated() {
-                let expected = slice(bytes, offset, maxLength ?? (8192 - prefix))
+                let expected = fileBytes(bytes, offset, maxLength ?? (8192 - prefix))
                 #expect(outcome.counts?[index] == expected.count, "request \(index)")
                 let contents = outcome.contents[index]
                 #expect(contents.prefix(prefix).allSatisfy { $0 == 0xEE }, "request \(index): the bytes already in the buffer were kept")
@@ -66,7 +51,7 @@ extension RuntimeSuite {
 
         @Test("a batch far larger than the ring, and an empty batch")
         func largeAndEmptyBatches() async throws {
-            let (directory, path, bytes) = try sampleFile(4 << 20, seed: 32)
+            let (directory, path, bytes) = try pseudoRandomFile(4 << 20, seed: 32)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -84,14 +69,14 @@ extension RuntimeSuite {
             #expect(empty.isEmpty)
             #expect(counts.count == 3000)
             for index in 0..<3000 {
-                let expected = slice(bytes, (index * 1399) % (4 << 20), 1000)
+                let expected = fileBytes(bytes, (index * 1399) % (4 << 20), 1000)
                 #expect(counts[index] == expected.count && contents[index] == expected, "request \(index)")
             }
         }
 
         @Test("a failed read is reported by operation and path, and the other reads' bytes are all in their buffers")
         func failureKeepsTheOtherReads() async throws {
-            let (directory, path, bytes) = try sampleFile(64 << 10, seed: 33)
+            let (directory, path, bytes) = try pseudoRandomFile(64 << 10, seed: 33)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -122,8 +107,8 @@ extension RuntimeSuite {
                 let expected: [UInt8] =
                     switch index {
                     case 5: []
-                    case 11: slice(bytes, index * 4096, 100)
-                    default: slice(bytes, index * 4096, 4096)
+                    case 11: fileBytes(bytes, index * 4096, 100)
+                    default: fileBytes(bytes, index * 4096, 4096)
                     }
                 #expect(outcome.contents[index] == expected, "request \(index)")
             }
@@ -131,7 +116,7 @@ extension RuntimeSuite {
 
         @Test("a task cancelled before the call reads nothing; an expired deadline reads nothing and says so")
         func cancelledBeforeTheCall() async throws {
-            let (directory, path, _) = try sampleFile(64 << 10, seed: 34)
+            let (directory, path, _) = try pseudoRandomFile(64 << 10, seed: 34)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -166,7 +151,7 @@ extension RuntimeSuite {
 
         @Test("cancelled or stopped by a deadline while in flight: every buffer holds exactly what was read into it")
         func cancelledInFlightLosesNothing() async throws {
-            let (directory, path, bytes) = try sampleFile(8 << 20, seed: 35)
+            let (directory, path, bytes) = try pseudoRandomFile(8 << 20, seed: 35)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -199,7 +184,7 @@ extension RuntimeSuite {
                 }
                 for index in 0..<512 {
                     let contents = outcome.contents[index]
-                    let expected = slice(bytes, index * (16 << 10), 16 << 10)
+                    let expected = fileBytes(bytes, index * (16 << 10), 16 << 10)
                     // A read the cancel stopped left its buffer with what it had read (nothing, or a
                     // prefix from an interrupted io-wq read); one that completed, all its bytes,
                     // whether the call returned or threw.
@@ -215,7 +200,7 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let fifo = directory + "/fifo"
             #expect(mkfifo(fifo, 0o600) == 0)
-            let (sampleDirectory, path, _) = try sampleFile(4096, seed: 36)
+            let (sampleDirectory, path, _) = try pseudoRandomFile(4096, seed: 36)
             defer { try? FileManager.default.removeItem(atPath: sampleDirectory) }
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
@@ -260,7 +245,7 @@ extension RuntimeSuite {
         @Test("a buffer named in two requests of one batch stops the process (the reads would overwrite each other)")
         func sharedBufferTraps() async throws {
             let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                let (_, path, _) = try sampleFile(8192, seed: 37)
+                let (_, path, _) = try pseudoRandomFile(8192, seed: 37)
                 let runtime = try makeRuntime()
                 try await runtime.handle.spawn(on: .core(0)) {
                     let file = try await File.open(path)
