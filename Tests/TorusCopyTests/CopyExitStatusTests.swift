@@ -19,6 +19,17 @@ func makeSlowSource(in root: String) throws -> String {
 /// The flags that make a copy of `makeSlowSource` slow.
 let slowCopyFlags = ["--method", "read-write", "--chunk-size", "4K", "--queue-depth", "1", "--no-progress"]
 
+/// Starts the built torus-cp copying `source` to `destination` slowly (``slowCopyFlags``), with
+/// `options` first; its standard error goes to `standardError` when given.
+func startSlowCopy(_ source: String, to destination: String, options: [String] = [], standardError: Pipe? = nil) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
+    process.arguments = options + slowCopyFlags + [source, destination]
+    if let standardError { process.standardError = standardError }
+    try process.run()
+    return process
+}
+
 extension RuntimeSuite {
     @Suite("torus-cp exit statuses")
     struct CopyExitStatus {
@@ -30,12 +41,8 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let source = try makeSlowSource(in: root)
             try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = slowCopyFlags + ["--json", source, root + "/out/copy"]
             let errors = Pipe()
-            process.standardError = errors
-            try process.run()
+            let process = try startSlowCopy(source, to: root + "/out/copy", options: ["--json"], standardError: errors)
             // Signal once the copy is under way (its temporary file exists).
             waitForTemporaryFile(in: root + "/out")
             kill(process.processIdentifier, signal)

@@ -262,11 +262,7 @@ extension RuntimeSuite {
             // Read and write in 4K chunks, one at a time: copy_file_range would finish the
             // 256 MiB in about 0.2 s, too close to the signal's arrival.
             let source = try makeSlowSource(in: root)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = slowCopyFlags + [source, root + "/copy"]
-            process.standardError = Pipe()
-            try process.run()
+            let process = try startSlowCopy(source, to: root + "/copy", standardError: Pipe())
             // Interrupt once the copy is under way (its temporary file exists).
             waitForTemporaryFile(in: root)
             process.interrupt()

@@ -19,10 +19,7 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let source = try makeSlowSource(in: root)
             try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = ["-n"] + slowCopyFlags + [source, root + "/out/copy"]
-            try process.run()
+            let process = try startSlowCopy(source, to: root + "/out/copy", options: ["-n"])
             waitForTemporaryFile(in: root + "/out")
             // Someone else's file appears under the name (created exclusively: it was not there).
             let fd = open(root + "/out/copy", O_WRONLY | O_CREAT | O_EXCL, 0o644)

@@ -19,10 +19,7 @@ extension RuntimeSuite {
             defer { try? FileManager.default.removeItem(atPath: root) }
             let source = try makeSlowSource(in: root)
             try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = slowCopyFlags + [source, root + "/out/copy"]
-            try process.run()
+            let process = try startSlowCopy(source, to: root + "/out/copy")
             waitForTemporaryFile(in: root + "/out")
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -38,10 +35,7 @@ extension RuntimeSuite {
             let source = try makeSlowSource(in: root)
             let size = try FileManager.default.attributesOfItem(atPath: source)[.size] as? Int
             try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: builtExecutable("torus-cp"))
-            process.arguments = slowCopyFlags + [source, root + "/out/copy"]
-            try process.run()
+            let process = try startSlowCopy(source, to: root + "/out/copy")
             var seen: Set<String> = []
             var partial: [Int] = []
             while process.isRunning {
