@@ -27,6 +27,12 @@ let package = Package(
             path: "Sources/uring-echo-server",
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        // SEND against SEND_ZC over loopback, in C: whether zero-copy sends would pay (issue 18).
+        .executableTarget(
+            name: "send-zc-reference",
+            path: "Sources/send-zc-reference",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
         // The hand-written C liburing file reader: the floor torus-bench compares Torus's reads with.
         .target(
             name: "CReadReference",
