@@ -20,6 +20,7 @@ struct shared {
     long blocks;
     int sequential;
     int fixed_file;
+    int fixed_buffers;
     atomic_long next;
     atomic_long bytes;
     atomic_int error;
@@ -35,7 +36,11 @@ static int queue_next(struct io_uring *ring, struct shared *s, char *buffers, in
     long job = atomic_fetch_add_explicit(&s->next, 1, memory_order_relaxed);
     if (job >= s->jobs) return 0;
     struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
-    io_uring_prep_read(sqe, s->fixed_file ? 0 : s->fd, buffers + (size_t)slot * s->size, s->size, offset_of(s, job));
+    char *buffer = buffers + (size_t)slot * s->size;
+    if (s->fixed_buffers)
+        io_uring_prep_read_fixed(sqe, s->fixed_file ? 0 : s->fd, buffer, s->size, offset_of(s, job), slot);
+    else
+        io_uring_prep_read(sqe, s->fixed_file ? 0 : s->fd, buffer, s->size, offset_of(s, job));
     if (s->fixed_file) sqe->flags |= IOSQE_FIXED_FILE;
     sqe->user_data = slot;
     return 1;
@@ -58,6 +63,17 @@ static void *reader(void *argument) {
         return NULL;
     }
     char *buffers = aligned_alloc(4096, (size_t)s->size * s->depth);
+    if (s->fixed_buffers) {
+        // One registered buffer per slot: the kernel pins them once, not per read.
+        struct iovec vectors[s->depth];
+        for (int slot = 0; slot < s->depth; slot++) vectors[slot] = (struct iovec){buffers + (size_t)slot * s->size, (size_t)s->size};
+        if ((result = io_uring_register_buffers(&ring, vectors, (unsigned)s->depth)) < 0) {
+            atomic_store(&s->error, result);
+            free(buffers);
+            io_uring_queue_exit(&ring);
+            return NULL;
+        }
+    }
     long bytes = 0;
     int inflight = 0;
     for (int slot = 0; slot < s->depth; slot++) inflight += queue_next(&ring, s, buffers, slot);
@@ -88,8 +104,13 @@ static void *reader(void *argument) {
 }
 
 long uring_read_reference(const char *path, int threads, int size, int depth, long jobs, int sequential,
-                          int fixed_file) {
-    struct shared s = {.size = size, .depth = depth, .jobs = jobs, .sequential = sequential, .fixed_file = fixed_file};
+                          int options) {
+    struct shared s = {.size = size,
+                       .depth = depth,
+                       .jobs = jobs,
+                       .sequential = sequential,
+                       .fixed_file = (options & C_READ_FIXED_FILE) != 0,
+                       .fixed_buffers = (options & C_READ_FIXED_BUFFERS) != 0};
     s.fd = open(path, O_RDONLY | O_CLOEXEC);
     if (s.fd < 0) return -errno;
     s.blocks = lseek(s.fd, 0, SEEK_END) / size;

@@ -97,16 +97,22 @@ struct FileComparisons {
                 { try reads.c(threads: 1) },
                 { try reads.c(threads: 1, fixedFile: true) },
                 { try reads.c(threads: 2) },
+                { try reads.c(threads: 1, fixedBuffers: true) },
+                { try reads.c(threads: 1, fixedFile: true, fixedBuffers: true) },
             ])
         let (tasks, batches, tasks2, batches2) = (samples[0], samples[1], samples[2], samples[3])
         let (onePread, twoPread, oneC, oneFixedC, twoC) = (samples[4], samples[5], samples[6], samples[7], samples[8])
+        let (oneFixedBuffersC, oneFixedBothC) = (samples[9], samples[10])
         func cpu(_ sample: Sample) -> String { format(sample.cpuPerOp, unit: "ns/op") }
         return [
             Comparison(
                 name: "4 KiB random reads, warm, QD 32 (32 tasks), one core", unit: "ns/op", torus: tasks.wallPerOp,
                 peers: [
                     ("1-thread pread (1 CPU)", onePread.wallPerOp), ("C liburing, QD 32 (1 CPU)", oneC.wallPerOp),
-                    ("C liburing, QD 32, registered file", oneFixedC.wallPerOp), ("2-thread pread pool (2 CPUs)", twoPread.wallPerOp),
+                    ("C liburing, QD 32, registered file", oneFixedC.wallPerOp),
+                    ("C liburing, QD 32, registered buffers", oneFixedBuffersC.wallPerOp),
+                    ("C liburing, QD 32, registered file and buffers", oneFixedBothC.wallPerOp),
+                    ("2-thread pread pool (2 CPUs)", twoPread.wallPerOp),
                 ],
                 note: String(
                     format: "Torus %.0fk IOPS; CPU/read: Torus %@, C %@, pread %@", 1e6 / tasks.wallPerOp, cpu(tasks), cpu(oneC), cpu(onePread))),

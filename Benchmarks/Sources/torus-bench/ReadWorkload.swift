@@ -100,8 +100,9 @@ struct ReadWorkload: Sendable {
     }
 
     /// The C liburing reader: `threads` threads, one ring each.
-    func c(threads: Int, fixedFile: Bool = false) throws {
-        let total = uring_read_reference(path, Int32(threads), Int32(size), Int32(depth), jobs, sequential ? 1 : 0, fixedFile ? 1 : 0)
+    func c(threads: Int, fixedFile: Bool = false, fixedBuffers: Bool = false) throws {
+        let options = Int32((fixedFile ? C_READ_FIXED_FILE : 0) | (fixedBuffers ? C_READ_FIXED_BUFFERS : 0))
+        let total = uring_read_reference(path, Int32(threads), Int32(size), Int32(depth), jobs, sequential ? 1 : 0, options)
         precondition(total == expectedBytes, "C liburing read \(total) of \(expectedBytes) bytes")
     }
 }
