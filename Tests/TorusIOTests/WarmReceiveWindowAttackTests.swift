@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import TorusRing
+import TorusTestSupport
+
+@testable import Torus
+
+// Attacks on the provided-buffer window (`ProvidedBufferPool`): buffers held back, posted
+// from the held stack, bundles across them and growth under stress; every buffer lent at once
+// after churn (none lost, none posted twice); tiny pools of 1-byte buffers; chunks kept on loan
+// for long must not keep the window wide (it would post every free buffer again, cold); a
+// receive starved with nothing held must not widen it (posting more cannot help it).
+
+extension RuntimeSuite.ProvidedBuffers {
+    @Test("stress: 48 connections on 128 x 512 growing to 512, bundles on: buffers held and posted from the window, every byte in order, every buffer back")
+    func stressWindowedPool() async throws {
+        try await expectBundleRounds { round in
+            try await stressRun(
+                connections: 48, perConnection: 256 << 10, bundles: true, seed: 3100 &+ round, count: 128, limit: 512, maxWrite: 40000,
+                maxHeld: 6)
+        }
+    }
+
+    @Test(
+        "after churn that widens, holds and posts, a hoarding consumer gets every one of the 128 buffers on loan at once, each once (none lost, none posted twice)",
+        arguments: [true, false])
+    func everyBufferOnceAfterChurn(bundles: Bool) async throws {
+        var configuration = RuntimeConfiguration(cores: .count(2), receiveBufferCount: 128, receiveBufferSize: 256, receiveBufferLimit: 128)
+        configuration.receiveBundles = bundles
+        let runtime = try Runtime(configuration)
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        typealias Outcome = (churned: Bool, distinct: Int, held: Int, lent: Int, widenings: UInt64)
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> Outcome in
+            let pool = Core.current!.receiveBuffers
+            let listener = try TCPListener.bind(.loopback(port: 0), backlog: 64)
+            let address = try listener.localAddress
+            // Churn: 24 connections at once, consumers keeping a few chunks a while.
+            let payloads = (0..<24).map { pseudoRandomBytes(48 << 10, seed: 70 &+ UInt64($0)) }
+            var senders: [JoinHandle<Void>] = []
+            var consumers: [JoinHandle<Bool>] = []
+            for payload in payloads {
+                senders.append(
+                    spawn(on: .core(1)) {
+                        let client = try await TCPStream.connect(to: address)
+                        var offset = 0
+                        while offset < payload.count {
+                            let size = min(payload.count - offset, 7000)
+                            try await client.writeAll(IOBuffer(Array(payload[offset..<(offset + size)])))
+                            offset += size
+                        }
+                        try await client.close()
+                    })
+                let connection = try await listener.accept()
+                consumers.append(
+                    spawn { () -> Bool in
+                        var received: [UInt8] = []
+                        var kept: [ReceivedBuffer] = []
+                        for try await chunk in try connection.receivedChunks() {
+                            received += chunk.bytes
+                            kept.append(chunk)
+                            if kept.count > 3 { kept.removeFirst(2) }
+                            if received.count % 5 == 0 { await Task.yield() }
+                        }
+                        kept = []
+                        try await connection.close()
+                        return received == payload
+                    })
+            }
+            let churned = try await withTimeout(.seconds(20)) { () -> Bool in
+                for sender in senders { try await sender.value }
+                var intact = true
+                for consumer in consumers { intact = try await consumer.value && intact }
+                return intact
+            }
+            // Hoard: more bytes than the pool holds; keep every chunk until all 128 are on loan.
+            let sender = spawn(on: .core(1)) {
+                let client = try await TCPStream.connect(to: address)
+                try await client.writeAll(IOBuffer(pseudoRandomBytes(256 << 10, seed: 4)))
+                try await client.close()
+            }
+            let connection = try await listener.accept()
+            var chunks = try connection.receivedChunks().makeAsyncIterator()
+            var hoard: [ReceivedBuffer] = []
+            try await withTimeout(.seconds(10)) {
+                while hoard.count < 128, let chunk = try await chunks.next() { hoard.append(chunk) }
+            }
+            let distinct = Set(hoard.map { UInt(bitPattern: $0.address) }).count
+            let count = hoard.count
+            hoard = []
+            while try await chunks.next() != nil {}
+            try await sender.value
+            try await connection.close()
+            return (churned, distinct, count, pool.lent, pool.windowWidenings)
+        }.value
+        #expect(outcome.churned, "every churn connection's bytes intact")
+        #expect(outcome.held == 128 && outcome.distinct == 128, "\(outcome)")
+        #expect(outcome.lent == 0)
+    }
+
+    @Test("tiny pools of 1-byte buffers at their limit (window as large as the group, or 64 of 128): three connections' bytes intact, every buffer back",
+        arguments: [1, 2, 4, 8, 128])
+    func tinyPoolsOfOneByteBuffers(count: Int) async throws {
+        let runtime = try Runtime(
+            RuntimeConfiguration(cores: .count(2), receiveBufferCount: count, receiveBufferSize: 1, receiveBufferLimit: count))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let size = 1500
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> (intact: Bool, lent: Int, capacity: Int) in
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            let address = try listener.localAddress
+            let payloads = (0..<3).map { pseudoRandomBytes(size, seed: 40 &+ UInt64($0)) }
+            let senders = payloads.map { payload in
+                spawn(on: .core(1)) {
+                    let stream = try await TCPStream.connect(to: address)
+                    try await stream.writeAll(IOBuffer(payload))
+                    try await stream.close()
+                }
+            }
+            var receivers: [JoinHandle<[UInt8]>] = []
+            for _ in payloads {
+                let stream = try await listener.accept()
+                receivers.append(
+                    spawn {
+                        var received: [UInt8] = []
+                        for try await chunk in try stream.receivedChunks() { received += chunk.bytes }
+                        try await stream.close()
+                        return received
+                    })
+            }
+            var intact = true
+            try await withTimeout(.seconds(20)) {
+                for sender in senders { try await sender.value }
+                for (index, receiver) in receivers.enumerated() { intact = try await receiver.value == payloads[index] && intact }
+            }
+            let pool = Core.current!.receiveBuffers
+            return (intact, pool.lent, pool.capacity)
+        }.value
+        #expect(outcome.intact)
+        #expect(outcome.lent == 0)
+        #expect(outcome.capacity == count)
+    }
+}
