@@ -12,6 +12,96 @@ import TorusTestSupport
 // receive starved with nothing held must not widen it (posting more cannot help it).
 
 extension RuntimeSuite.ProvidedBuffers {
+    /// `count` messages of `size` bytes from core 1, one at a time (each acknowledged), each its
+    /// own receive: the consumer keeps every chunk (returned), so buffers go on loan one per turn
+    /// and the window is never exhausted.
+    private static func hoard(_ listener: TCPListener, messages: Int, size: Int) async throws -> (TCPStream, [ReceivedBuffer]) {
+        let address = try listener.localAddress
+        let client = spawn(on: .core(1)) {
+            let stream = try await TCPStream.connect(to: address)
+            let message = IOBuffer(pseudoRandomBytes(size, seed: 5))
+            let ack = IOBuffer(capacity: 1)
+            for _ in 0..<messages {
+                try await stream.writeAll(message)
+                ack.clear()
+                guard try await stream.read(into: ack) == 1 else { throw IOError(operation: "ack", errno: .ioError) }
+            }
+            try await stream.close()
+        }
+        let connection = try await listener.accept()
+        var kept: [ReceivedBuffer] = []
+        var received = 0
+        let ack = IOBuffer([1])
+        var chunks = try connection.receivedChunks().makeAsyncIterator()
+        while received < messages * size, let chunk = try await chunks.next() {
+            kept.append(chunk)
+            received += chunk.count
+            if received % size == 0 { try await connection.writeAll(ack) }
+        }
+        try await client.value
+        return (connection, kept)
+    }
+
+    @Test("100 of 128 buffers on loan, then a burst on 8 other connections starves receives with nothing held: the window stays as it was")
+    func starvedWithNothingHeldDoesNotWiden() async throws {
+        let runtime = try Runtime(
+            RuntimeConfiguration(cores: .count(2), receiveBufferCount: 128, receiveBufferSize: 256, receiveBufferLimit: 128))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let burst = 64 << 10
+        typealias Outcome = (hoarded: Int, windowBefore: Int, window: Int, widenings: UInt64, received: Int, intact: Bool, lent: Int)
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> Outcome in
+            let pool = Core.current!.receiveBuffers
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            let address = try listener.localAddress
+            var (first, kept) = try await Self.hoard(listener, messages: 100, size: 100)
+            let windowBefore = pool.window(ofGroup: 0)
+            let hoarded = kept.count
+            // 28 buffers free, all posted, none held: the burst empties the ring.
+            // Eight connections whose bytes wait in their sockets (far more than the 28 free
+            // buffers' worth) before their receives are armed, all in one turn: the first ones
+            // empty the ring, the others find it empty.
+            let payloads = (0..<8).map { pseudoRandomBytes(burst, seed: 9 &+ UInt64($0)) }
+            let senders = payloads.map { payload in
+                spawn(on: .core(1)) {
+                    let stream = try await TCPStream.connect(to: address)
+                    try await stream.writeAll(IOBuffer(payload))
+                    try await stream.close()
+                }
+            }
+            var streams: [TCPStream] = []
+            for _ in payloads { streams.append(try await listener.accept()) }
+            try await sleep(for: .milliseconds(50))
+            let receivers = streams.map { stream in
+                spawn { () -> [UInt8] in
+                    var received: [UInt8] = []
+                    for try await chunk in try stream.receivedChunks() { received += chunk.bytes }
+                    try await stream.close()
+                    return received
+                }
+            }
+            var received = 0
+            var intact = true
+            try await withTimeout(.seconds(10)) {
+                for (index, receiver) in receivers.enumerated() {
+                    let bytes = try await receiver.value
+                    received += bytes.count
+                    intact = intact && bytes == payloads[index]
+                }
+                for sender in senders { try await sender.value }
+            }
+            let window = pool.window(ofGroup: 0)
+            let widenings = pool.windowWidenings
+            kept = []
+            try await first.close()
+            return (hoarded, windowBefore, window, widenings, received, intact, pool.lent)
+        }.value
+        try #require(outcome.hoarded == 100 && outcome.windowBefore == ProvidedBufferPool.initialWindow, "\(outcome)")
+        #expect(outcome.received == 8 * burst && outcome.intact)
+        #expect(outcome.lent == 0)
+        #expect(outcome.widenings == 0, "nothing was held: \(outcome)")
+        #expect(outcome.window == ProvidedBufferPool.initialWindow, "\(outcome)")
+    }
+
     @Test("stress: 48 connections on 128 x 512 growing to 512, bundles on: buffers held and posted from the window, every byte in order, every buffer back")
     func stressWindowedPool() async throws {
         try await expectBundleRounds { round in

@@ -176,12 +176,14 @@ final class ProvidedBufferPool {
         }
     }
 
-    /// A receive found a ring empty (`ENOBUFS`) while buffers may be held: doubles the windows
-    /// and posts up to them now.
+    /// A receive found a ring empty (`ENOBUFS`): doubles the windows of the groups that hold
+    /// buffers back and posts up to them now. A group holding none has every free buffer posted
+    /// already; a wider window would not help this receive, only post buffers cold later (the
+    /// pool at its limit, or most buffers on loan).
     private func widenWindows() {
         guard !widenedThisTurn else { return }
         widenedThisTurn = true
-        for index in groups.indices where windows[index] < groups[index].count {
+        for index in groups.indices where windows[index] < groups[index].count && groups[index].held > 0 {
             windows[index] = min(groups[index].count, windows[index] * 2)
             windowWidenings &+= 1
             let posted = posted(index)
