@@ -11,6 +11,11 @@ import TorusTestSupport
 // for long must not keep the window wide (it would post every free buffer again, cold); a
 // receive starved with nothing held must not widen it (posting more cannot help it).
 
+/// Chunks the receivers of one core keep on loan (touched on that core only).
+private final class ChunksOnLoan: @unchecked Sendable {
+    var chunks: [ReceivedBuffer] = []
+}
+
 extension RuntimeSuite.ProvidedBuffers {
     /// `count` messages of `size` bytes from core 1, one at a time (each acknowledged), each its
     /// own receive: the consumer keeps every chunk (returned), so buffers go on loan one per turn
@@ -40,6 +45,83 @@ extension RuntimeSuite.ProvidedBuffers {
         }
         try await client.value
         return (connection, kept)
+    }
+
+    @Test(
+        "a burst widens the window to the whole group, then 100 chunks stay on loan: quiet turns still shrink it (the loans are not a turn's use)"
+    )
+    func longLoansDoNotPinTheWindow() async throws {
+        let runtime = try Runtime(
+            RuntimeConfiguration(cores: .count(2), receiveBufferCount: 256, receiveBufferSize: 4096, receiveBufferLimit: 256))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let connections = 200
+        let size = 3000
+        let keep = 100
+        typealias Outcome = (burst: Int, quiet: Int, onLoan: Int, accounted: Bool)
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> Outcome in
+            let pool = Core.current!.receiveBuffers
+            let listener = try TCPListener.bind(.loopback(port: 0), backlog: 512)
+            let address = try listener.localAddress
+            let peers = try await spawn(on: .core(1)) { () -> [TCPStream] in
+                var peers: [TCPStream] = []
+                for _ in 0..<connections { peers.append(try await TCPStream.connect(to: address)) }
+                return peers
+            }.value
+            var streams: [TCPStream] = []
+            for _ in 0..<connections { streams.append(try await listener.accept()) }
+            try await spawn(on: .core(1)) {
+                for (index, peer) in peers.enumerated() {
+                    try await peer.writeAll(IOBuffer(Array(repeating: UInt8(truncatingIfNeeded: index), count: size)))
+                }
+            }.value
+            let onLoan = ChunksOnLoan()
+            let receivers = streams.enumerated().map { index, stream in
+                spawn {
+                    var chunks = try stream.receivedChunks().makeAsyncIterator()
+                    var bytes = 0
+                    while bytes < size, let chunk = try await chunks.next() {
+                        bytes += chunk.count
+                        if index < keep { onLoan.chunks.append(chunk) }
+                    }
+                }
+            }
+            try await withTimeout(.seconds(20)) {
+                for receiver in receivers { try await receiver.value }
+            }
+            let burst = pool.window(ofGroup: 0)
+            // Quiet turns, one byte at a time, while the kept chunks stay on loan.
+            let pair = try await spawn(on: .core(1)) { try await TCPStream.connect(to: address) }.value
+            let quiet = try await listener.accept()
+            var chunks = try quiet.receivedChunks().makeAsyncIterator()
+            let pinger = spawn(on: .core(1)) {
+                let byte = IOBuffer([7])
+                let reply = IOBuffer(capacity: 1)
+                for _ in 0..<(3 * ProvidedBufferPool.decayTurns) {
+                    try await pair.writeAll(byte)
+                    reply.clear()
+                    _ = try await pair.read(into: reply)
+                }
+                try await pair.close()
+            }
+            let reply = IOBuffer([8])
+            while let chunk = try await chunks.next() {
+                for _ in 0..<chunk.count { try await quiet.writeAll(reply) }
+            }
+            try await pinger.value
+            try await quiet.close()
+            let quietWindow = pool.window(ofGroup: 0)
+            let count = onLoan.chunks.count
+            let group = pool.groups[0]
+            let accounted = pool.posted(0) + group.held + pool.lent == group.count
+            onLoan.chunks = []
+            for stream in streams { try await stream.close() }
+            try await spawn(on: .core(1)) { for peer in peers { try await peer.close() } }.value
+            return (burst, quietWindow, count, accounted)
+        }.value
+        try #require(outcome.burst == 256, "the burst widened the window to the whole group")
+        #expect(outcome.onLoan >= keep)
+        #expect(outcome.accounted)
+        #expect(outcome.quiet < outcome.burst, "3,072 turns of one byte each with \(outcome.onLoan) chunks on loan: window \(outcome.quiet)")
     }
 
     @Test("100 of 128 buffers on loan, then a burst on 8 other connections starves receives with nothing held: the window stays as it was")
