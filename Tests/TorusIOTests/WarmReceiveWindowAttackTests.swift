@@ -310,4 +310,57 @@ extension RuntimeSuite.ProvidedBuffers {
         #expect(outcome.lent == 0)
         #expect(outcome.capacity == count)
     }
+
+    @Test(
+        "100 chunks on loan released on the other core come back to their own (held or posted), after which all 128 buffers can be on loan at once, each once"
+    )
+    func releasedOnAnotherCore() async throws {
+        let runtime = try Runtime(
+            RuntimeConfiguration(cores: .count(2), receiveBufferCount: 128, receiveBufferSize: 256, receiveBufferLimit: 128))
+        defer { runtime.shutdown(gracePeriod: .milliseconds(200)) }
+        let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> (lentAfter: Int, distinct: Int, held: Int) in
+            let pool = Core.current!.receiveBuffers
+            let listener = try TCPListener.bind(.loopback(port: 0))
+            var (first, kept) = try await Self.hoard(listener, messages: 100, size: 100)
+            let away = ChunksOnLoan()
+            away.chunks = kept
+            kept = []
+            try await spawn(on: .core(1)) { away.chunks = [] }.value
+            try await withTimeout(.seconds(5)) {
+                while pool.lent > 0 { try await sleep(for: .milliseconds(1)) }
+            }
+            let lentAfter = pool.lent
+            try await first.close()
+            let (second, all) = try await Self.hoard(listener, messages: 128, size: 100)
+            let distinct = Set(all.map { UInt(bitPattern: $0.address) }).count
+            let held = all.count
+            try await second.close()
+            return (lentAfter, distinct, held)
+        }.value
+        #expect(outcome.lentAfter == 0)
+        #expect(outcome.held == 128 && outcome.distinct == 128, "\(outcome)")
+    }
+
+    @Test("the runtime shut down while chunks are on loan and buffers held: the chunks released afterwards on another thread are dropped quietly")
+    func chunksOutliveTheRuntime() async throws {
+        let away = ChunksOnLoan()
+        do {
+            let runtime = try Runtime(
+                RuntimeConfiguration(cores: .count(2), receiveBufferCount: 128, receiveBufferSize: 256, receiveBufferLimit: 128))
+            let count = try await runtime.handle.spawn(on: .core(0)) { () -> Int in
+                let listener = try TCPListener.bind(.loopback(port: 0))
+                var (stream, kept) = try await Self.hoard(listener, messages: 80, size: 100)
+                away.chunks = kept
+                kept = []
+                try await stream.close()
+                return away.chunks.count
+            }.value
+            #expect(count == 80)
+            _ = await runtime.shutdown(gracePeriod: .milliseconds(200))
+        }
+        // After the shutdown, on the test's thread.
+        let bytes = away.chunks.reduce(0) { $0 + $1.count }
+        away.chunks = []
+        #expect(bytes == 8000)
+    }
 }
