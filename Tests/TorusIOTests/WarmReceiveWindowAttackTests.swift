@@ -184,7 +184,9 @@ extension RuntimeSuite.ProvidedBuffers {
         #expect(outcome.window == ProvidedBufferPool.initialWindow, "\(outcome)")
     }
 
-    @Test("stress: 48 connections on 128 x 512 growing to 512, bundles on: buffers held and posted from the window, every byte in order, every buffer back")
+    @Test(
+        "stress: 48 connections on 128 x 512 growing to 512, bundles on: buffers held and posted from the window, every byte in order, every buffer back"
+    )
     func stressWindowedPool() async throws {
         try await expectBundleRounds { round in
             try await stressRun(
@@ -269,7 +271,8 @@ extension RuntimeSuite.ProvidedBuffers {
         #expect(outcome.lent == 0)
     }
 
-    @Test("tiny pools of 1-byte buffers at their limit (window as large as the group, or 64 of 128): three connections' bytes intact, every buffer back",
+    @Test(
+        "tiny pools of 1-byte buffers at their limit (window as large as the group, or 64 of 128): three connections' bytes intact, every buffer back",
         arguments: [1, 2, 4, 8, 128])
     func tinyPoolsOfOneByteBuffers(count: Int) async throws {
         let runtime = try Runtime(

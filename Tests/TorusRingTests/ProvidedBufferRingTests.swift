@@ -59,7 +59,8 @@ struct ProvidedBufferSlotModelTests {
     /// later last-held-first. Every bundle is checked against the model when taken and again
     /// after other give-backs moved the tail: while its first slot still holds it, the mirror
     /// names the model's buffers.
-    @Test("random takes, give-backs, holds and posts of held buffers (count 8, 2 posted at first): the mirror matches the model", arguments: [1, 2, 3])
+    @Test(
+        "random takes, give-backs, holds and posts of held buffers (count 8, 2 posted at first): the mirror matches the model", arguments: [1, 2, 3])
     func mirrorMatchesTheModel(seed: UInt64) throws {
         let ring = try Ring(entries: 8)
         var code: Int32 = 0
