@@ -23,7 +23,7 @@ extension Core {
             driver.retryPendingCancels()
             takeJobsFromDriver(driver)
             // Before this turn enters the kernel: its receives take from the posted buffers.
-            receiveBuffers.refill()
+            driver.receiveBuffers.refill()
 
             if driver.stopping && local.isEmpty && driver.isIdle && mailbox.isEmpty {
                 break

@@ -80,6 +80,10 @@ final class ProvidedBufferPool {
     @exclusivity(unchecked) private var windows: [Int] = []
     /// The most buffers of each group's window a turn used since the last look at shrinking.
     @exclusivity(unchecked) private var peakUse: [Int] = []
+    /// Each group's posted buffers when its window was last topped up: a turn used what it
+    /// took of them. (Not the window: while buffers are on loan for long, fewer than the
+    /// window may be free, and the gap is no turn's use.)
+    @exclusivity(unchecked) private var toppedUp: [Int] = []
     /// A completion took buffers since the last ``refill()``.
     @exclusivity(unchecked) private var taken = false
     /// Turns with buffers taken since the last look at shrinking.
@@ -164,8 +168,8 @@ final class ProvidedBufferPool {
         for index in groups.indices {
             let posted = posted(index)
             let window = windows[index]
-            peakUse[index] = max(peakUse[index], window - posted)
-            if posted < window { groups[index].postHeld(window - posted) }
+            peakUse[index] = max(peakUse[index], toppedUp[index] - posted)
+            toppedUp[index] = posted < window ? posted + groups[index].postHeld(window - posted) : posted
         }
         turnsSinceDecay += 1
         guard turnsSinceDecay >= Self.decayTurns else { return }
@@ -179,16 +183,19 @@ final class ProvidedBufferPool {
         }
     }
 
-    /// A receive found a ring empty (`ENOBUFS`) while buffers may be held: doubles the windows
-    /// and posts up to them now.
+    /// A receive found a ring empty (`ENOBUFS`): doubles the windows of the groups that hold
+    /// buffers back and posts up to them now. A group holding none has every free buffer posted
+    /// already; a wider window would not help this receive, only post buffers cold later (the
+    /// pool at its limit, or most buffers on loan).
     private func widenWindows() {
         guard !widenedThisTurn else { return }
         widenedThisTurn = true
-        for index in groups.indices where windows[index] < groups[index].count {
+        for index in groups.indices where windows[index] < groups[index].count && groups[index].held > 0 {
             windows[index] = min(groups[index].count, windows[index] * 2)
             windowWidenings &+= 1
             let posted = posted(index)
-            if posted < windows[index] { groups[index].postHeld(windows[index] - posted) }
+            // What this turn took before counts too: the buffers posted now add to the top-up.
+            if posted < windows[index] { toppedUp[index] += groups[index].postHeld(windows[index] - posted) }
         }
     }
 
@@ -235,6 +242,7 @@ final class ProvidedBufferPool {
         lentByGroup = []
         windows = []
         peakUse = []
+        toppedUp = []
         lent = 0
         capacity = 0
         ring = nil
@@ -273,6 +281,7 @@ final class ProvidedBufferPool {
         lentByGroup.append(0)
         windows.append(min(group.count, Self.initialWindow))
         peakUse.append(0)
+        toppedUp.append(min(group.count, Self.initialWindow))
         capacity += group.count
     }
 }
