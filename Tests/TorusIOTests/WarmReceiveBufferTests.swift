@@ -64,22 +64,11 @@ extension RuntimeSuite.ProvidedBuffers {
         let outcome = try await runtime.handle.spawn(on: .core(0)) { () -> Outcome in
             let pool = Core.current!.receiveBuffers
             let listener = try TCPListener.bind(.loopback(port: 0), backlog: 512)
-            let address = try listener.localAddress
-            let peers = try await spawn(on: .core(1)) { () -> [TCPStream] in
-                var peers: [TCPStream] = []
-                for _ in 0..<connections { peers.append(try await TCPStream.connect(to: address)) }
-                return peers
-            }.value
-            var streams: [TCPStream] = []
-            for _ in 0..<connections { streams.append(try await listener.accept()) }
+            let (peers, streams) = try await connectFromCoreOne(connections, to: listener)
             // Every peer's bytes wait in its socket before any receive is armed; then all 300
             // receives are armed in one turn and find their bytes at once: far more buffers in
             // one go than the 64 posted.
-            try await spawn(on: .core(1)) {
-                for (index, peer) in peers.enumerated() {
-                    try await peer.writeAll(IOBuffer(Array(repeating: UInt8(truncatingIfNeeded: index), count: size)))
-                }
-            }.value
+            try await sendIndexBytes(from: peers, size: size)
             let receivers = streams.map { stream in
                 spawn { () -> (intact: Int, value: UInt8?) in
                     var chunks = try stream.receivedChunks().makeAsyncIterator()
@@ -108,25 +97,7 @@ extension RuntimeSuite.ProvidedBuffers {
             for stream in streams { try await stream.close() }
             try await spawn(on: .core(1)) { for peer in peers { try await peer.close() } }.value
             // Quiet turns: one byte at a time on one connection.
-            let pair = try await spawn(on: .core(1)) { try await TCPStream.connect(to: address) }.value
-            let quiet = try await listener.accept()
-            var chunks = try quiet.receivedChunks().makeAsyncIterator()
-            let pinger = spawn(on: .core(1)) {
-                let byte = IOBuffer([7])
-                let reply = IOBuffer(capacity: 1)
-                for _ in 0..<(4 * ProvidedBufferPool.decayTurns) {
-                    try await pair.writeAll(byte)
-                    reply.clear()
-                    _ = try await pair.read(into: reply)
-                }
-                try await pair.close()
-            }
-            let reply = IOBuffer([8])
-            while let chunk = try await chunks.next() {
-                for _ in 0..<chunk.count { try await quiet.writeAll(reply) }
-            }
-            try await pinger.value
-            try await quiet.close()
+            try await oneByteTurns(4 * ProvidedBufferPool.decayTurns, on: listener)
             return (intact, values, pool.windowWidenings, burst, pool.window(ofGroup: 0), pool.lent)
         }.value
         #expect(outcome.intact == connections * size)
