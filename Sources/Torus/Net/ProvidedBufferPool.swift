@@ -110,7 +110,7 @@ final class ProvidedBufferPool {
         var code: Int32 = 0
         guard
             let group = ProvidedBufferRing(
-                ring: ring, group: 1, count: initialCount, size: bufferSize, posted: min(initialCount, Self.initialWindow), error: &code)
+                ring: ring, group: 1, count: initialCount, size: bufferSize, posted: 0, error: &code)
         else {
             throw IOError(operation: "io_uring_register_buf_ring", errno: Errno(rawValue: code))
         }
@@ -260,7 +260,7 @@ final class ProvidedBufferPool {
         var code: Int32 = 0
         guard
             let group = ProvidedBufferRing(
-                ring: ring, group: Int32(groups.count + 1), count: step, size: bufferSize, posted: min(step, Self.initialWindow), error: &code)
+                ring: ring, group: Int32(groups.count + 1), count: step, size: bufferSize, posted: 0, error: &code)
         else {
             growthFailed = true
             logger.warning(
@@ -279,9 +279,11 @@ final class ProvidedBufferPool {
     private func add(_ group: ProvidedBufferRing) {
         groups.append(group)
         lentByGroup.append(0)
-        windows.append(min(group.count, Self.initialWindow))
+        // A new group holds every buffer; its first window is posted here, and only here.
+        let window = min(group.count, Self.initialWindow)
+        windows.append(window)
         peakUse.append(0)
-        toppedUp.append(min(group.count, Self.initialWindow))
+        toppedUp.append(group.postHeld(window))
         capacity += group.count
     }
 }
