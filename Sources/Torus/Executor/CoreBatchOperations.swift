@@ -65,7 +65,8 @@ extension Core {
         let batch = OperationBatch(count: count, keepAlive: keepAlive)
         let unretained = Unmanaged.passUnretained(batch)
         defer { withExtendedLifetime(batch) {} }
-        return await withUnsafeContinuation { (continuation: UnsafeContinuation<[Int32], Never>) in
+        // The inheriting forms: no executor switches around the wait (see `Core.submitAndAwait`).
+        return await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<[Int32], Never>) in
             // Armed first: a member refused during submission finishes at once, and the last
             // one to finish (here or on a later completion) resumes the task.
             batch.wait(with: continuation)

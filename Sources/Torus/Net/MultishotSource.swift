@@ -133,8 +133,9 @@ final class MultishotSource<Element>: @unchecked Sendable {
             }
             // The deadline wakes the wait as a cancellation does; the loop above then throws.
             var deadlineHook: UInt64?
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            // The inheriting forms: no executor switches around the wait (see `Core.submitAndAwait`).
+            await _unsafeInheritExecutor_withTaskCancellationHandler {
+                await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                     // A cancellation that came after the check above runs the handler at once,
                     // on this core, before `waiter` is set: its wake finds nobody. Look again
                     // here, or the task sleeps through its cancellation (a SIGTERM right after

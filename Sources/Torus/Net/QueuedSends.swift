@@ -216,8 +216,9 @@ final class QueuedSends: @unchecked Sendable {
             // The deadline wakes the wait as a cancellation does; the loop then throws.
             var deadlineHook: UInt64?
             nonisolated(unsafe) var waiterID: UInt64?
-            await withTaskCancellationHandler {
-                await withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
+            // The inheriting forms: no executor switches around the wait (see `Core.submitAndAwait`).
+            await _unsafeInheritExecutor_withTaskCancellationHandler {
+                await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                     // A cancellation after the check above ran its handler already: its wake
                     // found nobody, so look again before sleeping.
                     if Task.isCancelled {

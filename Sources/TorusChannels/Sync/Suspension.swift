@@ -29,8 +29,11 @@ import Synchronization
     // nothing more than it did before scopes.
     let scope = CancelScope.ofCurrentTask
     let hook = scope.map { _ in Lock<UInt64?>(nil) }
-    let value = await withTaskCancellationHandler {
-        await withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
+    // The `_unsafeInheritExecutor_` forms: the `isolation:` ones switch to the caller's
+    // isolation on entry and after the resumption, each switch reading the task's executor
+    // preference under a lock; this code already runs there, and resumes where it suspended.
+    let value = await _unsafeInheritExecutor_withTaskCancellationHandler {
+        await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Value, Never>) in
             if let immediate = register(.task(continuation), { waiterID in id.withLock { $0 = waiterID } }) {
                 continuation.resume(returning: immediate)
                 return
