@@ -25,6 +25,8 @@ extension MiniRedisServer {
         // log handler get EPIPE), it does not kill the server with SIGPIPE.
         _ = Glibc.signal(SIGPIPE, SIG_IGN)
         let logger = makeLogger(loglevel)
+        // Before anything listens: a signal from then on shuts down gracefully.
+        let signals = await ShutdownSignals(logger: logger)
         let torus: TorusRuntimeService
         do {
             torus = try TorusRuntimeService(RuntimeConfiguration(cores: coreLayout, logger: logger), gracePeriod: Self.gracePeriod)
@@ -56,7 +58,6 @@ extension MiniRedisServer {
             }
             services.append(.init(service: metrics, serviceName: "metrics"))
         }
-        let signals = ShutdownSignals(logger: logger)
         services.append(.init(service: signals, successTerminationBehavior: .gracefullyShutdownGroup, serviceName: "signals"))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: logger))
         do {

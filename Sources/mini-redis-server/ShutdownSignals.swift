@@ -13,9 +13,14 @@ import UnixSignals
 final class ShutdownSignals: Service, Sendable {
     private let logger: Logger
     private let caught = Mutex<UnixSignal?>(nil)
+    /// Trapping from initialisation on, not from when the group starts this service: the group
+    /// starts its services concurrently, and a SIGTERM between the "listening on" line and the
+    /// trap killed the server with the default action (status 15, not 143).
+    private let signals: UnixSignalsSequence
 
-    init(logger: Logger) {
+    init(logger: Logger) async {
         self.logger = logger
+        self.signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
     }
 
     /// The signal that started the shutdown, if one did.
@@ -23,7 +28,6 @@ final class ShutdownSignals: Service, Sendable {
 
     /// Waits for SIGTERM or SIGINT, or for a graceful shutdown that something else started.
     func run() async {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         for await signal in signals.cancelOnGracefulShutdown() {
             caught.withLock { $0 = signal }
             logger.notice("received \(signal), shutting down")
