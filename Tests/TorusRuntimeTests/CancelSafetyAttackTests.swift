@@ -368,7 +368,7 @@ extension RuntimeSuite {
             let (outcome, waited) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Duration) in
                 let (_tx, rx) = MPSC.unbounded(Int.self)
                 var outcome = ""
-                let waited = try await elapsed {
+                let waited = await elapsed {
                     do {
                         try await withTimeout(.milliseconds(30)) {
                             try await withThrowingCoreTaskGroup(of: Void.self) { group in

@@ -208,7 +208,7 @@ extension RuntimeSuite {
                 let stream = try await TCPStream.connect(to: address)
                 let reader = BufferedReader(stream)
                 var outcome = "no error"
-                let waited = try await elapsed {
+                let waited = await elapsed {
                     do {
                         _ = try await withTimeout(.milliseconds(30)) { try await reader.readLine() }
                     } catch {
