@@ -102,6 +102,59 @@ extension RuntimeSuite {
             #expect(described.hasPrefix("read \(path)"), "\(described)")
         }
 
+        /// Many reads into one buffer the actor owns, at once: each call sees the buffer's free
+        /// space before its read waits, and the others fill it meanwhile.
+        actor SharedBufferReader {
+            let buffer = IOBuffer(capacity: 4096)
+            func read(_ file: File, at offset: UInt64) async throws -> Int { try await file.read(into: buffer, at: offset) }
+            func drain() -> [UInt8] {
+                defer { buffer.clear() }
+                return buffer.bytes
+            }
+        }
+
+        @Test("reads from an actor racing to fill its one buffer: only what fits is appended and counted, never a trap")
+        func fromActorRacingForItsBuffer() async throws {
+            let (directory, path, bytes) = try pseudoRandomFile(1 << 16, seed: 45)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let rounds = try await runtime.handle.spawn(on: .core(0)) { () -> [(counts: [Int: Int], held: [UInt8])] in
+                let file = try await File.open(path)
+                let reader = SharedBufferReader()
+                var rounds: [(counts: [Int: Int], held: [UInt8])] = []
+                for _ in 0..<20 {
+                    let counts = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                        for block in 0..<8 { group.addTask { (block, try await reader.read(file, at: UInt64(block * 4096))) } }
+                        var counts: [Int: Int] = [:]
+                        for try await (block, count) in group { counts[block] = count }
+                        return counts
+                    }
+                    rounds.append((counts, await reader.drain()))
+                }
+                try await file.close()
+                return rounds
+            }.value
+            for round in rounds {
+                // What was counted is what the buffer holds, at most its capacity, and it is the
+                // calls' bytes one after another, each the file's bytes at the call's offset.
+                #expect(round.counts.values.reduce(0, +) == round.held.count)
+                #expect(round.held.count > 0 && round.held.count <= 4096)
+                var position = 0
+                var unmatched = round.counts.filter { $0.value > 0 }
+                while position < round.held.count {
+                    let next = unmatched.first { block, count in
+                        position + count <= round.held.count
+                            && Array(round.held[position..<position + count]) == fileBytes(bytes, block * 4096, count)
+                    }
+                    guard let (block, count) = next else { break }
+                    unmatched[block] = nil
+                    position += count
+                }
+                #expect(position == round.held.count && unmatched.isEmpty, "counts \(round.counts)")
+            }
+        }
+
         @Test("a default actor shared by tasks on both cores: every read from it returns the right bytes, on whichever core runs it")
         func fromContendedActor() async throws {
             let (directory, path, bytes) = try pseudoRandomFile(1 << 20, seed: 44)

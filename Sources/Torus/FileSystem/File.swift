@@ -229,12 +229,22 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// actor), and an operation must be submitted, retried and settled on one core. So the read
     /// runs on the task's own core, and, since a caller's `IOBuffer` cannot be handed to
     /// another isolation domain, into a buffer of that call's own, copied into `buffer` here.
+    ///
+    /// At most `actorReadLimit` bytes per call (a short read, as `pread` may return): the
+    /// scratch buffer is allocated per call. The actor is re-entered while the read waits, and
+    /// another call may fill `buffer` meanwhile: only what still fits is appended and counted
+    /// (the read is positional, so the rest is read again by asking again), never a trap.
     private nonisolated(nonsending) func readFromActor(into buffer: IOBuffer, maxLength: Int?, offset: UInt64) async throws -> Int {
-        let length = min(maxLength ?? buffer.freeCapacity, buffer.freeCapacity, maximumTransfer)
+        let length = min(maxLength ?? buffer.freeCapacity, buffer.freeCapacity, Self.actorReadLimit)
         let bytes = try await readOnTaskCore(length: length, offset: offset)
-        buffer.append(bytes)
-        return bytes.count
+        let fitting = min(bytes.count, buffer.freeCapacity)
+        buffer.append(bytes.prefix(fitting))
+        return fitting
     }
+
+    /// The most one read from an actor moves (its scratch buffer's size): 1 MiB, a multiple of
+    /// every direct-I/O block size.
+    static let actorReadLimit = 1 << 20
 
     /// Reads up to `length` bytes at `offset` on the calling task's core (a plain `nonisolated
     /// async` function runs there), into an aligned buffer (the file may be in direct mode).
