@@ -207,8 +207,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     ///
     /// Runs where it is called, without an executor switch on the way in or out: in a task on a
     /// core it submits to that core's ring. Called from an actor, it reads on the task's own
-    /// core into a buffer of its own and copies the bytes into `buffer` when it returns (see
-    /// ``readFromActor(into:maxLength:offset:)``).
+    /// core into a buffer of its own and copies the bytes into `buffer` when it returns: at most
+    /// 1 MiB per call, and only what still fits in `buffer` then (the actor may have been
+    /// re-entered and filled it meanwhile).
     ///
     /// Cancel safety: as ``read(into:maxLength:)``; nothing moves, so a cancelled `pread` can
     /// simply be repeated.
