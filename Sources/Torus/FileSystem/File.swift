@@ -220,6 +220,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         // its caller would switch back after it: each `swift_task_switch` reads the task's
         // executor preference under a lock, two of a 4 KiB read's three (-8% of its CPU,
         // docs/benchmarks.md). Without an actor, the caller already runs on its task's core.
+        // (Through a local: `#isolation == nil` written in the condition crashes the 6.3.1
+        // compiler at -Onone, "PHINode should have one entry for each predecessor".)
         let callerIsolation = #isolation
         if callerIsolation != nil { return try await readFromActor(into: buffer, maxLength: maxLength, offset: offset) }
         return try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)

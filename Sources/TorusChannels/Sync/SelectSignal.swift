@@ -40,9 +40,7 @@ import Synchronization
         let scope = CancelScope.ofCurrentTask
         let token = scope?.register { [self] in fire() }
         if scope != nil && token == nil { return }  // the deadline has passed
-        // The `_unsafeInheritExecutor_` forms: the `isolation:` ones switch to the caller's
-        // isolation on entry and after the resumption, each switch reading the task's executor
-        // preference under a lock; this code already runs there, and resumes where it suspended.
+        // The inheriting forms: no executor switches around the wait (see `suspend`).
         await _unsafeInheritExecutor_withTaskCancellationHandler {
             await _unsafeInheritExecutor_withUnsafeContinuation { (continuation: UnsafeContinuation<Void, Never>) in
                 let ready = state.withLock { state -> Bool in
