@@ -83,6 +83,38 @@ extension RuntimeSuite {
             #expect(past.1 == 0 && past.0 == [7, 7])
         }
 
+        /// On no core, with a buffer larger than one read from an actor moves.
+        actor LargeReaderOnQueue {
+            let executor = CallerIsolationTests.QueueExecutor()
+            nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+            func readAll(_ file: File, size: Int) async throws -> (counts: [Int], bytes: [UInt8]) {
+                let buffer = IOBuffer(capacity: size + 1)
+                var counts: [Int] = []
+                while true {
+                    let count = try await file.read(into: buffer, at: UInt64(buffer.count))
+                    if count == 0 { return (counts, buffer.bytes) }
+                    counts.append(count)
+                }
+            }
+        }
+
+        @Test("from an actor, one read moves at most 1 MiB (a short read); reading on from where it stopped gets every byte")
+        func fromActorShortReads() async throws {
+            let size = 3 << 20 | 12_345
+            let (directory, path, bytes) = try pseudoRandomFile(size, seed: 46)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let (counts, read) = try await runtime.handle.spawn(on: .core(1)) { () -> ([Int], [UInt8]) in
+                let file = try await File.open(path)
+                let outcome = try await LargeReaderOnQueue().readAll(file, size: size)
+                try await file.close()
+                return outcome
+            }.value
+            #expect(counts == [1 << 20, 1 << 20, 1 << 20, 12_345])
+            #expect(read == bytes)
+        }
+
         @Test("from an actor on no core, a closed file's read throws an IOError naming the read and the path")
         func fromActorClosedFile() async throws {
             let (directory, path, _) = try pseudoRandomFile(100, seed: 43)
