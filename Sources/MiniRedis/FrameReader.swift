@@ -87,21 +87,20 @@ public final class FrameReader<Source: AsyncReader> {
         }
     }
 
-    /// Reads more; false at a clean end of the stream (between frames).
+    /// Reads more (through ``AsyncReader``); false at a clean end of the stream (between frames).
     ///
     /// The read loops above are written out rather than shared through a generic helper taking
     /// the parse step as a typed-throws closure: Swift 6.3's optimizer crashed (signal 11 while
     /// splitting the coroutine) on that helper specialised for TCPStream in release builds.
     /// - Throws: ``ProtocolError`` when the stream ends inside a frame.
     private func fillUnlessEnded() async throws -> Bool {
-        if try await fill() { return true }
-        if start == input.count && !requests.isInsideRequest { return false }
-        throw ProtocolError("connection closed in the middle of a frame")
+        makeRoom()
+        let count = try await source.read(into: input)
+        return try counted(count)
     }
 
-    /// Reads more into the buffer (dropping parsed bytes first, growing it when full); false
-    /// at the end of the stream.
-    private func fill() async throws -> Bool {
+    /// Drops parsed bytes, and grows the buffer when it is full, before a read.
+    fileprivate func makeRoom() {
         if start > 0 {
             input.removeFirst(start)
             start = 0
@@ -114,10 +113,52 @@ public final class FrameReader<Source: AsyncReader> {
             input.withUnsafeBytes { bigger.append($0) }
             input = bigger
         }
-        let count = try await source.read(into: input)
-        guard count > 0 else { return false }
+    }
+
+    /// Counts a read of `count` bytes; false at a clean end of the stream (between frames).
+    /// - Throws: ``ProtocolError`` when the stream ended inside a frame.
+    fileprivate func counted(_ count: Int) throws(ProtocolError) -> Bool {
+        guard count > 0 else {
+            if start == input.count && !requests.isInsideRequest { return false }
+            throw ProtocolError("connection closed in the middle of a frame")
+        }
         reads &+= 1
         bytesRead &+= UInt64(count)
         return true
+    }
+
+    /// The receive buffer, for the reads of the ``TCPStream`` specialisation below.
+    fileprivate var receiveBuffer: IOBuffer { input }
+}
+
+/// A connection's reader (the server's and the client's): the same loops, run where they are
+/// called. The generic ones are plain `async` functions, and `TCPStream.read` called through
+/// `AsyncReader` is one too: each switches to the task's executor on entry and back after,
+/// a `swift_task_switch` that reads the task's executor preference under a lock (4 of the 8
+/// switches of a request before, docs/benchmarks.md). A caller on an actor works as well:
+/// `TCPStream.read` then receives on the task's core and appends on the actor.
+extension FrameReader where Source == TCPStream {
+    /// The next frame, reading as needed; nil when the peer closed cleanly between frames.
+    /// - Throws: as the generic ``FrameReader/readFrame()``.
+    public nonisolated(nonsending) func readFrame() async throws -> Frame? {
+        while true {
+            if let frame = try bufferedFrame() { return frame }
+            guard try await fillFromStream() else { return nil }
+        }
+    }
+
+    /// The next request, reading as needed; nil when the peer closed cleanly between requests.
+    public nonisolated(nonsending) func readRequest() async throws -> FrameParser.Request? {
+        while true {
+            if let request = try bufferedRequest() { return request }
+            guard try await fillFromStream() else { return nil }
+        }
+    }
+
+    private nonisolated(nonsending) func fillFromStream() async throws -> Bool {
+        makeRoom()
+        let buffer = receiveBuffer
+        let count = try await source.read(into: buffer, maxLength: buffer.freeCapacity)
+        return try counted(count)
     }
 }

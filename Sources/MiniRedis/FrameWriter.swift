@@ -46,7 +46,7 @@ public final class FrameWriter<Sink: AsyncWriter> {
     /// them, unless the queue is at its limit (see ``SendQueue``): a server answering one
     /// request at a time then pays one task resumption per request, the read's, instead of
     /// two. The bytes count as written once the queue has them.
-    public func flush(into queue: SendQueue) async throws {
+    public nonisolated(nonsending) func flush(into queue: SendQueue) async throws {
         guard !output.isEmpty else { return }
         try await queue.send(output)
         bytesWritten &+= UInt64(output.count)

@@ -86,13 +86,13 @@ final class Session {
 
     /// The next request, reading as needed (nil at a clean end of the stream); what was read
     /// is added to the statistics.
-    func nextRequest() async throws -> FrameParser.Request? {
+    nonisolated(nonsending) func nextRequest() async throws -> FrameParser.Request? {
         defer { countTraffic() }
         return try await reader.readRequest()
     }
 
     /// Hands the queued replies to the send queue and adds them to the statistics.
-    private func flush() async throws {
+    private nonisolated(nonsending) func flush() async throws {
         defer { countTraffic() }
         try await writer.flush(into: replies!)
     }

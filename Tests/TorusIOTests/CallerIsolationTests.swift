@@ -6,9 +6,10 @@ import TorusTestSupport
 /// Torus's reads and writes (`AsyncReader`, `AsyncWriter`, the streams, files and buffered
 /// readers and writers) are plain `nonisolated async` functions: whatever actor calls them,
 /// they run on the calling task's core (its executor preference). Only the internal I/O
-/// functions below them are `nonisolated(nonsending)` (and `File.read(into:at:maxLength:)`,
-/// which checks its caller's isolation: FileReadIsolationTests). These tests pin down what
-/// that means for a caller that is not a plain task on a core.
+/// functions below them are `nonisolated(nonsending)`, and the reads that check their caller's
+/// isolation (`File.read(into:at:maxLength:)`: FileReadIsolationTests; the stream reads:
+/// StreamReadIsolationTests). These tests pin down what that means for a caller that is not a
+/// plain task on a core.
 extension RuntimeSuite {
     @Suite("I/O runs on the calling task's core")
     struct CallerIsolationTests {

@@ -26,6 +26,11 @@ public final class IOBuffer {
     @exclusivity(unchecked) public var count: Int {
         didSet { precondition(count >= 0 && count <= capacity, "IOBuffer.count \(count) outside 0...\(capacity)") }
     }
+    /// A stream read called from an actor is waiting to append to this buffer (see
+    /// `SocketHandle.receiveFromActor`): a second one, from the same actor re-entered, is
+    /// refused before it takes a byte from its stream. Only touched under the buffer's owner's
+    /// isolation.
+    @exclusivity(unchecked) var awaitsStreamBytes = false
 
     /// A buffer of `capacity` bytes, aligned to `alignment` (a power of two).
     public init(capacity: Int, alignment: Int = 16) {

@@ -76,8 +76,13 @@ public final class TCPStream: AsyncReader, AsyncGatheringWriter, Sendable {
     /// Cancel safety: cancel safe. A cancelled read consumes nothing: the bytes stay in the
     /// socket for the next read. A read that received bytes before the cancellation (or
     /// deadline) took effect returns them instead of throwing.
-    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
-        try await handle.receive(into: buffer, maxLength: maxLength)
+    ///
+    /// Runs where it is called, without an executor switch on the way in or out. Called from an
+    /// actor, it receives on the task's own core (at most 1 MiB per call) and appends to
+    /// `buffer` back on the actor; while it waits, a second read into the same buffer (the
+    /// actor re-entered) throws ``IOError`` with `EBUSY` and takes nothing from the stream.
+    public nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        try await handle.receiveWhereCalled(into: buffer, maxLength: maxLength)
     }
 
     /// Sends some of `buffer[offset..<count]` (`IORING_OP_SEND`) and returns how many bytes.
@@ -204,8 +209,8 @@ public struct ReadHalf: AsyncReader, Sendable {
     /// Receives into the free space of `buffer`.
     ///
     /// Cancel safety: as ``TCPStream/read(into:maxLength:)``: a cancelled read consumes nothing.
-    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
-        try await handle.receive(into: buffer, maxLength: maxLength)
+    public nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        try await handle.receiveWhereCalled(into: buffer, maxLength: maxLength)
     }
 }
 

@@ -25,9 +25,10 @@ public final class UnixStream: AsyncReader, AsyncGatheringWriter, Sendable {
     /// Receives at most `maxLength` bytes into the free space of `buffer`; 0 at end of stream.
     ///
     /// Cancel safety: cancel safe: a cancelled read consumes nothing, and one that received
-    /// bytes before the cancellation took effect returns them.
-    public func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
-        try await handle.receive(into: buffer, maxLength: maxLength)
+    /// bytes before the cancellation took effect returns them. Where it runs (and from an
+    /// actor): as ``TCPStream/read(into:maxLength:)``.
+    public nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
+        try await handle.receiveWhereCalled(into: buffer, maxLength: maxLength)
     }
 
     /// Sends some of `buffer[offset..<count]` and returns how many bytes.
