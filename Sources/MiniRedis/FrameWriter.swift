@@ -46,7 +46,14 @@ public final class FrameWriter<Sink: AsyncWriter> {
     /// them, unless the queue is at its limit (see ``SendQueue``): a server answering one
     /// request at a time then pays one task resumption per request, the read's, instead of
     /// two. The bytes count as written once the queue has them.
-    public nonisolated(nonsending) func flush(into queue: SendQueue) async throws {
+    public func flush(into queue: SendQueue) async throws {
+        try await flushOnQueueCore(into: queue)
+    }
+
+    /// ``flush(into:)`` where it is called, without an executor switch: for a caller that runs
+    /// on the queue's core (a server session). The public one is a plain `async` function, whose
+    /// entry puts an actor's call on the task's core, where a send queue must be used.
+    nonisolated(nonsending) func flushOnQueueCore(into queue: SendQueue) async throws {
         guard !output.isEmpty else { return }
         try await queue.send(output)
         bytesWritten &+= UInt64(output.count)

@@ -94,7 +94,7 @@ final class Session {
     /// Hands the queued replies to the send queue and adds them to the statistics.
     private nonisolated(nonsending) func flush() async throws {
         defer { countTraffic() }
-        try await writer.flush(into: replies!)
+        try await writer.flushOnQueueCore(into: replies!)
     }
 
     /// Adds the bytes read and written since the last call to the core's statistics: once per

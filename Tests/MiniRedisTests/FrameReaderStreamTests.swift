@@ -52,14 +52,20 @@ extension RuntimeSuite {
             let encoded = Self.frames.flatMap(\.encoded)
             let (fromTask, fromActor) = try await runtime.handle.spawn(on: .core(1)) { () -> ([Frame?], [Frame?]) in
                 let (client, server) = try await connectedPair()
-                let sending = spawn { try await Self.sendInPieces(encoded, to: client); try await client.shutdown(.write) }
+                let sending = spawn {
+                    try await Self.sendInPieces(encoded, to: client)
+                    try await client.shutdown(.write)
+                }
                 let reader = FrameReader(server, bufferSize: 64)
                 var fromTask: [Frame?] = []
                 for _ in 0...Self.frames.count { fromTask.append(try await reader.readFrame()) }
                 try await sending.value
 
                 let (client2, server2) = try await connectedPair()
-                let sending2 = spawn { try await Self.sendInPieces(encoded, to: client2); try await client2.shutdown(.write) }
+                let sending2 = spawn {
+                    try await Self.sendInPieces(encoded, to: client2)
+                    try await client2.shutdown(.write)
+                }
                 let fromActor = try await FramesOnQueue(server2).frames(Self.frames.count + 1)
                 try await sending2.value
                 for stream in [client, server, client2, server2] { try await stream.close() }
@@ -67,6 +73,36 @@ extension RuntimeSuite {
             }.value
             #expect(fromTask == Self.frames.map(Optional.some) + [nil])
             #expect(fromActor == fromTask)
+        }
+
+        /// Replies through a send queue from an actor on no core, with a writer of its own.
+        actor Replier {
+            let executor = QueueExecutor()
+            nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+            func reply(_ stream: TCPStream, queue: sending SendQueue) async throws {
+                let writer = FrameWriter(stream)
+                writer.queue(.simple("OK"))
+                try await writer.flush(into: queue)
+            }
+        }
+
+        @Test("a writer flushed into a send queue from an actor on no core: the queue is still used on its core")
+        func flushIntoQueueFromActor() async throws {
+            // FrameWriter.flush(into:) stays a plain `async` function (the server's session
+            // calls a switch-free variant): made `nonisolated(nonsending)`, this trapped ("a send
+            // queue is used on the core that made it").
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let got = try await runtime.handle.spawn(on: .core(0)) { () -> [UInt8] in
+                let (client, server) = try await connectedPair()
+                let queue = try server.sendQueue()
+                try await Replier().reply(server, queue: queue)
+                let got = try await client.readExactly(5)
+                try await client.close()
+                try await server.close()
+                return got
+            }.value
+            #expect(got == Array("+OK\r\n".utf8))
         }
 
         @Test("from an actor, a stream that ends inside a request is a protocol error")

@@ -1,7 +1,7 @@
 import Dispatch
 import Foundation
-import SystemPackage
 import Glibc
+import SystemPackage
 import Testing
 import TorusTestSupport
 
@@ -20,7 +20,9 @@ extension RuntimeSuite {
         /// The three stream readers, called directly (through `AsyncReader` a read is a plain
         /// `nonisolated async` call, to which an actor cannot hand its own buffer).
         enum Stream: Sendable {
-            case tcp(TCPStream), half(ReadHalf), unix(UnixStream)
+            case tcp(TCPStream)
+            case half(ReadHalf)
+            case unix(UnixStream)
             nonisolated(nonsending) func read(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
                 switch self {
                 case .tcp(let stream): try await stream.read(into: buffer, maxLength: maxLength)
@@ -159,6 +161,121 @@ extension RuntimeSuite {
             }.value
             #expect(outcome == "cancelled")
             #expect(held == Array("after".utf8))
+        }
+
+        /// The same actor, calling the read through a plain `async` function value: Swift 6.3
+        /// then runs the `nonisolated(nonsending)` read with no isolation but on the actor.
+        actor FunctionValueReader {
+            let executor = CallerIsolationTests.QueueExecutor()
+            nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+            func read(_ stream: TCPStream, count: Int) async throws -> [UInt8] {
+                let read: @Sendable (IOBuffer, Int) async throws -> Int = stream.read(into:maxLength:)
+                let buffer = IOBuffer(capacity: count)
+                while buffer.count < count {
+                    if try await read(buffer, count - buffer.count) == 0 { break }
+                }
+                return buffer.bytes
+            }
+        }
+
+        /// An actor pinned to a core, calling through a function value, and reporting whether
+        /// the runtime would take the inline path there.
+        actor PinnedReader {
+            let core: Core
+            init(core: Core) { self.core = core }
+            nonisolated var unownedExecutor: UnownedSerialExecutor { core.asUnownedSerialExecutor() }
+            func read(_ stream: TCPStream, count: Int) async throws -> [UInt8] {
+                let read: @Sendable (IOBuffer, Int) async throws -> Int = stream.read(into:maxLength:)
+                let buffer = IOBuffer(capacity: count)
+                while buffer.count < count {
+                    if try await read(buffer, count - buffer.count) == 0 { break }
+                }
+                return buffer.bytes
+            }
+            func inlineWouldRun() -> Bool { Core.isTaskOnItsPreferredCore }
+        }
+
+        @Test("through a function value from an actor on no core or pinned to the other core: the read still runs on the task's core")
+        func throughFunctionValue() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let message = pseudoRandomBytes(50_000, seed: 53)
+            let (offCore, pinned, inlineOnPinned) = try await runtime.handle.spawn(on: .core(0)) { () -> ([UInt8], [UInt8], Bool) in
+                let (client, server) = try await connectedPair()
+                let sending = spawn {
+                    try await client.writeAll(IOBuffer(message))
+                    try await client.writeAll(IOBuffer(message))
+                }
+                let offCore = try await FunctionValueReader().read(server, count: message.count)
+                let core1 = try await runtime.handle.spawn(on: .core(1)) { Core.current! }.value
+                let pinnedReader = PinnedReader(core: core1)
+                let pinned = try await pinnedReader.read(server, count: message.count)
+                let inlineOnPinned = await pinnedReader.inlineWouldRun()
+                try await sending.value
+                try await client.close()
+                try await server.close()
+                return (offCore, pinned, inlineOnPinned)
+            }.value
+            #expect(offCore == message)
+            #expect(pinned == message)
+            // A task of core 0 on an actor of core 1: an operation submitted there would be
+            // settled on core 0 (the trap of an earlier variant), so the inline path is refused.
+            #expect(!inlineOnPinned)
+        }
+
+        @Test("where the inline path is taken: a task on its core, not an actor's thread of another core, not off the runtime")
+        func inlinePathOnlyOnTheTaskCore() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let onCore = try await runtime.handle.spawn(on: .core(1)) { Core.isTaskOnItsPreferredCore }.value
+            #expect(onCore)
+            #expect(!Core.isTaskOnItsPreferredCore)  // the test's own task: no core
+            let fromPinnedOnOwnCore = try await runtime.handle.spawn(on: .core(1)) { () -> Bool in
+                await PinnedReader(core: Core.current!).inlineWouldRun()
+            }.value
+            // Its own core's actor: the same thread, the task's preference.
+            #expect(fromPinnedOnOwnCore)
+        }
+
+        /// Reads a file into the buffer a stream read of the same actor waits to fill.
+        actor FileAndStreamReader {
+            let executor = CallerIsolationTests.QueueExecutor()
+            nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+            let buffer = IOBuffer(capacity: 16)
+            func read(_ stream: TCPStream) async throws -> Int { try await stream.read(into: buffer, maxLength: 16) }
+            func read(_ file: File) async throws -> Int { try await file.read(into: buffer, at: 0) }
+            func held() -> [UInt8] { buffer.bytes }
+        }
+
+        @Test("a file read into the buffer a stream read from the same actor awaits: EBUSY naming the path; the stream's bytes all arrive")
+        func fileReadIntoAwaitedBuffer() async throws {
+            let runtime = try makeRuntime()
+            defer { runtime.shutdown() }
+            let directory = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = "\(directory)/f"
+            FileManager.default.createFile(atPath: path, contents: Data(repeating: 65, count: 64))
+            let (refusal, streamCount, held) = try await runtime.handle.spawn(on: .core(0)) { () -> (String, Int, [UInt8]) in
+                let (client, server) = try await connectedPair()
+                let reader = FileAndStreamReader()
+                let waiting = spawn { try await reader.read(server) }
+                try await Task.sleep(for: .milliseconds(50))
+                let file = try await File.open(FilePath(path))
+                var refusal = "no error"
+                do {
+                    _ = try await reader.read(file)
+                } catch let error as IOError {
+                    refusal = "\(error.operation) \(error.errno == .resourceBusy) \(error.path.map { "\($0)" } ?? "-")"
+                }
+                try await client.writeAll(IOBuffer(Array("stream bytes".utf8)))
+                let streamCount = try await waiting.value
+                try await file.close()
+                try await client.close()
+                try await server.close()
+                return (refusal, streamCount, await reader.held())
+            }.value
+            #expect(refusal == "read true \(path)")
+            #expect(streamCount == 12 && held == Array("stream bytes".utf8))
         }
 
         /// A default actor shared by tasks on both cores: each call reads into a buffer of its

@@ -99,6 +99,20 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// Whether the caller runs on this core's thread.
     public var isCurrent: Bool { pthread_equal(pthread_self(), ownerThread) != 0 }
 
+    /// Whether the caller runs on a core's thread and that core is the current task's executor
+    /// preference: where an operation submitted inline is also settled and retried.
+    ///
+    /// A `nonisolated(nonsending)` read that finds no caller isolation (`#isolation == nil`)
+    /// is normally such a task. Not always: Swift 6.3 calls a `nonisolated(nonsending)` method
+    /// converted to a plain `async` function value with no isolation and without leaving the
+    /// caller's actor, whose thread may be another core's or none (a review found it). Reading
+    /// the preference takes the task's status-record lock, as one executor switch does.
+    static var isTaskOnItsPreferredCore: Bool {
+        guard let core = current else { return false }
+        let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor }
+        return preferred == core.asUnownedTaskExecutor()
+    }
+
     @inline(__always) func assertOnCore(_ function: StaticString = #function) {
         assert(isCurrent, "\(function) must run on core \(index)'s thread")
     }

@@ -209,7 +209,8 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// core it submits to that core's ring. Called from an actor, it reads on the task's own
     /// core into a buffer of its own and copies the bytes into `buffer` when it returns: at most
     /// 1 MiB per call, and only what still fits in `buffer` then (the actor may have been
-    /// re-entered and filled it meanwhile).
+    /// re-entered and filled it meanwhile); into a buffer that a stream read from the actor is
+    /// waiting to fill, it throws ``IOError`` with `EBUSY`.
     ///
     /// Cancel safety: as ``read(into:maxLength:)``; nothing moves, so a cancelled `pread` can
     /// simply be repeated.
@@ -223,8 +224,10 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
         // (Through a local: `#isolation == nil` written in the condition crashes the 6.3.1
         // compiler at -Onone, "PHINode should have one entry for each predecessor".)
         let callerIsolation = #isolation
-        if callerIsolation != nil { return try await readFromActor(into: buffer, maxLength: maxLength, offset: offset) }
-        return try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
+        if callerIsolation == nil, Core.isTaskOnItsPreferredCore {
+            return try await read(into: buffer, maxLength: maxLength ?? buffer.freeCapacity, offset: offset)
+        }
+        return try await readFromActor(into: buffer, maxLength: maxLength, offset: offset)
     }
 
     /// A `pread` called from an actor. The actor's jobs may run on any core's thread (a default
@@ -238,6 +241,9 @@ public final class File: AsyncReader, AsyncWriter, Sendable {
     /// another call may fill `buffer` meanwhile: only what still fits is appended and counted
     /// (the read is positional, so the rest is read again by asking again), never a trap.
     private nonisolated(nonsending) func readFromActor(into buffer: IOBuffer, maxLength: Int?, offset: UInt64) async throws -> Int {
+        // A stream read from this actor waits to append to this buffer: the space it asked for
+        // is its own (its bytes cannot be put back).
+        guard !buffer.awaitsStreamBytes else { throw IOError(operation: "read", path: path, errno: .resourceBusy) }
         let length = min(maxLength ?? buffer.freeCapacity, buffer.freeCapacity, Self.actorReadLimit)
         let bytes = try await readOnTaskCore(length: length, offset: offset)
         let fitting = min(bytes.count, buffer.freeCapacity)

@@ -16,19 +16,19 @@ extension SocketHandle {
         // Through a local: `#isolation == nil` written in the condition crashes the 6.3.1
         // compiler at -Onone (see File.read(into:at:maxLength:)).
         let callerIsolation = #isolation
-        if callerIsolation != nil { return try await receiveFromActor(into: buffer, maxLength: maxLength) }
-        return try await receive(into: buffer, maxLength: maxLength)
+        if callerIsolation == nil, Core.isTaskOnItsPreferredCore { return try await receive(into: buffer, maxLength: maxLength) }
+        return try await receiveFromActor(into: buffer, maxLength: maxLength)
     }
 
-    /// A receive called from an actor. The actor is re-entered while the receive waits, and
+    /// A receive called from an actor (or anywhere else than the task's own core). The actor is re-entered while the receive waits, and
     /// bytes taken from a stream cannot be put back: so a second read into the same buffer
     /// meanwhile is refused (`EBUSY`) before it takes anything, and the space the first one
     /// asked for stays its own unless the actor fills the buffer itself, which traps as any
     /// ``IOBuffer/append(_:)`` past the capacity does.
     private nonisolated(nonsending) func receiveFromActor(into buffer: IOBuffer, maxLength: Int) async throws -> Int {
         guard !buffer.awaitsStreamBytes else { throw IOError(operation: "recv", address: address, errno: .resourceBusy) }
-        let length = min(maxLength, buffer.freeCapacity, Self.actorReceiveLimit)
-        guard length > 0 else { return 0 }
+        // No room still goes to the core: a closed stream's read throws there, as inline.
+        let length = max(0, min(maxLength, buffer.freeCapacity, Self.actorReceiveLimit))
         buffer.awaitsStreamBytes = true
         defer { buffer.awaitsStreamBytes = false }
         let bytes = try await receiveOnTaskCore(length: length)
@@ -42,7 +42,7 @@ extension SocketHandle {
     /// Receives up to `length` bytes on the calling task's core (a plain `nonisolated async`
     /// function runs there) into a buffer of its own.
     @concurrent private func receiveOnTaskCore(length: Int) async throws -> [UInt8] {
-        let scratch = IOBuffer(capacity: length)
+        let scratch = IOBuffer(capacity: max(length, 1))
         _ = try await receive(into: scratch, maxLength: length)
         return scratch.bytes
     }
