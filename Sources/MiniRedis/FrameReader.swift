@@ -100,7 +100,7 @@ public final class FrameReader<Source: AsyncReader> {
     }
 
     /// Drops parsed bytes, and grows the buffer when it is full, before a read.
-    fileprivate func makeRoom() {
+    private func makeRoom() {
         if start > 0 {
             input.removeFirst(start)
             start = 0
@@ -117,7 +117,7 @@ public final class FrameReader<Source: AsyncReader> {
 
     /// Counts a read of `count` bytes; false at a clean end of the stream (between frames).
     /// - Throws: ``ProtocolError`` when the stream ended inside a frame.
-    fileprivate func counted(_ count: Int) throws(ProtocolError) -> Bool {
+    private func counted(_ count: Int) throws(ProtocolError) -> Bool {
         guard count > 0 else {
             if start == input.count && !requests.isInsideRequest { return false }
             throw ProtocolError("connection closed in the middle of a frame")
@@ -126,9 +126,6 @@ public final class FrameReader<Source: AsyncReader> {
         bytesRead &+= UInt64(count)
         return true
     }
-
-    /// The receive buffer, for the reads of the ``TCPStream`` specialisation below.
-    fileprivate var receiveBuffer: IOBuffer { input }
 }
 
 /// A connection's reader (the server's and the client's): the same loops, run where they are
@@ -157,8 +154,7 @@ extension FrameReader where Source == TCPStream {
 
     private nonisolated(nonsending) func fillFromStream() async throws -> Bool {
         makeRoom()
-        let buffer = receiveBuffer
-        let count = try await source.read(into: buffer, maxLength: buffer.freeCapacity)
+        let count = try await source.read(into: input, maxLength: input.freeCapacity)
         return try counted(count)
     }
 }
