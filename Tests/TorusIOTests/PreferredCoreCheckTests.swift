@@ -169,7 +169,9 @@ extension RuntimeSuite {
             }
         }
 
-        @Test("an actor whose executor forwards to a core through its TaskExecutor role: a task preferring the other core is not taken for one of this core")
+        @Test(
+            "an actor whose executor forwards to a core through its TaskExecutor role: a task preferring the other core is not taken for one of this core"
+        )
         func actorForwardingThroughTaskExecutorRole() async throws {
             let runtime = try makeRuntime()
             defer { runtime.shutdown() }
