@@ -33,6 +33,13 @@ let package = Package(
             path: "Sources/send-zc-reference",
             linkerSettings: [.linkedLibrary("uring")]
         ),
+        // torus-cp's peers besides cp (issue 18 item 4): a thread pool of copy_file_range copiers
+        // and a plain io_uring read/write copier, in C.
+        .executableTarget(
+            name: "copy-reference",
+            path: "Sources/copy-reference",
+            linkerSettings: [.linkedLibrary("uring")]
+        ),
         // The hand-written C liburing file reader: the floor torus-bench compares Torus's reads with.
         .target(
             name: "CReadReference",

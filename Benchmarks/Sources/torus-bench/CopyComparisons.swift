@@ -8,6 +8,8 @@ struct CopyComparisons {
     let repetitions: Int
     let scale: Int
     let torusCopy: String
+    /// The C reference copiers (`Sources/copy-reference`): a 2-thread pool and io_uring at QD 32.
+    var referenceCopy: String? = nil
     /// Each workload on a fresh journaled ext4 on a loop device made in `directory`
     /// (``LoopFileSystem``), instead of in `directory` itself.
     var freshFileSystems = false
@@ -77,6 +79,8 @@ struct CopyComparisons {
                 // and slow (block reuse), and a fixed order hands one tool all the slow slots.
                 var cpRuns: [(Double, Double)] = []
                 var torusRuns: [(Double, Double)] = []
+                var poolRuns: [(Double, Double)] = []
+                var ringRuns: [(Double, Double)] = []
                 for repetition in 0..<repetitions {
                     let cpFirst = repetition % 2 == 0
                     func time(_ command: [String]) throws -> (Double, Double) {
@@ -87,15 +91,26 @@ struct CopyComparisons {
                     }
                     if cpFirst { cpRuns.append(try time(["/bin/cp", "-r"])) }
                     torusRuns.append(try time([torusCopy, "-r", "--no-progress"]))
+                    if let referenceCopy {
+                        poolRuns.append(try time([referenceCopy, "pool", "2"]))
+                        ringRuns.append(try time([referenceCopy, "uring", "32"]))
+                    }
                     if !cpFirst { cpRuns.append(try time(["/bin/cp", "-r"])) }
                 }
                 let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
                 let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
+                var peers = [("cp -r", cp.0)]
+                var note = String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)
+                if !poolRuns.isEmpty {
+                    let pool = (median(poolRuns.map(\.0)), median(poolRuns.map(\.1)))
+                    let ring = (median(ringRuns.map(\.0)), median(ringRuns.map(\.1)))
+                    peers += [("C: 2 threads of copy_file_range", pool.0), ("C: io_uring read/write, QD 32", ring.0)]
+                    note += String(format: ", C pool %.0f ms, C io_uring %.0f ms", pool.1, ring.1)
+                }
                 rows.append(
                     Comparison(
                         name: "\(workload.name), \(cold ? "cold" : "warm") cache", unit: "ms", torus: torus.0,
-                        peers: [("cp -r", cp.0)],
-                        note: String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)))
+                        peers: peers, note: note))
             }
         }
         return rows

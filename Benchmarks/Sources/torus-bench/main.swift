@@ -82,6 +82,7 @@ let copyRows =
     only != nil && selected("cp")
     ? try CopyComparisons(
         directory: copyDirectory, repetitions: max(1, repetitions), scale: scale, torusCopy: "../.build/release/torus-cp",
+        referenceCopy: URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("copy-reference").path,
         freshFileSystems: true
     ).run() : []
 printTable("torus-cp (fresh journaled ext4 on a loop device)", copyRows)
