@@ -91,9 +91,14 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     private var threadRegistration: RuntimeThread.Registration?
 
     /// The core whose thread is running the caller, or `nil` off the runtime's threads.
-    public static var current: Core? {
-        guard let pointer = pthread_getspecific(CurrentCoreKey.key) else { return nil }
-        return Unmanaged<Core>.fromOpaque(pointer).takeUnretainedValue()
+    public static var current: Core? { currentUnretained?.takeUnretainedValue() }
+
+    /// The core whose thread is running the caller, not retained: for hot paths that only
+    /// look at it (retaining means two atomic operations on a count every core's thread
+    /// touches). SAFETY: the thread's start closure holds its core until the thread ends, so
+    /// the pointer in the key is valid for as long as this thread can read it.
+    private static var currentUnretained: Unmanaged<Core>? {
+        pthread_getspecific(CurrentCoreKey.key).map { Unmanaged<Core>.fromOpaque($0) }
     }
 
     /// Whether the caller runs on this core's thread.
@@ -114,13 +119,11 @@ public final class Core: TaskExecutor, SerialExecutor, @unchecked Sendable {
     /// its operation), and that any `any TaskExecutor` caller reaches that role
     /// (PreferredCoreCheckTests).
     static var isTaskOnItsPreferredCore: Bool {
-        // Not through `current`: that retains and releases the core, two atomic operations on a
-        // count every core's thread touches (the cache line moves between CPUs): -1% of a 4 KiB
-        // read from 32 tasks (1363 against 1378 ns, medians of 5 interleaved rounds).
-        guard let pointer = pthread_getspecific(CurrentCoreKey.key) else { return false }
+        // Not through `current`, which retains and releases the core: -1% of a 4 KiB read from
+        // 32 tasks (1363 against 1378 ns, medians of 5 interleaved rounds).
+        guard let core = currentUnretained else { return false }
         let preferred = withUnsafeCurrentTask { $0?.unownedTaskExecutor }
-        // SAFETY: the key holds this thread's core, which outlives the thread.
-        return Unmanaged<Core>.fromOpaque(pointer)._withUnsafeGuaranteedRef { preferred == $0.asUnownedTaskExecutor() }
+        return core._withUnsafeGuaranteedRef { preferred == $0.asUnownedTaskExecutor() }
     }
 
     @inline(__always) func assertOnCore(_ function: StaticString = #function) {
