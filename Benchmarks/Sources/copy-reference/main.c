@@ -128,6 +128,7 @@ static void submit_slot(struct io_uring *ring, struct open_file *open_files, str
         int submitted = io_uring_submit(ring);
         if (submitted < 0) fail("io_uring_submit", files[slot->file].source, -submitted);
         entry = io_uring_get_sqe(ring);
+        if (!entry) fail("io_uring_get_sqe", files[slot->file].source, EBUSY);
     }
     struct open_file *file = &open_files[slot->file];
     if (slot->writing)
@@ -163,8 +164,8 @@ static void copy_with_ring(unsigned depth) {
                 if (open_files[file].output < 0) fail("open", source->destination, errno);
                 open_files[file].chunks_left = (size_t)((source->size + chunk_size - 1) / chunk_size);
                 if (source->size == 0) {
-                    close(open_files[file].input);
-                    close(open_files[file].output);
+                    if (close(open_files[file].input) != 0) fail("close", source->source, errno);
+                    if (close(open_files[file].output) != 0) fail("close", source->destination, errno);
                     file++;
                     continue;
                 }
@@ -190,7 +191,8 @@ static void copy_with_ring(unsigned depth) {
             struct slot *slot = io_uring_cqe_get_data(completion);
             struct file *source = &files[slot->file];
             if (completion->res < 0) fail(slot->writing ? "write" : "read", slot->writing ? source->destination : source->source, -completion->res);
-            if (completion->res == 0 && !slot->writing) fail("read (the file shrank)", source->source, EIO);
+            // A read of 0 is a file that shrank; a write of 0 would repeat forever.
+            if (completion->res == 0) fail(slot->writing ? "write (wrote nothing)" : "read (the file shrank)", slot->writing ? source->destination : source->source, EIO);
             slot->done += (unsigned)completion->res;
             if (slot->done < slot->length) {
                 submit_slot(&ring, open_files, slot);  // a short read or write: the rest

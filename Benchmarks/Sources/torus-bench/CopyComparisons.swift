@@ -97,13 +97,15 @@ struct CopyComparisons {
                     }
                     if !cpFirst { cpRuns.append(try time(["/bin/cp", "-r"])) }
                 }
-                let cp = (median(cpRuns.map(\.0)), median(cpRuns.map(\.1)))
-                let torus = (median(torusRuns.map(\.0)), median(torusRuns.map(\.1)))
+                /// Median wall and median CPU milliseconds of one tool's runs.
+                func medians(_ runs: [(Double, Double)]) -> (Double, Double) { (median(runs.map(\.0)), median(runs.map(\.1))) }
+                let cp = medians(cpRuns)
+                let torus = medians(torusRuns)
                 var peers = [("cp -r", cp.0)]
                 var note = String(format: "CPU: torus-cp %.0f ms, cp %.0f ms", torus.1, cp.1)
                 if !poolRuns.isEmpty {
-                    let pool = (median(poolRuns.map(\.0)), median(poolRuns.map(\.1)))
-                    let ring = (median(ringRuns.map(\.0)), median(ringRuns.map(\.1)))
+                    let pool = medians(poolRuns)
+                    let ring = medians(ringRuns)
                     peers += [("C: 2 threads of copy_file_range", pool.0), ("C: io_uring read/write, QD 32", ring.0)]
                     note += String(format: ", C pool %.0f ms, C io_uring %.0f ms", pool.1, ring.1)
                 }
